@@ -1,0 +1,15 @@
+//! flowcheck: rebuild the ICMP, TCP and UDP conversations seen at one or several capture
+//! points of a network and judge whether each took a symmetric path.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//!
+//! ```text
+//! capture   files -> Frame            (pcap / pcapng / gzip, streaming)
+//! decode    Frame -> Packet           (link layers, tunnels, IP, TCP/UDP/ICMP)
+//! flow      Packet -> per-point flows (bidirectional, TCP history, echo pairing, forwarding)
+//! correlate flows of all points -> Conversations (NAT legs joined, same packet across points)
+//! verdict   Conversation -> Verdict + evidence sentence
+//! report    Analysis -> terminal text | JSON
+//! ```
+pub mod capture;
+pub mod decode;
