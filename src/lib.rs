@@ -13,3 +13,30 @@
 //! ```
 pub mod capture;
 pub mod decode;
+pub mod flow;
+pub mod hash;
+pub mod correlate;
+pub mod point;
+pub mod report;
+pub mod verdict;
+
+use point::{PointInput, ReadOptions};
+use report::Analysis;
+
+/// Runs the whole pipeline on the given capture points.
+pub fn analyse(inputs: &[PointInput], opts: &ReadOptions) -> Analysis {
+    let points = point::analyse_points(inputs, opts);
+    let conversations = correlate::correlate(&points);
+    let names: Vec<String> = points.iter().map(|p| p.summary.name.clone()).collect();
+    let conversations = conversations
+        .into_iter()
+        .map(|c| {
+            let j = verdict::judge(&c, &names);
+            (c, j)
+        })
+        .collect();
+    Analysis {
+        points,
+        conversations,
+    }
+}

@@ -1,1 +1,170 @@
-fn main() {}
+//! The `flowcheck` command: parses flags, runs the library, prints, maps the outcome to an
+//! exit code (0 analysed, 1 a `--fail-on` verdict was found, 2 usage error or damaged input).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use flowcheck::point::{resolve_inputs, ReadOptions};
+use flowcheck::report::{json, text};
+use flowcheck::verdict::Verdict;
+
+/// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
+/// of a network, and tell which took an asymmetric path.
+#[derive(Parser, Debug)]
+#[command(name = "flowcheck", version, about, long_about = None)]
+#[command(
+    after_help = "CAPTURE is a pcap/pcapng file (gzip is read directly), a folder of them \
+(each file is a capture point named after its file stem), or NAME=PATH.\n\n\
+Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error or a \
+capture was unreadable or damaged (what could be read is still reported)."
+)]
+struct Cli {
+    /// Capture files, folders of captures, or NAME=PATH.
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<String>,
+
+    /// Write the flowcheck/1 JSON document to FILE ('-' for standard output).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Exit with status 1 when a conversation has one of these verdicts
+    /// (asymmetric, unanswered, incomplete, symmetric; comma-separated).
+    #[arg(long, value_name = "VERDICT[,..]", value_delimiter = ',')]
+    fail_on: Vec<String>,
+
+    /// Most conversations listed per verdict in the summary (0: all).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    limit: usize,
+
+    /// Most flows tracked per capture point; packets of further flows are counted, not tracked.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    max_flows: usize,
+
+    /// When to colour the summary.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    /// Print no terminal summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("flowcheck: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(msg: String) -> std::io::Result<u8> {
+    eprintln!("flowcheck: {msg}");
+    Ok(2)
+}
+
+fn run(cli: Cli) -> std::io::Result<u8> {
+    // validate everything before reading anything
+    let mut fail_on = Vec::new();
+    for v in &cli.fail_on {
+        match Verdict::from_name(v.trim()) {
+            Some(v) => fail_on.push(v),
+            None => {
+                let all: Vec<&str> = Verdict::ALL.iter().map(|v| v.name()).collect();
+                return usage(format!(
+                    "--fail-on: unknown verdict '{}' (one of: {})",
+                    text::sanitize(v),
+                    all.join(", ")
+                ));
+            }
+        }
+    }
+    if cli.max_flows == 0 {
+        return usage("--max-flows must be at least 1".into());
+    }
+    let inputs = match resolve_inputs(&cli.captures) {
+        Ok(i) => i,
+        Err(e) => return usage(text::sanitize(&e.to_string())),
+    };
+    let opts = ReadOptions {
+        max_flows: cli.max_flows,
+    };
+    let analysis = flowcheck::analyse(&inputs, &opts);
+
+    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
+    if let Some(path) = &cli.json {
+        if json_to_stdout {
+            let stdout = std::io::stdout();
+            json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
+        } else {
+            let f = std::fs::File::create(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
+            })?;
+            json::write(&analysis, std::io::BufWriter::new(f))?;
+        }
+    }
+    if !cli.quiet {
+        let to_terminal = if json_to_stdout {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        let topts = text::TextOptions {
+            color,
+            limit: cli.limit,
+            ..text::TextOptions::default()
+        };
+        let mut buf = Vec::new();
+        text::write(&analysis, &topts, &mut buf)?;
+        if json_to_stdout {
+            std::io::stderr().write_all(&buf)?;
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&buf)?;
+            out.flush()?;
+        }
+    }
+    for p in &analysis.points {
+        if let Some(d) = &p.summary.damage {
+            eprintln!(
+                "flowcheck: {}: damaged at byte {}: {} (packets before it were analysed)",
+                text::sanitize(&p.summary.path.display().to_string()),
+                d.offset,
+                text::sanitize(&d.reason)
+            );
+        }
+    }
+    if analysis.damaged() {
+        return Ok(2);
+    }
+    if analysis
+        .conversations
+        .iter()
+        .any(|(_, j)| fail_on.contains(&j.verdict))
+    {
+        return Ok(1);
+    }
+    Ok(0)
+}

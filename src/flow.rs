@@ -1,0 +1,1186 @@
+//! flow: the flow table of one capture point.
+//!
+//! Every decoded [`Packet`] lands in one bidirectional [`Flow`], keyed the way tshark keys its
+//! conversations (see `../shared/corpus/ORACLE.md`):
+//!
+//! | protocol | key |
+//! |---|---|
+//! | TCP, UDP | protocol and the two `ip:port` endpoints |
+//! | TCP, UDP whose ports were not captured | protocol and the two addresses (`ports unknown`) |
+//! | ICMP / ICMPv6 echo | protocol, the two addresses, the echo identifier |
+//! | other ICMP / ICMPv6 | protocol, the two addresses, type and code |
+//! | anything else | IP protocol number and the two addresses |
+//!
+//! IP fragments belong to their datagram's flow: the first fragment carries the ports, later
+//! ones are attributed through (source, destination, protocol, IP ID), and fragments that
+//! arrive before their first fragment wait (bounded) for it.
+//!
+//! Per flow the table keeps packets, wire bytes and IP bytes per direction, first and last
+//! time, the TTLs seen per direction, what is needed to tell the originator (first SYN,
+//! SYN-ACK, echo request, echo reply), ICMP echo requests paired with replies by sequence
+//! number, and for TCP a Zeek-style history:
+//!
+//! | letter | meaning |
+//! |---|---|
+//! | `S` | SYN without ACK |
+//! | `H` | SYN with ACK |
+//! | `A` | pure ACK |
+//! | `D` | segment carrying data |
+//! | `F` | FIN |
+//! | `R` | RST |
+//! | `T` | retransmitted data |
+//!
+//! Upper case for the originator, lower case for the responder; each letter is recorded once
+//! per direction, in the order first seen.
+//!
+//! Forwarding: a capture point that routes traffic (the NVA) sees each forwarded packet twice,
+//! once arriving and once leaving, with a TTL one lower and, through NAT, possibly other
+//! addresses and ports. The table recognises the second leg by what forwarding does not change
+//! (IP ID, IP length, protocol, transport sequence numbers, the payload digest), within a short
+//! time window, and records it: on the flow when both legs share the flow key, as a [`Link`]
+//! carrying the NAT mapping when they do not. The second leg's packets are counted (tshark
+//! counts them too) but do not add history letters, retransmissions or echo requests.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+
+use crate::decode::{tcp_flags, Packet, Quoted, Transport};
+use crate::hash::{FastIndexMap, FastMap, FastState};
+
+/// One side of a flow. `port` is 0 where the protocol has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    fn order_key(&self) -> (u8, u128, u16) {
+        match self.ip {
+            IpAddr::V4(a) => (4, u32::from(a) as u128, self.port),
+            IpAddr::V6(a) => (6, u128::from(a), self.port),
+        }
+    }
+}
+
+/// What besides the addresses tells flows of one protocol apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyKind {
+    /// TCP/UDP with both ports.
+    Ports,
+    /// TCP/UDP whose ports were not captured (orphan fragment, snaplen).
+    PortsUnknown,
+    /// ICMP/ICMPv6 echo with this identifier.
+    Echo { id: u16 },
+    /// Any other ICMP/ICMPv6 message.
+    Icmp { icmp_type: u8, code: u8 },
+    /// Any other IP protocol.
+    Other,
+}
+
+/// A bidirectional flow key: `lo` sorts before `hi` (IP as an integer, then port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub ip_proto: u8,
+    pub kind: KeyKind,
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// Builds the key and tells the direction of `src -> dst`: 0 when src is `lo`.
+    pub fn new(ip_proto: u8, kind: KeyKind, src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
+        if src.order_key() <= dst.order_key() {
+            (
+                FlowKey {
+                    ip_proto,
+                    kind,
+                    lo: src,
+                    hi: dst,
+                },
+                0,
+            )
+        } else {
+            (
+                FlowKey {
+                    ip_proto,
+                    kind,
+                    lo: dst,
+                    hi: src,
+                },
+                1,
+            )
+        }
+    }
+
+    /// The endpoint that sends in direction `dir` (0: lo -> hi).
+    pub fn sender(&self, dir: usize) -> Endpoint {
+        if dir == 0 {
+            self.lo
+        } else {
+            self.hi
+        }
+    }
+
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or `other`.
+    pub fn proto_name(&self) -> &'static str {
+        proto_name(self.ip_proto)
+    }
+
+    /// True for keys with ports (TCP/UDP with ports known).
+    pub fn has_ports(&self) -> bool {
+        self.kind == KeyKind::Ports
+    }
+
+    /// The key of the conversation a quoted header (inside an ICMP error) belongs to.
+    pub fn of_quoted(q: &Quoted) -> FlowKey {
+        let (kind, sport, dport) = match q.ip_proto {
+            6 | 17 => (KeyKind::Ports, q.sport, q.dport),
+            1 | 58 => (KeyKind::Echo { id: q.sport }, 0, 0),
+            _ => (KeyKind::Other, 0, 0),
+        };
+        FlowKey::new(
+            q.ip_proto,
+            kind,
+            Endpoint {
+                ip: q.src,
+                port: sport,
+            },
+            Endpoint {
+                ip: q.dst,
+                port: dport,
+            },
+        )
+        .0
+    }
+}
+
+/// The name flowcheck and tshark use for an IP protocol.
+pub fn proto_name(ip_proto: u8) -> &'static str {
+    match ip_proto {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        58 => "icmpv6",
+        _ => "other",
+    }
+}
+
+/// Up to four distinct TTLs (or hop limits) seen in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TtlSet {
+    vals: [u8; 4],
+    len: u8,
+    /// True when more than four distinct values were seen.
+    pub overflow: bool,
+}
+
+impl TtlSet {
+    pub fn insert(&mut self, ttl: u8) {
+        let n = self.len as usize;
+        if self.vals[..n].contains(&ttl) {
+            return;
+        }
+        if n == self.vals.len() {
+            self.overflow = true;
+            return;
+        }
+        self.vals[n] = ttl;
+        self.len += 1;
+        self.vals[..=n].sort_unstable();
+    }
+    /// The values, ascending.
+    pub fn values(&self) -> &[u8] {
+        &self.vals[..self.len as usize]
+    }
+    pub fn merge(&mut self, other: &TtlSet) {
+        for &t in other.values() {
+            self.insert(t);
+        }
+        self.overflow |= other.overflow;
+    }
+}
+
+/// Zeek-style TCP history, stored by absolute direction and rendered relative to the
+/// originator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct History {
+    /// Letter (ASCII upper case) with bit 7 set for direction 1.
+    letters: [u8; 16],
+    len: u8,
+    seen: [u8; 2],
+}
+
+const LETTERS: &[u8; 7] = b"SHADFRT";
+
+impl History {
+    fn add(&mut self, letter: u8, dir: usize) {
+        let Some(bit) = LETTERS.iter().position(|&l| l == letter) else {
+            return;
+        };
+        let mask = 1u8 << bit;
+        if self.seen[dir] & mask != 0 || self.len as usize >= self.letters.len() {
+            return;
+        }
+        self.seen[dir] |= mask;
+        self.letters[self.len as usize] = letter | ((dir as u8) << 7);
+        self.len += 1;
+    }
+
+    /// The history string with upper case for packets sent in direction `orig_dir`.
+    pub fn render(&self, orig_dir: usize) -> String {
+        self.letters[..self.len as usize]
+            .iter()
+            .map(|&b| {
+                let c = (b & 0x7f) as char;
+                if (b >> 7) as usize == orig_dir {
+                    c
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    }
+
+    /// True when the letter was seen in direction `dir`.
+    pub fn has(&self, letter: u8, dir: usize) -> bool {
+        LETTERS
+            .iter()
+            .position(|&l| l == letter)
+            .is_some_and(|bit| self.seen[dir] & (1 << bit) != 0)
+    }
+}
+
+/// Echo requests waiting for their reply, by sequence number (the last 16).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoState {
+    pub requests: u64,
+    pub replies: u64,
+    /// Replies whose request (same sequence number) was seen before them.
+    pub paired: u64,
+    pending: [u16; 16],
+    pending_len: u8,
+    pending_next: u8,
+}
+
+impl EchoState {
+    fn request(&mut self, seq: u16) {
+        self.requests += 1;
+        let i = self.pending_next as usize % self.pending.len();
+        self.pending[i] = seq;
+        self.pending_next = self.pending_next.wrapping_add(1);
+        self.pending_len = (self.pending_len + 1).min(self.pending.len() as u8);
+    }
+    fn reply(&mut self, seq: u16) {
+        self.replies += 1;
+        let n = self.pending_len as usize;
+        if let Some(i) = self.pending[..n].iter().position(|&s| s == seq) {
+            self.paired += 1;
+            // forget it so that a duplicated reply does not pair twice
+            self.pending[i] = self.pending[n - 1];
+            self.pending_len -= 1;
+            self.pending_next = self.pending_len;
+        }
+    }
+}
+
+/// Per-direction counters. Index 0 is `lo -> hi`, 1 is `hi -> lo`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub packets: [u64; 2],
+    /// Wire bytes (frame length as captured on the wire).
+    pub bytes: [u64; 2],
+    /// IP bytes (total length from the inner-most IP header).
+    pub ip_bytes: [u64; 2],
+    /// Packets that were the second (leaving) leg of a forward at this point, per direction.
+    pub forwarded: [u64; 2],
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// 1-based frame number of the first packet.
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub ttls: [TtlSet; 2],
+    /// Direction of the first packet.
+    pub first_dir: u8,
+    /// Destination port of the first packet's direction is well known and the source's not.
+    first_ports: (u16, u16),
+    /// Direction of the first pure SYN, SYN-ACK, echo request, echo reply (2 = none).
+    syn_dir: u8,
+    synack_dir: u8,
+    request_dir: u8,
+    reply_dir: u8,
+    /// OR of the TCP flag bytes per direction.
+    pub tcp_flags: [u8; 2],
+    pub history: History,
+    seq_end: [Option<u32>; 2],
+    pub retransmissions: [u64; 2],
+    pub echo: EchoState,
+    pub fragments: u64,
+    /// Packets whose capture was cut short of their IP length.
+    pub truncated: u64,
+    /// For an ICMP error flow: the conversation its first message quoted.
+    pub quoted: Option<FlowKey>,
+    /// `decode::encap` bits of every packet, OR-ed.
+    pub encap: u16,
+}
+
+const NONE: u8 = 2;
+
+impl Default for FlowKey {
+    fn default() -> Self {
+        let unspecified = Endpoint {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+        };
+        FlowKey {
+            ip_proto: 0,
+            kind: KeyKind::Other,
+            lo: unspecified,
+            hi: unspecified,
+        }
+    }
+}
+
+/// How the `a` side of a flow was chosen, in tshark's terms (ORACLE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orientation {
+    Syn,
+    SynAck,
+    EchoRequest,
+    EchoReply,
+    /// By well-known port (the server owns the port below 1024 or the registered one).
+    Port,
+    /// The sender of the first packet.
+    First,
+    /// The numerically lower endpoint (tshark's rule when nothing else tells).
+    Lower,
+}
+
+impl Orientation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Orientation::Syn => "syn",
+            Orientation::SynAck => "synack",
+            Orientation::EchoRequest => "echo_request",
+            Orientation::EchoReply => "echo_reply",
+            Orientation::Port => "port",
+            Orientation::First => "first",
+            Orientation::Lower => "lower",
+        }
+    }
+}
+
+impl Flow {
+    fn new(key: FlowKey, dir: usize, ts: i64, frame: u64, ports: (u16, u16)) -> Flow {
+        Flow {
+            key,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: frame,
+            last_frame: frame,
+            first_dir: dir as u8,
+            first_ports: ports,
+            syn_dir: NONE,
+            synack_dir: NONE,
+            request_dir: NONE,
+            reply_dir: NONE,
+            ..Flow::default()
+        }
+    }
+
+    /// Total packets both ways.
+    pub fn total_packets(&self) -> u64 {
+        self.packets[0] + self.packets[1]
+    }
+
+    /// tshark's choice of the `a` endpoint: the direction index whose sender is `a`.
+    pub fn tshark_a(&self) -> (usize, Orientation) {
+        if self.syn_dir != NONE {
+            (self.syn_dir as usize, Orientation::Syn)
+        } else if self.synack_dir != NONE {
+            (1 - self.synack_dir as usize, Orientation::SynAck)
+        } else if self.request_dir != NONE {
+            (self.request_dir as usize, Orientation::EchoRequest)
+        } else if self.reply_dir != NONE {
+            (1 - self.reply_dir as usize, Orientation::EchoReply)
+        } else {
+            (0, Orientation::Lower)
+        }
+    }
+
+    /// flowcheck's choice of the originator (client): as tshark for SYN / SYN-ACK / echo,
+    /// otherwise by well-known server port, otherwise the sender of the first packet.
+    pub fn originator(&self) -> (usize, Orientation) {
+        let (a, how) = self.tshark_a();
+        if how != Orientation::Lower {
+            return (a, how);
+        }
+        let first = self.first_dir as usize;
+        let (sport, dport) = self.first_ports;
+        if self.key.has_ports() && is_service_port(sport) && !is_service_port(dport) {
+            return (1 - first, Orientation::Port);
+        }
+        (first, Orientation::First)
+    }
+
+    /// True when a SYN (without ACK) was seen in direction `dir`.
+    pub fn syn_seen(&self, dir: usize) -> bool {
+        self.syn_dir as usize == dir
+    }
+    /// True when any SYN-ACK was seen.
+    pub fn synack_seen(&self) -> bool {
+        self.synack_dir != NONE
+    }
+
+    fn merge_pending(&mut self, p: &PendingFragments, dir: usize) {
+        self.packets[dir] += p.packets;
+        self.bytes[dir] += p.bytes;
+        self.ip_bytes[dir] += p.ip_bytes;
+        self.fragments += p.packets;
+        self.first_ts = self.first_ts.min(p.first_ts);
+        self.last_ts = self.last_ts.max(p.last_ts);
+        self.first_frame = self.first_frame.min(p.first_frame);
+        self.last_frame = self.last_frame.max(p.last_frame);
+        self.ttls[dir].merge(&p.ttls);
+    }
+}
+
+/// Ports below 1024 and a few registered service ports the lab and cloud networks use.
+fn is_service_port(p: u16) -> bool {
+    p < 1024
+        || matches!(
+            p,
+            1433 | 3306 | 3389 | 5201 | 5353 | 5432 | 6379 | 8080 | 8443
+        )
+}
+
+/// Two flows at one point that carry the same packets: `from`'s packets leave as `to`'s,
+/// rewritten by NAT.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub from: usize,
+    pub to: usize,
+    /// Direction of the arriving leg in `from` and of the leaving leg in `to`.
+    pub from_dir: u8,
+    pub to_dir: u8,
+    pub packets: u64,
+    /// The arriving packet's (source, destination) and the leaving one's.
+    pub before: (Endpoint, Endpoint),
+    pub after: (Endpoint, Endpoint),
+}
+
+/// Fragments whose first fragment has not been seen yet.
+#[derive(Debug, Clone, Copy)]
+struct PendingFragments {
+    src: IpAddr,
+    dst: IpAddr,
+    ip_proto: u8,
+    packets: u64,
+    bytes: u64,
+    ip_bytes: u64,
+    first_ts: i64,
+    last_ts: i64,
+    first_frame: u64,
+    last_frame: u64,
+    ttls: TtlSet,
+}
+
+type FragKey = (IpAddr, IpAddr, u8, u32);
+
+/// How long after the arriving leg a leaving leg is still recognised as the same packet.
+pub const FORWARD_WINDOW_NS: i64 = 500_000_000;
+/// Bound on datagrams tracked for fragment attribution (oldest forgotten first).
+const MAX_FRAGMENT_DATAGRAMS: usize = 65_536;
+
+#[derive(Debug, Clone, Copy)]
+struct LegSeen {
+    flow: u32,
+    dir: u8,
+    ttl: u8,
+    ts: i64,
+    src: Endpoint,
+    dst: Endpoint,
+}
+
+/// Recognises the two legs of a packet forwarded by the capturing host.
+#[derive(Default)]
+struct ForwardDetector {
+    seen: FastMap<u64, LegSeen>,
+    order: VecDeque<(i64, u64)>,
+}
+
+impl ForwardDetector {
+    /// Returns the arriving leg when `this` leaves as a forward of a packet seen before.
+    fn observe(&mut self, fp: u64, this: LegSeen) -> Option<LegSeen> {
+        // expire
+        while let Some(&(ts, key)) = self.order.front() {
+            if this.ts.saturating_sub(ts) <= FORWARD_WINDOW_NS {
+                break;
+            }
+            self.order.pop_front();
+            if self.seen.get(&key).is_some_and(|e| e.ts == ts) {
+                self.seen.remove(&key);
+            }
+        }
+        if let Some(prev) = self.seen.get(&fp) {
+            let close = this.ts.saturating_sub(prev.ts).abs() <= FORWARD_WINDOW_NS;
+            if close && prev.ttl == this.ttl.wrapping_add(1) && this.ttl != 255 {
+                let prev = *prev;
+                self.seen.remove(&fp);
+                return Some(prev);
+            }
+        }
+        self.seen.insert(fp, this);
+        self.order.push_back((this.ts, fp));
+        None
+    }
+}
+
+/// The fingerprint of what forwarding and NAT leave unchanged, or None when a packet has
+/// too little of it to be recognised reliably.
+fn forward_fingerprint(p: &Packet) -> Option<u64> {
+    let mut h = FastState::default().build_hasher();
+    p.ip_proto.hash(&mut h);
+    p.ip_id.hash(&mut h);
+    p.ip_len.hash(&mut h);
+    p.digest.hash(&mut h);
+    p.digest_len.hash(&mut h);
+    p.fragment.map(|f| f.offset).hash(&mut h);
+    let strong = match p.transport {
+        Transport::Tcp {
+            flags, seq, ack, ..
+        } => {
+            (flags, seq, ack).hash(&mut h);
+            true
+        }
+        Transport::Echo { request, seq, .. } => {
+            (request, seq).hash(&mut h);
+            p.ip_id != 0 || p.digest_len > 0
+        }
+        Transport::IcmpError {
+            icmp_type, code, ..
+        }
+        | Transport::IcmpOther {
+            icmp_type, code, ..
+        } => {
+            (icmp_type, code).hash(&mut h);
+            p.ip_id != 0 || p.digest_len > 0
+        }
+        Transport::Udp { .. } | Transport::None => p.ip_id != 0 || p.digest_len > 0,
+    };
+    strong.then(|| h.finish())
+}
+
+/// The flow table of one capture point.
+pub struct FlowTable {
+    flows: FastIndexMap<FlowKey, Flow>,
+    links: FastIndexMap<(u32, u32, u8), Link>,
+    fragments: FastMap<FragKey, u32>,
+    pending: FastIndexMap<FragKey, PendingFragments>,
+    forward: ForwardDetector,
+    max_flows: usize,
+    /// Packets that would have opened a flow past `max_flows`.
+    pub dropped_packets: u64,
+    /// Packets that are the leaving leg of a forward at this point.
+    pub forwarded_packets: u64,
+}
+
+impl FlowTable {
+    /// A table that holds at most `max_flows` flows; packets of further flows are counted in
+    /// `dropped_packets`.
+    pub fn new(max_flows: usize) -> FlowTable {
+        FlowTable {
+            flows: FastIndexMap::default(),
+            links: FastIndexMap::default(),
+            fragments: FastMap::default(),
+            pending: FastIndexMap::default(),
+            forward: ForwardDetector::default(),
+            max_flows,
+            dropped_packets: 0,
+            forwarded_packets: 0,
+        }
+    }
+
+    /// Adds one decoded packet. `frame` is its 1-based number in the capture.
+    pub fn add(&mut self, p: &Packet, ts: i64, wire_len: u32, frame: u64) {
+        let (key, dir, ports) = match self.key_of(p, ts, wire_len, frame) {
+            Some(k) => k,
+            None => return, // parked as a pending fragment
+        };
+        let idx = match self.flows.get_index_of(&key) {
+            Some(i) => i,
+            None => {
+                if self.flows.len() >= self.max_flows {
+                    self.dropped_packets += 1;
+                    return;
+                }
+                let (i, _) = self
+                    .flows
+                    .insert_full(key, Flow::new(key, dir, ts, frame, ports));
+                i
+            }
+        };
+        // a first fragment: remember the datagram, and collect fragments that came before it
+        if let Some(f) = p.fragment {
+            if f.offset == 0 && key.kind == KeyKind::Ports {
+                let fk = (p.src, p.dst, p.ip_proto, f.id);
+                if self.fragments.len() >= MAX_FRAGMENT_DATAGRAMS {
+                    self.fragments.clear();
+                }
+                self.fragments.insert(fk, idx as u32);
+                if let Some(pend) = self.pending.swap_remove(&fk) {
+                    if let Some((_, flow)) = self.flows.get_index_mut(idx) {
+                        flow.merge_pending(&pend, dir);
+                    }
+                }
+            }
+        }
+        let leg = LegSeen {
+            flow: idx as u32,
+            dir: dir as u8,
+            ttl: p.ttl,
+            ts,
+            src: key.sender(dir),
+            dst: key.sender(1 - dir),
+        };
+        let arrived = forward_fingerprint(p).and_then(|fp| self.forward.observe(fp, leg));
+        let mut second_leg = false;
+        if let Some(a) = arrived {
+            self.forwarded_packets += 1;
+            second_leg = a.flow as usize == idx;
+            if !second_leg {
+                let link = self
+                    .links
+                    .entry((a.flow, idx as u32, a.dir))
+                    .or_insert(Link {
+                        from: a.flow as usize,
+                        to: idx,
+                        from_dir: a.dir,
+                        to_dir: dir as u8,
+                        packets: 0,
+                        before: (a.src, a.dst),
+                        after: (leg.src, leg.dst),
+                    });
+                link.packets += 1;
+            }
+        }
+        let Some((_, flow)) = self.flows.get_index_mut(idx) else {
+            return;
+        };
+        flow.packets[dir] += 1;
+        flow.bytes[dir] += wire_len as u64;
+        flow.ip_bytes[dir] += p.ip_len as u64;
+        flow.first_ts = flow.first_ts.min(ts);
+        flow.last_ts = flow.last_ts.max(ts);
+        flow.last_frame = frame;
+        flow.ttls[dir].insert(p.ttl);
+        flow.encap |= p.encap;
+        if p.fragment.is_some() {
+            flow.fragments += 1;
+        }
+        if p.truncated {
+            flow.truncated += 1;
+        }
+        if arrived.is_some() {
+            flow.forwarded[dir] += 1;
+        }
+        match p.transport {
+            Transport::Tcp {
+                flags, seq, ack: _, ..
+            } => {
+                flow.tcp_flags[dir] |= flags;
+                let syn = flags & tcp_flags::SYN != 0;
+                let ackf = flags & tcp_flags::ACK != 0;
+                if syn && !ackf && flow.syn_dir == NONE {
+                    flow.syn_dir = dir as u8;
+                }
+                if syn && ackf && flow.synack_dir == NONE {
+                    flow.synack_dir = dir as u8;
+                }
+                if !second_leg {
+                    tcp_history(flow, dir, flags, seq, p.payload_len);
+                }
+            }
+            Transport::Echo { request, seq, .. } => {
+                if request {
+                    if flow.request_dir == NONE {
+                        flow.request_dir = dir as u8;
+                    }
+                    if !second_leg {
+                        flow.echo.request(seq);
+                    }
+                } else {
+                    if flow.reply_dir == NONE {
+                        flow.reply_dir = dir as u8;
+                    }
+                    if !second_leg {
+                        flow.echo.reply(seq);
+                    }
+                }
+            }
+            Transport::IcmpError {
+                quoted: Some(q), ..
+            } => {
+                if flow.quoted.is_none() {
+                    flow.quoted = Some(FlowKey::of_quoted(&q));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The key, direction and (sport, dport) of a packet; None when it is a fragment parked
+    /// until its first fragment arrives.
+    fn key_of(
+        &mut self,
+        p: &Packet,
+        ts: i64,
+        wire_len: u32,
+        frame: u64,
+    ) -> Option<(FlowKey, usize, (u16, u16))> {
+        let ep = |ip, port| Endpoint { ip, port };
+        let (kind, sport, dport) = match p.transport {
+            Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport } => {
+                (KeyKind::Ports, sport, dport)
+            }
+            Transport::Echo { id, .. } => (KeyKind::Echo { id }, 0, 0),
+            Transport::IcmpError {
+                icmp_type, code, ..
+            }
+            | Transport::IcmpOther {
+                icmp_type, code, ..
+            } => (KeyKind::Icmp { icmp_type, code }, 0, 0),
+            Transport::None => {
+                if let Some(f) = p.fragment.filter(|f| f.offset > 0) {
+                    let fk = (p.src, p.dst, p.ip_proto, f.id);
+                    if let Some(&i) = self.fragments.get(&fk) {
+                        if let Some((k, _)) = self.flows.get_index(i as usize) {
+                            let k = *k;
+                            let dir = if k.lo.ip == p.src && k.hi.ip == p.dst {
+                                0
+                            } else {
+                                1
+                            };
+                            return Some((k, dir, (k.sender(dir).port, k.sender(1 - dir).port)));
+                        }
+                    }
+                    self.park_fragment(fk, p, ts, wire_len, frame);
+                    return None;
+                }
+                match p.ip_proto {
+                    6 | 17 => (KeyKind::PortsUnknown, 0, 0),
+                    _ => (KeyKind::Other, 0, 0),
+                }
+            }
+        };
+        let (key, dir) = FlowKey::new(p.ip_proto, kind, ep(p.src, sport), ep(p.dst, dport));
+        Some((key, dir, (sport, dport)))
+    }
+
+    fn park_fragment(&mut self, fk: FragKey, p: &Packet, ts: i64, wire_len: u32, frame: u64) {
+        if !self.pending.contains_key(&fk) && self.pending.len() >= MAX_FRAGMENT_DATAGRAMS {
+            // give up on the oldest datagram: it becomes a ports-unknown flow
+            if let Some((_, old)) = self.pending.shift_remove_index(0) {
+                self.flush_pending(&old);
+            }
+        }
+        let e = self.pending.entry(fk).or_insert(PendingFragments {
+            src: p.src,
+            dst: p.dst,
+            ip_proto: p.ip_proto,
+            packets: 0,
+            bytes: 0,
+            ip_bytes: 0,
+            first_ts: ts,
+            last_ts: ts,
+            first_frame: frame,
+            last_frame: frame,
+            ttls: TtlSet::default(),
+        });
+        e.packets += 1;
+        e.bytes += wire_len as u64;
+        e.ip_bytes += p.ip_len as u64;
+        e.first_ts = e.first_ts.min(ts);
+        e.last_ts = e.last_ts.max(ts);
+        e.last_frame = frame;
+        e.ttls.insert(p.ttl);
+    }
+
+    fn flush_pending(&mut self, pend: &PendingFragments) {
+        let kind = match pend.ip_proto {
+            6 | 17 => KeyKind::PortsUnknown,
+            _ => KeyKind::Other,
+        };
+        let ep = |ip| Endpoint { ip, port: 0 };
+        let (key, dir) = FlowKey::new(pend.ip_proto, kind, ep(pend.src), ep(pend.dst));
+        if !self.flows.contains_key(&key) && self.flows.len() >= self.max_flows {
+            self.dropped_packets += pend.packets;
+            return;
+        }
+        let flow = self
+            .flows
+            .entry(key)
+            .or_insert_with(|| Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0)));
+        flow.merge_pending(pend, dir);
+    }
+
+    /// Ends the capture: fragments whose first fragment never came become ports-unknown
+    /// flows. Returns the flows (in order of first packet) and the forwarding links.
+    pub fn finish(mut self) -> (Vec<Flow>, Vec<Link>) {
+        let pending: Vec<PendingFragments> = self.pending.drain(..).map(|(_, v)| v).collect();
+        for p in &pending {
+            self.flush_pending(p);
+        }
+        let mut flows: Vec<Flow> = self.flows.into_values().collect();
+        // flows were created in packet order, except those created for orphan fragments
+        let mut order: Vec<usize> = (0..flows.len()).collect();
+        order.sort_by_key(|&i| (flows[i].first_frame, i));
+        let mut remap = vec![0usize; flows.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old] = new;
+        }
+        let mut sorted = Vec::with_capacity(flows.len());
+        for &old in &order {
+            sorted.push(std::mem::take(&mut flows[old]));
+        }
+        let links = self
+            .links
+            .into_values()
+            .map(|mut l| {
+                l.from = remap[l.from];
+                l.to = remap[l.to];
+                l
+            })
+            .collect();
+        (sorted, links)
+    }
+
+    /// Number of flows so far.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when no flow was opened.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}
+
+fn tcp_history(flow: &mut Flow, dir: usize, flags: u8, seq: u32, payload_len: u32) {
+    let syn = flags & tcp_flags::SYN != 0;
+    let ack = flags & tcp_flags::ACK != 0;
+    let fin = flags & tcp_flags::FIN != 0;
+    let rst = flags & tcp_flags::RST != 0;
+    if syn {
+        flow.history.add(if ack { b'H' } else { b'S' }, dir);
+    }
+    if fin {
+        flow.history.add(b'F', dir);
+    }
+    if rst {
+        flow.history.add(b'R', dir);
+    }
+    if payload_len > 0 {
+        let end = seq.wrapping_add(payload_len);
+        match flow.seq_end[dir] {
+            Some(high) if (high.wrapping_sub(end) as i32) >= 0 => {
+                flow.retransmissions[dir] += 1;
+                flow.history.add(b'T', dir);
+            }
+            _ => flow.history.add(b'D', dir),
+        }
+    } else if ack && !syn && !fin && !rst {
+        flow.history.add(b'A', dir);
+    }
+    let end = seq
+        .wrapping_add(payload_len)
+        .wrapping_add(u32::from(syn))
+        .wrapping_add(u32::from(fin));
+    flow.seq_end[dir] = Some(match flow.seq_end[dir] {
+        Some(high) if (high.wrapping_sub(end) as i32) >= 0 => high,
+        _ => end,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Fragment;
+    use std::net::Ipv4Addr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn packet(src: &str, dst: &str, ttl: u8, transport: Transport) -> Packet {
+        let ip_proto = match transport {
+            Transport::Tcp { .. } => 6,
+            Transport::Udp { .. } => 17,
+            _ => 1,
+        };
+        Packet {
+            src: ip(src),
+            dst: ip(dst),
+            ip_proto,
+            ttl,
+            ip_id: 0,
+            ip_len: 60,
+            fragment: None,
+            transport,
+            payload_len: 0,
+            digest: 0,
+            digest_len: 0,
+            encap: 0,
+            vlan_count: 0,
+            truncated: false,
+        }
+    }
+
+    fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8, seq: u32, len: u32) -> Packet {
+        let mut p = packet(
+            src,
+            dst,
+            64,
+            Transport::Tcp {
+                sport,
+                dport,
+                flags,
+                seq,
+                ack: 0,
+            },
+        );
+        p.payload_len = len;
+        p
+    }
+
+    use tcp_flags::{ACK, FIN, SYN};
+
+    #[test]
+    fn tcp_connection_is_one_flow_with_zeek_history() {
+        let mut t = FlowTable::new(100);
+        let c = "10.0.0.1";
+        let s = "10.0.0.2";
+        let pk = [
+            tcp(c, 40000, s, 80, SYN, 100, 0),
+            tcp(s, 80, c, 40000, SYN | ACK, 500, 0),
+            tcp(c, 40000, s, 80, ACK, 101, 0),
+            tcp(c, 40000, s, 80, ACK, 101, 10),
+            tcp(c, 40000, s, 80, ACK, 101, 10), // retransmission
+            tcp(s, 80, c, 40000, ACK, 501, 100),
+            tcp(c, 40000, s, 80, FIN | ACK, 111, 0),
+            tcp(s, 80, c, 40000, FIN | ACK, 601, 0),
+        ];
+        for (i, p) in pk.iter().enumerate() {
+            t.add(p, i as i64 * 1000, 60, i as u64 + 1);
+        }
+        let (flows, links) = t.finish();
+        assert_eq!(flows.len(), 1);
+        assert!(links.is_empty());
+        let f = &flows[0];
+        let (orig, how) = f.originator();
+        assert_eq!(how, Orientation::Syn);
+        assert_eq!(f.key.sender(orig).port, 40000);
+        assert_eq!(f.history.render(orig), "ShADTdFf");
+        assert_eq!(f.packets[orig], 5);
+        assert_eq!(f.packets[1 - orig], 3);
+        assert_eq!(f.retransmissions[orig], 1);
+    }
+
+    #[test]
+    fn echo_requests_pair_with_replies_by_sequence() {
+        let mut t = FlowTable::new(100);
+        let echo = |request, seq| Transport::Echo {
+            v6: false,
+            request,
+            id: 7,
+            seq,
+        };
+        t.add(&packet("10.0.0.1", "10.0.0.2", 64, echo(true, 1)), 0, 98, 1);
+        t.add(
+            &packet("10.0.0.2", "10.0.0.1", 64, echo(false, 1)),
+            1,
+            98,
+            2,
+        );
+        t.add(&packet("10.0.0.1", "10.0.0.2", 64, echo(true, 2)), 2, 98, 3);
+        t.add(
+            &packet("10.0.0.2", "10.0.0.1", 64, echo(false, 9)),
+            3,
+            98,
+            4,
+        );
+        let (flows, _) = t.finish();
+        assert_eq!(flows.len(), 1);
+        let e = flows[0].echo;
+        assert_eq!((e.requests, e.replies, e.paired), (2, 2, 1));
+        assert_eq!(flows[0].tshark_a().1, Orientation::EchoRequest);
+    }
+
+    #[test]
+    fn only_replies_make_the_reply_destination_the_originator() {
+        let mut t = FlowTable::new(100);
+        let reply = Transport::Echo {
+            v6: false,
+            request: false,
+            id: 7,
+            seq: 1,
+        };
+        t.add(&packet("10.0.0.9", "10.0.0.1", 64, reply), 0, 98, 1);
+        let (flows, _) = t.finish();
+        let (a, how) = flows[0].tshark_a();
+        assert_eq!(how, Orientation::EchoReply);
+        assert_eq!(flows[0].key.sender(a).ip, ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_packet_with_snat_links_two_flows() {
+        let mut t = FlowTable::new(100);
+        let echo = |request| Transport::Echo {
+            v6: false,
+            request,
+            id: 12,
+            seq: 1,
+        };
+        let mut in_leg = packet("10.100.201.4", "10.100.202.4", 64, echo(true));
+        in_leg.ip_id = 4242;
+        in_leg.digest = 99;
+        in_leg.digest_len = 16;
+        let mut out_leg = in_leg;
+        out_leg.src = ip("10.100.200.68");
+        out_leg.ttl = 63;
+        t.add(&in_leg, 1_000, 98, 1);
+        t.add(&out_leg, 21_000, 98, 2);
+        let (flows, links) = t.finish();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(links.len(), 1);
+        let l = links[0];
+        assert_eq!((l.from, l.to, l.packets), (0, 1, 1));
+        assert_eq!(l.before.0.ip, ip("10.100.201.4"));
+        assert_eq!(l.after.0.ip, ip("10.100.200.68"));
+        assert_eq!(flows[1].forwarded.iter().sum::<u64>(), 1);
+        // each flow of the pair counts what it carries
+        assert_eq!(flows[0].echo.requests, 1);
+        assert_eq!(flows[1].echo.requests, 1);
+    }
+
+    #[test]
+    fn forwarding_without_nat_stays_one_flow_without_retransmissions() {
+        let mut t = FlowTable::new(100);
+        let mut a = tcp("10.100.204.2", 40000, "10.100.201.4", 8080, ACK, 1, 100);
+        a.ip_id = 77;
+        let mut b = a;
+        b.ttl = 63;
+        t.add(&a, 0, 154, 1);
+        t.add(&b, 10_000, 154, 2);
+        let (flows, links) = t.finish();
+        assert_eq!(flows.len(), 1);
+        assert!(links.is_empty());
+        assert_eq!(flows[0].packets.iter().sum::<u64>(), 2);
+        assert_eq!(flows[0].retransmissions, [0, 0]);
+        assert_eq!(
+            flows[0]
+                .ttls
+                .iter()
+                .map(|t| t.values().len())
+                .sum::<usize>(),
+            2
+        );
+    }
+
+    #[test]
+    fn same_ttl_duplicates_are_not_forwards() {
+        let mut t = FlowTable::new(100);
+        let mut a = tcp("10.0.0.1", 40000, "10.0.0.2", 80, ACK, 1, 100);
+        a.ip_id = 5;
+        t.add(&a, 0, 154, 1);
+        t.add(&a, 10, 154, 2);
+        assert_eq!(t.forwarded_packets, 0);
+    }
+
+    #[test]
+    fn fragments_before_their_first_fragment_are_attributed() {
+        let mut t = FlowTable::new(100);
+        let frag = |offset, more| Fragment {
+            offset,
+            more,
+            id: 31,
+        };
+        let mut later = packet("10.0.0.1", "10.0.0.2", 64, Transport::None);
+        later.ip_proto = 17;
+        later.fragment = Some(frag(1480, false));
+        let mut first = packet(
+            "10.0.0.1",
+            "10.0.0.2",
+            64,
+            Transport::Udp {
+                sport: 123,
+                dport: 123,
+            },
+        );
+        first.fragment = Some(frag(0, true));
+        let mut middle = later;
+        middle.fragment = Some(frag(740, true));
+        t.add(&later, 0, 100, 1);
+        t.add(&first, 1, 100, 2);
+        t.add(&middle, 2, 100, 3);
+        let (flows, _) = t.finish();
+        assert_eq!(flows.len(), 1, "{flows:?}");
+        assert_eq!(flows[0].total_packets(), 3);
+        assert_eq!(flows[0].first_frame, 1);
+        assert_eq!(flows[0].fragments, 3);
+    }
+
+    #[test]
+    fn orphan_fragments_become_a_ports_unknown_flow() {
+        let mut t = FlowTable::new(100);
+        let mut later = packet("10.0.0.1", "10.0.0.2", 64, Transport::None);
+        later.ip_proto = 17;
+        later.fragment = Some(Fragment {
+            offset: 8,
+            more: false,
+            id: 1,
+        });
+        t.add(&later, 0, 100, 1);
+        let (flows, _) = t.finish();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].key.kind, KeyKind::PortsUnknown);
+    }
+
+    #[test]
+    fn flow_cap_counts_what_it_drops() {
+        let mut t = FlowTable::new(1);
+        t.add(&tcp("10.0.0.1", 1, "10.0.0.2", 80, SYN, 0, 0), 0, 60, 1);
+        t.add(&tcp("10.0.0.1", 2, "10.0.0.2", 80, SYN, 0, 0), 0, 60, 2);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.dropped_packets, 1);
+    }
+
+    #[test]
+    fn keys_are_canonical_in_both_directions() {
+        let a = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            port: 1,
+        };
+        let b = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            port: 2,
+        };
+        let (k1, d1) = FlowKey::new(6, KeyKind::Ports, a, b);
+        let (k2, d2) = FlowKey::new(6, KeyKind::Ports, b, a);
+        assert_eq!(k1, k2);
+        assert_ne!(d1, d2);
+        assert_eq!(k1.lo, b);
+    }
+
+    #[test]
+    fn ttl_set_keeps_four_sorted_values() {
+        let mut s = TtlSet::default();
+        for t in [64, 63, 64, 1, 200, 7] {
+            s.insert(t);
+        }
+        assert_eq!(s.values(), &[1, 63, 64, 200]);
+        assert!(s.overflow);
+    }
+}

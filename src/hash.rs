@@ -1,0 +1,93 @@
+//! hash: a small, fast, deterministic hasher for the flow tables.
+//!
+//! The tables are keyed by addresses and ports that come from the capture, so HashDoS is not
+//! the threat model here (a hostile capture can only slow its own analysis); speed and
+//! reproducible iteration order matter more. This is the multiply-rotate scheme popularised
+//! by Firefox and rustc ("Fx"), written for this crate.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// Multiply-rotate hasher: one rotate, one xor and one multiply per word.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher {
+    hash: u64,
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u16(&mut self, i: u16) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// `BuildHasher` for `HashMap`/`IndexMap` with [`FastHasher`].
+pub type FastState = BuildHasherDefault<FastHasher>;
+
+/// An insertion-ordered map with the fast hasher.
+pub type FastIndexMap<K, V> = indexmap::IndexMap<K, V, FastState>;
+
+/// A hash map with the fast hasher.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{BuildHasher, Hash};
+
+    fn h<T: Hash>(t: T) -> u64 {
+        FastState::default().hash_one(t)
+    }
+
+    #[test]
+    fn equal_values_hash_equal_and_different_values_differ() {
+        assert_eq!(h((1u32, 2u16)), h((1u32, 2u16)));
+        assert_ne!(h((1u32, 2u16)), h((2u32, 1u16)));
+        assert_ne!(h(&b"abc"[..]), h(&b"abd"[..]));
+        // tail length is part of the hash: "a\0" and "a" differ
+        assert_ne!(h(&b"a\0"[..]), h(&b"a"[..]));
+    }
+}

@@ -1,0 +1,360 @@
+//! point: one capture point from file to flow table.
+//!
+//! Resolves what the user named on the command line into capture points (a file, a folder
+//! of captures, or `name=path`), then runs each point through the first three stages
+//! (capture -> decode -> flow) and keeps what the report needs about the point itself:
+//! format, link types, packet counts, packets not decoded by reason, and damage. Points are
+//! analysed in parallel, one thread each, up to the number of cores.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::capture::{CaptureReader, Format};
+use crate::decode::{self, SkipReason};
+use crate::flow::{Flow, FlowTable, Link};
+
+/// A capture point as named by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointInput {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Why the inputs could not be resolved (usage errors).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}: the folder holds no pcap, pcapng or gzip file")]
+    EmptyFolder(PathBuf),
+    #[error("two captures are named '{name}' ({first} and {second}); name them with NAME=PATH")]
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("'{0}': a point name must not be empty")]
+    EmptyName(String),
+}
+
+/// The point name for a capture file: its file name without `.gz` and the capture extension.
+pub fn point_name(path: &Path) -> String {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".dmp"] {
+        if let Some(stem) = name.strip_suffix(ext) {
+            if !stem.is_empty() {
+                name = stem.to_string();
+            }
+        }
+    }
+    name
+}
+
+/// True when the file starts like a pcap, pcapng or gzip file.
+fn looks_like_capture(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    if f.read_exact(&mut magic).is_err() {
+        return false;
+    }
+    matches!(
+        magic,
+        [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x34, 0xcd, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xcd, 0x34]
+            | [0x0a, 0x0d, 0x0d, 0x0a]
+            | [0x1f, 0x8b, _, _]
+    )
+}
+
+/// Turns command-line arguments into capture points. A folder contributes every file in it
+/// (not recursively) that starts like a capture, sorted by name; `NAME=PATH` names a point.
+/// Files that do not exist are kept: reading them reports the error on that point.
+pub fn resolve_inputs(args: &[String]) -> Result<Vec<PointInput>, InputError> {
+    let mut out: Vec<PointInput> = Vec::new();
+    for arg in args {
+        let (name, path) = match arg.split_once('=') {
+            Some((n, p)) if !Path::new(arg).exists() => {
+                if n.is_empty() {
+                    return Err(InputError::EmptyName(arg.clone()));
+                }
+                (Some(n.to_string()), PathBuf::from(p))
+            }
+            _ => (None, PathBuf::from(arg)),
+        };
+        if path.is_dir() {
+            let entries = std::fs::read_dir(&path).map_err(|source| InputError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && looks_like_capture(p))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(InputError::EmptyFolder(path));
+            }
+            for f in files {
+                out.push(PointInput {
+                    name: point_name(&f),
+                    path: f,
+                });
+            }
+        } else {
+            out.push(PointInput {
+                name: name.unwrap_or_else(|| point_name(&path)),
+                path,
+            });
+        }
+    }
+    for (i, a) in out.iter().enumerate() {
+        if let Some(b) = out[..i].iter().find(|b| b.name == a.name) {
+            return Err(InputError::DuplicateName {
+                name: a.name.clone(),
+                first: b.path.clone(),
+                second: a.path.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Damage found while reading a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset in the (decompressed) file of the damaged record.
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// What was read at one capture point.
+#[derive(Debug, Clone, Default)]
+pub struct PointSummary {
+    pub name: String,
+    pub path: PathBuf,
+    /// `pcap`, `pcap-ns`, `pcap-modified`, `pcapng`, with `+gzip` when compressed; empty when
+    /// the file could not be opened as a capture.
+    pub format: String,
+    pub link_types: Vec<u32>,
+    /// Frames read.
+    pub packets: u64,
+    /// Wire bytes of the frames read.
+    pub bytes: u64,
+    /// Frames decoded into a packet.
+    pub decoded: u64,
+    /// Frames not decoded, by reason (`SkipReason::name`).
+    pub not_decoded: BTreeMap<&'static str, u64>,
+    /// Frames of link types flowcheck does not decode, by link type.
+    pub unsupported_link_types: BTreeMap<u32, u64>,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    /// Frames whose time stamp is earlier than the one before them.
+    pub clock_steps_back: u64,
+    /// Time stamps that were invalid and normalised by the reader.
+    pub timestamp_fixups: u64,
+    /// Packets seen twice because this point forwarded them (the leaving leg).
+    pub forwarded_packets: u64,
+    /// Packets not tracked because the flow cap was reached.
+    pub packets_over_flow_cap: u64,
+    pub damage: Option<Damage>,
+}
+
+/// One point analysed: its summary, its flows in order of first packet, its forwarding links.
+#[derive(Debug, Clone)]
+pub struct PointResult {
+    pub summary: PointSummary,
+    pub flows: Vec<Flow>,
+    pub links: Vec<Link>,
+}
+
+/// Knobs for reading points.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Most flows tracked per point.
+    pub max_flows: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_flows: 1_000_000,
+        }
+    }
+}
+
+fn format_name(f: Format, gz: bool) -> String {
+    let base = match f {
+        Format::Pcap {
+            nanos, modified, ..
+        } => match (modified, nanos) {
+            (true, _) => "pcap-modified",
+            (false, true) => "pcap-ns",
+            (false, false) => "pcap",
+        },
+        Format::PcapNg => "pcapng",
+    };
+    if gz {
+        format!("{base}+gzip")
+    } else {
+        base.to_string()
+    }
+}
+
+/// Reads one capture point through capture -> decode -> flow.
+pub fn analyse_point(input: &PointInput, opts: &ReadOptions) -> PointResult {
+    let mut s = PointSummary {
+        name: input.name.clone(),
+        path: input.path.clone(),
+        ..PointSummary::default()
+    };
+    let mut table = FlowTable::new(opts.max_flows);
+    if input.path.is_dir() {
+        s.damage = Some(Damage {
+            offset: 0,
+            reason: "is a folder, not a capture file".into(),
+        });
+        return finish(s, table);
+    }
+    let mut reader = match CaptureReader::open(&input.path) {
+        Ok(r) => r,
+        Err(e) => {
+            s.damage = Some(Damage {
+                offset: e.offset,
+                reason: e.kind.to_string(),
+            });
+            return finish(s, table);
+        }
+    };
+    s.format = format_name(reader.format(), reader.gzipped());
+    let mut frame_no = 0u64;
+    let mut prev_ts = i64::MIN;
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                s.damage = Some(Damage {
+                    offset: e.offset,
+                    reason: e.kind.to_string(),
+                });
+                break;
+            }
+        };
+        frame_no += 1;
+        s.packets += 1;
+        s.bytes += frame.wire_len as u64;
+        if frame.ts_ns < prev_ts {
+            s.clock_steps_back += 1;
+        }
+        prev_ts = frame.ts_ns;
+        s.first_ts = Some(s.first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
+        s.last_ts = Some(s.last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
+        match decode::decode(frame.link_type, frame.data, frame.wire_len) {
+            Ok(p) => {
+                s.decoded += 1;
+                table.add(&p, frame.ts_ns, frame.wire_len, frame_no);
+            }
+            Err(reason) => {
+                *s.not_decoded.entry(reason.name()).or_insert(0) += 1;
+                if reason == SkipReason::UnsupportedLinkType {
+                    *s.unsupported_link_types.entry(frame.link_type).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    s.link_types = reader.link_types().to_vec();
+    s.timestamp_fixups = reader.timestamp_fixups();
+    finish(s, table)
+}
+
+fn finish(mut s: PointSummary, table: FlowTable) -> PointResult {
+    s.forwarded_packets = table.forwarded_packets;
+    s.packets_over_flow_cap = table.dropped_packets;
+    let (flows, links) = table.finish();
+    PointResult {
+        summary: s,
+        flows,
+        links,
+    }
+}
+
+/// Analyses every point, in parallel where there are cores for it; results in input order.
+pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointResult> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len().max(1));
+    if workers <= 1 {
+        return inputs.iter().map(|i| analyse_point(i, opts)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<PointResult>> = (0..inputs.len()).map(|_| None).collect();
+    let done: Vec<(usize, PointResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        mine.push((i, analyse_point(input, opts)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    for (i, r) in done {
+        results[i] = Some(r);
+    }
+    results.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_names_drop_capture_extensions() {
+        assert_eq!(point_name(Path::new("a/hub-nva.pcap")), "hub-nva");
+        assert_eq!(point_name(Path::new("vpn.pcap.gz")), "vpn");
+        assert_eq!(point_name(Path::new("x.pcapng")), "x");
+        assert_eq!(point_name(Path::new("noext")), "noext");
+    }
+
+    #[test]
+    fn named_inputs_and_duplicate_names() {
+        let args = vec!["nva=/nonexistent/a.pcap".to_string()];
+        let r = resolve_inputs(&args).unwrap();
+        assert_eq!(r[0].name, "nva");
+        let dup = vec!["x/a.pcap".to_string(), "y/a.pcap".to_string()];
+        assert!(matches!(
+            resolve_inputs(&dup),
+            Err(InputError::DuplicateName { .. })
+        ));
+        assert!(matches!(
+            resolve_inputs(&["=a.pcap".to_string()]),
+            Err(InputError::EmptyName(_))
+        ));
+    }
+}

@@ -1,0 +1,355 @@
+//! json: the `flowcheck/1` document.
+//!
+//! The wire types live here, apart from the internal ones, so that the schema is explicit:
+//! changing a field here is changing the schema (documented in the README). Additions are
+//! backwards compatible; renames and removals need `flowcheck/2`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{endpoint_text, link_type_name, ts_text, Analysis};
+use crate::correlate::Conversation;
+use crate::flow::{Flow, KeyKind};
+use crate::verdict::{icmp_error_name, Judgement, Verdict};
+
+pub const SCHEMA: &str = "flowcheck/1";
+
+#[derive(Serialize)]
+pub struct Document {
+    pub schema: &'static str,
+    pub version: &'static str,
+    pub summary: Summary,
+    pub points: Vec<Point>,
+    pub flows: Vec<FlowRow>,
+    pub conversations: Vec<ConversationRow>,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub points: usize,
+    pub packets: u64,
+    pub conversations: usize,
+    pub verdicts: BTreeMap<&'static str, usize>,
+    pub damaged: bool,
+}
+
+#[derive(Serialize)]
+pub struct Damage {
+    pub offset: u64,
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+pub struct Point {
+    pub name: String,
+    pub path: String,
+    pub format: String,
+    pub link_types: Vec<u32>,
+    pub link_type_names: Vec<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub decoded: u64,
+    pub not_decoded: BTreeMap<&'static str, u64>,
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub clock_steps_back: u64,
+    pub timestamp_fixups: u64,
+    pub forwarded_packets: u64,
+    pub packets_over_flow_cap: u64,
+    pub flows: usize,
+    pub damage: Option<Damage>,
+}
+
+#[derive(Serialize)]
+pub struct FlowRow {
+    pub point: String,
+    pub proto: &'static str,
+    pub a: String,
+    pub b: String,
+    /// How `a` was chosen: syn, synack, echo_request, echo_reply, lower (tshark's rules).
+    pub a_rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_id: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_proto: Option<u8>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ports_unknown: bool,
+    pub packets_ab: u64,
+    pub packets_ba: u64,
+    pub bytes_ab: u64,
+    pub bytes_ba: u64,
+    pub ip_bytes_ab: u64,
+    pub ip_bytes_ba: u64,
+    pub first_ts: String,
+    pub last_ts: String,
+    pub ttls_ab: Vec<u8>,
+    pub ttls_ba: Vec<u8>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub history: String,
+    pub forwarded_ab: u64,
+    pub forwarded_ba: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encaps: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct Nat {
+    /// `source` (the client side was rewritten) or `destination`.
+    pub side: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Serialize)]
+pub struct ConvPointRow {
+    pub point: String,
+    pub forward_packets: u64,
+    pub reverse_packets: u64,
+    pub forward_bytes: u64,
+    pub reverse_bytes: u64,
+    pub forward_ttls: Vec<u8>,
+    pub reverse_ttls: Vec<u8>,
+    /// True when this point forwarded packets of the conversation (seen arriving and leaving).
+    pub forwarded: bool,
+    pub nat: Vec<Nat>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub history: String,
+    pub first_ts: String,
+    pub last_ts: String,
+}
+
+#[derive(Serialize)]
+pub struct IcmpErrorRow {
+    pub point: String,
+    pub from: String,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub text: String,
+    pub packets: u64,
+}
+
+#[derive(Serialize)]
+pub struct ConversationRow {
+    pub id: usize,
+    pub proto: &'static str,
+    pub client: String,
+    pub server: String,
+    pub client_port: Option<u16>,
+    pub server_port: Option<u16>,
+    pub icmp_id: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_proto: Option<u8>,
+    pub verdict: &'static str,
+    pub reason: String,
+    /// How the client was told: syn, synack, echo_request, echo_reply, port, first.
+    pub client_rule: &'static str,
+    pub first_ts: String,
+    pub last_ts: String,
+    pub packets: u64,
+    pub points: Vec<ConvPointRow>,
+    pub icmp_errors: Vec<IcmpErrorRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encaps: Vec<&'static str>,
+}
+
+fn encap_names(bits: u16) -> Vec<&'static str> {
+    crate::decode::encap::NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+/// The tshark-style flow row of one flow at one point.
+pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
+    let (a, rule) = f.tshark_a();
+    let b = 1 - a;
+    let ports = f.key.has_ports();
+    let (icmp_id, icmp_type, icmp_code) = match f.key.kind {
+        KeyKind::Echo { id } => (Some(id), None, None),
+        KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type), Some(code)),
+        _ => (None, None, None),
+    };
+    let history = if f.key.ip_proto == 6 {
+        f.history.render(a)
+    } else {
+        String::new()
+    };
+    FlowRow {
+        point: point.to_string(),
+        proto: f.key.proto_name(),
+        a: endpoint_text(&f.key.sender(a), ports),
+        b: endpoint_text(&f.key.sender(b), ports),
+        a_rule: rule.name(),
+        icmp_id,
+        icmp_type,
+        icmp_code,
+        ip_proto: (f.key.kind == KeyKind::Other).then_some(f.key.ip_proto),
+        ports_unknown: f.key.kind == KeyKind::PortsUnknown,
+        packets_ab: f.packets[a],
+        packets_ba: f.packets[b],
+        bytes_ab: f.bytes[a],
+        bytes_ba: f.bytes[b],
+        ip_bytes_ab: f.ip_bytes[a],
+        ip_bytes_ba: f.ip_bytes[b],
+        first_ts: ts_text(f.first_ts),
+        last_ts: ts_text(f.last_ts),
+        ttls_ab: f.ttls[a].values().to_vec(),
+        ttls_ba: f.ttls[b].values().to_vec(),
+        history,
+        forwarded_ab: f.forwarded[a],
+        forwarded_ba: f.forwarded[b],
+        encaps: encap_names(f.encap),
+    }
+}
+
+fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]) -> ConversationRow {
+    let ports = c.kind == KeyKind::Ports;
+    let name = |i: usize| names.get(i).cloned().unwrap_or_default();
+    let (icmp_id, icmp_type, icmp_code) = match c.kind {
+        KeyKind::Echo { id } => (Some(id), None, None),
+        KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type), Some(code)),
+        _ => (None, None, None),
+    };
+    ConversationRow {
+        id,
+        proto: c.proto_name(),
+        client: c.client.ip.to_string(),
+        server: c.server.ip.to_string(),
+        client_port: ports.then_some(c.client.port),
+        server_port: ports.then_some(c.server.port),
+        icmp_id,
+        icmp_type,
+        icmp_code,
+        ip_proto: (c.kind == KeyKind::Other).then_some(c.ip_proto),
+        verdict: j.verdict.name(),
+        reason: j.reason.clone(),
+        client_rule: c.orientation.name(),
+        first_ts: ts_text(c.first_ts),
+        last_ts: ts_text(c.last_ts),
+        packets: c.packets().iter().sum(),
+        points: c
+            .points
+            .iter()
+            .map(|p| ConvPointRow {
+                point: name(p.point),
+                forward_packets: p.packets[0],
+                reverse_packets: p.packets[1],
+                forward_bytes: p.bytes[0],
+                reverse_bytes: p.bytes[1],
+                forward_ttls: p.ttls[0].values().to_vec(),
+                reverse_ttls: p.ttls[1].values().to_vec(),
+                forwarded: p.is_forwarder(),
+                nat: p
+                    .nat
+                    .iter()
+                    .map(|n| Nat {
+                        side: if n.source { "source" } else { "destination" },
+                        from: endpoint_text(&n.from, ports),
+                        to: endpoint_text(&n.to, ports),
+                    })
+                    .collect(),
+                history: p.history.clone(),
+                first_ts: ts_text(p.first_ts),
+                last_ts: ts_text(p.last_ts),
+            })
+            .collect(),
+        icmp_errors: c
+            .icmp_errors
+            .iter()
+            .map(|n| IcmpErrorRow {
+                point: name(n.point),
+                from: n.from.to_string(),
+                icmp_type: n.icmp_type,
+                code: n.code,
+                text: icmp_error_name(n.v6, n.icmp_type, n.code),
+                packets: n.packets,
+            })
+            .collect(),
+        encaps: encap_names(c.encap),
+    }
+}
+
+/// Builds the document.
+pub fn document(a: &Analysis) -> Document {
+    let names = a.point_names();
+    let points = a
+        .points
+        .iter()
+        .map(|p| {
+            let s = &p.summary;
+            Point {
+                name: s.name.clone(),
+                path: s.path.display().to_string(),
+                format: s.format.clone(),
+                link_types: s.link_types.clone(),
+                link_type_names: s.link_types.iter().map(|&l| link_type_name(l)).collect(),
+                packets: s.packets,
+                bytes: s.bytes,
+                decoded: s.decoded,
+                not_decoded: s.not_decoded.clone(),
+                unsupported_link_types: s
+                    .unsupported_link_types
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                first_ts: s.first_ts.map(ts_text),
+                last_ts: s.last_ts.map(ts_text),
+                clock_steps_back: s.clock_steps_back,
+                timestamp_fixups: s.timestamp_fixups,
+                forwarded_packets: s.forwarded_packets,
+                packets_over_flow_cap: s.packets_over_flow_cap,
+                flows: p.flows.len(),
+                damage: s.damage.as_ref().map(|d| Damage {
+                    offset: d.offset,
+                    reason: d.reason.clone(),
+                }),
+            }
+        })
+        .collect();
+    let flows = a
+        .points
+        .iter()
+        .flat_map(|p| p.flows.iter().map(|f| flow_row(&p.summary.name, f)))
+        .collect();
+    let conversations = a
+        .conversations
+        .iter()
+        .enumerate()
+        .map(|(i, (c, j))| conversation_row(i + 1, c, j, &names))
+        .collect();
+    Document {
+        schema: SCHEMA,
+        version: env!("CARGO_PKG_VERSION"),
+        summary: Summary {
+            points: a.points.len(),
+            packets: a.points.iter().map(|p| p.summary.packets).sum(),
+            conversations: a.conversations.len(),
+            verdicts: Verdict::ALL
+                .into_iter()
+                .map(|v| (v.name(), a.count(v)))
+                .collect(),
+            damaged: a.damaged(),
+        },
+        points,
+        flows,
+        conversations,
+    }
+}
+
+/// Writes the document, pretty-printed, followed by a newline.
+pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, &document(a)).map_err(std::io::Error::other)?;
+    writeln!(out)
+}

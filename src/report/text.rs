@@ -1,0 +1,326 @@
+//! text: the terminal summary, meant to be read in 20 seconds at 100 columns.
+//!
+//! First what was read at each capture point, then the conversations grouped by verdict,
+//! the suspicious first, each with its evidence. Colour only when asked for (the binary
+//! decides: a terminal, and NO_COLOR unset). Control characters in anything that comes from
+//! a file name are escaped, so nothing from the input is replayed onto the terminal.
+
+use std::io::{self, Write};
+
+use super::{endpoint_text, link_type_name, Analysis};
+use crate::correlate::Conversation;
+use crate::flow::KeyKind;
+use crate::verdict::Verdict;
+
+/// How the summary is rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    pub color: bool,
+    /// Most conversations listed per verdict (0: all).
+    pub limit: usize,
+    /// Line width to wrap the evidence at.
+    pub width: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            color: false,
+            limit: 20,
+            width: 100,
+        }
+    }
+}
+
+/// Escapes control characters (and DEL) as `\xNN`: safe to print on a terminal.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            for b in c.to_string().bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn verdict(&self, v: Verdict, s: &str) -> String {
+        let code = match v {
+            Verdict::Asymmetric => "1;31",
+            Verdict::Unanswered => "1;33",
+            Verdict::Incomplete => "2",
+            Verdict::Symmetric => "32",
+        };
+        self.wrap(code, s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// `2023-11-14 22:13:20.123` (UTC) from nanoseconds since the epoch.
+pub fn clock_text(ns: i64, with_date: bool) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if !with_date {
+        return format!("{h:02}:{m:02}:{s:02}.{ms:03}");
+    }
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic Gregorian)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{ms:03}")
+}
+
+fn duration_text(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// `icmp 10.100.204.2 -> 10.100.201.4 id 13` / `tcp 10.0.0.1:40000 -> 10.0.0.2:80`.
+pub fn conversation_title(c: &Conversation) -> String {
+    let ports = c.kind == KeyKind::Ports;
+    let mut s = format!(
+        "{} {} -> {}",
+        c.proto_name(),
+        endpoint_text(&c.client, ports),
+        endpoint_text(&c.server, ports)
+    );
+    match c.kind {
+        KeyKind::Echo { id } => s.push_str(&format!(" id {id}")),
+        KeyKind::Icmp { icmp_type, code } => s.push_str(&format!(" type {icmp_type}/{code}")),
+        KeyKind::Other => s.push_str(&format!(" proto {}", c.ip_proto)),
+        KeyKind::PortsUnknown => s.push_str(" (ports unknown)"),
+        KeyKind::Ports => {}
+    }
+    s
+}
+
+/// Wraps `text` at `width` columns, every line after the first indented by `indent`.
+    fn wrap(text: &str, first_col: usize, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = first_col;
+    let mut line_empty = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let w = word.chars().count();
+        if !line_empty && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+            line_empty = true;
+        }
+        if !line_empty {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        line_empty = false;
+    }
+    out
+}
+
+/// Writes the terminal summary.
+pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
+    let paint = Paint { on: opts.color };
+    let names = a.point_names();
+    let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
+    writeln!(
+        out,
+        "{} {} capture point{}, {} packets, {} conversations",
+        paint.bold("flowcheck:"),
+        a.points.len(),
+        if a.points.len() == 1 { "" } else { "s" },
+        packets,
+        a.conversations.len()
+    )?;
+    writeln!(out)?;
+    // points
+    let name_w = names.iter().map(|n| sanitize(n).chars().count()).max().unwrap_or(5).max(5);
+    writeln!(
+        out,
+        "{}",
+        paint.dim(&format!(
+            "{:<name_w$}  {:<8}  {:<9}  {:>8}  {:>8}  {}",
+            "POINT", "FORMAT", "LINK", "PACKETS", "DECODED", "TIME (UTC)"
+        ))
+    )?;
+    for p in &a.points {
+        let s = &p.summary;
+        let links: Vec<String> = s.link_types.iter().map(|&l| link_type_name(l)).collect();
+        let links = if links.is_empty() { "-".to_string() } else { links.join(",") };
+        let time = match (s.first_ts, s.last_ts) {
+            (Some(f), Some(l)) => format!(
+                "{} .. {} ({})",
+                clock_text(f, true),
+                clock_text(l, false),
+                duration_text(l - f)
+            ),
+            _ => "-".into(),
+        };
+        writeln!(
+            out,
+            "{:<name_w$}  {:<8}  {:<9}  {:>8}  {:>8}  {}",
+            sanitize(&s.name),
+            if s.format.is_empty() { "-" } else { &s.format },
+            links,
+            s.packets,
+            s.decoded,
+            time
+        )?;
+        let mut notes: Vec<String> = s
+            .not_decoded
+            .iter()
+            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            .collect();
+        for (lt, n) in &s.unsupported_link_types {
+            notes.push(format!("{n} of {} not decoded", link_type_name(*lt)));
+        }
+        if s.forwarded_packets > 0 {
+            notes.push(format!(
+                "{} packets forwarded by this point (seen arriving and leaving)",
+                s.forwarded_packets
+            ));
+        }
+        if s.clock_steps_back > 0 {
+            notes.push(format!("clock went backwards {} times", s.clock_steps_back));
+        }
+        if s.timestamp_fixups > 0 {
+            notes.push(format!("{} invalid time stamps normalised", s.timestamp_fixups));
+        }
+        if s.packets_over_flow_cap > 0 {
+            notes.push(format!(
+                "flow cap reached: {} packets not tracked (raise --max-flows)",
+                s.packets_over_flow_cap
+            ));
+        }
+        let indent = name_w + 2;
+        if !notes.is_empty() {
+            let line = format!("not decoded or noted: {}", notes.join(", "));
+            writeln!(
+                out,
+                "{}{}",
+                " ".repeat(indent),
+                paint.dim(&wrap(&line, indent, indent, opts.width))
+            )?;
+        }
+        if let Some(d) = &s.damage {
+            let line = format!(
+                "DAMAGED at byte {}: {} ({})",
+                d.offset,
+                sanitize(&d.reason),
+                sanitize(&s.path.display().to_string())
+            );
+            writeln!(
+                out,
+                "{}{}",
+                " ".repeat(indent),
+                paint.wrap("1;31", &wrap(&line, indent, indent, opts.width))
+            )?;
+        }
+    }
+    // conversations by verdict
+    for v in Verdict::ALL {
+        let group: Vec<&(Conversation, crate::verdict::Judgement)> = a
+            .conversations
+            .iter()
+            .filter(|(_, j)| j.verdict == v)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            paint.verdict(v, &format!("{} ({})", v.name().to_uppercase(), group.len()))
+        )?;
+        let shown = if opts.limit == 0 { group.len() } else { opts.limit.min(group.len()) };
+        for (c, j) in &group[..shown] {
+            let title = conversation_title(c);
+            let head = format!("  {title}  ");
+            let col = head.chars().count();
+            let text = wrap(&sanitize(&j.reason), col, 6, opts.width);
+            writeln!(out, "  {}  {}", paint.bold(&title), text)?;
+        }
+        if shown < group.len() {
+            writeln!(
+                out,
+                "  {}",
+                paint.dim(&format!(
+                    "... and {} more (--limit 0 lists all, --json has every one)",
+                    group.len() - shown
+                ))
+            )?;
+        }
+    }
+    if a.conversations.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "no IP conversation found")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(sanitize("a\x1b[31mb"), "a\\x1b[31mb");
+        assert_eq!(sanitize("ok-name"), "ok-name");
+    }
+
+    #[test]
+    fn clock_text_is_utc() {
+        // 2023-11-14 22:13:20 UTC
+        assert_eq!(clock_text(1_700_000_000_000_000_000, true), "2023-11-14 22:13:20.000");
+        assert_eq!(clock_text(0, true), "1970-01-01 00:00:00.000");
+        assert_eq!(clock_text(1_500, false), "00:00:00.000");
+    }
+
+    #[test]
+    fn wrap_keeps_lines_within_width() {
+        let t = "one two three four five six seven eight nine ten eleven twelve";
+        let w = wrap(t, 10, 4, 30);
+        for line in w.lines() {
+            assert!(line.chars().count() <= 30, "{line:?}");
+        }
+        assert_eq!(w.replace('\n', " ").split_whitespace().count(), 12);
+    }
+}
