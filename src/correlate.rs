@@ -80,6 +80,8 @@ pub struct ConvPoint {
     pub retransmissions: u64,
     pub first_ts: i64,
     pub last_ts: i64,
+    /// Time of the first packet in each direction (`i64::MAX` when none).
+    pub dir_first_ts: [i64; 2],
 }
 
 impl ConvPoint {
@@ -129,6 +131,13 @@ impl Conversation {
             t[1] += p.packets[1];
         }
         t
+    }
+    /// The points that saw direction `dir` (0 forward, 1 reverse), in order of the first
+    /// packet of that direction at each.
+    pub fn path(&self, dir: usize) -> Vec<&ConvPoint> {
+        let mut v: Vec<&ConvPoint> = self.points.iter().filter(|p| p.packets[dir] > 0).collect();
+        v.sort_by_key(|p| (p.dir_first_ts[dir], p.point));
+        v
     }
     pub fn forwarders(&self) -> impl Iterator<Item = &ConvPoint> {
         self.points.iter().filter(|p| p.is_forwarder())
@@ -367,6 +376,7 @@ fn build(
             point: m.0,
             first_ts: i64::MAX,
             last_ts: i64::MIN,
+            dir_first_ts: [i64::MAX; 2],
             ..ConvPoint::default()
         });
         cp.flows.push(m.1);
@@ -375,6 +385,7 @@ fn build(
             cp.bytes[i] += f.bytes[dir];
             cp.ttls[i].merge(&f.ttls[dir]);
             cp.forwarded[i] += f.forwarded[dir];
+            cp.dir_first_ts[i] = cp.dir_first_ts[i].min(f.dir_first_ts[dir]);
             cp.data[i] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
         }
         if f.key.ip_proto == 17 {

@@ -298,6 +298,8 @@ pub struct Flow {
     pub forwarded: [u64; 2],
     pub first_ts: i64,
     pub last_ts: i64,
+    /// Time of the first packet in each direction (`i64::MAX` when none).
+    pub dir_first_ts: [i64; 2],
     /// 1-based frame number of the first packet.
     pub first_frame: u64,
     pub last_frame: u64,
@@ -380,6 +382,7 @@ impl Flow {
             last_ts: ts,
             first_frame: frame,
             last_frame: frame,
+            dir_first_ts: [i64::MAX; 2],
             first_dir: dir as u8,
             first_ports: ports,
             syn_dir: NONE,
@@ -441,6 +444,7 @@ impl Flow {
         self.fragments += p.packets;
         self.first_ts = self.first_ts.min(p.first_ts);
         self.last_ts = self.last_ts.max(p.last_ts);
+        self.dir_first_ts[dir] = self.dir_first_ts[dir].min(p.first_ts);
         self.first_frame = self.first_frame.min(p.first_frame);
         self.last_frame = self.last_frame.max(p.last_frame);
         self.ttls[dir].merge(&p.ttls);
@@ -674,6 +678,7 @@ impl FlowTable {
         flow.ip_bytes[dir] += p.ip_len as u64;
         flow.first_ts = flow.first_ts.min(ts);
         flow.last_ts = flow.last_ts.max(ts);
+        flow.dir_first_ts[dir] = flow.dir_first_ts[dir].min(ts);
         flow.last_frame = frame;
         flow.ttls[dir].insert(p.ttl);
         flow.encap |= p.encap;

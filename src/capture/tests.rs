@@ -919,7 +919,11 @@ fn every_prefix_ends_cleanly() {
             match end {
                 // Cut at a record boundary: a clean, shorter capture.
                 None => assert!(frames.len() < all.len(), "cut {cut}: all frames, no error"),
-                Some(e) => assert!(e.offset <= cut as u64, "cut {cut}: offset {} past the end", e.offset),
+                Some(e) => assert!(
+                    e.offset <= cut as u64,
+                    "cut {cut}: offset {} past the end",
+                    e.offset
+                ),
             }
         }
     }
@@ -1090,7 +1094,16 @@ fn corpus_specifics() {
     }
     let e = read("suricata_bug-6875-01_fuzz.pcap").end.unwrap();
     assert_eq!(e.offset, 228);
-    assert!(matches!(e.kind, CaptureErrorKind::RecordTooLarge { len: 1_409_179_648, limit: 262_144 }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            CaptureErrorKind::RecordTooLarge {
+                len: 1_409_179_648,
+                limit: 262_144
+            }
+        ),
+        "{e}"
+    );
     let e = read("suricata_http-mime-truncated.pcap").end.unwrap();
     assert!(matches!(e.kind, CaptureErrorKind::Truncated { .. }), "{e}");
     let e = read("gopacket_le_test901.pcapng").end.unwrap();

@@ -186,6 +186,12 @@ pub(super) fn gre(p: &[u8], ctx: Ctx) -> Decoded {
         }
         ethertype::ERSPAN_III => erspan_iii(payload, ctx.with(encap::ERSPAN)),
         ethertype::PPP => ppp(payload, ctx),
+        // Cisco metadata over GRE puts its ether type first (version, length, option and SGT
+        // follow), unlike on Ethernet.
+        ethertype::CISCO_METADATA => {
+            let et = be16(payload, 0).or_truncated()?;
+            by_ethertype(et, rest(payload, 8).or_truncated()?, ctx)
+        }
         0..=ethertype::MAX_8023_LEN => Err(SkipReason::NotIp), // e.g. a keepalive's 0
         other => by_ethertype(other, payload, ctx),
     }

@@ -102,8 +102,12 @@ pub struct FlowRow {
 pub struct Nat {
     /// `source` (the client side was rewritten) or `destination`.
     pub side: &'static str,
+    /// Address before and after the rewrite.
     pub from: String,
     pub to: String,
+    /// Ports before and after (TCP/UDP only).
+    pub from_port: Option<u16>,
+    pub to_port: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -156,6 +160,10 @@ pub struct ConversationRow {
     pub first_ts: String,
     pub last_ts: String,
     pub packets: u64,
+    /// Capture points that saw the client-to-server direction, in time order.
+    pub forward_path: Vec<String>,
+    /// Capture points that saw the server-to-client direction, in time order.
+    pub reverse_path: Vec<String>,
     pub points: Vec<ConvPointRow>,
     pub icmp_errors: Vec<IcmpErrorRow>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -239,6 +247,8 @@ fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]
         first_ts: ts_text(c.first_ts),
         last_ts: ts_text(c.last_ts),
         packets: c.packets().iter().sum(),
+        forward_path: c.path(0).iter().map(|p| name(p.point)).collect(),
+        reverse_path: c.path(1).iter().map(|p| name(p.point)).collect(),
         points: c
             .points
             .iter()
@@ -256,8 +266,10 @@ fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]
                     .iter()
                     .map(|n| Nat {
                         side: if n.source { "source" } else { "destination" },
-                        from: endpoint_text(&n.from, ports),
-                        to: endpoint_text(&n.to, ports),
+                        from: n.from.ip.to_string(),
+                        to: n.to.ip.to_string(),
+                        from_port: ports.then_some(n.from.port),
+                        to_port: ports.then_some(n.to.port),
                     })
                     .collect(),
                 history: p.history.clone(),

@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests: where the shared material is, and running the
+//! real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `../shared` next to the project; panics with a clear message when it is missing.
+pub fn shared() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        p.join("corpus").is_dir() && p.join("captures").is_dir(),
+        "these tests need the shared material at {} (../shared beside the project: \
+         corpus/ and captures/); it is not committed to this repository",
+        p.display()
+    );
+    p
+}
+
+/// The project's own sample captures.
+pub fn captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+/// Result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON document printed on stdout.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}); stderr: {}\nstdout: {}",
+                self.stderr,
+                &self.stdout[..self.stdout.len().min(2000)]
+            )
+        })
+    }
+}
+
+/// Runs `flowcheck ARGS...`.
+pub fn flowcheck<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the flowcheck binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs flowcheck with `--json - --quiet` on the arguments and returns the document.
+pub fn analyse<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Run, serde_json::Value) {
+    let mut a: Vec<std::ffi::OsString> = args.iter().map(|s| s.as_ref().to_owned()).collect();
+    a.push("--json".into());
+    a.push("-".into());
+    a.push("--quiet".into());
+    let run = flowcheck(&a);
+    let doc = run.json();
+    (run, doc)
+}
