@@ -145,7 +145,7 @@ impl PcapNgReader {
                 "block: total length below 12",
             ));
         }
-        if total % 4 != 0 {
+        if !total.is_multiple_of(4) {
             return Err(CaptureError::malformed(
                 offset,
                 "block: total length not a multiple of 4",
