@@ -96,18 +96,18 @@ impl PcapReader {
             }
             return Err(CaptureError::truncated(offset, (hlen - have) as u64));
         }
-        let Some(h) = input.peek().first_chunk::<16>() else {
+        // The four 32-bit fields every record header starts with.
+        let Some(words) = input.peek().as_chunks::<4>().0.first_chunk::<4>() else {
             return Err(CaptureError::truncated(offset, hlen as u64));
         };
-        let word = |i: usize| {
-            let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if self.big_endian {
-                u32::from_be_bytes(b)
+        let be = self.big_endian;
+        let [sec, frac, caplen, wire_len] = words.map(|w| {
+            if be {
+                u32::from_be_bytes(w)
             } else {
-                u32::from_le_bytes(b)
+                u32::from_le_bytes(w)
             }
-        };
-        let (sec, frac, caplen, wire_len) = (word(0), word(4), word(8), word(12));
+        });
         if caplen > self.limit {
             let kind = CaptureErrorKind::RecordTooLarge {
                 len: caplen.into(),

@@ -375,7 +375,7 @@ impl PcapNgReader {
                 "simple packet block: no interface 0",
             ));
         };
-        let mut caplen = (body.len() - 4).min(wire_len as usize);
+        let mut caplen = body.len().saturating_sub(4).min(wire_len as usize);
         if iface.snaplen != 0 {
             caplen = caplen.min(iface.snaplen as usize);
         }

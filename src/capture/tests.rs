@@ -964,12 +964,18 @@ fn shared_dir(sub: &str) -> PathBuf {
     dir
 }
 
+#[derive(Default)]
 struct FileResult {
     frames: u64,
     end: Option<CaptureError>,
     fixups: u64,
     link_types: Vec<u32>,
     first_ts: Option<i64>,
+    /// Sum of wire lengths (tshark's frame.len).
+    wire_bytes: u64,
+    /// Frames with fewer captured bytes than their wire length.
+    cut_frames: u64,
+    timestamps: std::collections::HashSet<i64>,
 }
 
 fn read_file(path: &std::path::Path) -> FileResult {
@@ -977,34 +983,57 @@ fn read_file(path: &std::path::Path) -> FileResult {
         Ok(r) => r,
         Err(e) => {
             return FileResult {
-                frames: 0,
                 end: Some(e),
-                fixups: 0,
-                link_types: Vec::new(),
-                first_ts: None,
+                ..FileResult::default()
             }
         }
     };
-    let (mut frames, mut first_ts) = (0, None);
-    let end = loop {
+    let mut got = FileResult::default();
+    got.end = loop {
         match r.next_frame() {
             Ok(Some(f)) => {
-                frames += 1;
-                first_ts.get_or_insert(f.ts_ns);
+                got.frames += 1;
+                got.first_ts.get_or_insert(f.ts_ns);
+                got.timestamps.insert(f.ts_ns);
+                got.wire_bytes += u64::from(f.wire_len);
                 assert!(f.data.len() as u64 <= u64::from(f.wire_len));
+                got.cut_frames += u64::from((f.data.len() as u64) < u64::from(f.wire_len));
             }
             Ok(None) => break None,
             Err(e) => break Some(e),
         }
     };
     assert!(matches!(r.next_frame(), Ok(None)));
-    FileResult {
-        frames,
-        end,
-        fixups: r.timestamp_fixups(),
-        link_types: r.link_types().to_vec(),
-        first_ts,
+    got.fixups = r.timestamp_fixups();
+    got.link_types = r.link_types().to_vec();
+    got
+}
+
+/// Parses tshark's `frame.time_epoch` ("1418145370.123456789") into nanoseconds.
+fn parse_epoch(s: &str) -> Option<i64> {
+    let (secs, frac) = s.split_once('.')?;
+    if frac.len() > 9 || secs.starts_with('-') {
+        return None;
     }
+    let frac: i64 = format!("{frac:0<9}").parse().ok()?;
+    Some(secs.parse::<i64>().ok()? * S + frac)
+}
+
+/// The first_ts/last_ts of every flow tshark saw in this file.
+fn flow_timestamps(expected: &std::path::Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(expected.join(format!("{name}.flows.jsonl"))).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in ["first_ts", "last_ts"] {
+            // Empty for Simple Packet Blocks, which have no time stamp.
+            let ts = row[key].as_str().unwrap();
+            if !ts.is_empty() {
+                out.push(ts.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -1049,6 +1078,26 @@ fn corpus_files_read_like_tshark() {
             (None, None) => clean && got.frames == packets,
             (None, Some(_)) => false,
         };
+        // For files tshark reads cleanly: same wire bytes, same cut frames, and every flow's
+        // first/last time stamp is the time stamp of a frame read here (timestamp_invalid_nano
+        // excepted: tshark prints its invalid fields as they are, see ORACLE.md).
+        if ok && clean {
+            let frame_bytes = totals["frame_bytes"].as_u64().unwrap();
+            let truncated = totals["truncated_frames"].as_u64().unwrap();
+            if (got.wire_bytes, got.cut_frames) != (frame_bytes, truncated) {
+                failures.push(format!(
+                    "{name}: wire bytes {} / cut frames {}; tshark {frame_bytes} / {truncated}",
+                    got.wire_bytes, got.cut_frames
+                ));
+            }
+            if name != "timestamp_invalid_nano.pcap" {
+                for ts in flow_timestamps(&expected, name) {
+                    if !parse_epoch(&ts).is_some_and(|ns| got.timestamps.contains(&ns)) {
+                        failures.push(format!("{name}: no frame has tshark's time stamp {ts}"));
+                    }
+                }
+            }
+        }
         if !ok {
             failures.push(format!(
                 "{name}: read {} frames, end {:?}; tshark {packets} (clean: {clean})",
