@@ -15,14 +15,14 @@ use crate::verdict::{icmp_error_name, Judgement, Verdict};
 
 pub const SCHEMA: &str = "flowcheck/1";
 
+/// The document without its two long arrays (`flows`, `conversations`), which [`write`]
+/// streams row by row so that memory does not grow with them.
 #[derive(Serialize)]
-pub struct Document {
+pub struct Head {
     pub schema: &'static str,
     pub version: &'static str,
     pub summary: Summary,
     pub points: Vec<Point>,
-    pub flows: Vec<FlowRow>,
-    pub conversations: Vec<ConversationRow>,
 }
 
 #[derive(Serialize)]
@@ -293,9 +293,8 @@ fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]
     }
 }
 
-/// Builds the document.
-pub fn document(a: &Analysis) -> Document {
-    let names = a.point_names();
+/// The head of the document: everything but the flow and conversation rows.
+pub fn head(a: &Analysis) -> Head {
     let points = a
         .points
         .iter()
@@ -330,18 +329,7 @@ pub fn document(a: &Analysis) -> Document {
             }
         })
         .collect();
-    let flows = a
-        .points
-        .iter()
-        .flat_map(|p| p.flows.iter().map(|f| flow_row(&p.summary.name, f)))
-        .collect();
-    let conversations = a
-        .conversations
-        .iter()
-        .enumerate()
-        .map(|(i, (c, j))| conversation_row(i + 1, c, j, &names))
-        .collect();
-    Document {
+    Head {
         schema: SCHEMA,
         version: env!("CARGO_PKG_VERSION"),
         summary: Summary {
@@ -355,13 +343,37 @@ pub fn document(a: &Analysis) -> Document {
             damaged: a.damaged(),
         },
         points,
-        flows,
-        conversations,
     }
 }
 
-/// Writes the document, pretty-printed, followed by a newline.
+/// Writes the document (compact JSON, one line) followed by a newline, streaming the flow
+/// and conversation rows one at a time.
 pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut out, &document(a)).map_err(std::io::Error::other)?;
-    writeln!(out)
+    let head = serde_json::to_string(&head(a)).map_err(std::io::Error::other)?;
+    // reopen the head object to append the two arrays
+    let head = head.strip_suffix('}').unwrap_or(&head);
+    out.write_all(head.as_bytes())?;
+    out.write_all(b",\"flows\":[")?;
+    let mut first = true;
+    for p in &a.points {
+        for f in &p.flows {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut out, &flow_row(&p.summary.name, f))
+                .map_err(std::io::Error::other)?;
+        }
+    }
+    out.write_all(b"],\"conversations\":[")?;
+    let names = a.point_names();
+    for (i, (c, j)) in a.conversations.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut out, &conversation_row(i + 1, c, j, &names))
+            .map_err(std::io::Error::other)?;
+    }
+    out.write_all(b"]}\n")?;
+    out.flush()
 }
