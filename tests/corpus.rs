@@ -11,7 +11,12 @@ use std::path::Path;
 use serde_json::Value;
 
 /// Files where flowcheck's flow table deliberately differs from tshark's, and why.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
+    "suricata_bug-6875-01_fuzz.pcap",
+    "after the second record header claims 1.4 GB, tshark re-reads the file with the 24-byte \
+     'modified' record layout and returns two misread frames; flowcheck, like libpcap, keeps \
+     the layout the magic number gives: one clean TCP frame, then the damage at byte 228",
+)];
 
 /// Broken files: flowcheck must say where the damage is, exit 2, and keep what came before.
 /// (file, packets tshark read before the damage)
@@ -20,7 +25,7 @@ const BROKEN: &[(&str, u64)] = &[
     ("gopacket_le_test901.pcapng", 1),
     ("pcap-invalid-version-1.pcap", 0),
     ("shb-option-too-long.pcapng", 0),
-    ("suricata_bug-6875-01_fuzz.pcap", 2),
+    ("suricata_bug-6875-01_fuzz.pcap", 1), // tshark: 2, see KNOWN_DIFFERENCES
     ("suricata_http-mime-truncated.pcap", 2696),
 ];
 

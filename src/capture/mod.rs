@@ -202,21 +202,13 @@ impl Shared {
         }
     }
 
-    /// Records a declared link type (first appearance only).
-    fn declare_link_type(&mut self, link_type: u32) {
-        let word = (link_type >> 6) as usize;
+    /// Records a declared link type (first appearance only). Both formats write 16 bits.
+    fn declare_link_type(&mut self, link_type: u16) {
         let bit = 1u64 << (link_type & 63);
-        match self.link_seen.get_mut(word) {
-            Some(w) if *w & bit != 0 => {}
-            Some(w) => {
-                *w |= bit;
-                self.link_types.push(link_type);
-            }
-            // Values above 16 bits cannot be written by either format; keep the rule anyway.
-            None => {
-                if !self.link_types.contains(&link_type) {
-                    self.link_types.push(link_type);
-                }
+        if let Some(word) = self.link_seen.get_mut(usize::from(link_type >> 6)) {
+            if *word & bit == 0 {
+                *word |= bit;
+                self.link_types.push(link_type.into());
             }
         }
     }

@@ -58,8 +58,9 @@ impl PcapReader {
             return Err(CaptureError::new(0, kind));
         }
         let snaplen = field32(16);
-        // The upper bits of the network field carry the FCS length; the link type is below.
-        let link_type = field32(20) & 0xffff;
+        // The link type is the low 16 bits of the network field; the upper bits carry the
+        // FCS length.
+        let link_type = field32(20) as u16;
         input.consume(FILE_HEADER_LEN);
         shared.declare_link_type(link_type);
         let limit = snaplen
@@ -72,7 +73,7 @@ impl PcapReader {
             record_header_len: if modified { 24 } else { 16 },
             frac_per_sec: if nanos { 1_000_000_000 } else { 1_000_000 },
             ns_per_frac: if nanos { 1 } else { 1_000 },
-            link_type,
+            link_type: link_type.into(),
             limit,
         })
     }

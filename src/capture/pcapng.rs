@@ -283,7 +283,7 @@ impl PcapNgReader {
             ));
         }
         self.interfaces.push(iface);
-        shared.declare_link_type(iface.link_type);
+        shared.declare_link_type(link_type);
         Ok(())
     }
 
