@@ -4,8 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{
-    be16, be32, byte, transport, tunnel, Ctx, Decoded, Fragment, OrTruncated, Packet,
-    SkipReason, Transport,
+    be16, be32, byte, transport, tunnel, Ctx, Decoded, Fragment, OrTruncated, Packet, SkipReason,
+    Transport,
 };
 
 /// At most this many IPv6 extension headers in one chain (`ipv6_ext_headers.pcap` in the
@@ -69,7 +69,10 @@ fn bounds(d: &[u8], start: usize, ip_len: u32, ctx: Ctx) -> Bounds<'_> {
     // Only a slice that still runs to the end of the captured frame can have bytes that were
     // on the wire but not captured.
     let uncaptured = if end == d.len() { ctx.uncaptured } else { 0 };
-    Bounds { payload, ctx: Ctx { uncaptured, ..ctx } }
+    Bounds {
+        payload,
+        ctx: Ctx { uncaptured, ..ctx },
+    }
 }
 
 pub(super) fn ipv4(d: &[u8], ctx: Ctx) -> Decoded {
@@ -94,12 +97,23 @@ pub(super) fn ipv4(d: &[u8], ctx: Ctx) -> Decoded {
     let ttl = byte(d, 8).unwrap_or(0);
     let mut ip_proto = byte(d, 9).unwrap_or(0);
     // Total length 0: TCP segmentation offload, the packet runs to the end of the frame.
-    let ip_len = if total == 0 { len_u32(d).saturating_add(ctx.uncaptured) } else { u32::from(total) };
+    let ip_len = if total == 0 {
+        len_u32(d).saturating_add(ctx.uncaptured)
+    } else {
+        u32::from(total)
+    };
     let offset = u32::from(flags_offset & 0x1fff) * 8;
     let more = flags_offset & 0x2000 != 0;
-    let fragment = (offset > 0 || more).then_some(Fragment { offset, more, id: u32::from(id) });
+    let fragment = (offset > 0 || more).then_some(Fragment {
+        offset,
+        more,
+        id: u32::from(id),
+    });
 
-    let Bounds { mut payload, ctx: inner_ctx } = bounds(d, hlen, ip_len, ctx);
+    let Bounds {
+        mut payload,
+        ctx: inner_ctx,
+    } = bounds(d, hlen, ip_len, ctx);
     let mut l4_len = ip_len.saturating_sub(hlen as u32);
     let mut truncated = len_u32(d) < ip_len;
     if ip_proto == proto::AH && offset == 0 {
@@ -146,7 +160,10 @@ pub(super) fn ipv6(d: &[u8], ctx: Ctx) -> Decoded {
     } else {
         u32::from(plen) + 40
     };
-    let Bounds { payload, ctx: inner_ctx } = bounds(d, 40, ip_len, ctx);
+    let Bounds {
+        payload,
+        ctx: inner_ctx,
+    } = bounds(d, 40, ip_len, ctx);
     let chain = ext_chain(payload, next);
     let pkt = Packet {
         src,
@@ -204,16 +221,23 @@ pub(super) fn ext_chain(d: &[u8], mut next: u8) -> Chain {
     let mut fragment = None;
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         let size = match next {
-            proto::HOP_BY_HOP | proto::ROUTING | proto::DEST_OPTS | proto::MOBILITY | proto::SHIM6 => {
-                byte(d, len + 1).map(|l| (usize::from(l) + 1) * 8)
-            }
+            proto::HOP_BY_HOP
+            | proto::ROUTING
+            | proto::DEST_OPTS
+            | proto::MOBILITY
+            | proto::SHIM6 => byte(d, len + 1).map(|l| (usize::from(l) + 1) * 8),
             proto::AH => byte(d, len + 1).map(|l| (usize::from(l) + 2) * 4),
             proto::FRAGMENT => Some(8),
             _ => break,
         };
         let header = size.and_then(|size| d.get(len..len + size));
         let Some(header) = header else {
-            return Chain { proto: next, len, fragment, cut: true };
+            return Chain {
+                proto: next,
+                len,
+                fragment,
+                cut: true,
+            };
         };
         let following = byte(header, 0).unwrap_or(0);
         len += header.len();
@@ -227,12 +251,22 @@ pub(super) fn ext_chain(d: &[u8], mut next: u8) -> Chain {
             });
             if offset > 0 {
                 // What follows is the middle of the original payload.
-                return Chain { proto: following, len, fragment, cut: false };
+                return Chain {
+                    proto: following,
+                    len,
+                    fragment,
+                    cut: false,
+                };
             }
         }
         next = following;
     }
-    Chain { proto: next, len, fragment, cut: false }
+    Chain {
+        proto: next,
+        len,
+        fragment,
+        cut: false,
+    }
 }
 
 /// The key fields of an IP header quoted in an ICMP error: addresses, protocol and, when
@@ -255,7 +289,13 @@ pub(super) fn quoted(d: &[u8]) -> Option<transport::QuotedIp<'_>> {
                 ip_proto = chain.proto;
                 l4 = l4.get(chain.len..).unwrap_or(&[]);
             }
-            Some(transport::QuotedIp { src, dst, ip_proto, l4, non_first })
+            Some(transport::QuotedIp {
+                src,
+                dst,
+                ip_proto,
+                l4,
+                non_first,
+            })
         }
         6 => {
             let src = v6_addr(d, 8)?;

@@ -21,7 +21,9 @@
 //!   0x6558, ERSPAN II 0x88be (type I when GRE has no sequence number), ERSPAN III 0x22eb,
 //!   PPTP's PPP 0x880b, Cisco metadata 0x8909); UDP ports VXLAN 4789 and 8472 (tshark decodes
 //!   only 4789), VXLAN-GPE 4790, GENEVE 6081, Teredo 3544, GTP-U 2152, GRE-in-UDP 4754 and
-//!   MPLS-in-UDP 6635. The lower of the two UDP ports is tried first, as tshark does.
+//!   MPLS-in-UDP 6635. The lower of the two UDP ports is tried first, as tshark does; the
+//!   higher one only when the lower one is not a well-known port (>= 1024), where tshark would
+//!   have used the lower port's dissector.
 //!   An IP packet that is a fragment (MF set or offset > 0) is never decoded as a tunnel, so
 //!   that all fragments of one datagram describe the same (outer) flow.
 //! - **Link layers**: Ethernet (802.1Q/802.1ad/0x9100 tags, 802.3 + LLC/SNAP), PPPoE session,
@@ -29,7 +31,8 @@
 //!   control word followed by Ethernet), Linux SLL and SLL2, raw IP (version nibble decides,
 //!   also for LINKTYPE_IPV4 228 as tshark does), BSD null (either byte order) and loop.
 //! - **Lengths.** IPv4 total length 0 is TCP segmentation offload: the IP packet is taken to
-//!   run to the end of the frame as on the wire (tshark's `ip.tso_support`). The transport is
+//!   run to the end of the frame as on the wire (tshark's `ip.tso_support`); likewise an IPv6
+//!   payload length of 0 with a hop-by-hop header (jumbogram, big TSO). The transport is
 //!   bounded by the IP length (Ethernet padding ignored). `payload_len` is what the headers
 //!   say; `truncated` is set when fewer bytes were captured than the IP header says, or when
 //!   the transport header was cut.
@@ -51,7 +54,8 @@
 //!   (past that: `NotIp`), 16 MPLS labels (`NotIp`), 8 nested tunnels (past that the
 //!   inner-most IP reached so far is the packet), 128 IPv6 extension headers (past that the
 //!   chain stops there, `Transport::None`), 8 GRE routing entries, 8 GTP extension headers.
-//!   `vlan_count` saturates at 255.
+//!   `vlan_count` counts the tags of every layer in front of the IP header (an inner Ethernet's
+//!   too) and saturates at 255; the QINQ bit is set for a second tag or an 802.1ad/0x9100 one.
 //! - **Skip reasons**: `Truncated` when the frame ends before the IP addresses, `MalformedIp`
 //!   for a wrong version nibble, IHL < 5 or a total length below the header length (tshark
 //!   shows no addresses for those either), `NotIp` for everything else that holds no IP.
@@ -71,15 +75,38 @@ pub mod tcp_flags {
 /// The transport-layer summary of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    Tcp { sport: u16, dport: u16, flags: u8, seq: u32, ack: u32 },
-    Udp { sport: u16, dport: u16 },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+    },
     /// ICMP (v6 = false) or ICMPv6 echo request/reply.
-    Echo { v6: bool, request: bool, id: u16, seq: u16 },
+    Echo {
+        v6: bool,
+        request: bool,
+        id: u16,
+        seq: u16,
+    },
     /// ICMP/ICMPv6 error (destination unreachable, time exceeded, packet too big, parameter
     /// problem) with the conversation key of the packet it quotes, when readable.
-    IcmpError { v6: bool, icmp_type: u8, code: u8, quoted: Option<Quoted> },
+    IcmpError {
+        v6: bool,
+        icmp_type: u8,
+        code: u8,
+        quoted: Option<Quoted>,
+    },
     /// Any other ICMP/ICMPv6 message (neighbour discovery, router solicitation, ...).
-    IcmpOther { v6: bool, icmp_type: u8, code: u8 },
+    IcmpOther {
+        v6: bool,
+        icmp_type: u8,
+        code: u8,
+    },
     /// Transport header not available: a non-first IP fragment, or cut by snaplen, or a
     /// protocol that is not TCP/UDP/ICMP (see `Packet::ip_proto`).
     None,
@@ -122,8 +149,8 @@ pub mod encap {
     pub const GTP: u16 = 1 << 11;
     /// Names, in bit order, for reports.
     pub const NAMES: [&str; 12] = [
-        "vlan", "qinq", "vxlan", "geneve", "gre", "erspan", "ip-in-ip", "mpls", "pppoe",
-        "teredo", "sll", "gtp",
+        "vlan", "qinq", "vxlan", "geneve", "gre", "erspan", "ip-in-ip", "mpls", "pppoe", "teredo",
+        "sll", "gtp",
     ];
 }
 
@@ -248,12 +275,18 @@ struct Ctx {
 
 impl Ctx {
     fn with(self, bit: u16) -> Ctx {
-        Ctx { encap: self.encap | bit, ..self }
+        Ctx {
+            encap: self.encap | bit,
+            ..self
+        }
     }
 
     /// One tunnel deeper; `None` past [`MAX_TUNNEL_DEPTH`].
     fn deeper(self) -> Option<Ctx> {
-        (self.depth < MAX_TUNNEL_DEPTH).then_some(Ctx { depth: self.depth + 1, ..self })
+        (self.depth < MAX_TUNNEL_DEPTH).then_some(Ctx {
+            depth: self.depth + 1,
+            ..self
+        })
     }
 }
 
@@ -297,10 +330,17 @@ fn rest(d: &[u8], from: usize) -> Option<&[u8]> {
 /// (TCP segmentation offload), where the IP packet is taken to run to the end of the frame.
 pub fn decode(link_type: u32, data: &[u8], wire_len: u32) -> Result<Packet, SkipReason> {
     let captured = u32::try_from(data.len()).unwrap_or(u32::MAX);
-    let ctx = Ctx { encap: 0, vlan_count: 0, depth: 0, uncaptured: wire_len.saturating_sub(captured) };
+    let ctx = Ctx {
+        encap: 0,
+        vlan_count: 0,
+        depth: 0,
+        uncaptured: wire_len.saturating_sub(captured),
+    };
     match link_type {
         linktype::ETHERNET => ethernet(data, ctx),
-        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 => ip::ip_any(data, ctx),
+        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 => {
+            ip::ip_any(data, ctx)
+        }
         linktype::IPV6 => ip::ipv6(data, ctx),
         linktype::LINUX_SLL => linux_sll(data, ctx),
         linktype::LINUX_SLL2 => linux_sll2(data, ctx),
@@ -463,7 +503,11 @@ fn null(d: &[u8], ctx: Ctx, network_order: bool) -> Decoded {
         _ => None,
     };
     let be = family(u32::from_be_bytes(header));
-    let v6 = if network_order { be } else { family(u32::from_le_bytes(header)).or(be) };
+    let v6 = if network_order {
+        be
+    } else {
+        family(u32::from_le_bytes(header)).or(be)
+    };
     let payload = rest(d, 4).or_truncated()?;
     match v6 {
         Some(false) => ip::ip_any(payload, ctx),

@@ -40,7 +40,9 @@ fn tcp(pkt: &mut Packet, l4: &[u8], l4_len: u32) {
     };
     let flags = byte(l4, 13);
     // A data offset below 5 is bogus; read the payload as if it were 5.
-    let hlen = byte(l4, 12).map_or(TCP_MIN_HEADER, |b| usize::from(b >> 4) * 4).max(TCP_MIN_HEADER);
+    let hlen = byte(l4, 12)
+        .map_or(TCP_MIN_HEADER, |b| usize::from(b >> 4) * 4)
+        .max(TCP_MIN_HEADER);
     if flags.is_none() || l4.len() < hlen {
         pkt.truncated = true;
     }
@@ -51,7 +53,11 @@ fn tcp(pkt: &mut Packet, l4: &[u8], l4_len: u32) {
         seq: be32(l4, 4).unwrap_or(0),
         ack: be32(l4, 8).unwrap_or(0),
     };
-    set_payload(pkt, l4.get(hlen..).unwrap_or(&[]), l4_len.saturating_sub(hlen as u32));
+    set_payload(
+        pkt,
+        l4.get(hlen..).unwrap_or(&[]),
+        l4_len.saturating_sub(hlen as u32),
+    );
 }
 
 const UDP_HEADER: usize = 8;
@@ -114,12 +120,25 @@ fn icmp(pkt: &mut Packet, l4: &[u8], l4_len: u32, v6: bool) {
                 seq: be16(l4, 6).unwrap_or(0),
             },
             // The identifier is cut: no echo conversation can be named.
-            None => Transport::IcmpOther { v6, icmp_type, code },
+            None => Transport::IcmpOther {
+                v6,
+                icmp_type,
+                code,
+            },
         }
     } else if is_error(v6, icmp_type) {
-        Transport::IcmpError { v6, icmp_type, code, quoted: quoted(body) }
+        Transport::IcmpError {
+            v6,
+            icmp_type,
+            code,
+            quoted: quoted(body),
+        }
     } else {
-        Transport::IcmpOther { v6, icmp_type, code }
+        Transport::IcmpOther {
+            v6,
+            icmp_type,
+            code,
+        }
     };
     set_payload(pkt, body, payload_len);
 }
@@ -137,8 +156,18 @@ pub(super) struct QuotedIp<'a> {
 /// The packet quoted in an ICMP error: `None` when its addresses are not all there.
 fn quoted(body: &[u8]) -> Option<Quoted> {
     let q = ip::quoted(body)?;
-    let (sport, dport) = if q.non_first { (0, 0) } else { quoted_ports(q.ip_proto, q.l4) };
-    Some(Quoted { src: q.src, dst: q.dst, ip_proto: q.ip_proto, sport, dport })
+    let (sport, dport) = if q.non_first {
+        (0, 0)
+    } else {
+        quoted_ports(q.ip_proto, q.l4)
+    };
+    Some(Quoted {
+        src: q.src,
+        dst: q.dst,
+        ip_proto: q.ip_proto,
+        sport,
+        dport,
+    })
 }
 
 fn quoted_ports(ip_proto: u8, l4: &[u8]) -> (u16, u16) {

@@ -6,7 +6,7 @@
 
 use super::ip::{self, proto};
 use super::{
-    be16, byte, by_ethertype, encap, ethernet, ethertype, mpls, ppp, rest, Ctx, Decoded,
+    be16, by_ethertype, byte, encap, ethernet, ethertype, mpls, ppp, rest, Ctx, Decoded,
     OrTruncated, Packet, SkipReason, Transport,
 };
 
@@ -43,23 +43,49 @@ pub(super) fn inner(outer: &Packet, l4: &[u8], ctx: Ctx) -> Option<Decoded> {
     }
 }
 
-/// A UDP payload on a tunnel port: the lower port is tried first, as tshark does.
+/// Below this, a UDP port is taken to be a well-known service's (DNS, NTP, SNMP, ...).
+const FIRST_UNPRIVILEGED_PORT: u16 = 1024;
+
+/// A UDP payload on a tunnel port. Like tshark, the lower port is tried first; tshark tries
+/// the higher one only when no dissector claims the lower one, which is approximated here by
+/// "the lower port is not a well-known port (< 1024)".
 fn udp(sport: u16, dport: u16, payload: &[u8], ctx: Ctx) -> Option<Decoded> {
-    let (low, high) = if sport <= dport { (sport, dport) } else { (dport, sport) };
-    let decoded = [low, high].into_iter().find_map(|p| {
-        let ctx = ctx.deeper()?;
-        Some(match p {
-            port::VXLAN | port::VXLAN_LINUX => vxlan(payload, ctx.with(encap::VXLAN)),
-            port::VXLAN_GPE => vxlan_gpe(payload, ctx.with(encap::VXLAN)),
-            port::GENEVE => geneve(payload, ctx.with(encap::GENEVE)),
-            port::TEREDO => teredo(payload, ctx.with(encap::TEREDO)),
-            port::GTP_U => gtp_u(payload, ctx.with(encap::GTP)),
-            port::GRE_IN_UDP => gre(payload, ctx.with(encap::GRE)),
-            port::MPLS_IN_UDP => mpls(payload, ctx),
-            _ => return None,
-        })
-    });
-    decoded
+    let (low, high) = if sport <= dport {
+        (sport, dport)
+    } else {
+        (dport, sport)
+    };
+    let port = if is_tunnel_port(low) {
+        low
+    } else if low >= FIRST_UNPRIVILEGED_PORT && is_tunnel_port(high) {
+        high
+    } else {
+        return None;
+    };
+    let ctx = ctx.deeper()?;
+    Some(match port {
+        port::VXLAN | port::VXLAN_LINUX => vxlan(payload, ctx.with(encap::VXLAN)),
+        port::VXLAN_GPE => vxlan_gpe(payload, ctx.with(encap::VXLAN)),
+        port::GENEVE => geneve(payload, ctx.with(encap::GENEVE)),
+        port::TEREDO => teredo(payload, ctx.with(encap::TEREDO)),
+        port::GTP_U => gtp_u(payload, ctx.with(encap::GTP)),
+        port::GRE_IN_UDP => gre(payload, ctx.with(encap::GRE)),
+        _ => mpls(payload, ctx), // port::MPLS_IN_UDP
+    })
+}
+
+fn is_tunnel_port(p: u16) -> bool {
+    matches!(
+        p,
+        port::VXLAN
+            | port::VXLAN_LINUX
+            | port::VXLAN_GPE
+            | port::GENEVE
+            | port::TEREDO
+            | port::GTP_U
+            | port::GRE_IN_UDP
+            | port::MPLS_IN_UDP
+    )
 }
 
 /// VXLAN: 8-byte header (flags, VNI), then Ethernet.
@@ -151,7 +177,11 @@ pub(super) fn gre(p: &[u8], ctx: Ctx) -> Decoded {
         return Err(SkipReason::NotIp);
     }
     let mut off = 4;
-    for (bit, size) in [(GRE_CHECKSUM | GRE_ROUTING, 4), (GRE_KEY, 4), (GRE_SEQUENCE, 4)] {
+    for (bit, size) in [
+        (GRE_CHECKSUM | GRE_ROUTING, 4),
+        (GRE_KEY, 4),
+        (GRE_SEQUENCE, 4),
+    ] {
         if flags & bit != 0 {
             off += size;
         }
@@ -182,7 +212,10 @@ pub(super) fn gre(p: &[u8], ctx: Ctx) -> Decoded {
         ethertype::ERSPAN_II => {
             // Type II has an 8-byte header; type I (no GRE sequence number) has none.
             let header = if flags & GRE_SEQUENCE != 0 { 8 } else { 0 };
-            ethernet(rest(payload, header).or_truncated()?, ctx.with(encap::ERSPAN))
+            ethernet(
+                rest(payload, header).or_truncated()?,
+                ctx.with(encap::ERSPAN),
+            )
         }
         ethertype::ERSPAN_III => erspan_iii(payload, ctx.with(encap::ERSPAN)),
         ethertype::PPP => ppp(payload, ctx),
