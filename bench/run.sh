@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark: flowcheck against the machine's read floor and, when installed, tshark and argus.
+#
+#   bash bench/run.sh            # all inputs, peers included
+#   PEERS=0 bash bench/run.sh    # flowcheck and the floor only
+#   RUNS=5 bash bench/run.sh     # best of 5 for flowcheck (default 3)
+#
+# Inputs are made by ../shared/bench/gen (deterministic) in $BENCH_DIR (default /tmp/flowcheck-bench,
+# outside the repository; about 3.5 GB): the 2 GB single-point capture, the same generator 10x
+# smaller, and the 3-point hub-and-spoke set. Files are kept between runs and read from the page
+# cache (each is read once before timing). Not part of CI: it needs minutes and several GB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHARED=${SHARED:-$ROOT/../shared}
+BENCH_DIR=${BENCH_DIR:-/tmp/flowcheck-bench}
+RUNS=${RUNS:-3}
+PEERS=${PEERS:-1}
+mkdir -p "$BENCH_DIR"
+
+[ -d "$SHARED/bench/gen" ] || { echo "bench: $SHARED/bench/gen not found (../shared must sit beside the project)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "bench: python3 is needed to read the JSON" >&2; exit 1; }
+
+echo "== building (release)" >&2
+cargo build --release --quiet
+CARGO_TARGET_DIR="$BENCH_DIR/target" cargo build --release --quiet --manifest-path "$SHARED/bench/gen/Cargo.toml"
+CARGO_TARGET_DIR="$BENCH_DIR/target" cargo build --release --quiet --manifest-path "$SHARED/bench/floor/Cargo.toml"
+FC=$ROOT/target/release/flowcheck
+GEN=$BENCH_DIR/target/release/pcapgen
+FLOOR=$BENCH_DIR/target/release/pcapfloor
+
+gen() { # gen OUT ARGS...: generate once
+  local out=$1; shift
+  [ -s "$out" ] || "$GEN" "$@" --out "$out" >&2
+}
+echo "== generating inputs in $BENCH_DIR (once)" >&2
+gen "$BENCH_DIR/big.pcap" --packets 3800000 --flows 200000 --seed 1
+gen "$BENCH_DIR/small.pcap" --packets 380000 --flows 20000 --seed 1
+if [ ! -s "$BENCH_DIR/lab-nva.pcap" ]; then
+  "$GEN" --points --packets 560000 --flows 28000 --seed 2 --asym 0.02 --skew 0,1.5,-0.7 \
+    --jitter-us 40 --out "$BENCH_DIR/lab.pcap" 2>&1 | tee "$BENCH_DIR/lab.gen.txt" >&2
+fi
+LAB=("client=$BENCH_DIR/lab-client.pcap" "nva=$BENCH_DIR/lab-nva.pcap" "server=$BENCH_DIR/lab-server.pcap")
+for f in big small lab-client lab-nva lab-server; do cat "$BENCH_DIR/$f.pcap" >/dev/null; done
+
+size() { stat -c %s "$@" | awk '{s+=$1} END {print s}'; }
+packets() { # classic pcap record count via the floor tool
+  "$FLOOR" read "$1" | sed -n 's/.*packets=\([0-9]*\).*/\1/p'
+}
+
+ROWS=()
+# measure NAME INPUT_BYTES PACKETS CMD...: best wall time of $2 runs, with its peak RSS
+measure() {
+  local name=$1 bytes=$2 pkts=$3 runs=$4; shift 4
+  local best="" rss="" t m
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f "%e %M" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+      echo "bench: '$*' failed:" >&2; cat "$BENCH_DIR/stderr.txt" >&2; return 1; }
+    read -r t m <"$BENCH_DIR/time.txt"
+    if [ -z "$best" ] || awk "BEGIN {exit !($t < $best)}"; then best=$t; rss=$m; fi
+  done
+  ROWS+=("$name|$bytes|$pkts|$best|$rss")
+  echo "   $name: ${best}s, $((rss / 1024)) MiB" >&2
+}
+
+BIG_BYTES=$(size "$BENCH_DIR/big.pcap"); BIG_PKTS=$(packets "$BENCH_DIR/big.pcap")
+SMALL_BYTES=$(size "$BENCH_DIR/small.pcap"); SMALL_PKTS=$(packets "$BENCH_DIR/small.pcap")
+LAB_BYTES=$(size "$BENCH_DIR"/lab-{client,nva,server}.pcap)
+LAB_PKTS=$(( $(packets "$BENCH_DIR/lab-client.pcap") + $(packets "$BENCH_DIR/lab-nva.pcap") + $(packets "$BENCH_DIR/lab-server.pcap") ))
+
+NOREPORT=()
+"$FC" --help | grep -q -- --no-report && NOREPORT=(--no-report)
+
+echo "== timing" >&2
+measure "floor: read() walk, big" "$BIG_BYTES" "$BIG_PKTS" "$RUNS" "$FLOOR" read "$BENCH_DIR/big.pcap"
+measure "floor: naive 5-tuple table, big" "$BIG_BYTES" "$BIG_PKTS" "$RUNS" "$FLOOR" readflows "$BENCH_DIR/big.pcap"
+measure "flowcheck big --json" "$BIG_BYTES" "$BIG_PKTS" "$RUNS" "$FC" "$BENCH_DIR/big.pcap" --json "$BENCH_DIR/big.json" "${NOREPORT[@]}" -q
+measure "flowcheck small --json" "$SMALL_BYTES" "$SMALL_PKTS" "$RUNS" "$FC" "$BENCH_DIR/small.pcap" --json "$BENCH_DIR/small.json" "${NOREPORT[@]}" -q
+measure "floor: read() walk, 3 points" "$LAB_BYTES" "$LAB_PKTS" "$RUNS" sh -c "for f in $BENCH_DIR/lab-client.pcap $BENCH_DIR/lab-nva.pcap $BENCH_DIR/lab-server.pcap; do $FLOOR read \$f; done"
+measure "flowcheck 3 points --json" "$LAB_BYTES" "$LAB_PKTS" "$RUNS" "$FC" "${LAB[@]}" --json "$BENCH_DIR/lab.json" "${NOREPORT[@]}" -q
+if [ "$PEERS" = 1 ] && command -v tshark >/dev/null; then
+  measure "tshark -z conv,tcp -z conv,udp, big" "$BIG_BYTES" "$BIG_PKTS" 1 tshark -n -q -r "$BENCH_DIR/big.pcap" -z conv,tcp -z conv,udp
+fi
+if [ "$PEERS" = 1 ] && command -v argus >/dev/null && command -v racluster >/dev/null; then
+  measure "argus + racluster, big" "$BIG_BYTES" "$BIG_PKTS" 1 sh -c "argus -r $BENCH_DIR/big.pcap -w - | racluster -r - -w /dev/null"
+fi
+
+echo "== correctness" >&2
+python3 - "$BENCH_DIR" <<'EOF' >&2
+import json, re, sys
+d = sys.argv[1]
+big = json.load(open(f"{d}/big.json"))
+small = json.load(open(f"{d}/small.json"))
+lab = json.load(open(f"{d}/lab.json"))
+print(f"   big: {big['summary']['conversations']} conversations (generator: 200000 flows)")
+print(f"   small: {small['summary']['conversations']} conversations (generator: 20000 flows)")
+gen = open(f"{d}/lab.gen.txt").read() if __import__('os').path.exists(f"{d}/lab.gen.txt") else ""
+m = re.search(r"(\d+) asymmetric", gen)
+print(f"   3 points: verdicts {lab['summary']['verdicts']} (generator: {m.group(1) if m else '?'} asymmetric of 28000)")
+ok = big['summary']['conversations'] == 200000 and small['summary']['conversations'] == 20000
+sys.exit(0 if ok else 1)
+EOF
+
+FC_BIG=""
+for r in "${ROWS[@]}"; do IFS='|' read -r n _ _ t _ <<<"$r"; [ "$n" = "flowcheck big --json" ] && FC_BIG=$t; done
+echo
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo
+echo "| run | input | wall | GB/s | Mpackets/s | peak RSS | vs flowcheck big |"
+echo "|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r n b p t m <<<"$r"
+  awk -v n="$n" -v b="$b" -v p="$p" -v t="$t" -v m="$m" -v f="$FC_BIG" 'BEGIN {
+    ratio = (f > 0 && n ~ /big/) ? sprintf("%.1fx", t / f) : "";
+    printf "| %s | %.2f GB | %.2f s | %.1f | %.1f | %d MiB | %s |\n", n, b / 1e9, t, b / 1e9 / t, p / 1e6 / t, m / 1024, ratio }'
+done
