@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 
-use flowcheck::point::{resolve_inputs, ReadOptions};
+use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
 use flowcheck::report::{json, text};
 use flowcheck::verdict::Verdict;
 
@@ -73,6 +73,72 @@ fn main() -> ExitCode {
     }
 }
 
+/// A one-line progress indicator on stderr (a terminal), shown once reading has taken more
+/// than a second, erased when done.
+struct ProgressDisplay {
+    counters: std::sync::Arc<Progress>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressDisplay {
+    fn start(inputs: &[flowcheck::point::PointInput]) -> ProgressDisplay {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total: u64 = inputs
+            .iter()
+            .filter_map(|i| std::fs::metadata(&i.path).ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        let counters = std::sync::Arc::new(Progress::default());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, st) = (counters.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut shown = false;
+            while !st.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let elapsed = start.elapsed().as_secs_f64();
+                if elapsed < 1.0 || st.load(Relaxed) {
+                    continue;
+                }
+                let bytes = c.bytes_read.load(Relaxed);
+                let frames = c.frames_read.load(Relaxed);
+                // gzip inputs count decompressed bytes: the share is an estimate, capped
+                let pct = if total > 0 {
+                    format!(" ({:.0}%)", (bytes as f64 / total as f64 * 100.0).min(99.0))
+                } else {
+                    String::new()
+                };
+                eprint!(
+                    "\rflowcheck: read {:.2} GB{pct}, {:.1} M packets, {:.2} GB/s\x1b[K",
+                    bytes as f64 / 1e9,
+                    frames as f64 / 1e6,
+                    bytes as f64 / 1e9 / elapsed
+                );
+                shown = true;
+            }
+            if shown {
+                eprint!("\r\x1b[K");
+            }
+        });
+        ProgressDisplay {
+            counters,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProgressDisplay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn usage(msg: String) -> std::io::Result<u8> {
     eprintln!("flowcheck: {msg}");
     Ok(2)
@@ -101,10 +167,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Ok(i) => i,
         Err(e) => return usage(text::sanitize(&e.to_string())),
     };
+    let progress = (!cli.quiet && std::io::stderr().is_terminal())
+        .then(|| ProgressDisplay::start(&inputs));
     let opts = ReadOptions {
         max_flows: cli.max_flows,
+        progress: progress.as_ref().map(|p| p.counters.clone()),
     };
     let analysis = flowcheck::analyse(&inputs, &opts);
+    drop(progress);
 
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     if let Some(path) = &cli.json {

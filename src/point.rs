@@ -181,19 +181,42 @@ pub struct PointResult {
 }
 
 /// Knobs for reading points.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Most flows tracked per point.
     pub max_flows: usize,
+    /// Where to count the bytes read, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_flows: 1_000_000,
+            progress: None,
         }
     }
 }
+
+/// Bytes read so far over all points, updated every few thousand frames by the readers.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of the (decompressed) captures consumed so far.
+    pub bytes_read: std::sync::atomic::AtomicU64,
+    /// Frames read so far.
+    pub frames_read: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn add(&self, bytes: u64, frames: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.bytes_read.fetch_add(bytes, Relaxed);
+        self.frames_read.fetch_add(frames, Relaxed);
+    }
+}
+
+/// Frames between two progress updates.
+const PROGRESS_EVERY: u64 = 1 << 16;
 
 fn format_name(f: Format, gz: bool) -> String {
     let base = match f {
@@ -240,8 +263,16 @@ pub fn analyse_point(input: &PointInput, opts: &ReadOptions) -> PointResult {
     };
     s.format = format_name(reader.format(), reader.gzipped());
     let mut frame_no = 0u64;
+    let (mut reported, mut reported_frames) = (0u64, 0u64);
     let mut prev_ts = i64::MIN;
     loop {
+        if frame_no % PROGRESS_EVERY == 0 {
+            if let Some(p) = &opts.progress {
+                let now = reader.offset();
+                p.add(now.saturating_sub(reported), frame_no - reported_frames);
+                (reported, reported_frames) = (now, frame_no);
+            }
+        }
         let frame = match reader.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
