@@ -40,6 +40,15 @@
 //! time window, and records it: on the flow when both legs share the flow key, as a [`Link`]
 //! carrying the NAT mapping when they do not. The second leg's packets are counted (tshark
 //! counts them too) but do not add history letters, retransmissions or echo requests.
+//!
+//! Packet samples (for matching the same packet at other capture points, see `correlate`):
+//! when the table samples ([`FlowTable::with_samples`]), every flow keeps, per direction, a
+//! bounded [`DirSamples`]: the first [`FIRST_SAMPLES`] packets (a ladder diagram starts with
+//! the handshake) and, of the packets after them, the [`LOW_SAMPLES`] with the lowest
+//! [`match_key`] (a bottom-k sketch). The key hashes only what forwarding and NAT leave
+//! unchanged, so every capture point that saw the same packets keeps the *same* packets:
+//! consistent ("trajectory") sampling, with memory bounded by flows x 12 samples rather than
+//! by packets, and no allocation per packet (one per flow, when it opens).
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -286,7 +295,7 @@ impl EchoState {
 }
 
 /// Per-direction counters. Index 0 is `lo -> hi`, 1 is `hi -> lo`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Flow {
     pub key: FlowKey,
     pub packets: [u64; 2],
@@ -296,6 +305,9 @@ pub struct Flow {
     pub ip_bytes: [u64; 2],
     /// Packets that were the second (leaving) leg of a forward at this point, per direction.
     pub forwarded: [u64; 2],
+    /// Packets of this flow that arrived and were then seen leaving (the first leg of a
+    /// forward, whichever flow the leaving leg fell in), per direction.
+    pub forwarded_in: [u64; 2],
     pub first_ts: i64,
     pub last_ts: i64,
     /// Time of the first packet in each direction (`i64::MAX` when none).
@@ -326,6 +338,8 @@ pub struct Flow {
     pub quoted: Option<FlowKey>,
     /// `decode::encap` bits of every packet, OR-ed.
     pub encap: u16,
+    /// Packet samples per direction, when the table samples (see the module docs).
+    pub samples: Option<Box<[DirSamples; 2]>>,
 }
 
 const NONE: u8 = 2;
@@ -456,7 +470,7 @@ fn is_service_port(p: u16) -> bool {
     p < 1024
         || matches!(
             p,
-            1433 | 3306 | 3389 | 5201 | 5353 | 5432 | 6379 | 8080 | 8443
+            1433 | 3306 | 3389 | 5004 | 5005 | 5201 | 5353 | 5432 | 6379 | 8080 | 8443
         )
 }
 
@@ -542,9 +556,19 @@ impl ForwardDetector {
     }
 }
 
-/// The fingerprint of what forwarding and NAT leave unchanged, or None when a packet has
-/// too little of it to be recognised reliably.
-fn forward_fingerprint(p: &Packet) -> Option<u64> {
+/// What forwarding and NAT leave unchanged in a packet, hashed: the key that recognises the
+/// same packet at another capture point or as the other leg of a forward, and whether it is
+/// distinctive enough to be trusted (`false`: e.g. an IPv4 datagram with IP ID 0 and no
+/// payload).
+///
+/// Hashed: IP protocol, IPv4 ID (or IPv6 fragment id), IP total length, fragment offset, the
+/// payload digest and its length, the TCP flags, the ICMP echo kind and sequence (not the
+/// identifier: a NAT may rewrite it) or the ICMP type and code. TCP sequence and
+/// acknowledgement numbers are hashed only when the IP ID is 0 (IPv6, some stacks' DF
+/// packets): otherwise they are compared separately, so that a firewall that randomises
+/// sequence numbers does not hide the packet. TTL, checksums, addresses and ports are left
+/// out: forwarding and NAT change them.
+pub fn match_key(p: &Packet) -> (u64, bool) {
     let mut h = FastState::default().build_hasher();
     p.ip_proto.hash(&mut h);
     p.ip_id.hash(&mut h);
@@ -552,16 +576,20 @@ fn forward_fingerprint(p: &Packet) -> Option<u64> {
     p.digest.hash(&mut h);
     p.digest_len.hash(&mut h);
     p.fragment.map(|f| f.offset).hash(&mut h);
+    let weak_id = p.ip_id == 0 && p.digest_len == 0;
     let strong = match p.transport {
         Transport::Tcp {
             flags, seq, ack, ..
         } => {
-            (flags, seq, ack).hash(&mut h);
+            flags.hash(&mut h);
+            if p.ip_id == 0 {
+                (seq, ack).hash(&mut h);
+            }
             true
         }
         Transport::Echo { request, seq, .. } => {
             (request, seq).hash(&mut h);
-            p.ip_id != 0 || p.digest_len > 0
+            !weak_id
         }
         Transport::IcmpError {
             icmp_type, code, ..
@@ -570,11 +598,111 @@ fn forward_fingerprint(p: &Packet) -> Option<u64> {
             icmp_type, code, ..
         } => {
             (icmp_type, code).hash(&mut h);
-            p.ip_id != 0 || p.digest_len > 0
+            !weak_id
         }
-        Transport::Udp { .. } | Transport::None => p.ip_id != 0 || p.digest_len > 0,
+        Transport::Udp { .. } | Transport::None => !weak_id,
     };
-    strong.then(|| h.finish())
+    (h.finish(), strong)
+}
+
+/// The fingerprint of the two legs of a forward at one point: the match key, with the TCP
+/// sequence numbers mixed in (inside one point nothing rewrites them). None when the packet
+/// has too little to be recognised reliably.
+fn forward_fingerprint(p: &Packet, key: u64, strong: bool) -> Option<u64> {
+    if !strong {
+        return None;
+    }
+    Some(match p.transport {
+        Transport::Tcp { seq, ack, .. } => mix(key, (u64::from(seq) << 32) | u64::from(ack)),
+        _ => key,
+    })
+}
+
+/// Mixes a word into a hash (one multiply-xorshift round).
+pub fn mix(h: u64, w: u64) -> u64 {
+    let x = (h ^ w.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^ (x >> 31)
+}
+
+/// Packets kept per direction in order of arrival (the first ones of the flow).
+pub const FIRST_SAMPLES: usize = 2;
+/// Packets kept per direction by lowest match key, among those after the first ones.
+pub const LOW_SAMPLES: usize = 4;
+const SAMPLES: usize = FIRST_SAMPLES + LOW_SAMPLES;
+
+/// One sampled packet as seen at this point: what recognises it elsewhere and what it looked
+/// like here. Addresses and ports are those of its flow and direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// [`match_key`].
+    pub key: u64,
+    /// Capture time at this point (this point's clock), ns since the epoch.
+    pub ts: i64,
+    /// TCP sequence number; ICMP echo sequence number; 0 otherwise.
+    pub seq: u32,
+    /// 1-based frame number in this point's capture (saturated).
+    pub frame: u32,
+    /// IP total length (saturated).
+    pub ip_len: u16,
+    pub ttl: u8,
+    /// TCP flags; for ICMP echo 1 for a request, 0 for a reply; 0 otherwise.
+    pub info: u8,
+    /// True when this is the leaving leg of a packet this point forwarded.
+    pub leaving: bool,
+}
+
+/// The sampled packets of one direction of a flow (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DirSamples {
+    slots: [Sample; SAMPLES],
+    len: u8,
+    /// Index of the highest key among the low-key slots (valid when they are full).
+    max_low: u8,
+}
+
+impl DirSamples {
+    /// The samples kept, the first packets first, then the low-key ones (unordered).
+    pub fn samples(&self) -> &[Sample] {
+        &self.slots[..self.len as usize]
+    }
+
+    /// Offers a packet: kept while there is room (the first packets land in the first slots),
+    /// then only when its key is below the highest key of the low-key slots.
+    fn offer(&mut self, s: Sample) {
+        let n = self.len as usize;
+        if n < SAMPLES {
+            self.slots[n] = s;
+            self.len += 1;
+            if n + 1 == SAMPLES {
+                self.refresh_max();
+            }
+            return;
+        }
+        let m = self.max_low as usize;
+        if s.key < self.slots[m].key {
+            self.slots[m] = s;
+            self.refresh_max();
+        }
+    }
+
+    fn refresh_max(&mut self) {
+        let mut m = FIRST_SAMPLES;
+        for i in FIRST_SAMPLES..SAMPLES {
+            if self.slots[i].key > self.slots[m].key {
+                m = i;
+            }
+        }
+        self.max_low = m as u8;
+    }
+}
+
+/// True for a destination no reply comes back from as one conversation (multicast,
+/// broadcast): such packets are not sampled.
+fn group_address(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    }
 }
 
 /// The flow table of one capture point.
@@ -589,13 +717,22 @@ pub struct FlowTable {
     pub dropped_packets: u64,
     /// Packets that are the leaving leg of a forward at this point.
     pub forwarded_packets: u64,
+    /// True when flows keep packet samples.
+    sampling: bool,
 }
 
 impl FlowTable {
     /// A table that holds at most `max_flows` flows; packets of further flows are counted in
-    /// `dropped_packets`.
+    /// `dropped_packets`. It keeps no packet samples.
     pub fn new(max_flows: usize) -> FlowTable {
+        FlowTable::with_samples(max_flows, false)
+    }
+
+    /// A table that, when `sampling`, keeps packet samples in every flow (see the module docs):
+    /// what `correlate` needs to follow packets across capture points.
+    pub fn with_samples(max_flows: usize, sampling: bool) -> FlowTable {
         FlowTable {
+            sampling,
             flows: FastIndexMap::default(),
             links: FastIndexMap::default(),
             fragments: FastMap::default(),
@@ -620,9 +757,11 @@ impl FlowTable {
                     self.dropped_packets += 1;
                     return;
                 }
-                let (i, _) = self
-                    .flows
-                    .insert_full(key, Flow::new(key, dir, ts, frame, ports));
+                let mut flow = Flow::new(key, dir, ts, frame, ports);
+                if self.sampling {
+                    flow.samples = Some(Box::default());
+                }
+                let (i, _) = self.flows.insert_full(key, flow);
                 i
             }
         };
@@ -649,10 +788,15 @@ impl FlowTable {
             src: key.sender(dir),
             dst: key.sender(1 - dir),
         };
-        let arrived = forward_fingerprint(p).and_then(|fp| self.forward.observe(fp, leg));
+        let (mkey, strong) = match_key(p);
+        let arrived =
+            forward_fingerprint(p, mkey, strong).and_then(|fp| self.forward.observe(fp, leg));
         let mut second_leg = false;
         if let Some(a) = arrived {
             self.forwarded_packets += 1;
+            if let Some((_, from)) = self.flows.get_index_mut(a.flow as usize) {
+                from.forwarded_in[a.dir as usize] += 1;
+            }
             second_leg = a.flow as usize == idx;
             if !second_leg {
                 let link = self
@@ -691,6 +835,28 @@ impl FlowTable {
         if arrived.is_some() {
             flow.forwarded[dir] += 1;
         }
+        if let Some(samples) = flow.samples.as_deref_mut() {
+            if strong
+                && !group_address(&p.dst)
+                && !matches!(p.transport, Transport::IcmpError { .. })
+            {
+                let (seq, info) = match p.transport {
+                    Transport::Tcp { seq, flags, .. } => (seq, flags),
+                    Transport::Echo { seq, request, .. } => (u32::from(seq), u8::from(request)),
+                    _ => (0, 0),
+                };
+                samples[dir].offer(Sample {
+                    key: mkey,
+                    ts,
+                    seq,
+                    frame: u32::try_from(frame).unwrap_or(u32::MAX),
+                    ip_len: u16::try_from(p.ip_len).unwrap_or(u16::MAX),
+                    ttl: p.ttl,
+                    info,
+                    leaving: arrived.is_some(),
+                });
+            }
+        }
         match p.transport {
             Transport::Tcp {
                 flags, seq, ack: _, ..
@@ -727,10 +893,8 @@ impl FlowTable {
             }
             Transport::IcmpError {
                 quoted: Some(q), ..
-            } => {
-                if flow.quoted.is_none() {
-                    flow.quoted = Some(FlowKey::of_quoted(&q));
-                }
+            } if flow.quoted.is_none() => {
+                flow.quoted = Some(FlowKey::of_quoted(&q));
             }
             _ => {}
         }
@@ -1177,6 +1341,61 @@ mod tests {
         assert_eq!(k1, k2);
         assert_ne!(d1, d2);
         assert_eq!(k1.lo, b);
+    }
+
+    #[test]
+    fn samples_are_the_same_packets_wherever_the_flow_was_captured() {
+        let packets: Vec<Packet> = (0..50u32)
+            .map(|k| {
+                let mut p = tcp("10.0.0.1", 40000, "10.0.0.2", 443, ACK, 1000 + k * 100, 100);
+                p.ip_id = 7 + k;
+                p.digest = u64::from(k) * 31;
+                p.digest_len = 16;
+                p
+            })
+            .collect();
+        let keys = |skip: usize, ttl: u8| -> Vec<u64> {
+            let mut t = FlowTable::with_samples(10, true);
+            for (i, p) in packets.iter().enumerate().skip(skip) {
+                let mut p = *p;
+                p.ttl = ttl; // forwarding lowers the TTL: not part of the key
+                t.add(&p, i as i64, 154, i as u64 + 1);
+            }
+            let (flows, _) = t.finish();
+            let s = flows[0].samples.as_deref().expect("sampled");
+            assert!(s[1].samples().is_empty());
+            let mut k: Vec<u64> = s[0].samples().iter().map(|s| s.key).collect();
+            assert_eq!(k.len(), FIRST_SAMPLES + LOW_SAMPLES);
+            k.sort_unstable();
+            k
+        };
+        assert_eq!(keys(0, 64), keys(0, 63), "the same packets at both points");
+        // a point that started capturing late still keeps most of the same low-key packets
+        let late = keys(10, 64);
+        let common = keys(0, 64).iter().filter(|k| late.contains(k)).count();
+        assert!(common >= LOW_SAMPLES - 1, "{common}");
+        // without sampling, flows carry none
+        let mut t = FlowTable::new(10);
+        t.add(&packets[0], 0, 154, 1);
+        assert!(t.finish().0[0].samples.is_none());
+    }
+
+    #[test]
+    fn leaving_legs_are_marked_in_the_samples() {
+        let mut t = FlowTable::with_samples(10, true);
+        let mut a = tcp("10.100.204.2", 40000, "10.100.201.4", 8080, ACK, 1, 100);
+        a.ip_id = 77;
+        let mut b = a;
+        b.ttl = 63;
+        t.add(&a, 0, 154, 1);
+        t.add(&b, 10_000, 154, 2);
+        let (flows, _) = t.finish();
+        let s = flows[0].samples.as_deref().unwrap();
+        // 10.100.204.2 sorts after 10.100.201.4: its packets are direction 1
+        let legs: Vec<(u8, bool)> = s[1].samples().iter().map(|s| (s.ttl, s.leaving)).collect();
+        assert_eq!(legs, vec![(64, false), (63, true)]);
+        assert_eq!(flows[0].forwarded_in[1], 1);
+        assert_eq!(flows[0].forwarded[1], 1);
     }
 
     #[test]

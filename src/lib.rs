@@ -7,15 +7,17 @@
 //! capture   files -> Frame            (pcap / pcapng / gzip, streaming)
 //! decode    Frame -> Packet           (link layers, tunnels, IP, TCP/UDP/ICMP)
 //! flow      Packet -> per-point flows (bidirectional, TCP history, echo pairing, forwarding)
-//! correlate flows of all points -> Conversations (NAT legs joined, same packet across points)
+//! correlate flows of all points -> Conversations (NAT legs joined, same packet across points,
+//!           clock offsets (clock), paths and losses)
 //! verdict   Conversation -> Verdict + evidence sentence
 //! report    Analysis -> terminal text | JSON
 //! ```
 pub mod capture;
+pub mod clock;
+pub mod correlate;
 pub mod decode;
 pub mod flow;
 pub mod hash;
-pub mod correlate;
 pub mod point;
 pub mod report;
 pub mod verdict;
@@ -23,20 +25,62 @@ pub mod verdict;
 use point::{PointInput, ReadOptions};
 use report::Analysis;
 
+/// What to judge against, besides the captures.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyseOptions {
+    /// Take every capture point's clock as right (no offset estimation).
+    pub assume_synced: bool,
+    /// Names of the points every unicast conversation should cross (`--expect-via`);
+    /// conversations never seen there are `bypassed`.
+    pub expect_via: Vec<String>,
+}
+
 /// Runs the whole pipeline on the given capture points.
 pub fn analyse(inputs: &[PointInput], opts: &ReadOptions) -> Analysis {
-    let points = point::analyse_points(inputs, opts);
-    let conversations = correlate::correlate(&points);
+    analyse_with(inputs, opts, &AnalyseOptions::default())
+}
+
+/// Runs the whole pipeline with judging options. Packet samples for correlation are kept
+/// when there is more than one point (or when `opts.samples` asks for them anyway).
+pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOptions) -> Analysis {
+    let mut ropts = opts.clone();
+    ropts.samples |= inputs.len() > 1;
+    let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
+    let points = point::analyse_points(inputs, &ropts);
+    let t1 = std::time::Instant::now();
+    let corr = correlate::correlate_with(
+        &points,
+        &correlate::Options {
+            assume_synced: aopts.assume_synced,
+        },
+    );
     let names: Vec<String> = points.iter().map(|p| p.summary.name.clone()).collect();
-    let conversations = conversations
+    let expect: Vec<usize> = aopts
+        .expect_via
+        .iter()
+        .filter_map(|e| names.iter().position(|n| n == e))
+        .collect();
+    let conversations = corr
+        .conversations
         .into_iter()
         .map(|c| {
-            let j = verdict::judge(&c, &names);
+            let j = verdict::judge_with(&c, &names, &expect);
             (c, j)
         })
         .collect();
+    if timings {
+        let t2 = std::time::Instant::now();
+        eprintln!(
+            "flowcheck: timings: read {:.3} s, correlate and judge {:.3} s",
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64()
+        );
+    }
     Analysis {
         points,
         conversations,
+        clocks: corr.clocks,
+        matches: corr.matches,
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
-use flowcheck::report::{json, text};
+use flowcheck::report::{html, json, text};
 use flowcheck::verdict::Verdict;
 
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
@@ -31,9 +31,18 @@ struct Cli {
     json: Option<PathBuf>,
 
     /// Exit with status 1 when a conversation has one of these verdicts
-    /// (asymmetric, unanswered, incomplete, symmetric; comma-separated).
+    /// (asymmetric, bypassed, unanswered, incomplete, symmetric; comma-separated).
     #[arg(long, value_name = "VERDICT[,..]", value_delimiter = ',')]
     fail_on: Vec<String>,
+
+    /// A capture point every unicast conversation should cross (repeatable): one captured
+    /// elsewhere but never there is judged 'bypassed'.
+    #[arg(long, value_name = "POINT")]
+    expect_via: Vec<String>,
+
+    /// Take every capture point's clock as right: skip the clock offset estimation.
+    #[arg(long)]
+    assume_synced: bool,
 
     /// Most conversations listed per verdict in the summary (0: all).
     #[arg(long, default_value_t = 20, value_name = "N")]
@@ -50,6 +59,15 @@ struct Cli {
     /// Print no terminal summary.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Write the HTML report (index.html and its SVG pictures) to DIR
+    /// [default: reports/NAME, NAME from the capture folder or file, or "combined"].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_report")]
+    report: Option<PathBuf>,
+
+    /// Write no HTML report.
+    #[arg(long)]
+    no_report: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,7 +85,8 @@ fn main() -> ExitCode {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("flowcheck: {e}");
+            // The message may quote a path given on the command line.
+            eprintln!("flowcheck: {}", text::sanitize(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -167,13 +186,34 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Ok(i) => i,
         Err(e) => return usage(text::sanitize(&e.to_string())),
     };
-    let progress = (!cli.quiet && std::io::stderr().is_terminal())
-        .then(|| ProgressDisplay::start(&inputs));
+    for p in &cli.expect_via {
+        if !inputs.iter().any(|i| &i.name == p) {
+            let all: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+            return usage(format!(
+                "--expect-via: no capture point named '{}' (points: {})",
+                text::sanitize(p),
+                text::sanitize(&all.join(", "))
+            ));
+        }
+    }
+    let report_name = html::default_name(&cli.captures);
+    let report_dir = match (&cli.report, cli.no_report) {
+        (_, true) => None,
+        (Some(dir), false) => Some(dir.clone()),
+        (None, false) => Some(PathBuf::from("reports").join(&report_name)),
+    };
+    let progress =
+        (!cli.quiet && std::io::stderr().is_terminal()).then(|| ProgressDisplay::start(&inputs));
     let opts = ReadOptions {
         max_flows: cli.max_flows,
         progress: progress.as_ref().map(|p| p.counters.clone()),
+        ..ReadOptions::default()
     };
-    let analysis = flowcheck::analyse(&inputs, &opts);
+    let aopts = flowcheck::AnalyseOptions {
+        assume_synced: cli.assume_synced,
+        expect_via: cli.expect_via.clone(),
+    };
+    let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
 
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
@@ -216,14 +256,36 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             out.flush()?;
         }
     }
+    if let Some(dir) = &report_dir {
+        let opts = html::ReportOptions::new(&report_name);
+        let index = html::write_report(&analysis, dir, &opts)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("report: {e}")))?;
+        if !cli.quiet {
+            let line = format!("report: {}", text::sanitize(&index.display().to_string()));
+            if json_to_stdout {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    }
     for p in &analysis.points {
         if let Some(d) = &p.summary.damage {
-            eprintln!(
-                "flowcheck: {}: damaged at byte {}: {} (packets before it were analysed)",
-                text::sanitize(&p.summary.path.display().to_string()),
-                d.offset,
-                text::sanitize(&d.reason)
-            );
+            let path = text::sanitize(&p.summary.path.display().to_string());
+            let reason = text::sanitize(&d.reason);
+            if p.summary.format.is_empty() {
+                // Never recognised as a capture: nothing was read.
+                eprintln!(
+                    "flowcheck: {path}: unreadable at byte {}: {reason}",
+                    d.offset
+                );
+            } else {
+                eprintln!(
+                    "flowcheck: {path}: damaged at byte {}: {reason} (packets before it were \
+                     analysed)",
+                    d.offset
+                );
+            }
         }
     }
     if analysis.damaged() {

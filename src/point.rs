@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::capture::{CaptureReader, Format};
 use crate::decode::{self, SkipReason};
@@ -187,6 +188,11 @@ pub struct ReadOptions {
     pub max_flows: usize,
     /// Where to count the bytes read, for a progress display.
     pub progress: Option<std::sync::Arc<Progress>>,
+    /// How long to wait for a writer to open a FIFO given as a capture.
+    pub fifo_wait: Duration,
+    /// Keep packet samples in every flow (what `correlate` follows across points; see
+    /// `flow`). `analyse` turns it on when there is more than one point.
+    pub samples: bool,
 }
 
 impl Default for ReadOptions {
@@ -194,6 +200,8 @@ impl Default for ReadOptions {
         ReadOptions {
             max_flows: 1_000_000,
             progress: None,
+            fifo_wait: Duration::from_secs(10),
+            samples: false,
         }
     }
 }
@@ -237,21 +245,87 @@ fn format_name(f: Format, gz: bool) -> String {
 }
 
 /// Reads one capture point through capture -> decode -> flow.
+///
+/// What the path names decides how it is read: a regular file (or a character device such as
+/// `/dev/stdin` on a pipe) is read as a stream; a folder is refused; a FIFO (named pipe) is
+/// read as a stream once a writer opens it, and refused when none has after
+/// [`ReadOptions::fifo_wait`]. A path that cannot be opened is reported as damage at byte 0.
 pub fn analyse_point(input: &PointInput, opts: &ReadOptions) -> PointResult {
-    let mut s = PointSummary {
+    match open_source(&input.path, opts.fifo_wait) {
+        Ok(source) => analyse_reader(input, source, opts),
+        Err(reason) => {
+            let mut s = new_summary(input);
+            s.damage = Some(Damage { offset: 0, reason });
+            finish(s, FlowTable::new(opts.max_flows))
+        }
+    }
+}
+
+fn new_summary(input: &PointInput) -> PointSummary {
+    PointSummary {
         name: input.name.clone(),
         path: input.path.clone(),
         ..PointSummary::default()
-    };
-    let mut table = FlowTable::new(opts.max_flows);
-    if input.path.is_dir() {
-        s.damage = Some(Damage {
-            offset: 0,
-            reason: "is a folder, not a capture file".into(),
-        });
-        return finish(s, table);
     }
-    let mut reader = match CaptureReader::open(&input.path) {
+}
+
+/// Opens what `path` names for reading, or says why it cannot be read.
+fn open_source(path: &Path, fifo_wait: Duration) -> Result<Box<dyn Read + Send>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot open: {e}"))?;
+    if meta.is_dir() {
+        return Err("is a folder, not a capture file".into());
+    }
+    let file = if is_fifo(&meta) {
+        open_fifo(path, fifo_wait)?
+    } else {
+        std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?
+    };
+    Ok(Box::new(file))
+}
+
+#[cfg(unix)]
+fn is_fifo(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Opens a FIFO, which blocks until a writer opens the other end: in a helper thread, given
+/// `wait` to succeed. When no writer comes, that thread stays blocked in `open` until one
+/// does or the process ends (nothing else can interrupt it without unsafe code).
+fn open_fifo(path: &Path, wait: Duration) -> Result<std::fs::File, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("fifo-open".into())
+        .spawn(move || {
+            // The receiver is gone when the wait is over: the file is then dropped.
+            let _ = tx.send(std::fs::File::open(owned));
+        })
+        .map_err(|e| format!("cannot open the FIFO: {e}"))?;
+    match rx.recv_timeout(wait) {
+        Ok(opened) => opened.map_err(|e| format!("cannot open: {e}")),
+        Err(_) => Err(format!(
+            "a FIFO that no writer opened within {} s",
+            wait.as_secs_f64()
+        )),
+    }
+}
+
+/// Reads one capture point from any byte stream (a pipe, a decompressor, bytes in memory)
+/// through capture -> decode -> flow. `input.path` only names the source in the summary.
+pub fn analyse_reader(
+    input: &PointInput,
+    source: Box<dyn Read + Send>,
+    opts: &ReadOptions,
+) -> PointResult {
+    let mut s = new_summary(input);
+    let mut table = FlowTable::with_samples(opts.max_flows, opts.samples);
+    let mut reader = match CaptureReader::from_reader(source) {
         Ok(r) => r,
         Err(e) => {
             s.damage = Some(Damage {
@@ -266,7 +340,7 @@ pub fn analyse_point(input: &PointInput, opts: &ReadOptions) -> PointResult {
     let (mut reported, mut reported_frames) = (0u64, 0u64);
     let mut prev_ts = i64::MIN;
     loop {
-        if frame_no % PROGRESS_EVERY == 0 {
+        if frame_no.is_multiple_of(PROGRESS_EVERY) {
             if let Some(p) = &opts.progress {
                 let now = reader.offset();
                 p.add(now.saturating_sub(reported), frame_no - reported_frames);
@@ -286,7 +360,7 @@ pub fn analyse_point(input: &PointInput, opts: &ReadOptions) -> PointResult {
         };
         frame_no += 1;
         s.packets += 1;
-        s.bytes += frame.wire_len as u64;
+        s.bytes = s.bytes.saturating_add(frame.wire_len.into());
         if frame.ts_ns < prev_ts {
             s.clock_steps_back += 1;
         }

@@ -3,28 +3,35 @@
 //!
 //! | verdict | meaning |
 //! |---|---|
-//! | `asymmetric` | the two directions were not seen at the same capture points: at one point, only the replies (echo replies without requests, a SYN-ACK and server data without the SYN); across points, the requests and the replies crossed different points |
+//! | `asymmetric` | the two directions were not seen at the same capture points: at one point, only the replies (echo replies without requests, a SYN-ACK and server data without the SYN); across points, the requests and the replies crossed different points (the reason names both paths) |
+//! | `bypassed` | with `--expect-via POINT`: captured elsewhere, never at POINT (unicast traffic only) |
 //! | `unanswered` | the originator's packets were seen, no reply anywhere (lost, or routed back past every capture point: one point cannot tell) |
 //! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, ICMP that is not a request/response) |
 //! | `symmetric` | both directions seen, at exactly the same capture points |
 //!
 //! Verdicts are listed in that order, the suspicious first.
+//!
+//! Across points the reason also says where a direction vanished (`lost after hub-nva`: seen
+//! arriving there, never leaving; `lost between X and Y`), and which NAT each forwarding
+//! point, or an uncaptured hop between two points, applied.
 
-use crate::correlate::{ConvPoint, Conversation};
+use crate::correlate::{routable, ConvPoint, Conversation, Loss, RewriteAt};
 use crate::flow::KeyKind;
 
 /// The judgement of one conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Verdict {
     Asymmetric,
+    Bypassed,
     Unanswered,
     Incomplete,
     Symmetric,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [
+    pub const ALL: [Verdict; 5] = [
         Verdict::Asymmetric,
+        Verdict::Bypassed,
         Verdict::Unanswered,
         Verdict::Incomplete,
         Verdict::Symmetric,
@@ -32,6 +39,7 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Asymmetric => "asymmetric",
+            Verdict::Bypassed => "bypassed",
             Verdict::Unanswered => "unanswered",
             Verdict::Incomplete => "incomplete",
             Verdict::Symmetric => "symmetric",
@@ -47,6 +55,11 @@ impl Verdict {
 pub struct Judgement {
     pub verdict: Verdict,
     pub reason: String,
+    /// The verdict from the paths alone, before `--expect-via` (differs from `verdict` only
+    /// when that is `Bypassed`).
+    pub path_verdict: Verdict,
+    /// The `--expect-via` points the conversation never reached.
+    pub bypassed: Vec<usize>,
 }
 
 /// What the two directions of a conversation are called in sentences.
@@ -142,10 +155,44 @@ pub fn icmp_error_name(v6: bool, t: u8, code: u8) -> String {
 
 /// Judges one conversation; `names` are the capture points' names, by index.
 pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
+    judge_with(c, names, &[])
+}
+
+/// `a -> b -> c`.
+fn arrow(names: &[&str]) -> String {
+    names.join(" -> ")
+}
+
+/// What vanished where, e.g. "echo replies lost after hub-nva (...)".
+fn loss_note(c: &Conversation, names: &[String], loss: &Loss) -> String {
     let (fwd_word, rev_word) = words(c);
-    let name = |p: &ConvPoint| names.get(p.point).map(String::as_str).unwrap_or("?");
-    let fwd: Vec<&str> = c.points.iter().filter(|p| p.packets[0] > 0).map(name).collect();
-    let rev: Vec<&str> = c.points.iter().filter(|p| p.packets[1] > 0).map(name).collect();
+    let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
+    let what = if loss.dir() == 0 { fwd_word } else { rev_word };
+    match *loss {
+        Loss::After { point, .. } => format!(
+            "{what} lost after {p} (seen arriving at {p}, never leaving it: a stateful NVA \
+             dropping asymmetric traffic looks exactly like this)",
+            p = name(point)
+        ),
+        Loss::Between { from, to, .. } => {
+            format!("{what} lost between {} and {}", name(from), name(to))
+        }
+    }
+}
+
+/// Judges one conversation; `expect_via` are points every unicast conversation should
+/// cross (`--expect-via`): one never seen there is `Bypassed`.
+pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> Judgement {
+    let (fwd_word, rev_word) = words(c);
+    let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
+    // the points of each direction, in path order
+    let fwd: Vec<&str> = c.route[0].iter().map(|h| name(h.point)).collect();
+    let rev: Vec<&str> = c.route[1].iter().map(|h| name(h.point)).collect();
+    fn sorted<'a>(v: &[&'a str]) -> Vec<&'a str> {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v
+    }
     // packets as sent: a forwarding point's leaving legs are the same packets again
     let [nf, nr] = c.points.iter().fold([0u64; 2], |t, p| {
         [
@@ -165,13 +212,53 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
     let syn = c.points.iter().any(|p| p.syn);
     let synack = c.points.iter().any(|p| p.synack);
     let data = |i: usize| c.points.iter().any(|p| p.data[i]);
+    let lost = |dir: u8| c.losses.iter().find(|l| l.dir() == dir);
+    // "spoke1-vm -> hub-nva -> vpn-client", "... directly", "... and were lost after ..."
+    let went = |dir: u8, path: &[&str]| -> String {
+        let mut s = match path.len() {
+            0 => "were not seen".to_string(),
+            1 => format!("were seen only at {}", path[0]),
+            2 => format!("went {} directly", arrow(path)),
+            _ => format!("went {}", arrow(path)),
+        };
+        if let Some(l) = lost(dir) {
+            match *l {
+                Loss::After { point, .. } => s.push_str(&format!(
+                    " and were lost after {p} (seen arriving at {p}, never leaving it: a \
+                     stateful NVA dropping asymmetric traffic looks exactly like this)",
+                    p = name(point)
+                )),
+                Loss::Between { from, to, .. } => s.push_str(&format!(
+                    " and were lost between {} and {}",
+                    name(from),
+                    name(to)
+                )),
+            }
+        }
+        s
+    };
 
     let (verdict, mut reason) = if !fwd.is_empty() && !rev.is_empty() {
-        if fwd == rev {
+        if sorted(&fwd) == sorted(&rev) {
             let r = if single {
-                format!("{} and {} both seen here", plural(nf, fwd_word), plural(nr, rev_word))
+                format!(
+                    "{} and {} both seen here",
+                    plural(nf, fwd_word),
+                    plural(nr, rev_word)
+                )
             } else {
-                format!("both directions seen at {}", list(&fwd))
+                let mut back = rev.clone();
+                back.reverse();
+                if back == fwd {
+                    format!("both directions crossed {} and back", arrow(&fwd))
+                } else {
+                    format!(
+                        "both directions seen at {}: {fwd_word} {}, {rev_word} {}",
+                        list(&fwd),
+                        went(0, &fwd),
+                        went(1, &rev)
+                    )
+                }
             };
             (Verdict::Symmetric, r)
         } else {
@@ -187,9 +274,9 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
             (
                 Verdict::Asymmetric,
                 format!(
-                    "{fwd_word} crossed {}, {rev_word} crossed {}: {}",
-                    list(&fwd),
-                    list(&rev),
+                    "{fwd_word} {}; {rev_word} {}: {}",
+                    went(0, &fwd),
+                    went(1, &rev),
                     parts.join(", ")
                 ),
             )
@@ -207,14 +294,19 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
             )
         } else {
             let what = if tcp && synack && !syn {
-                format!("{} (a SYN-ACK and data) without the client's SYN", plural(nr, rev_word))
+                format!(
+                    "{} (a SYN-ACK and data) without the client's SYN",
+                    plural(nr, rev_word)
+                )
             } else {
                 format!("{} and no request", plural(nr, rev_word))
             };
-            (
-                Verdict::Asymmetric,
-                format!("{what}{}: the requests took another path", at(&rev)),
-            )
+            let mut r = format!("{what}{}: the requests took another path", at(&rev));
+            if let Some(l) = lost(1) {
+                r.push_str("; ");
+                r.push_str(&loss_note(c, names, l));
+            }
+            (Verdict::Asymmetric, r)
         }
     } else if one_way_by_nature(c) {
         let why = if c.to_group() {
@@ -224,7 +316,11 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
         };
         (
             Verdict::Incomplete,
-            format!("{}{}, one-way by nature ({why})", plural(nf, fwd_word), at(&fwd)),
+            format!(
+                "{}{}, one-way by nature ({why})",
+                plural(nf, fwd_word),
+                at(&fwd)
+            ),
         )
     } else if tcp && !syn && !data(0) {
         (
@@ -245,20 +341,116 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
             ),
         )
     } else {
-        let r = if single {
+        let mut r = if single {
             format!("{}, no reply seen", plural(nf, fwd_word))
         } else {
-            format!("{} seen at {}, no reply anywhere", plural(nf, fwd_word), list(&fwd))
+            format!(
+                "{} seen at {}, no reply anywhere",
+                plural(nf, fwd_word),
+                arrow(&fwd)
+            )
         };
+        if let Some(l) = lost(0) {
+            r.push_str("; ");
+            r.push_str(&loss_note(c, names, l));
+        }
         (Verdict::Unanswered, r)
     };
     if let Some(n) = forwarding_note(c, names) {
         reason.push_str("; ");
         reason.push_str(&n);
     }
+    if let Some(n) = between_note(c, names) {
+        reason.push_str("; ");
+        reason.push_str(&n);
+    }
+    if c.seq_rewritten {
+        reason.push_str("; TCP sequence numbers differ between points (rewritten on the way)");
+    }
     if let Some(n) = icmp_note(c) {
         reason.push_str("; ");
         reason.push_str(&n);
     }
-    Judgement { verdict, reason }
+    // --expect-via: unicast traffic seen somewhere, never at the expected point
+    let eligible = routable(&c.client.ip) && routable(&c.server.ip);
+    let bypassed: Vec<usize> = if eligible && !c.points.is_empty() {
+        expect_via
+            .iter()
+            .copied()
+            .filter(|&p| c.at(p).is_none())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if bypassed.is_empty() {
+        return Judgement {
+            verdict,
+            reason,
+            path_verdict: verdict,
+            bypassed,
+        };
+    }
+    let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
+    let missed: Vec<&str> = bypassed.iter().map(|&p| name(p)).collect();
+    Judgement {
+        verdict: Verdict::Bypassed,
+        reason: format!(
+            "never reached {} (seen only at {}); {} otherwise: {reason}",
+            missed.join(" nor "),
+            list(&seen),
+            verdict.name()
+        ),
+        path_verdict: verdict,
+        bypassed,
+    }
+}
+
+fn same_place(a: RewriteAt, b: RewriteAt) -> bool {
+    match (a, b) {
+        (RewriteAt::Point(x), RewriteAt::Point(y)) => x == y,
+        (RewriteAt::Between(a1, a2), RewriteAt::Between(b1, b2)) => {
+            (a1, a2) == (b1, b2) || (a1, a2) == (b2, b1)
+        }
+        _ => false,
+    }
+}
+
+/// NAT applied between two capture points by a hop that was not captured, e.g. "source
+/// 10.100.201.4 -> 10.100.200.68 rewritten between spoke1-vm and spoke2-vm".
+fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
+    let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
+    let ports = c.kind == KeyKind::Ports;
+    let parts: Vec<String> = c
+        .rewrites
+        .iter()
+        .filter(|r| {
+            r.dir == 0
+                || !c
+                    .rewrites
+                    .iter()
+                    .any(|f| f.dir == 0 && same_place(f.at, r.at))
+        })
+        .filter_map(|r| match r.at {
+            RewriteAt::Between(a, b) => {
+                let n = if ports {
+                    r.nat.describe()
+                } else {
+                    format!("{} -> {}", r.nat.from.ip, r.nat.to.ip)
+                };
+                let side = if r.nat.source {
+                    "source"
+                } else {
+                    "destination"
+                };
+                let dir = if r.dir == 0 { "" } else { " of the replies" };
+                Some(format!(
+                    "{side}{dir} rewritten {n} between {} and {} (NAT by a hop not captured)",
+                    name(a),
+                    name(b)
+                ))
+            }
+            RewriteAt::Point(_) => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

@@ -58,7 +58,12 @@ fn comparable(row: &Value) -> bool {
 /// (packets, bytes) per direction in the key's endpoint order.
 fn counts(row: &Value, swapped: bool) -> [u64; 4] {
     let n = |k: &str| row[k].as_u64().unwrap_or(0);
-    let (pab, pba, bab, bba) = (n("packets_ab"), n("packets_ba"), n("bytes_ab"), n("bytes_ba"));
+    let (pab, pba, bab, bba) = (
+        n("packets_ab"),
+        n("packets_ba"),
+        n("bytes_ab"),
+        n("bytes_ba"),
+    );
     if swapped {
         [pba, pab, bba, bab]
     } else {
@@ -80,7 +85,9 @@ fn table(rows: impl Iterator<Item = Value>) -> BTreeMap<Key, [u64; 4]> {
 }
 
 fn expected_rows(file: &str) -> Vec<Value> {
-    let p = common::shared().join("corpus/expected").join(format!("{file}.flows.jsonl"));
+    let p = common::shared()
+        .join("corpus/expected")
+        .join(format!("{file}.flows.jsonl"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -89,7 +96,9 @@ fn expected_rows(file: &str) -> Vec<Value> {
 }
 
 fn expected_totals(file: &str) -> Value {
-    let p = common::shared().join("corpus/expected").join(format!("{file}.totals.json"));
+    let p = common::shared()
+        .join("corpus/expected")
+        .join(format!("{file}.totals.json"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).expect("totals are JSON")
 }
@@ -136,7 +145,13 @@ fn compare(file: &str) -> Vec<String> {
             problems.push(format!("{file}: read {packets} packets, tshark {want}"));
         }
     }
-    let ours = table(doc["flows"].as_array().cloned().unwrap_or_default().into_iter());
+    let ours = table(
+        doc["flows"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter(),
+    );
     let theirs = table(expected_rows(file).into_iter());
     for (k, want) in &theirs {
         match ours.get(k) {
@@ -180,7 +195,10 @@ fn every_corpus_file_is_read_and_agrees_with_tshark() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(KNOWN_DIFFERENCES.len() <= 6, "aim for at most a handful of known differences");
+    assert!(
+        KNOWN_DIFFERENCES.len() <= 6,
+        "aim for at most a handful of known differences"
+    );
 }
 
 #[test]
@@ -188,13 +206,18 @@ fn broken_files_give_an_error_with_offset_and_keep_what_came_before() {
     for (file, before) in BROKEN {
         let path = common::shared().join("corpus/files").join(file);
         let (run, doc) = common::analyse(&[&path]);
-        assert_eq!(run.code, 2, "{file}: exit code {} for damaged input", run.code);
+        assert_eq!(
+            run.code, 2,
+            "{file}: exit code {} for damaged input",
+            run.code
+        );
         let point = &doc["points"][0];
         let damage = &point["damage"];
         assert!(damage.is_object(), "{file}: no damage reported: {point}");
         assert!(damage["offset"].is_u64(), "{file}: damage without offset");
         assert!(
-            run.stderr.contains(Path::new(file).to_str().unwrap_or_default())
+            run.stderr
+                .contains(Path::new(file).to_str().unwrap_or_default())
                 && run.stderr.contains("byte"),
             "{file}: stderr does not name the file and offset: {}",
             run.stderr
@@ -212,7 +235,10 @@ fn partial_results_are_analysed_before_the_damage() {
     let path = common::shared().join("corpus/files/suricata_http-mime-truncated.pcap");
     let (_, doc) = common::analyse(&[&path]);
     let flows = doc["flows"].as_array().cloned().unwrap_or_default();
-    assert!(!flows.is_empty(), "no flow from the 2,696 packets before the cut");
+    assert!(
+        !flows.is_empty(),
+        "no flow from the 2,696 packets before the cut"
+    );
     let convs = doc["conversations"].as_array().cloned().unwrap_or_default();
     assert!(!convs.is_empty());
 }

@@ -34,7 +34,11 @@ fn find<'a>(doc: &'a Value, want: &Value) -> Option<&'a Value> {
 fn sorted(v: &Value) -> Vec<String> {
     let mut s: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     s.sort();
     s
@@ -62,7 +66,10 @@ fn stage3_vpn_conversations_are_asymmetric_at_the_nva_alone() {
         let p = at_point(c, "hub-nva");
         assert_eq!(p["forward_packets"], 0, "the NVA saw no request: {c}");
         assert!(p["reverse_packets"].as_u64() > Some(0));
-        assert!(c["reason"].as_str().unwrap().contains("took another path"), "{c}");
+        assert!(
+            c["reason"].as_str().unwrap().contains("took another path"),
+            "{c}"
+        );
         checked += 1;
     }
     assert_eq!(checked, 4, "stage 3 has four VPN conversations");
@@ -89,7 +96,10 @@ fn stage2_spoke_to_spoke_ping_is_one_conversation_forwarded_with_nat() {
     assert_eq!(p["forwarded"], true);
     assert_eq!(p["nat"][0]["from"], "10.100.201.4");
     assert_eq!(p["nat"][0]["to"], "10.100.200.68");
-    assert_eq!(p["forward_packets"], 6, "each request seen arriving and leaving");
+    assert_eq!(
+        p["forward_packets"], 6,
+        "each request seen arriving and leaving"
+    );
     assert!(c["reason"]
         .as_str()
         .unwrap()
@@ -123,8 +133,16 @@ fn check_stage(n: u32, args: &[PathBuf]) {
     for want in t["conversations"].as_array().unwrap() {
         let c = find(&doc, want).unwrap_or_else(|| panic!("stage {n}: no conversation {want}"));
         assert_eq!(c["verdict"], want["verdict"], "stage {n}: {c}");
-        assert_eq!(sorted(&c["forward_path"]), sorted(&want["forward_points"]), "stage {n}: {c}");
-        assert_eq!(sorted(&c["reverse_path"]), sorted(&want["reverse_points"]), "stage {n}: {c}");
+        assert_eq!(
+            sorted(&c["forward_path"]),
+            sorted(&want["forward_points"]),
+            "stage {n}: {c}"
+        );
+        assert_eq!(
+            sorted(&c["reverse_path"]),
+            sorted(&want["reverse_points"]),
+            "stage {n}: {c}"
+        );
         if let Some(nat) = want["nat"].as_object() {
             let p = at_point(c, nat["point"].as_str().unwrap());
             assert_eq!(p["nat"][0]["to"], nat["client_as"], "stage {n}: {c}");
@@ -164,7 +182,10 @@ fn terminal_summary_lists_suspicious_first() {
     assert!(out.contains("hub-nva"));
     assert!(!out.contains('\x1b'), "no colour when not on a terminal");
     for line in out.lines() {
-        assert!(line.chars().count() <= 100, "line over 100 columns: {line:?}");
+        assert!(
+            line.chars().count() <= 100,
+            "line over 100 columns: {line:?}"
+        );
     }
 }
 
@@ -184,7 +205,11 @@ fn fail_on_sets_the_exit_code() {
 fn missing_file_is_a_clear_error() {
     let run = common::flowcheck(&["/nonexistent/capture.pcap"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("/nonexistent/capture.pcap"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/nonexistent/capture.pcap"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -193,22 +218,45 @@ fn json_schema_is_versioned_and_complete() {
     assert_eq!(doc["schema"], "flowcheck/1");
     let p = &doc["points"][0];
     for k in [
-        "name", "path", "format", "link_types", "packets", "bytes", "not_decoded", "first_ts",
-        "last_ts", "damage",
+        "name",
+        "path",
+        "format",
+        "link_types",
+        "packets",
+        "bytes",
+        "not_decoded",
+        "first_ts",
+        "last_ts",
+        "damage",
     ] {
         assert!(p.get(k).is_some(), "points[].{k} missing");
     }
     let f = &doc["flows"][0];
     for k in [
-        "point", "proto", "a", "b", "packets_ab", "packets_ba", "bytes_ab", "bytes_ba",
-        "first_ts", "last_ts",
+        "point",
+        "proto",
+        "a",
+        "b",
+        "packets_ab",
+        "packets_ba",
+        "bytes_ab",
+        "bytes_ba",
+        "first_ts",
+        "last_ts",
     ] {
         assert!(f.get(k).is_some(), "flows[].{k} missing");
     }
     let c = &doc["conversations"][0];
     for k in [
-        "proto", "client", "server", "client_port", "server_port", "icmp_id", "verdict",
-        "reason", "points",
+        "proto",
+        "client",
+        "server",
+        "client_port",
+        "server_port",
+        "icmp_id",
+        "verdict",
+        "reason",
+        "points",
     ] {
         assert!(c.get(k).is_some(), "conversations[].{k} missing");
     }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Cursor, Read};
 
-use flate2::read::MultiGzDecoder;
+use super::gzip::Gunzip;
 
 /// A byte stream seen through one buffer; `buf[pos..end]` holds the bytes not yet consumed.
 pub(super) struct Input {
@@ -33,7 +33,7 @@ impl Input {
     pub(super) fn ungzip(&mut self) {
         let read_so_far = self.peek().to_vec();
         let src = std::mem::replace(&mut self.src, Box::new(io::empty()));
-        self.src = Box::new(MultiGzDecoder::new(Cursor::new(read_so_far).chain(src)));
+        self.src = Box::new(Gunzip::new(Box::new(Cursor::new(read_so_far).chain(src))));
         self.pos = 0;
         self.end = 0;
         self.base = 0;

@@ -27,6 +27,12 @@
 //!   packet whose data runs past its block and a packet on an interface the section has not
 //!   declared are malformed. A section may declare at most [`MAX_INTERFACES`] interfaces.
 //!
+//! - gzip: the stream is inflated in 64 KiB steps of compressed input (memory does not grow
+//!   with the compression ratio). Corrupt compressed data, a member cut short, a CRC or length
+//!   mismatch and bytes after the last member that are not a member end the stream with
+//!   [`CaptureErrorKind::Io`] (message `gzip: ...`), but only after every byte that inflated
+//!   before the damage has been read: the frames before it are all handed out.
+//!
 //! Every error carries the offset, in the decompressed stream, of the record or block header
 //! that is damaged (0 for the file header). After an error, [`CaptureReader::next_frame`]
 //! returns `Ok(None)`.
@@ -37,6 +43,11 @@
 //!   arithmetic. pcapng time stamps are 64-bit counts in the interface's `if_tsresol` unit
 //!   (option 9: `10^-n`, or `2^-n` when the high bit is set; default µs) plus its
 //!   `if_tsoffset` seconds (option 14), so dates past 2106 work.
+//! - **Time stamps out of range** (only pcapng can write them: a huge count, a huge
+//!   `if_tsoffset`, a negative offset) are clamped to [`MIN_TS_NS`]..=[`MAX_TS_NS`] (about
+//!   1824 to 2116) and counted in [`CaptureReader::timestamp_fixups`]. Within that range the
+//!   difference of any two time stamps fits in an `i64`, so later stages can subtract them
+//!   without overflow.
 //! - **Invalid classic pcap sub-second fields** (≥ 10^6 in a µs file, ≥ 10^9 in a ns file)
 //!   are replaced: the frame takes the previous frame's time stamp, or the record's whole
 //!   seconds when it is the first frame. Each such frame counts in
@@ -53,6 +64,7 @@
 //! - Obsolete pcapng Packet Blocks (type 2) are read like Enhanced Packet Blocks; every other
 //!   block type (name resolution, statistics, custom, decryption secrets...) is skipped.
 
+mod gzip;
 mod input;
 mod pcap;
 mod pcapng;
@@ -70,6 +82,10 @@ pub const BUFFER_SIZE: usize = 1 << 20;
 pub const MAX_RECORD: u64 = 16 << 20;
 /// Most interfaces a pcapng section may declare.
 pub const MAX_INTERFACES: usize = 1 << 16;
+/// Latest time stamp handed out (about 2116-02-20); later ones are clamped to it.
+pub const MAX_TS_NS: i64 = i64::MAX / 2;
+/// Earliest time stamp handed out (about 1823-11-12); earlier ones are clamped to it.
+pub const MIN_TS_NS: i64 = -MAX_TS_NS;
 
 /// One captured frame, borrowed from the reader's buffer until the next call.
 #[derive(Debug, Clone, Copy)]
@@ -200,6 +216,15 @@ impl Shared {
             last_ts: None,
             fixups: 0,
         }
+    }
+
+    /// `ts_ns` clamped to [`MIN_TS_NS`]..=[`MAX_TS_NS`], counting a fixup when it was out.
+    fn clamp_ts(&mut self, ts_ns: i64) -> i64 {
+        let clamped = ts_ns.clamp(MIN_TS_NS, MAX_TS_NS);
+        if clamped != ts_ns {
+            self.fixups += 1;
+        }
+        clamped
     }
 
     /// Records a declared link type (first appearance only). Both formats write 16 bits.

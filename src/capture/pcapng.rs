@@ -188,10 +188,18 @@ impl PcapNgReader {
                 .map(Block::Frame),
             _ => Ok(Block::Other),
         };
-        if result.is_ok() {
-            input.consume(total);
+        match result {
+            Ok(Block::Frame(mut m)) => {
+                m.ts_ns = shared.clamp_ts(m.ts_ns);
+                input.consume(total);
+                Ok(Block::Frame(m))
+            }
+            Ok(other) => {
+                input.consume(total);
+                Ok(other)
+            }
+            Err(e) => Err(e),
         }
-        result
     }
 
     /// Checks a Section Header Block's byte order and version (before its length is

@@ -590,6 +590,99 @@ fn gzip_wrapped_pcap() {
     assert!(end.is_some());
 }
 
+/// gzip whose deflate blocks end after each record (a sync flush), so that the compressed
+/// offset where each record starts is known: returns the stream and those offsets.
+fn gzip_per_record(file_header: &[u8], records: &[&[u8]]) -> (Vec<u8>, Vec<usize>) {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(file_header).unwrap();
+    enc.flush().unwrap();
+    let mut starts = Vec::new();
+    for r in records {
+        starts.push(enc.get_ref().len());
+        enc.write_all(r).unwrap();
+        enc.flush().unwrap();
+    }
+    (enc.finish().unwrap(), starts)
+}
+
+#[test]
+fn gzip_damage_keeps_every_frame_inflated_before_it() {
+    let plain = Pcap::new(MAGIC_US, false, 65535, 1)
+        .record(1, 0, &[1; 300], 300)
+        .record(2, 0, &[2; 300], 300)
+        .record(3, 0, &[3; 300], 300)
+        .bytes();
+    let (header, rest) = plain.split_at(24);
+    let records: Vec<&[u8]> = rest.chunks(316).collect();
+    let (mut packed, starts) = gzip_per_record(header, &records);
+    // The third record's deflate block gets the reserved block type 3: corrupt from there.
+    packed[starts[2]] = 0x07;
+    let (frames, end) = read_all(&packed);
+    assert_eq!(
+        frames.len(),
+        2,
+        "both records inflated before the damage are kept"
+    );
+    let end = end.expect("the damage is reported");
+    assert_eq!(
+        end.offset,
+        24 + 2 * 316,
+        "at the record that did not inflate"
+    );
+    assert!(end.to_string().contains("gzip: corrupt"), "{end}");
+
+    // A CRC mismatch is only seen at the end of the member: every frame is read first.
+    let mut bad_crc = gzip(&plain);
+    let at = bad_crc.len() - 8;
+    bad_crc[at] ^= 1;
+    let (frames, end) = read_all(&bad_crc);
+    assert_eq!(frames.len(), 3);
+    assert!(end.expect("damage").to_string().contains("CRC-32"));
+
+    // Bytes after the last member that are not a member.
+    let mut trailing = gzip(&plain);
+    trailing.extend_from_slice(b"not gzip");
+    let (frames, end) = read_all(&trailing);
+    assert_eq!(frames.len(), 3);
+    assert!(end
+        .expect("damage")
+        .to_string()
+        .contains("not a gzip member"));
+
+    // Cut inside the deflate data of the last record: the first two records are read.
+    let (packed, starts) = gzip_per_record(header, &records);
+    let (frames, end) = read_all(&packed[..starts[2] + 5]);
+    assert_eq!(frames.len(), 2);
+    assert!(end.is_some());
+}
+
+#[test]
+fn gzip_header_fields_are_skipped() {
+    let plain = Pcap::new(MAGIC_US, false, 65535, 1)
+        .record(1, 0, &[1; 20], 20)
+        .bytes();
+    let plain_gz = gzip(&plain);
+    // Same deflate data and trailer, behind a header with every optional field.
+    let mut gz = vec![0x1f, 0x8b, 8, 0x02 | 0x04 | 0x08 | 0x10, 0, 0, 0, 0, 0, 255];
+    gz.extend_from_slice(&5u16.to_le_bytes());
+    gz.extend_from_slice(b"extra");
+    gz.extend_from_slice(b"name.pcap\0a comment\0");
+    gz.extend_from_slice(&[0xab, 0xcd]); // header CRC-16 (not checked)
+    gz.extend_from_slice(&plain_gz[10..]);
+    let (frames, end) = read_all(&gz);
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(frames.len(), 1);
+
+    // A file name that never ends: damage, not a hang or a growing buffer.
+    let mut endless = vec![0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 255];
+    endless.extend(std::iter::repeat_n(b'a', 200_000));
+    let e = open_err(&endless);
+    assert!(e.to_string().contains("header cut short"), "{e}");
+    // Not deflate.
+    let e = open_err(&[0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 255, 1, 2, 3, 4]);
+    assert!(e.to_string().contains("compression method"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // pcapng
 
@@ -674,7 +767,7 @@ fn pcapng_64_bit_time_stamps_past_2106() {
     let (frames, end) = read_all(&bytes);
     assert!(end.is_none());
     assert_eq!(frames[0].ts, 4_294_967_296 * S);
-    assert_eq!(frames[1].ts, i64::MAX, "saturates");
+    assert_eq!(frames[1].ts, MAX_TS_NS, "clamped");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{endpoint_text, link_type_name, ts_text, Analysis};
-use crate::correlate::Conversation;
+use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
 use crate::flow::{Flow, KeyKind};
 use crate::verdict::{icmp_error_name, Judgement, Verdict};
 
@@ -32,6 +32,27 @@ pub struct Summary {
     pub conversations: usize,
     pub verdicts: BTreeMap<&'static str, usize>,
     pub damaged: bool,
+    /// Sampled packets followed across the capture points.
+    pub matches: Matches,
+    /// The point whose clock the conversation times are on (null: none estimated).
+    pub clock_reference: Option<String>,
+    /// True with `--assume-synced`: no clock offset was estimated.
+    pub clocks_assumed_synced: bool,
+}
+
+/// How many sampled packets were recognised at several capture points.
+#[derive(Serialize)]
+pub struct Matches {
+    /// Distinct sampled packets (each flow keeps up to 8 per direction).
+    pub sampled_packets: u64,
+    /// Sampled packets seen at two points or more.
+    pub matched_packets: u64,
+    /// Sampled packets seen at one point only.
+    pub single_packets: u64,
+    /// Pairs of flows at different points joined by matched packets.
+    pub flow_pairs: u64,
+    /// Pairs whose TCP sequence numbers were rewritten between the points.
+    pub seq_rewritten_pairs: u64,
 }
 
 #[derive(Serialize)]
@@ -60,6 +81,17 @@ pub struct Point {
     pub packets_over_flow_cap: u64,
     pub flows: usize,
     pub damage: Option<Damage>,
+    /// This point's clock minus the reference point's, in seconds (null: not estimated).
+    /// `first_ts`/`last_ts` above are this point's own clock; conversation times are
+    /// aligned: `aligned = raw - clock_offset_s`.
+    pub clock_offset_s: Option<f64>,
+    /// Half the width of the interval the offset lies in (null: one-way evidence only, or
+    /// not estimated).
+    pub clock_uncertainty_s: Option<f64>,
+    /// The point the offset was derived from (null for the reference).
+    pub clock_via: Option<String>,
+    /// Sampled packets of this point matched at another point.
+    pub matched_packets: u64,
 }
 
 #[derive(Serialize)]
@@ -128,6 +160,45 @@ pub struct ConvPointRow {
     pub last_ts: String,
 }
 
+/// One capture point on the path of one direction.
+#[derive(Serialize)]
+pub struct HopRow {
+    pub point: String,
+    /// TTL as the direction arrived here (the highest seen).
+    pub ttl: Option<u8>,
+    /// TTL as it left, when this point forwarded it.
+    pub ttl_out: Option<u8>,
+    pub forwarded: bool,
+    /// One-way delay from the previous hop on the aligned timeline, in milliseconds (median
+    /// of the matched packets; null for the first hop or when none was matched at both).
+    pub delay_ms: Option<f64>,
+    /// First packet of the direction here (aligned).
+    pub first_ts: String,
+}
+
+/// A NAT rewrite of a conversation and where it happened.
+#[derive(Serialize)]
+pub struct ConvNat {
+    /// `forward` (the requests) or `reverse` (the replies).
+    pub direction: &'static str,
+    /// The capture point that rewrote the packets (seen arriving and leaving)...
+    pub point: Option<String>,
+    /// ... or the two points between which they were rewritten (by a hop not captured).
+    pub between: Option<[String; 2]>,
+    /// `source` or `destination` of the packets in that direction.
+    pub side: &'static str,
+    pub from: String,
+    pub to: String,
+    /// TCP/UDP ports before and after.
+    pub from_port: Option<u16>,
+    pub to_port: Option<u16>,
+    /// ICMP echo identifiers before and after, when the NAT changed them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_icmp_id: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_icmp_id: Option<u16>,
+}
+
 #[derive(Serialize)]
 pub struct IcmpErrorRow {
     pub point: String,
@@ -160,14 +231,37 @@ pub struct ConversationRow {
     pub first_ts: String,
     pub last_ts: String,
     pub packets: u64,
-    /// Capture points that saw the client-to-server direction, in time order.
+    /// Capture points that saw the client-to-server direction, in path order.
     pub forward_path: Vec<String>,
-    /// Capture points that saw the server-to-client direction, in time order.
+    /// Capture points that saw the server-to-client direction, in path order.
     pub reverse_path: Vec<String>,
     pub points: Vec<ConvPointRow>,
     pub icmp_errors: Vec<IcmpErrorRow>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
+    /// The verdict from the paths alone (differs from `verdict` only when that is
+    /// `bypassed`).
+    pub path_verdict: &'static str,
+    /// `--expect-via` points this conversation never reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bypassed: Vec<String>,
+    /// Each capture point of the forward / reverse path, in path order, with TTL, delay.
+    pub forward_hops: Vec<HopRow>,
+    pub reverse_hops: Vec<HopRow>,
+    /// NAT rewrites, where they happened.
+    pub nat: Vec<ConvNat>,
+    /// The point a direction was seen arriving at and never leaving (null: none).
+    pub lost_after: Option<String>,
+    /// The two points between which a direction vanished (null: none).
+    pub lost_between: Option<[String; 2]>,
+    /// Which direction vanished: `forward` or `reverse` (null: none).
+    pub lost_direction: Option<&'static str>,
+    /// Sampled packets of this conversation, and those seen at two points or more.
+    pub sampled_packets: u64,
+    pub matched_packets: u64,
+    /// True when TCP sequence numbers differed between points.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub seq_rewritten: bool,
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
@@ -222,7 +316,12 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
     }
 }
 
-fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]) -> ConversationRow {
+fn conversation_row(
+    id: usize,
+    c: &Conversation,
+    j: &Judgement,
+    names: &[String],
+) -> ConversationRow {
     let ports = c.kind == KeyKind::Ports;
     let name = |i: usize| names.get(i).cloned().unwrap_or_default();
     let (icmp_id, icmp_type, icmp_code) = match c.kind {
@@ -290,7 +389,68 @@ fn conversation_row(id: usize, c: &Conversation, j: &Judgement, names: &[String]
             })
             .collect(),
         encaps: encap_names(c.encap),
+        path_verdict: j.path_verdict.name(),
+        bypassed: j.bypassed.iter().map(|&p| name(p)).collect(),
+        forward_hops: hop_rows(&c.route[0], names),
+        reverse_hops: hop_rows(&c.route[1], names),
+        nat: c
+            .rewrites
+            .iter()
+            .map(|r| {
+                let echo = matches!(c.kind, KeyKind::Echo { .. });
+                let (point, between) = match r.at {
+                    RewriteAt::Point(p) => (Some(name(p)), None),
+                    RewriteAt::Between(a, b) => (None, Some([name(a), name(b)])),
+                };
+                ConvNat {
+                    direction: if r.dir == 0 { "forward" } else { "reverse" },
+                    point,
+                    between,
+                    side: if r.nat.source {
+                        "source"
+                    } else {
+                        "destination"
+                    },
+                    from: r.nat.from.ip.to_string(),
+                    to: r.nat.to.ip.to_string(),
+                    from_port: ports.then_some(r.nat.from.port),
+                    to_port: ports.then_some(r.nat.to.port),
+                    from_icmp_id: (echo && r.nat.from.port != r.nat.to.port)
+                        .then_some(r.nat.from.port),
+                    to_icmp_id: (echo && r.nat.from.port != r.nat.to.port).then_some(r.nat.to.port),
+                }
+            })
+            .collect(),
+        lost_after: c.losses.iter().find_map(|l| match *l {
+            Loss::After { point, .. } => Some(name(point)),
+            Loss::Between { .. } => None,
+        }),
+        lost_between: c.losses.iter().find_map(|l| match *l {
+            Loss::Between { from, to, .. } => Some([name(from), name(to)]),
+            Loss::After { .. } => None,
+        }),
+        lost_direction: c
+            .losses
+            .first()
+            .map(|l| if l.dir() == 0 { "forward" } else { "reverse" }),
+        sampled_packets: c.sampled_packets,
+        matched_packets: c.matched_packets,
+        seq_rewritten: c.seq_rewritten,
     }
+}
+
+fn hop_rows(route: &[Hop], names: &[String]) -> Vec<HopRow> {
+    route
+        .iter()
+        .map(|h| HopRow {
+            point: names.get(h.point).cloned().unwrap_or_default(),
+            ttl: h.ttl,
+            ttl_out: h.ttl_out,
+            forwarded: h.forwarded,
+            delay_ms: h.delay_ns.map(|d| d as f64 / 1e6),
+            first_ts: ts_text(h.first_ts),
+        })
+        .collect()
 }
 
 /// The head of the document: everything but the flow and conversation rows.
@@ -298,8 +458,10 @@ pub fn head(a: &Analysis) -> Head {
     let points = a
         .points
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let s = &p.summary;
+            let clock = a.clocks.points.get(i);
             Point {
                 name: s.name.clone(),
                 path: s.path.display().to_string(),
@@ -326,6 +488,17 @@ pub fn head(a: &Analysis) -> Head {
                     offset: d.offset,
                     reason: d.reason.clone(),
                 }),
+                clock_offset_s: clock
+                    .filter(|c| c.estimated)
+                    .map(|c| c.offset_ns as f64 / 1e9),
+                clock_uncertainty_s: clock
+                    .filter(|c| c.estimated)
+                    .and_then(|c| c.uncertainty_ns)
+                    .map(|u| u as f64 / 1e9),
+                clock_via: clock
+                    .and_then(|c| c.via)
+                    .map(|v| a.points[v].summary.name.clone()),
+                matched_packets: clock.map_or(0, |c| c.matched),
             }
         })
         .collect();
@@ -341,6 +514,19 @@ pub fn head(a: &Analysis) -> Head {
                 .map(|v| (v.name(), a.count(v)))
                 .collect(),
             damaged: a.damaged(),
+            matches: Matches {
+                sampled_packets: a.matches.sampled_packets,
+                matched_packets: a.matches.matched_packets,
+                single_packets: a.matches.single_packets,
+                flow_pairs: a.matches.flow_pairs,
+                seq_rewritten_pairs: a.matches.seq_rewritten_pairs,
+            },
+            clock_reference: a
+                .clocks
+                .reference
+                .filter(|_| !a.clocks.assumed_synced)
+                .map(|r| a.points[r].summary.name.clone()),
+            clocks_assumed_synced: a.clocks.assumed_synced,
         },
         points,
     }

@@ -5,7 +5,9 @@
 //! `flowcheck/1` document. Every string that comes from a capture or a file name goes through
 //! the escaping of its medium there.
 
+pub mod html;
 pub mod json;
+pub mod svg;
 pub mod text;
 
 use crate::correlate::Conversation;
@@ -19,6 +21,11 @@ pub struct Analysis {
     pub points: Vec<PointResult>,
     /// Conversations in order of first packet, each with its judgement.
     pub conversations: Vec<(Conversation, Judgement)>,
+    /// Every point's clock offset: the times of the conversations are on the aligned
+    /// timeline (the reference point's clock).
+    pub clocks: crate::clock::Clocks,
+    /// How many sampled packets were followed across points.
+    pub matches: crate::correlate::MatchSummary,
 }
 
 impl Analysis {

@@ -62,6 +62,7 @@ impl Paint {
     fn verdict(&self, v: Verdict, s: &str) -> String {
         let code = match v {
             Verdict::Asymmetric => "1;31",
+            Verdict::Bypassed => "1;35",
             Verdict::Unanswered => "1;33",
             Verdict::Incomplete => "2",
             Verdict::Symmetric => "32",
@@ -132,7 +133,7 @@ pub fn conversation_title(c: &Conversation) -> String {
 }
 
 /// Wraps `text` at `width` columns, every line after the first indented by `indent`.
-    fn wrap(text: &str, first_col: usize, indent: usize, width: usize) -> String {
+fn wrap(text: &str, first_col: usize, indent: usize, width: usize) -> String {
     let mut out = String::new();
     let mut col = first_col;
     let mut line_empty = true;
@@ -155,6 +156,33 @@ pub fn conversation_title(c: &Conversation) -> String {
     out
 }
 
+/// "clock 3.500 s ahead of hub-nva (±0.002 ms)" for a point whose clock is off by 1 ms or
+/// more, or whose offset could not be bounded.
+fn clock_note(a: &Analysis, point: usize, names: &[String]) -> Option<String> {
+    let c = a.clocks.points.get(point)?;
+    let r = a.clocks.reference?;
+    if a.clocks.assumed_synced || !c.estimated || point == r {
+        return None;
+    }
+    if c.offset_ns.abs() < 1_000_000 && c.uncertainty_ns.is_some() {
+        return None;
+    }
+    let secs = c.offset_ns.abs() as f64 / 1e9;
+    let way = if c.offset_ns >= 0 {
+        "ahead of"
+    } else {
+        "behind"
+    };
+    let unc = match c.uncertainty_ns {
+        Some(u) => format!("±{:.3} ms", u as f64 / 1e6),
+        None => "one-way packets only: includes a delay".to_string(),
+    };
+    Some(format!(
+        "clock {secs:.3} s {way} {} ({unc}; times aligned)",
+        sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
+    ))
+}
+
 /// Writes the terminal summary.
 pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: opts.color };
@@ -169,9 +197,33 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         packets,
         a.conversations.len()
     )?;
+    if a.points.len() > 1 && a.matches.sampled_packets > 0 {
+        let m = &a.matches;
+        let clocks = if a.clocks.assumed_synced {
+            "clocks assumed synchronised".to_string()
+        } else {
+            match a.clocks.reference {
+                Some(r) => format!(
+                    "times aligned on {}'s clock",
+                    sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
+                ),
+                None => "clocks not estimated".to_string(),
+            }
+        };
+        let line = format!(
+            "{} of {} sampled packets followed across points; {clocks}",
+            m.matched_packets, m.sampled_packets
+        );
+        writeln!(out, "{}", paint.dim(&wrap(&line, 0, 0, opts.width)))?;
+    }
     writeln!(out)?;
     // points
-    let name_w = names.iter().map(|n| sanitize(n).chars().count()).max().unwrap_or(5).max(5);
+    let name_w = names
+        .iter()
+        .map(|n| sanitize(n).chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     writeln!(
         out,
         "{}",
@@ -180,11 +232,20 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             "POINT", "FORMAT", "LINK", "PACKETS", "DECODED", "TIME (UTC)"
         ))
     )?;
-    for p in &a.points {
+    for (pi, p) in a.points.iter().enumerate() {
         let s = &p.summary;
         let links: Vec<String> = s.link_types.iter().map(|&l| link_type_name(l)).collect();
-        let links = if links.is_empty() { "-".to_string() } else { links.join(",") };
-        let time = match (s.first_ts, s.last_ts) {
+        let links = if links.is_empty() {
+            "-".to_string()
+        } else {
+            links.join(",")
+        };
+        // on the aligned timeline
+        let (first, last) = (
+            s.first_ts.map(|t| a.clocks.align(pi, t)),
+            s.last_ts.map(|t| a.clocks.align(pi, t)),
+        );
+        let time = match (first, last) {
             (Some(f), Some(l)) => format!(
                 "{} .. {} ({})",
                 clock_text(f, true),
@@ -221,13 +282,19 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             notes.push(format!("clock went backwards {} times", s.clock_steps_back));
         }
         if s.timestamp_fixups > 0 {
-            notes.push(format!("{} invalid time stamps normalised", s.timestamp_fixups));
+            notes.push(format!(
+                "{} invalid time stamps normalised",
+                s.timestamp_fixups
+            ));
         }
         if s.packets_over_flow_cap > 0 {
             notes.push(format!(
                 "flow cap reached: {} packets not tracked (raise --max-flows)",
                 s.packets_over_flow_cap
             ));
+        }
+        if let Some(n) = clock_note(a, pi, &names) {
+            notes.push(n);
         }
         let indent = name_w + 2;
         if !notes.is_empty() {
@@ -270,7 +337,11 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             "{}",
             paint.verdict(v, &format!("{} ({})", v.name().to_uppercase(), group.len()))
         )?;
-        let shown = if opts.limit == 0 { group.len() } else { opts.limit.min(group.len()) };
+        let shown = if opts.limit == 0 {
+            group.len()
+        } else {
+            opts.limit.min(group.len())
+        };
         for (c, j) in &group[..shown] {
             let title = conversation_title(c);
             let head = format!("  {title}  ");
@@ -309,7 +380,10 @@ mod tests {
     #[test]
     fn clock_text_is_utc() {
         // 2023-11-14 22:13:20 UTC
-        assert_eq!(clock_text(1_700_000_000_000_000_000, true), "2023-11-14 22:13:20.000");
+        assert_eq!(
+            clock_text(1_700_000_000_000_000_000, true),
+            "2023-11-14 22:13:20.000"
+        );
         assert_eq!(clock_text(0, true), "1970-01-01 00:00:00.000");
         assert_eq!(clock_text(1_500, false), "00:00:00.000");
     }

@@ -43,10 +43,22 @@ impl Run {
     }
 }
 
-/// Runs `flowcheck ARGS...`.
+/// Runs `flowcheck ARGS...`, with `--no-report` added unless the arguments say where the
+/// report goes (`--report DIR`) or already skip it: tests never write into the project's
+/// `reports/` folder.
 pub fn flowcheck<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let mut a: Vec<std::ffi::OsString> = args.iter().map(|s| s.as_ref().to_owned()).collect();
+    if !a.iter().any(|x| x == "--report" || x == "--no-report") {
+        a.push("--no-report".into());
+    }
+    flowcheck_in(Path::new(env!("CARGO_MANIFEST_DIR")), &a)
+}
+
+/// Runs `flowcheck ARGS...` exactly as given, in the folder `cwd`.
+pub fn flowcheck_in<S: AsRef<std::ffi::OsStr>>(cwd: &Path, args: &[S]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
         .args(args)
+        .current_dir(cwd)
         .env("NO_COLOR", "1")
         .output()
         .expect("the flowcheck binary runs");
@@ -57,12 +69,14 @@ pub fn flowcheck<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     }
 }
 
-/// Runs flowcheck with `--json - --quiet` on the arguments and returns the document.
+/// Runs flowcheck with `--json - --quiet --no-report` on the arguments and returns the
+/// document.
 pub fn analyse<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Run, serde_json::Value) {
     let mut a: Vec<std::ffi::OsString> = args.iter().map(|s| s.as_ref().to_owned()).collect();
     a.push("--json".into());
     a.push("-".into());
     a.push("--quiet".into());
+    a.push("--no-report".into());
     let run = flowcheck(&a);
     let doc = run.json();
     (run, doc)

@@ -1,0 +1,283 @@
+//! gzip (RFC 1952) decompression that hands out every byte inflated before damage.
+//!
+//! flate2's `MultiGzDecoder` returns an error, and drops the bytes it inflated, when a `read`
+//! call runs into corrupt data: whatever packets that call had already inflated (up to a
+//! whole read buffer) would be lost. Here the bytes come first and the damage is reported by
+//! the next `read`, so what reaches the capture reader does not depend on how the reads were
+//! cut. The deflate decoding itself is flate2's.
+//!
+//! Members follow each other as `cat a.gz b.gz` writes them; each member's CRC-32 and length
+//! are checked at its end. Header fields (extra field, file name, comment) are skipped as
+//! they stream by, whatever their length, so no header can make memory grow. Bytes after the
+//! last member that do not start another member are damage, like a member cut short.
+
+use std::io::{self, Read};
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
+
+/// Compressed bytes buffered from the source.
+const INPUT_BUFFER: usize = 64 << 10;
+
+const FTEXT_FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+const METHOD_DEFLATE: u8 = 8;
+
+enum State {
+    /// Before a member's header (the stream may end cleanly here after the first member).
+    Header,
+    /// Inflating a member's deflate data.
+    Body,
+    /// Before a member's CRC-32 and length.
+    Trailer,
+    /// Damage: returned by the next read, after the bytes already handed out.
+    Failed(io::Error),
+    /// Clean end, or damage already reported.
+    Done,
+}
+
+/// A decompressing reader over a gzip stream.
+pub(super) struct Gunzip {
+    src: Box<dyn Read + Send>,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    src_eof: bool,
+    state: State,
+    inflate: Decompress,
+    crc: Crc,
+    members: u64,
+}
+
+fn damage(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("gzip: {what}"))
+}
+
+impl Gunzip {
+    pub(super) fn new(src: Box<dyn Read + Send>) -> Gunzip {
+        Gunzip {
+            src,
+            buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            src_eof: false,
+            state: State::Header,
+            inflate: Decompress::new(false),
+            crc: Crc::new(),
+            members: 0,
+        }
+    }
+
+    /// Reads more compressed bytes (after moving the unread ones to the front); `Ok(false)`
+    /// when the source is at its end or the buffer is full.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.src_eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        loop {
+            let free = self.buf.get_mut(self.end..).unwrap_or(&mut []);
+            if free.is_empty() {
+                return Ok(false);
+            }
+            match self.src.read(free) {
+                Ok(0) => {
+                    self.src_eof = true;
+                    return Ok(false);
+                }
+                Ok(k) => {
+                    self.end = (self.end + k).min(self.buf.len());
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes `n` (at most a few dozen) bytes available; `Ok(false)` when the stream ends first.
+    fn need(&mut self, n: usize) -> io::Result<bool> {
+        while self.end - self.pos < n {
+            if !self.fill()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn byte_at(&self, i: usize) -> u8 {
+        self.buf.get(self.pos + i).copied().unwrap_or(0)
+    }
+
+    /// Skips `n` bytes of a header field.
+    fn skip(&mut self, mut n: usize) -> io::Result<()> {
+        while n > 0 {
+            if self.pos == self.end && !self.fill()? {
+                return Err(damage("header cut short"));
+            }
+            let k = n.min(self.end - self.pos);
+            self.pos += k;
+            n -= k;
+        }
+        Ok(())
+    }
+
+    /// Skips a zero-terminated header field (file name, comment).
+    fn skip_zero_terminated(&mut self) -> io::Result<()> {
+        loop {
+            if self.pos == self.end && !self.fill()? {
+                return Err(damage("header cut short"));
+            }
+            let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            match avail.iter().position(|&b| b == 0) {
+                Some(i) => {
+                    self.pos += i + 1;
+                    return Ok(());
+                }
+                None => self.pos = self.end,
+            }
+        }
+    }
+
+    /// Reads a member header; `Ok(false)` at a clean end of the stream (after a member).
+    fn header(&mut self) -> io::Result<bool> {
+        if !self.need(1)? && self.members > 0 {
+            return Ok(false);
+        }
+        let magic = self.need(2)? && self.byte_at(0) == 0x1f && self.byte_at(1) == 0x8b;
+        if !magic {
+            return Err(damage("bytes after the last member are not a gzip member"));
+        }
+        if !self.need(10)? {
+            return Err(damage("header cut short"));
+        }
+        if self.byte_at(2) != METHOD_DEFLATE {
+            return Err(damage("unknown compression method"));
+        }
+        let flags = self.byte_at(3);
+        self.pos += 10;
+        if flags & FEXTRA != 0 {
+            if !self.need(2)? {
+                return Err(damage("header cut short"));
+            }
+            let len = u16::from_le_bytes([self.byte_at(0), self.byte_at(1)]);
+            self.pos += 2;
+            self.skip(len.into())?;
+        }
+        if flags & FNAME != 0 {
+            self.skip_zero_terminated()?;
+        }
+        if flags & FCOMMENT != 0 {
+            self.skip_zero_terminated()?;
+        }
+        if flags & FTEXT_FHCRC != 0 {
+            self.skip(2)?;
+        }
+        self.inflate.reset(false);
+        self.crc.reset();
+        Ok(true)
+    }
+
+    /// Checks a member's trailer.
+    fn trailer(&mut self) -> io::Result<()> {
+        if !self.need(8)? {
+            return Err(damage("member cut short before its CRC"));
+        }
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                self.byte_at(i),
+                self.byte_at(i + 1),
+                self.byte_at(i + 2),
+                self.byte_at(i + 3),
+            ])
+        };
+        let (crc, size) = (word(0), word(4));
+        self.pos += 8;
+        if crc != self.crc.sum() {
+            return Err(damage("CRC-32 mismatch (the data is corrupt)"));
+        }
+        if size != self.crc.amount() {
+            return Err(damage("length mismatch (the data is corrupt)"));
+        }
+        self.members += 1;
+        Ok(())
+    }
+
+    /// Inflates into `out`: `Ok(n)` with `n > 0`, or moves to another state (`Ok(0)`).
+    fn body(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos == self.end {
+                self.fill()?;
+            }
+            let input = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
+            let result = self.inflate.decompress(input, out, FlushDecompress::None);
+            let consumed = (self.inflate.total_in() - in_before) as usize;
+            let written = (self.inflate.total_out() - out_before) as usize;
+            self.pos = (self.pos + consumed).min(self.end);
+            let produced = out.get(..written).unwrap_or(&[]);
+            self.crc.update(produced);
+            match result {
+                Ok(Status::StreamEnd) => {
+                    self.state = State::Trailer;
+                    return Ok(written);
+                }
+                Ok(_) if written > 0 => return Ok(written),
+                Ok(_) => {
+                    // Nothing came out: the decompressor needs more input.
+                    if consumed == 0 && !self.fill()? {
+                        let why = if self.src_eof {
+                            "compressed data cut short"
+                        } else {
+                            "the decompressor made no progress"
+                        };
+                        self.state = State::Failed(damage(why));
+                        return Ok(0);
+                    }
+                }
+                Err(e) => {
+                    self.state = State::Failed(damage(&format!("corrupt compressed data ({e})")));
+                    return Ok(written);
+                }
+            }
+        }
+    }
+}
+
+impl Read for Gunzip {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match &mut self.state {
+                State::Header => match self.header() {
+                    Ok(true) => self.state = State::Body,
+                    Ok(false) => self.state = State::Done,
+                    Err(e) => self.state = State::Failed(e),
+                },
+                State::Body => {
+                    let n = self.body(out)?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+                State::Trailer => match self.trailer() {
+                    Ok(()) => self.state = State::Header,
+                    Err(e) => self.state = State::Failed(e),
+                },
+                State::Failed(_) => {
+                    if let State::Failed(e) = std::mem::replace(&mut self.state, State::Done) {
+                        return Err(e);
+                    }
+                }
+                State::Done => return Ok(0),
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! matrix: the asymmetry matrix, conversations x capture points.
+//!
+//! Each cell says which directions of the conversation that point saw: the requests only
+//! (forward only), the replies only (reverse only), both, or none. A symmetric conversation
+//! is a row of "both" (and "none"); an asymmetric one has a "forward only" or "reverse only"
+//! cell: the point that one direction bypassed. A corner mark says the point forwarded the
+//! conversation, a red cross that a direction was lost after it (seen arriving, never
+//! leaving, never at the receiver). Rows are the conversations with a request and a response (incomplete ones
+//! are one-way by nature and left out), the suspicious first, capped.
+
+use super::{
+    by_severity, conversation_label, fit, text_width, verdict_colour, verdict_counts,
+    worth_showing, wrap, Anchor, Svg, TextStyle, FORWARD, INK, LOST, MUTED, REVERSE,
+};
+use crate::correlate::{ConvPoint, Conversation, Loss};
+use crate::flow::KeyKind;
+use crate::report::Analysis;
+use crate::verdict::Verdict;
+
+/// What one point saw of one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    ForwardOnly,
+    ReverseOnly,
+    Both,
+    None,
+}
+
+impl Seen {
+    pub fn of(p: Option<&ConvPoint>) -> Seen {
+        match p.map(|p| (p.packets[0] > 0, p.packets[1] > 0)) {
+            Some((true, true)) => Seen::Both,
+            Some((true, false)) => Seen::ForwardOnly,
+            Some((false, true)) => Seen::ReverseOnly,
+            _ => Seen::None,
+        }
+    }
+    /// `forward-only`, `reverse-only`, `both`, `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Seen::ForwardOnly => "forward-only",
+            Seen::ReverseOnly => "reverse-only",
+            Seen::Both => "both",
+            Seen::None => "none",
+        }
+    }
+    fn words(self) -> &'static str {
+        match self {
+            Seen::ForwardOnly => "forward only",
+            Seen::ReverseOnly => "reverse only",
+            Seen::Both => "both directions",
+            Seen::None => "nothing",
+        }
+    }
+}
+
+fn dir_words(c: &Conversation) -> [&'static str; 2] {
+    match c.kind {
+        KeyKind::Echo { .. } => ["echo requests", "echo replies"],
+        _ if c.ip_proto == 6 => ["client packets", "server packets"],
+        _ => ["requests", "replies"],
+    }
+}
+
+const MARGIN: f64 = 20.0;
+const ROW_H: f64 = 30.0;
+const CELL_PAD: f64 = 3.0;
+
+/// Draws the matrix of the conversations worth showing, at most `limit` rows.
+pub fn render(a: &Analysis, limit: usize) -> String {
+    let names: Vec<String> = a.point_names();
+    let order = by_severity(a);
+    let (shown_pool, one_way): (Vec<usize>, Vec<usize>) = order
+        .into_iter()
+        .partition(|&i| worth_showing(&a.conversations[i].1));
+    let rows: Vec<usize> = shown_pool.iter().copied().take(limit).collect();
+    let left_out: Vec<usize> = shown_pool.iter().copied().skip(limit).collect();
+
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|&i| format!("#{}  {}", i + 1, conversation_label(&a.conversations[i].0)))
+        .collect();
+    let verdict_w = Verdict::ALL
+        .iter()
+        .map(|v| text_width(v.name(), 11.0) + 16.0)
+        .fold(70.0, f64::max);
+    let label_w = labels
+        .iter()
+        .map(|l| text_width(l, 12.0))
+        .fold(160.0, f64::max)
+        .min(440.0);
+    let col_w = names
+        .iter()
+        .map(|n| text_width(n, 12.0) + 18.0)
+        .fold(84.0, f64::max)
+        .min(170.0);
+    let grid_x = MARGIN + verdict_w + 10.0 + label_w + 14.0;
+    let width = (grid_x + col_w * names.len() as f64 + MARGIN).max(620.0);
+    let text_w = width - 2.0 * MARGIN;
+
+    let mut notes: Vec<String> = Vec::new();
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "{} more conversations not shown ({}); the verdict table and --json list every one.",
+            left_out.len(),
+            verdict_counts(a, &left_out)
+        ));
+    }
+    if !one_way.is_empty() {
+        notes.push(format!(
+            "{} incomplete conversations (one-way by nature: neighbour discovery, multicast, ...) \
+             not shown.",
+            one_way.len()
+        ));
+    }
+    let note_lines: Vec<String> = notes.iter().flat_map(|n| wrap(n, 11.0, text_w)).collect();
+
+    let title_y = MARGIN + 15.0;
+    let head_y = title_y + 44.0;
+    let grid_y = head_y + 12.0;
+    let body_h = if rows.is_empty() {
+        ROW_H
+    } else {
+        ROW_H * rows.len() as f64
+    };
+    let any_loss = rows
+        .iter()
+        .any(|&i| !a.conversations[i].0.losses.is_empty());
+    let legend_y = grid_y + body_h + 26.0;
+    let mut scratch = Svg::new(1.0, 1.0, "", "");
+    let legend_h = legend(&mut scratch, 0.0, text_w, any_loss, false);
+    let notes_y = legend_y + legend_h + 8.0;
+    let height = notes_y + 15.0 * note_lines.len() as f64 + MARGIN;
+
+    let mut svg = Svg::new(
+        width,
+        height,
+        "Asymmetry matrix: which directions each capture point saw",
+        "matrix",
+    );
+    svg.text(
+        MARGIN,
+        title_y,
+        "Who saw what: the directions each capture point saw",
+        TextStyle::new(16.0, INK).bold(),
+    );
+    svg.text(
+        MARGIN,
+        title_y + 20.0,
+        &format!(
+            "{} conversation{} with a request and a response, the suspicious first",
+            shown_pool.len(),
+            if shown_pool.len() == 1 { "" } else { "s" }
+        ),
+        TextStyle::new(12.0, MUTED),
+    );
+    // column heads
+    for (k, name) in names.iter().enumerate() {
+        let x = grid_x + col_w * (k as f64 + 0.5);
+        svg.open(&[("class", "column"), ("data-point", name)]);
+        svg.tooltip(name);
+        svg.text(
+            x,
+            head_y,
+            &fit(name, 12.0, col_w - 6.0),
+            TextStyle::new(12.0, INK).bold().anchor(Anchor::Middle),
+        );
+        svg.close();
+    }
+    if rows.is_empty() {
+        svg.text(
+            grid_x,
+            grid_y + 20.0,
+            "no conversation with a request and a response",
+            TextStyle::new(12.0, MUTED),
+        );
+    }
+    for (r, &i) in rows.iter().enumerate() {
+        let (c, j) = &a.conversations[i];
+        let y = grid_y + ROW_H * r as f64;
+        if r % 2 == 1 {
+            svg.rect(MARGIN, y, grid_x - MARGIN - 6.0, ROW_H, "#f7f7f7", None);
+        }
+        let vname = j.verdict.name();
+        svg.open(&[
+            ("class", "row"),
+            ("data-conversation", &(i + 1).to_string()),
+            ("data-verdict", vname),
+        ]);
+        svg.tooltip(&format!("{}: {}", vname, j.reason));
+        svg.round_rect(
+            MARGIN + 2.0,
+            y + 6.0,
+            verdict_w - 4.0,
+            ROW_H - 12.0,
+            (ROW_H - 12.0) / 2.0,
+            verdict_colour(vname),
+            "none",
+        );
+        svg.text(
+            MARGIN + verdict_w / 2.0,
+            y + ROW_H / 2.0 + 4.0,
+            vname,
+            TextStyle::new(11.0, "#ffffff")
+                .bold()
+                .anchor(Anchor::Middle),
+        );
+        svg.text(
+            MARGIN + verdict_w + 10.0,
+            y + ROW_H / 2.0 + 4.0,
+            &fit(&labels[r], 12.0, label_w),
+            TextStyle::new(12.0, INK),
+        );
+        svg.close();
+        let words = dir_words(c);
+        for (k, name) in names.iter().enumerate() {
+            let p = c.points.iter().find(|p| p.point == k);
+            let seen = Seen::of(p);
+            let x = grid_x + col_w * k as f64;
+            svg.open(&[
+                ("class", "cell"),
+                ("data-conversation", &(i + 1).to_string()),
+                ("data-point", name),
+                ("data-state", seen.name()),
+            ]);
+            let mut tip = format!("{name}: {}", seen.words());
+            if let Some(p) = p {
+                tip.push_str(&format!(
+                    " ({} {}, {} {})",
+                    p.packets[0], words[0], p.packets[1], words[1]
+                ));
+                if p.is_forwarder() {
+                    tip.push_str("; forwarded here");
+                    for nat in &p.nat {
+                        tip.push_str(&format!(", NAT {}", nat.describe()));
+                    }
+                }
+            }
+            let lost: Vec<usize> = c
+                .losses
+                .iter()
+                .filter(|l| match **l {
+                    Loss::After { point, .. } => point == k,
+                    Loss::Between { from, .. } => from == k,
+                })
+                .map(|l| l.dir() as usize)
+                .collect();
+            for &d in &lost {
+                tip.push_str(&format!("; {} lost after {name}", words[d]));
+            }
+            svg.tooltip(&tip);
+            cell(
+                &mut svg,
+                x + CELL_PAD,
+                y + CELL_PAD,
+                col_w - 2.0 * CELL_PAD,
+                ROW_H - 2.0 * CELL_PAD,
+                seen,
+            );
+            if p.is_some_and(|p| p.is_forwarder()) {
+                let (cx, cy) = (x + col_w - CELL_PAD, y + CELL_PAD);
+                svg.polygon(&[(cx - 11.0, cy), (cx, cy), (cx, cy + 11.0)], INK);
+            }
+            if !lost.is_empty() {
+                let (cx, cy) = (x + col_w - CELL_PAD - 9.0, y + ROW_H - CELL_PAD - 8.0);
+                svg.circle(cx, cy, 7.0, "#ffffff", None);
+                svg.cross(cx, cy, 3.5, LOST);
+            }
+            svg.close();
+        }
+    }
+    legend(&mut svg, legend_y, text_w, any_loss, true);
+    let mut ny = notes_y + 8.0;
+    for line in &note_lines {
+        svg.text(MARGIN, ny, line, TextStyle::new(11.0, MUTED));
+        ny += 15.0;
+    }
+    svg.finish()
+}
+
+/// Draws the legend from `y` (when `draw`), wrapped at `width`; returns its height.
+fn legend(svg: &mut Svg, y: f64, width: f64, loss: bool, draw: bool) -> f64 {
+    let mut items: Vec<(usize, &str)> = vec![
+        (0, "forward only: requests, no replies"),
+        (1, "reverse only: replies, no requests"),
+        (2, "both directions"),
+        (3, "neither"),
+        (4, "forwarded by the point"),
+    ];
+    if loss {
+        items.push((5, "a direction was lost after this point"));
+    }
+    let (mut lx, mut ly) = (MARGIN, y);
+    for (kind, label) in items {
+        let sample = if kind < 4 { 44.0 } else { 22.0 };
+        let w = sample + text_width(label, 11.0) + 20.0;
+        if lx > MARGIN && lx + w > MARGIN + width {
+            lx = MARGIN;
+            ly += 22.0;
+        }
+        if draw {
+            match kind {
+                0..=3 => {
+                    let seen = [Seen::ForwardOnly, Seen::ReverseOnly, Seen::Both, Seen::None][kind];
+                    cell(svg, lx, ly - 9.0, 36.0, 18.0, seen);
+                }
+                4 => svg.polygon(
+                    &[(lx, ly - 8.0), (lx + 12.0, ly - 8.0), (lx + 12.0, ly + 4.0)],
+                    INK,
+                ),
+                _ => svg.cross(lx + 6.0, ly - 2.0, 4.5, LOST),
+            }
+            svg.text(lx + sample, ly + 4.0, label, TextStyle::new(11.0, INK));
+        }
+        lx += w;
+    }
+    ly - y + 22.0
+}
+
+/// Draws one cell's box and arrows.
+fn cell(svg: &mut Svg, x: f64, y: f64, w: f64, h: f64, seen: Seen) {
+    let (cx, cy) = (x + w / 2.0, y + h / 2.0);
+    let arrow = |svg: &mut Svg, y: f64, right: bool| {
+        let half = (w * 0.22).min(14.0);
+        let (from, to) = if right {
+            (cx - half, cx + half)
+        } else {
+            (cx + half, cx - half)
+        };
+        let dx = if right { 1.0 } else { -1.0 };
+        svg.line(from, y, to - dx * 6.0, y, "#ffffff", 2.0, None);
+        svg.arrowhead(to, y, dx, 0.0, 7.0, "#ffffff");
+    };
+    match seen {
+        Seen::ForwardOnly => {
+            svg.round_rect(x, y, w, h, 4.0, FORWARD, "none");
+            arrow(svg, cy, true);
+        }
+        Seen::ReverseOnly => {
+            svg.round_rect(x, y, w, h, 4.0, REVERSE, "none");
+            arrow(svg, cy, false);
+        }
+        Seen::Both => {
+            svg.round_rect(x, y, w, h, 4.0, FORWARD, "none");
+            svg.rect(x + w / 2.0, y, w / 2.0 - 4.0, h, REVERSE, None);
+            svg.round_rect(x + w / 2.0, y, w / 2.0, h, 4.0, REVERSE, "none");
+            arrow(svg, cy - h * 0.18, true);
+            arrow(svg, cy + h * 0.18, false);
+        }
+        Seen::None => {
+            svg.round_rect(x, y, w, h, 4.0, "#f0f0f0", "#dddddd");
+            svg.circle(cx, cy, 2.0, "#bbbbbb", None);
+        }
+    }
+}

@@ -1,0 +1,770 @@
+//! The report (`flowcheck CAPTURES --report DIR`): every file parses as XML, the pictures say
+//! what a network engineer reads in stage 3 (the NVA saw only the replies of the VPN
+//! traffic), strings from captures are escaped, the default folder and the flags behave, the
+//! committed example report is what flowcheck makes today, and a real browser renders the
+//! page without a console error.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A fresh folder under the system's temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "flowcheck-report-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("a temporary folder");
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stage3() -> PathBuf {
+    common::captures().join("stage3")
+}
+
+/// Runs flowcheck on `captures` with `--report` into a fresh folder.
+fn report(captures: &[OsString], tag: &str) -> (TempDir, common::Run) {
+    let dir = TempDir::new(tag);
+    let mut args = captures.to_vec();
+    args.extend([
+        "--report".into(),
+        dir.path().join("out").into(),
+        "--quiet".into(),
+    ]);
+    let run = common::flowcheck(&args);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "flowcheck failed: {}",
+        run.stderr
+    );
+    (dir, run)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The files of a folder, by name.
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn parse(text: &str) -> roxmltree::Document<'_> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts)
+        .unwrap_or_else(|e| panic!("not well-formed: {e}\n{}", &text[..text.len().min(600)]))
+}
+
+/// All the text of a document, joined by spaces.
+fn all_text(doc: &roxmltree::Document) -> String {
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `<g>` elements of `class`.
+fn groups<'a, 'i>(doc: &'a roxmltree::Document<'i>, class: &str) -> Vec<roxmltree::Node<'a, 'i>> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some(class))
+        .collect()
+}
+
+/// The id (1-based, as in the JSON document and the file names) of a stage 3 conversation.
+fn conversation_id(
+    doc: &Value,
+    proto: &str,
+    client: &str,
+    server: &str,
+    icmp_id: Option<u64>,
+) -> u64 {
+    doc["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["proto"] == proto
+                && c["client"] == client
+                && c["server"] == server
+                && (icmp_id.is_none() || c["icmp_id"].as_u64() == icmp_id)
+        })
+        .unwrap_or_else(|| panic!("no {proto} {client} -> {server} conversation"))["id"]
+        .as_u64()
+        .unwrap()
+}
+
+fn stage3_doc() -> Value {
+    let (run, doc) = common::analyse(&[stage3()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    doc
+}
+
+#[test]
+fn every_file_of_the_report_parses_and_the_page_is_self_contained() {
+    let (dir, _) = report(&[stage3().into()], "all");
+    let out = dir.path().join("out");
+    let names = files(&out);
+    for want in [
+        "index.html",
+        "summary.svg",
+        "matrix.svg",
+        "timeline.svg",
+        "latency.svg",
+    ] {
+        assert!(
+            names.contains(&want.to_string()),
+            "{want} missing: {names:?}"
+        );
+    }
+    let ladders = names.iter().filter(|n| n.starts_with("ladder-")).count();
+    assert_eq!(
+        ladders, 7,
+        "a ladder per conversation with a request and a response: {names:?}"
+    );
+    let svgs: Vec<&String> = names.iter().filter(|n| n.ends_with(".svg")).collect();
+    for name in &svgs {
+        let text = read(&out.join(name));
+        let doc = parse(&text);
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg", "{name}");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg"),
+            "{name}"
+        );
+        assert!(root.attribute("viewBox").is_some(), "{name} scales");
+        // a browser logs an error for a negative size (regression: sub-pixel bars inset by 1 px)
+        for n in doc.descendants().filter(|n| n.is_element()) {
+            for attr in ["width", "height", "r"] {
+                if let Some(v) = n.attribute(attr).and_then(|v| v.parse::<f64>().ok()) {
+                    assert!(v >= 0.0, "{name}: <{} {attr}=\"{v}\">", n.tag_name().name());
+                }
+            }
+        }
+    }
+    let html = read(&out.join("index.html"));
+    let doc = parse(&html);
+    let title = doc
+        .descendants()
+        .find(|n| n.has_tag_name("title"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    assert_eq!(title, "flowcheck report: stage3");
+    // every picture inline: self-contained
+    let inline = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "svg")
+        .count();
+    assert_eq!(inline, svgs.len(), "each picture inlined once");
+    // no script, no fetch: only in-page anchors, the pictures beside it, and data: URLs
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("script"))
+            .count(),
+        0
+    );
+    for n in doc.descendants().filter(|n| n.is_element()) {
+        for attr in ["src", "href"] {
+            if let Some(v) = n.attribute(attr) {
+                let local = v.starts_with('#')
+                    || v.starts_with("data:")
+                    || (!v.contains(':') && !v.starts_with("//") && v.ends_with(".svg"));
+                assert!(local, "<{} {attr}=\"{v}\"> fetches", n.tag_name().name());
+            }
+        }
+    }
+    let csp = doc
+        .descendants()
+        .find(|n| n.attribute("http-equiv") == Some("Content-Security-Policy"))
+        .and_then(|n| n.attribute("content"))
+        .unwrap_or_default();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    // the content: points, the verdict table with the evidence sentences
+    let text = all_text(&doc);
+    for point in ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"] {
+        assert!(text.contains(point), "{point} in the page");
+    }
+    let json = stage3_doc();
+    for c in json["conversations"].as_array().unwrap() {
+        if c["verdict"] != "incomplete" {
+            let reason = c["reason"].as_str().unwrap();
+            assert!(text.contains(reason), "the evidence of {c} in the page");
+        }
+    }
+    let rows: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("tr"))
+        .filter_map(|n| n.attribute("data-verdict"))
+        .collect();
+    assert_eq!(rows.len(), 31, "every conversation in the verdict table");
+    assert_eq!(&rows[..4], ["asymmetric"; 4], "the suspicious first");
+    // the charts name what they show
+    let timeline = read(&out.join("timeline.svg"));
+    for point in ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"] {
+        assert!(timeline.contains(point), "timeline has a row for {point}");
+    }
+    let latency = read(&out.join("latency.svg"));
+    assert!(latency.contains("vpn-client → spoke1-vm"), "latency pair");
+    assert!(latency.contains("spoke1-vm → hub-nva"), "latency pair");
+    let summary = all_text(&parse(&read(&out.join("summary.svg"))));
+    assert!(
+        summary.contains("4 asymmetric, 24 incomplete, 3 symmetric"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn ladder_of_the_vpn_ping_draws_the_asymmetric_route() {
+    let json = stage3_doc();
+    let id = conversation_id(&json, "icmp", "10.100.204.2", "10.100.201.4", Some(13));
+    let (dir, _) = report(&[stage3().into()], "ladder");
+    let text = read(&dir.path().join("out").join(format!("ladder-{id}.svg")));
+    let doc = parse(&text);
+    let lanes: Vec<&str> = groups(&doc, "lane")
+        .iter()
+        .filter_map(|g| g.attribute("data-lane"))
+        .collect();
+    assert_eq!(
+        lanes,
+        ["vpn-client", "hub-nva", "spoke1-vm"],
+        "client side first"
+    );
+    // lane headers are named after the points
+    let label = all_text(&doc);
+    for lane in &lanes {
+        assert!(label.contains(lane));
+    }
+    // one arrow per packet followed across the points
+    let matched = json["conversations"][id as usize - 1]["matched_packets"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        matched, 6,
+        "3 echo requests and 3 replies followed across the points"
+    );
+    let packets = groups(&doc, "packet");
+    assert_eq!(
+        packets.len() as u64,
+        matched,
+        "one arrow per matched packet"
+    );
+    let route = |d: &str| -> Vec<&str> {
+        packets
+            .iter()
+            .filter(|g| g.attribute("data-dir") == Some(d))
+            .filter_map(|g| g.attribute("data-lanes"))
+            .collect()
+    };
+    assert_eq!(
+        route("forward"),
+        ["vpn-client spoke1-vm"; 3],
+        "the requests bypass the NVA"
+    );
+    assert_eq!(
+        route("reverse"),
+        ["spoke1-vm hub-nva vpn-client"; 3],
+        "the replies cross it"
+    );
+    for seq in 1..=3 {
+        assert!(
+            label.contains(&format!("echo request seq {seq}")),
+            "{label}"
+        );
+        assert!(label.contains(&format!("echo reply seq {seq}")), "{label}");
+    }
+    assert!(
+        label.contains("lane crossed, not seen there"),
+        "the bypass is in the legend"
+    );
+}
+
+#[test]
+fn matrix_shows_that_the_nva_saw_only_the_replies_of_the_vpn_ping() {
+    let json = stage3_doc();
+    let vpn = conversation_id(&json, "icmp", "10.100.204.2", "10.100.201.4", Some(13));
+    let spokes = conversation_id(&json, "icmp", "10.100.201.4", "10.100.202.4", Some(12));
+    let (dir, _) = report(&[stage3().into()], "matrix");
+    let text = read(&dir.path().join("out").join("matrix.svg"));
+    let doc = parse(&text);
+    let cells = groups(&doc, "cell");
+    let cell = |conv: u64, point: &str| {
+        cells
+            .iter()
+            .find(|g| {
+                g.attribute("data-conversation") == Some(&conv.to_string())
+                    && g.attribute("data-point") == Some(point)
+            })
+            .copied()
+            .unwrap_or_else(|| panic!("no cell for conversation {conv} at {point}"))
+    };
+    let nva = cell(vpn, "hub-nva");
+    assert_eq!(nva.attribute("data-state"), Some("reverse-only"));
+    let tip = nva
+        .children()
+        .find(|n| n.has_tag_name("title"))
+        .and_then(|n| n.text())
+        .unwrap_or_default();
+    assert!(
+        tip.contains("reverse only") && tip.contains("0 echo requests, 6 echo replies"),
+        "{tip}"
+    );
+    assert_eq!(
+        cell(vpn, "vpn-client").attribute("data-state"),
+        Some("both")
+    );
+    assert_eq!(cell(vpn, "spoke1-vm").attribute("data-state"), Some("both"));
+    assert_eq!(cell(vpn, "spoke2-vm").attribute("data-state"), Some("none"));
+    assert_eq!(
+        cell(spokes, "hub-nva").attribute("data-state"),
+        Some("both")
+    );
+    let columns: Vec<&str> = groups(&doc, "column")
+        .iter()
+        .filter_map(|g| g.attribute("data-point"))
+        .collect();
+    assert_eq!(columns, ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"]);
+    let rows: Vec<&str> = groups(&doc, "row")
+        .iter()
+        .filter_map(|g| g.attribute("data-verdict"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "asymmetric",
+            "asymmetric",
+            "asymmetric",
+            "asymmetric",
+            "symmetric",
+            "symmetric",
+            "symmetric"
+        ]
+    );
+    assert!(
+        all_text(&doc).contains("24 incomplete conversations"),
+        "says what it left out"
+    );
+}
+
+#[test]
+fn pictures_cap_their_rows_and_say_what_was_left_out() {
+    use flowcheck::report::svg;
+    let inputs = flowcheck::point::resolve_inputs(&[stage3().display().to_string()]).unwrap();
+    let a = flowcheck::analyse(&inputs, &flowcheck::point::ReadOptions::default());
+    let m = svg::matrix::render(&a, 2);
+    let doc = parse(&m);
+    assert_eq!(groups(&doc, "row").len(), 2);
+    assert!(
+        all_text(&doc).contains("5 more conversations not shown (2 asymmetric, 3 symmetric)"),
+        "{}",
+        all_text(&doc)
+    );
+    let limits = svg::Limits {
+        ladders: 3,
+        ..svg::Limits::default()
+    };
+    let pics = svg::pictures(&a, &limits);
+    assert_eq!(
+        pics.iter()
+            .filter(|p| p.file.starts_with("ladder-"))
+            .count(),
+        3
+    );
+    let all = svg::charts::latency(&a, 100);
+    assert!(!all.contains("more pairs not shown"));
+    let two = svg::charts::latency(&a, 2);
+    assert!(two.contains("more pairs not shown"), "{two}");
+}
+
+#[test]
+fn strings_from_captures_cannot_inject_markup() {
+    // (no '=' in it: NAME=PATH splits at the first one)
+    let evil = "<script>alert(\"x\")</script><img src onerror>&amp;\u{1}";
+    let nva = common::captures().join("hub-nva.pcap");
+    let arg = format!("{evil}={}", nva.display());
+    let (dir, _) = report(&[arg.into()], "evil");
+    let out = dir.path().join("out");
+    for name in files(&out) {
+        let text = read(&out.join(&name));
+        let doc = parse(&text);
+        for n in doc.descendants() {
+            assert!(
+                !n.has_tag_name("script") && !n.has_tag_name("img"),
+                "{name}: markup from the capture name got through"
+            );
+        }
+        assert!(!text.contains("<script"), "{name}");
+        assert!(
+            !text.contains('\u{1}'),
+            "{name}: a control character XML cannot carry"
+        );
+        if name == "index.html" || name == "matrix.svg" {
+            // the name is shown as text, visibly
+            let shown = all_text(&doc);
+            assert!(
+                shown.contains("<script>alert(\"x\")</script><img src onerror>&amp;\\x01"),
+                "{name}: the point name is shown as text: {shown}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_report_goes_to_reports_name_and_its_path_is_printed() {
+    let cwd = TempDir::new("default");
+    let run = common::flowcheck_in(cwd.path(), &[stage3()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(cwd.path().join("reports/stage3/index.html").is_file());
+    assert!(cwd.path().join("reports/stage3/matrix.svg").is_file());
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("report: reports/stage3/index.html"),
+        "{}",
+        run.stdout
+    );
+
+    // one capture: its point name; several: combined; NAME=PATH: the name, made a safe path
+    let nva = common::captures().join("hub-nva.pcap");
+    let run = common::flowcheck_in(cwd.path(), &[nva.as_os_str(), "--quiet".as_ref()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(cwd.path().join("reports/hub-nva/index.html").is_file());
+    assert_eq!(run.stdout, "", "--quiet prints nothing");
+    let s3 = stage3();
+    let two = [s3.join("hub-nva.pcap"), s3.join("vpn-client.pcap")];
+    let run = common::flowcheck_in(
+        cwd.path(),
+        &[two[0].as_os_str(), two[1].as_os_str(), "--quiet".as_ref()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(cwd.path().join("reports/combined/index.html").is_file());
+    let sneaky = format!("../../x y={}", nva.display());
+    let run = common::flowcheck_in(cwd.path(), &[sneaky.as_str(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let made = files(&cwd.path().join("reports"));
+    assert_eq!(
+        made,
+        ["_.._x_y", "combined", "hub-nva", "stage3"],
+        "stays inside reports/"
+    );
+    assert_eq!(files(cwd.path()), ["reports"], "nothing written elsewhere");
+
+    // --json -: stdout is the document alone, the path goes to stderr
+    let run = common::flowcheck_in(
+        cwd.path(),
+        &[s3.as_os_str(), "--json".as_ref(), "-".as_ref()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.json()["conversations"].is_array());
+    assert!(
+        run.stderr.contains("report: reports/stage3/index.html"),
+        "{}",
+        run.stderr
+    );
+
+    // --no-report writes nothing; --report and --no-report conflict
+    let empty = TempDir::new("none");
+    let run = common::flowcheck_in(empty.path(), &[s3.as_os_str(), "--no-report".as_ref()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("report:"));
+    assert!(
+        files(empty.path()).is_empty(),
+        "--no-report wrote something"
+    );
+    let run = common::flowcheck_in(
+        empty.path(),
+        &[
+            s3.as_os_str(),
+            "--no-report".as_ref(),
+            "--report".as_ref(),
+            "x".as_ref(),
+        ],
+    );
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn a_second_run_removes_the_ladders_it_no_longer_draws() {
+    let dir = TempDir::new("stale");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("ladder-999.svg"), "<svg/>").unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let run = common::flowcheck(&[
+        stage3().as_os_str(),
+        "--report".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let names = files(&out);
+    assert!(!names.contains(&"ladder-999.svg".to_string()));
+    assert!(
+        names.contains(&"notes.txt".to_string()),
+        "other files are left alone"
+    );
+}
+
+/// reports/stage3 is committed; it must be exactly what flowcheck makes now.
+#[test]
+fn example_report_is_in_sync() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/stage3");
+    assert!(
+        committed.join("index.html").is_file(),
+        "reports/stage3 is missing: run scripts/regen-example-report.sh and commit it"
+    );
+    let dir = TempDir::new("sync");
+    let fresh = dir.path().join("stage3");
+    // the same invocation as scripts/regen-example-report.sh, from the project folder
+    let run = common::flowcheck(&[
+        "captures/stage3".as_ref(),
+        "--report".as_ref(),
+        fresh.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (want, have) = (files(&fresh), files(&committed));
+    let mut stale: Vec<String> = Vec::new();
+    for name in want.iter().chain(&have) {
+        let a = std::fs::read(fresh.join(name)).ok();
+        let b = std::fs::read(committed.join(name)).ok();
+        if a != b && !stale.contains(name) {
+            stale.push(name.clone());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "reports/stage3 differs from what flowcheck makes now ({}): run \
+         scripts/regen-example-report.sh and commit reports/stage3",
+        stale.join(", ")
+    );
+}
+
+// ---- the browser ----
+
+/// A Chromium binary: $FLOWCHECK_CHROMIUM, else the first of the usual names on PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FLOWCHECK_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    for name in [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+        "chrome",
+    ] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+struct Browser {
+    bin: PathBuf,
+}
+
+impl Browser {
+    /// Runs headless Chromium on `page` with `extra` flags; returns (stdout, console lines).
+    fn run(&self, page: &Path, extra: &[String], scratch: &Path) -> (String, Vec<String>) {
+        let profile = scratch.join(format!("profile-{}", extra.len()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let mut cmd = std::process::Command::new(&self.bin);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("chromium starts");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        // read both pipes on threads so a chatty browser cannot block on a full pipe
+        let mut so = child.stdout.take().unwrap();
+        let mut se = child.stderr.take().unwrap();
+        let out_t = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut so, &mut s);
+            s
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut se, &mut s);
+            s
+        });
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("chromium did not finish within 120 s");
+                }
+            }
+        }
+        let stdout = out_t.join().unwrap_or_default();
+        let stderr = err_t.join().unwrap_or_default();
+        let console = stderr
+            .lines()
+            .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+            .map(String::from)
+            .collect();
+        (stdout, console)
+    }
+}
+
+/// Share of the pixels that are not (nearly) white, and the number of pixels of `rgb`.
+fn png_stats(path: &Path, rgb: [u8; 3]) -> (f64, usize) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0u8; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let channels = info.color_type.samples();
+    let px = &buf[..info.buffer_size()];
+    let (mut ink, mut hits, mut total) = (0usize, 0usize, 0usize);
+    for p in px.chunks(channels) {
+        let (r, g, b) = if channels >= 3 {
+            (p[0], p[1], p[2])
+        } else {
+            (p[0], p[0], p[0])
+        };
+        total += 1;
+        if r < 235 || g < 235 || b < 235 {
+            ink += 1;
+        }
+        if r.abs_diff(rgb[0]) < 12 && g.abs_diff(rgb[1]) < 12 && b.abs_diff(rgb[2]) < 12 {
+            hits += 1;
+        }
+    }
+    (ink as f64 / total.max(1) as f64, hits)
+}
+
+#[test]
+fn a_browser_renders_the_report_without_console_errors() {
+    let Some(bin) = chromium() else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !ci,
+            "CI must install a browser for this test (Debian's chromium package, see .ci/run)"
+        );
+        eprintln!(
+            "SKIPPED a_browser_renders_the_report_without_console_errors: no Chromium found \
+             (install Debian's `chromium` package, or set FLOWCHECK_CHROMIUM)"
+        );
+        return;
+    };
+    let browser = Browser { bin };
+    let scratch = TempDir::new("browser");
+
+    // the console detector works: a page that logs an error and throws is caught
+    let control = scratch.path().join("control.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><title>control</title><p>x</p>\
+         <script>console.error('flowcheck-control'); notDefined();</script>",
+    )
+    .unwrap();
+    let (_, console) = browser.run(&control, &["--dump-dom".into()], scratch.path());
+    assert!(
+        console.iter().any(|l| l.contains("flowcheck-control")),
+        "the browser's console is not visible in its log, so this test could not see errors: {console:?}"
+    );
+
+    // the report: loads without a console message, renders, and is not blank
+    let (dir, _) = report(&[stage3().into()], "page");
+    let page = dir.path().join("out").join("index.html");
+    let shot = scratch.path().join("shot.png");
+    let (_, console) = browser.run(
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,3200".into(),
+        ],
+        scratch.path(),
+    );
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let (ink, red) = png_stats(&shot, [0xc6, 0x28, 0x28]);
+    assert!(
+        ink > 0.03,
+        "the screenshot is blank ({:.2}% ink)",
+        ink * 100.0
+    );
+    assert!(
+        red > 200,
+        "the asymmetric red of badges, matrix and charts is visible ({red} px)"
+    );
+    let (dom, console) = browser.run(&page, &["--dump-dom".into()], scratch.path());
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    assert!(
+        dom.contains("flowcheck report: stage3"),
+        "the page loaded: {}",
+        &dom[..dom.len().min(400)]
+    );
+    assert!(dom.contains("<svg"), "pictures inline");
+
+    // a crafted capture name runs nothing
+    let evil = format!(
+        "<script>console.error('injected')</script><marquee>moving</marquee>={}",
+        common::captures().join("hub-nva.pcap").display()
+    );
+    let (edir, _) = report(&[evil.into()], "evil-page");
+    let (dom, console) = browser.run(
+        &edir.path().join("out").join("index.html"),
+        &["--dump-dom".into()],
+        scratch.path(),
+    );
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    assert!(
+        !dom.contains("<script") && !dom.contains("<marquee"),
+        "markup from a capture name in the DOM"
+    );
+}
