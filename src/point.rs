@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::capture::{CaptureReader, Format};
-use crate::decode::{self, SkipReason};
+use crate::decode::{self, Packet, SkipReason};
 use crate::flow::{Flow, FlowTable, Link};
 
 /// A capture point as named by the user.
@@ -190,6 +190,9 @@ pub struct ReadOptions {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// How long to wait for a writer to open a FIFO given as a capture.
     pub fifo_wait: Duration,
+    /// Read and decode on one thread while another keeps the flow table (for a point that
+    /// has a core to itself; `analyse_points` decides).
+    pub pipeline: bool,
     /// Keep packet samples in every flow (what `correlate` follows across points; see
     /// `flow`). `analyse` turns it on when there is more than one point.
     pub samples: bool,
@@ -201,6 +204,7 @@ impl Default for ReadOptions {
             max_flows: 1_000_000,
             progress: None,
             fifo_wait: Duration::from_secs(10),
+            pipeline: false,
             samples: false,
         }
     }
@@ -336,6 +340,77 @@ pub fn analyse_reader(
         }
     };
     s.format = format_name(reader.format(), reader.gzipped());
+    if !opts.pipeline {
+        read_loop(&mut reader, &mut s, opts, |p, ts, wire_len, n| {
+            table.add(p, ts, wire_len, n)
+        });
+    } else {
+        table = read_pipelined(&mut reader, &mut s, opts, table);
+    }
+    s.link_types = reader.link_types().to_vec();
+    s.timestamp_fixups = reader.timestamp_fixups();
+    finish(s, table)
+}
+
+/// A decoded packet on its way to the flow table: packet, time, wire length, frame number.
+type Item = (Packet, i64, u32, u64);
+/// Packets handed from the reading thread to the flow thread at a time.
+const BATCH: usize = 4096;
+
+/// Reads and decodes on this thread while another thread keeps the flow table: the two
+/// halves of the per-packet work overlap. Batches are recycled, so the steady state does not
+/// allocate. Packets reach the table in capture order, exactly as without the pipeline.
+fn read_pipelined(
+    reader: &mut CaptureReader,
+    s: &mut PointSummary,
+    opts: &ReadOptions,
+    mut table: FlowTable,
+) -> FlowTable {
+    use std::sync::mpsc;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Item>>(4);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            for mut batch in full_rx {
+                for (p, ts, wire_len, n) in &batch {
+                    table.add(p, *ts, *wire_len, *n);
+                }
+                batch.clear();
+                // the reader may be gone already: then the batch is simply dropped
+                let _ = empty_tx.send(batch);
+            }
+            table
+        });
+        let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+        read_loop(reader, s, opts, |p, ts, wire_len, n| {
+            batch.push((*p, ts, wire_len, n));
+            if batch.len() == BATCH {
+                let next = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                // a send fails only when the worker is gone (it panicked): join reports it
+                let _ = full_tx.send(std::mem::replace(&mut batch, next));
+            }
+        });
+        if !batch.is_empty() {
+            let _ = full_tx.send(batch);
+        }
+        drop(full_tx);
+        match worker.join() {
+            Ok(table) => table,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Reads every frame, keeps the point's counters, decodes, and hands each packet to `sink`
+/// with its time, wire length and 1-based frame number.
+fn read_loop(
+    reader: &mut CaptureReader,
+    s: &mut PointSummary,
+    opts: &ReadOptions,
+    mut sink: impl FnMut(&Packet, i64, u32, u64),
+) {
     let mut frame_no = 0u64;
     let (mut reported, mut reported_frames) = (0u64, 0u64);
     let mut prev_ts = i64::MIN;
@@ -370,7 +445,7 @@ pub fn analyse_reader(
         match decode::decode(frame.link_type, frame.data, frame.wire_len) {
             Ok(p) => {
                 s.decoded += 1;
-                table.add(&p, frame.ts_ns, frame.wire_len, frame_no);
+                sink(&p, frame.ts_ns, frame.wire_len, frame_no);
             }
             Err(reason) => {
                 *s.not_decoded.entry(reason.name()).or_insert(0) += 1;
@@ -380,9 +455,6 @@ pub fn analyse_reader(
             }
         }
     }
-    s.link_types = reader.link_types().to_vec();
-    s.timestamp_fixups = reader.timestamp_fixups();
-    finish(s, table)
 }
 
 fn finish(mut s: PointSummary, table: FlowTable) -> PointResult {
@@ -398,10 +470,21 @@ fn finish(mut s: PointSummary, table: FlowTable) -> PointResult {
 
 /// Analyses every point, in parallel where there are cores for it; results in input order.
 pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointResult> {
-    let workers = std::thread::available_parallelism()
+    let cores = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1)
-        .min(inputs.len().max(1));
+        .unwrap_or(1);
+    let workers = cores.min(inputs.len().max(1));
+    // a spare core per point: overlap reading with the flow table inside each point
+    let piped;
+    let opts = if cores >= 2 * inputs.len() {
+        piped = ReadOptions {
+            pipeline: true,
+            ..opts.clone()
+        };
+        &piped
+    } else {
+        opts
+    };
     if workers <= 1 {
         return inputs.iter().map(|i| analyse_point(i, opts)).collect();
     }
