@@ -3,19 +3,31 @@
 //!
 //! **Recognising the same packet at several points.** Each flow carries a bounded sample of
 //! its packets (see `flow`): the first ones and those with the lowest
-//! [`match_key`](crate::flow::match_key), a hash of
-//! what forwarding and NAT leave unchanged (IP ID, IP length, protocol, fragment offset, the
-//! payload digest, TCP flags, ICMP echo sequence; not addresses, ports, TTL, checksums or the
-//! ICMP identifier). Because the key decides which packets are kept, every point keeps the
-//! same packets of a flow it saw whole. Samples with the same key at two points vote for
-//! their two flows being one; TCP sequence numbers must agree too, or, for a firewall that
-//! randomises them, differ by the same amount every time. Two flows join when at least two
-//! samples agree (one for TCP, whose sequence numbers make a chance match negligible, or
-//! when both flows are that small). Keys shared by more than [`MAX_RUN`] samples are
-//! ignored: they cannot tell packets apart.
+//! [`match_key`](crate::flow::match_key), a hash of what forwarding and NAT leave unchanged
+//! (IP ID, IP length, protocol, fragment offset, the payload digest, TCP flags, ICMP echo
+//! sequence; not addresses, ports, TTL, checksums or the ICMP identifier). Because the key
+//! decides which packets are kept, every point keeps the same packets of a flow it saw
+//! whole. Samples with the same key at two points vote for their two flows being one (one
+//! flow per point votes: at a point that forwards, the flow the packet arrived in); TCP
+//! sequence numbers must agree too. Two flows join when at least two samples agree (one for
+//! TCP, whose sequence numbers make a chance match negligible, or when both flows are that
+//! small), and most agree on which direction is which. Keys shared by more than [`MAX_RUN`]
+//! samples are ignored: they cannot tell packets apart. Flows whose TCP samples agree on
+//! everything but sequence numbers, shifted by the same amount every time, join too (a
+//! firewall that randomises them), when nothing else joined them and their times agree.
 //!
-//! **Clocks.** The time differences of the joined samples give every point's clock offset
-//! (`clock`); every time below is on that aligned timeline.
+//! Why samples rather than every packet: the points are read in parallel, each at its own
+//! pace and with its own clock (seconds apart), so a streaming matcher would have to hold
+//! every packet of a window wider than the worst clock offset. Samples chosen by key are the
+//! same at every point whatever the offset, cost no allocation per packet, and bound the
+//! memory of correlation by flows x 12 samples (32 bytes each), not by packets. The samples
+//! are voted in key-space slices on every core.
+//!
+//! **Time.** Look-alike packets exist (pings with the same payload, IP IDs of unrelated
+//! connections that collide): once the clocks are estimated (`clock`), a pair of flows whose
+//! samples lie further apart than ten times the usual delay between those two points (at
+//! least 1 ms, at most [`MATCH_WINDOW_NS`]) is dropped, and the clocks are estimated again
+//! without it. Every time below is on the aligned timeline.
 //!
 //! **Conversations.** Flows join one conversation when
 //! - samples match across points (previous paragraphs), or
@@ -156,6 +168,9 @@ pub struct Hop {
     pub ttl_out: Option<u8>,
     /// True when this point forwarded the direction (seen arriving and leaving).
     pub forwarded: bool,
+    /// Routers between the previous hop and this one: how much the TTL dropped on the way
+    /// (None for the first hop).
+    pub routers: Option<u8>,
     /// One-way delay from the previous hop (aligned clocks; median over the matched
     /// packets; None for the first hop or when no packet was matched at both).
     pub delay_ns: Option<i64>,
@@ -501,29 +516,21 @@ fn workers(work: usize) -> usize {
         .max(1)
 }
 
-/// `items.iter().map(f).collect()`, in parallel over contiguous chunks; order kept.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `out[i] = Some(f(&items[i]))` for every item, in parallel over contiguous chunks, each
+/// result written in place (no copy of the results).
+fn parallel_fill<T: Sync, R: Send>(items: &[T], out: &mut [Option<R>], f: impl Fn(&T) -> R + Sync) {
     let w = workers(items.len() / 256 + 1);
-    if w <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(w);
+    let chunk = items.len().div_ceil(w).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                let f = &f;
-                scope.spawn(move || part.iter().map(f).collect::<Vec<R>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
+        for (part, slots) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
+            let f = &f;
+            scope.spawn(move || {
+                for (item, slot) in part.iter().zip(slots) {
+                    *slot = Some(f(item));
+                }
+            });
+        }
+    });
 }
 
 /// Votes of every pair of flows at different points that share sampled packets. The key
@@ -881,10 +888,54 @@ pub fn routable(ip: &IpAddr) -> bool {
     }
 }
 
+/// A well-mixed 64-bit key for an address: the crate's fast hasher keeps the low bits of its
+/// last input word in the low bits of the hash, and the addresses of one subnet share theirs.
+fn addr_key(ip: &IpAddr) -> u64 {
+    fn splitmix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    match ip {
+        IpAddr::V4(a) => splitmix(u64::from(u32::from(*a))),
+        IpAddr::V6(a) => {
+            let x = u128::from(*a);
+            splitmix((x as u64) ^ splitmix((x >> 64) as u64 ^ 0x6))
+        }
+    }
+}
+
 /// Which capture point hosts each address (see the module docs).
-fn hosts(points: &[PointResult]) -> FastMap<IpAddr, usize> {
-    let mut sent: BTreeMap<(IpAddr, usize), u64> = BTreeMap::new();
-    let mut recv: FastMap<(IpAddr, usize), u64> = FastMap::default();
+#[derive(Debug, Default)]
+struct Hosts {
+    /// By [`addr_key`]: the address and its point.
+    map: FastMap<u64, (IpAddr, usize)>,
+}
+
+impl Hosts {
+    fn get(&self, ip: &IpAddr) -> Option<usize> {
+        self.map
+            .get(&addr_key(ip))
+            .filter(|(a, _)| a == ip)
+            .map(|&(_, p)| p)
+    }
+}
+
+/// Finds the point hosting each address (see the module docs).
+fn hosts(points: &[PointResult]) -> Hosts {
+    // per (address, point): packets sent from it with an initial TTL, packets sent to it,
+    // neither forwarded by the point
+    #[derive(Default)]
+    struct Seen {
+        ip: Option<IpAddr>,
+        point: usize,
+        sent: u64,
+        recv: u64,
+    }
+    let mut seen: FastMap<u64, Seen> = FastMap::default();
+    let slot =
+        |ip: IpAddr, pi: usize| addr_key(&ip) ^ (pi as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     for (pi, p) in points.iter().enumerate() {
         for f in &p.flows {
             if f.quoted.is_some() {
@@ -895,33 +946,38 @@ fn hosts(points: &[PointResult]) -> FastMap<IpAddr, usize> {
                 if own == 0 {
                     continue;
                 }
+                let (from, to) = (f.key.sender(d).ip, f.key.sender(1 - d).ip);
                 if initial_ttl(&f.ttls[d]) {
-                    *sent.entry((f.key.sender(d).ip, pi)).or_insert(0) += own;
+                    let e = seen.entry(slot(from, pi)).or_default();
+                    e.ip = Some(from);
+                    e.point = pi;
+                    e.sent += own;
                 }
-                *recv.entry((f.key.sender(1 - d).ip, pi)).or_insert(0) += own;
+                let e = seen.entry(slot(to, pi)).or_default();
+                e.ip = Some(to);
+                e.point = pi;
+                e.recv += own;
             }
         }
     }
-    let mut best: FastMap<IpAddr, (u64, usize)> = FastMap::default();
-    for (&(ip, pi), &s) in &sent {
-        if special_address(&ip) {
-            continue;
-        }
-        let r = recv.get(&(ip, pi)).copied().unwrap_or(0);
-        let forwards = points[pi].summary.forwarded_packets > 0;
-        if r == 0 && forwards {
-            continue;
-        }
-        let score = s + r;
-        // BTreeMap order: the lower point wins ties
-        match best.get(&ip) {
-            Some(&(b, _)) if b >= score => {}
-            _ => {
-                best.insert(ip, (score, pi));
-            }
-        }
+    let mut candidates: Vec<(IpAddr, usize, u64)> = seen
+        .into_values()
+        .filter_map(|s| {
+            let ip = s.ip?;
+            let forwards = points[s.point].summary.forwarded_packets > 0;
+            let hosted = s.sent > 0 && (s.recv > 0 || !forwards) && !special_address(&ip);
+            hosted.then_some((ip, s.point, s.sent + s.recv))
+        })
+        .collect();
+    // the most packets wins, then the first point
+    candidates.sort_unstable_by_key(|&(ip, p, n)| (ip, std::cmp::Reverse(n), p));
+    candidates.dedup_by_key(|c| c.0);
+    Hosts {
+        map: candidates
+            .into_iter()
+            .map(|(ip, p, _)| (addr_key(&ip), (ip, p)))
+            .collect(),
     }
-    best.into_iter().map(|(ip, (_, pi))| (ip, pi)).collect()
 }
 
 /// Builds the conversations from the points' flows. Conversations come in order of their
@@ -1054,16 +1110,18 @@ pub fn correlate_with(points: &[PointResult], opts: &Options) -> Correlation {
         hosts: &hosts,
     };
     let groups: Vec<(usize, Vec<(usize, usize)>)> = groups.into_iter().collect();
-    let built = parallel_map(&groups, |(_, members)| ctx.build(members));
-    let mut convs: Vec<Conversation> = groups
-        .iter()
-        .zip(built)
-        .map(|((root, _), mut c)| {
-            c.icmp_errors = notes.remove(root).unwrap_or_default();
-            c.icmp_errors.sort_by_key(|n| (n.point, n.from));
-            c
-        })
-        .collect();
+    let mut built: Vec<Option<Conversation>> = Vec::new();
+    built.resize_with(groups.len(), || None);
+    parallel_fill(&groups, &mut built, |(_, members)| ctx.build(members));
+    // Option<Conversation> has the layout of Conversation: filter_map (unlike flatten)
+    // collects in place, without a second buffer
+    #[allow(clippy::filter_map_identity)]
+    let mut convs: Vec<Conversation> = built.into_iter().filter_map(|c| c).collect();
+    for ((root, _), c) in groups.iter().zip(convs.iter_mut()) {
+        c.icmp_errors = notes.remove(root).unwrap_or_default();
+        c.icmp_errors.sort_by_key(|n| (n.point, n.from));
+    }
+    drop(groups);
     convs.sort_by_key(|c| c.first_ts);
     lap.mark("build");
     for c in &convs {
@@ -1111,7 +1169,7 @@ struct Context<'a> {
     pairs: &'a [Joined],
     pairs_of: &'a FastMap<usize, Vec<usize>>,
     clocks: &'a Clocks,
-    hosts: &'a FastMap<IpAddr, usize>,
+    hosts: &'a Hosts,
 }
 
 /// A sampled sighting inside one conversation, before it is grouped into packets.
@@ -1151,7 +1209,7 @@ impl Context<'_> {
     }
 
     fn host_of(&self, ip: &IpAddr) -> Option<usize> {
-        self.hosts.get(ip).copied()
+        self.hosts.get(ip)
     }
 
     /// Builds one conversation from its member flows.
@@ -1163,28 +1221,39 @@ impl Context<'_> {
                 self.clocks.align(pt, ts)
             }
         };
-        let index: BTreeMap<(usize, usize), usize> =
-            members.iter().enumerate().map(|(i, m)| (*m, i)).collect();
-        // 1. the joins between members, as (other member, directions flipped)
-        let mut edges: Vec<Vec<(usize, bool)>> = vec![Vec::new(); members.len()];
+        // members come sorted by (point, flow)
+        let index = |m: &(usize, usize)| members.binary_search(m).ok();
+        // 1. the joins between members, as (member, other member, directions flipped), both
+        //    ways, then grouped by member
+        let mut edges: Vec<(usize, usize, bool)> = Vec::with_capacity(members.len() * 4);
         let mut by_key: BTreeMap<FlowKey, usize> = BTreeMap::new();
         let mut seq_rewritten = false;
+        let mut join = |i: usize, j: usize, flip: bool| {
+            edges.push((i, j, flip));
+            edges.push((j, i, flip));
+        };
         for (i, m) in members.iter().enumerate() {
-            if let Some(&j) = by_key.get(&self.flow(m).key) {
-                edges[i].push((j, false));
-                edges[j].push((i, false));
+            let key = self.flow(m).key;
+            let same = if members.len() <= 16 {
+                members[..i].iter().position(|o| self.flow(o).key == key)
             } else {
-                by_key.insert(self.flow(m).key, i);
+                by_key.get(&key).copied()
+            };
+            match same {
+                Some(j) => join(i, j, false),
+                None => {
+                    if members.len() > 16 {
+                        by_key.insert(key, i);
+                    }
+                }
             }
             for &li in self.links_of.get(m).map(Vec::as_slice).unwrap_or(&[]) {
                 let l: &Link = &self.points[m.0].links[li];
                 if l.from != m.1 {
                     continue;
                 }
-                if let Some(&j) = index.get(&(m.0, l.to)) {
-                    let flip = l.from_dir != l.to_dir;
-                    edges[i].push((j, flip));
-                    edges[j].push((i, flip));
+                if let Some(j) = index(&(m.0, l.to)) {
+                    join(i, j, l.from_dir != l.to_dir);
                 }
             }
             let node = self.nodes.id(m.0, m.1);
@@ -1193,14 +1262,18 @@ impl Context<'_> {
                 if p.a != node {
                     continue;
                 }
-                let other = self.nodes.locate(p.b);
-                if let Some(&j) = index.get(&other) {
-                    edges[i].push((j, p.flip));
-                    edges[j].push((i, p.flip));
+                if let Some(j) = index(&self.nodes.locate(p.b)) {
+                    join(i, j, p.flip);
                     seq_rewritten |= p.seq_rewritten;
                 }
             }
         }
+        edges.sort_unstable();
+        let adjacent = |i: usize| {
+            let lo = edges.partition_point(|e| e.0 < i);
+            let hi = edges.partition_point(|e| e.0 <= i);
+            &edges[lo..hi]
+        };
         // 2. the flow that tells the client best, and every member oriented from it
         let root = (0..members.len())
             .max_by_key(|&i| {
@@ -1213,17 +1286,16 @@ impl Context<'_> {
             })
             .unwrap_or(0);
         let mut client_dir: Vec<Option<usize>> = vec![None; members.len()];
-        let mut order: Vec<usize> = vec![root];
-        order.extend((0..members.len()).filter(|&i| i != root));
-        for start in order {
+        let mut stack: Vec<usize> = Vec::new();
+        for start in std::iter::once(root).chain(0..members.len()) {
             if client_dir[start].is_some() {
                 continue;
             }
             client_dir[start] = Some(self.flow(&members[start]).originator().0);
-            let mut stack = vec![start];
+            stack.push(start);
             while let Some(i) = stack.pop() {
                 let d = client_dir[i].unwrap_or(0);
-                for &(j, flip) in &edges[i] {
+                for &(_, j, flip) in adjacent(i) {
                     if client_dir[j].is_none() {
                         client_dir[j] = Some(if flip { 1 - d } else { d });
                         stack.push(j);
@@ -1279,21 +1351,29 @@ impl Context<'_> {
         let vf = self.flow(&members[view]);
         let vd = cdir(view);
         // 4. per point totals
-        let mut per_point: BTreeMap<usize, ConvPoint> = BTreeMap::new();
+        // in point order (members are); with the class of each point per direction: 0 hosts
+        // the sender, 2 hosts the receiver, 1 transit
+        let n_points = 1 + members.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let mut per_point: Vec<ConvPoint> = Vec::with_capacity(n_points);
+        let mut class: Vec<[u8; 2]> = Vec::with_capacity(n_points);
         let mut encap = 0u16;
         let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
-        // class per (point, direction): 0 hosts the sender, 2 hosts the receiver, 1 transit
-        let mut class: BTreeMap<(usize, usize), u8> = BTreeMap::new();
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
             let d = cdir(i);
-            let cp = per_point.entry(m.0).or_insert_with(|| ConvPoint {
-                point: m.0,
-                first_ts: i64::MAX,
-                last_ts: i64::MIN,
-                dir_first_ts: [i64::MAX; 2],
-                ..ConvPoint::default()
-            });
+            if per_point.last().map(|c| c.point) != Some(m.0) {
+                per_point.push(ConvPoint {
+                    point: m.0,
+                    first_ts: i64::MAX,
+                    last_ts: i64::MIN,
+                    dir_first_ts: [i64::MAX; 2],
+                    ..ConvPoint::default()
+                });
+                class.push([2, 2]);
+            }
+            let (Some(cp), Some(cl)) = (per_point.last_mut(), class.last_mut()) else {
+                continue;
+            };
             cp.flows.push(m.1);
             for (k, dir) in [d, 1 - d].into_iter().enumerate() {
                 cp.packets[k] += f.packets[dir];
@@ -1310,8 +1390,7 @@ impl Context<'_> {
                 } else {
                     1
                 };
-                let e = class.entry((m.0, k)).or_insert(c);
-                *e = (*e).min(c);
+                cl[k] = cl[k].min(c);
                 if k == 0 {
                     cp.hosts_client |= c == 0;
                     cp.hosts_server |= c == 2;
@@ -1336,10 +1415,12 @@ impl Context<'_> {
             encap |= f.encap;
         }
         for (pt, list) in nats {
-            if let Some(cp) = per_point.get_mut(&pt) {
-                cp.nat = list;
+            if let Ok(i) = per_point.binary_search_by_key(&pt, |c| c.point) {
+                per_point[i].nat = list;
             }
         }
+        let pos = |pt: usize| per_point.binary_search_by_key(&pt, |c| c.point).ok();
+        let class_of = |pt: usize, d: usize| pos(pt).map_or(1, |i| class[i][d]);
         // 5. the sampled packets, grouped into packets seen at several points
         let mut obs: Vec<Obs> = Vec::new();
         for (i, m) in members.iter().enumerate() {
@@ -1451,11 +1532,10 @@ impl Context<'_> {
             .count() as u64;
         // 6. the path of each direction
         let route: [Vec<Hop>; 2] = [0, 1].map(|d| {
-            let mut pts: Vec<&ConvPoint> =
-                per_point.values().filter(|p| p.packets[d] > 0).collect();
+            let mut pts: Vec<&ConvPoint> = per_point.iter().filter(|p| p.packets[d] > 0).collect();
             pts.sort_by_key(|p| {
                 (
-                    class.get(&(p.point, d)).copied().unwrap_or(1),
+                    class_of(p.point, d),
                     std::cmp::Reverse(p.ttls[d].values().last().copied().unwrap_or(0)),
                     p.dir_first_ts[d],
                     p.point,
@@ -1484,15 +1564,21 @@ impl Context<'_> {
                     median(&mut v)
                 };
                 let forwarded = p.forwarded[d] > 0;
+                let ttl = p.ttls[d].values().last().copied();
+                let routers = match (hops.last(), ttl) {
+                    (Some(prev), Some(t)) => prev.ttl_out.or(prev.ttl).map(|o| o.saturating_sub(t)),
+                    _ => None,
+                };
                 hops.push(Hop {
                     point: p.point,
-                    ttl: p.ttls[d].values().last().copied(),
+                    ttl,
                     ttl_out: if forwarded {
                         p.ttls[d].values().first().copied()
                     } else {
                         None
                     },
                     forwarded,
+                    routers,
                     delay_ns,
                     first_ts: p.dir_first_ts[d],
                 });
@@ -1562,7 +1648,7 @@ impl Context<'_> {
             })
             .collect();
         rewrites.sort_by_key(|r| r.dir);
-        for cp in per_point.values() {
+        for cp in &per_point {
             for n in &cp.nat {
                 let known = rewrites.iter().any(|r| {
                     r.dir == 0
@@ -1591,7 +1677,7 @@ impl Context<'_> {
                 continue;
             };
             let x = last.point;
-            let cls = class.get(&(x, d)).copied().unwrap_or(1);
+            let cls = class_of(x, d);
             // the receiver as seen at the last point, and the point hosting it
             let receivers: Vec<IpAddr> = members
                 .iter()
@@ -1651,7 +1737,7 @@ impl Context<'_> {
             orientation: self.flow(&members[root]).originator().1,
             first_ts,
             last_ts,
-            points: per_point.into_values().collect(),
+            points: per_point,
             icmp_errors: Vec::new(),
             encap,
             route,

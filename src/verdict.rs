@@ -294,8 +294,13 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
             )
         } else {
             let what = if tcp && synack && !syn {
+                let which = if data(1) {
+                    "a SYN-ACK and data"
+                } else {
+                    "SYN-ACKs"
+                };
                 format!(
-                    "{} (a SYN-ACK and data) without the client's SYN",
+                    "{} ({which}) without the client's SYN",
                     plural(nr, rev_word)
                 )
             } else {

@@ -447,3 +447,61 @@ fn terminal_summary_shows_offsets_and_losses() {
         );
     }
 }
+
+#[test]
+fn json_has_the_correlation_fields() {
+    let (_, doc) = common::analyse(&[folder("variants/stage3-stateful")]);
+    let m = &doc["summary"]["matches"];
+    for k in [
+        "sampled_packets",
+        "matched_packets",
+        "single_packets",
+        "flow_pairs",
+    ] {
+        assert!(m[k].is_u64(), "summary.matches.{k} missing: {m}");
+    }
+    assert!(doc["summary"].get("clock_reference").is_some());
+    assert!(doc["summary"]["clocks_assumed_synced"].is_boolean());
+    for p in doc["points"].as_array().unwrap() {
+        for k in [
+            "clock_offset_s",
+            "clock_uncertainty_s",
+            "clock_via",
+            "matched_packets",
+        ] {
+            assert!(p.get(k).is_some(), "points[].{k} missing");
+        }
+    }
+    for c in doc["conversations"].as_array().unwrap() {
+        for k in [
+            "forward_path",
+            "reverse_path",
+            "forward_hops",
+            "reverse_hops",
+            "nat",
+            "lost_after",
+            "lost_between",
+            "lost_direction",
+            "path_verdict",
+            "sampled_packets",
+            "matched_packets",
+        ] {
+            assert!(c.get(k).is_some(), "conversations[].{k} missing: {c}");
+        }
+        for h in c["forward_hops"].as_array().unwrap() {
+            for k in [
+                "point",
+                "ttl",
+                "ttl_out",
+                "forwarded",
+                "routers",
+                "delay_ms",
+                "first_ts",
+            ] {
+                assert!(h.get(k).is_some(), "forward_hops[].{k} missing: {h}");
+            }
+        }
+    }
+    let hub = point(&doc, "hub-nva");
+    assert!(hub["clock_offset_s"].is_f64());
+}

@@ -169,6 +169,9 @@ pub struct HopRow {
     /// TTL as it left, when this point forwarded it.
     pub ttl_out: Option<u8>,
     pub forwarded: bool,
+    /// Routers between the previous point and this one (the TTL they took off; null for
+    /// the first point).
+    pub routers: Option<u8>,
     /// One-way delay from the previous hop on the aligned timeline, in milliseconds (median
     /// of the matched packets; null for the first hop or when none was matched at both).
     pub delay_ms: Option<f64>,
@@ -447,6 +450,7 @@ fn hop_rows(route: &[Hop], names: &[String]) -> Vec<HopRow> {
             ttl: h.ttl,
             ttl_out: h.ttl_out,
             forwarded: h.forwarded,
+            routers: h.routers,
             delay_ms: h.delay_ns.map(|d| d as f64 / 1e6),
             first_ts: ts_text(h.first_ts),
         })
