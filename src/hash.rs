@@ -60,7 +60,15 @@ impl Hasher for FastHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply leaves the low bits depending only on the low bits of the words, and
+        // hash tables index buckets by the low bits: finish with a full avalanche (the
+        // 64-bit finaliser of MurmurHash3) so every input bit reaches every output bit.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -89,5 +97,13 @@ mod tests {
         assert_ne!(h(&b"abc"[..]), h(&b"abd"[..]));
         // tail length is part of the hash: "a\0" and "a" differ
         assert_ne!(h(&b"a\0"[..]), h(&b"a"[..]));
+    }
+
+    #[test]
+    fn low_bits_spread_when_only_high_bits_of_the_input_differ() {
+        // keys that differ only above bit 32 must not share their low bits (bucket index)
+        let buckets: std::collections::HashSet<u64> =
+            (0..256u64).map(|i| h(i << 40) & 0xff).collect();
+        assert!(buckets.len() > 128, "{} distinct low bytes", buckets.len());
     }
 }
