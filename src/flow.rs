@@ -1002,28 +1002,42 @@ impl FlowTable {
         for p in &pending {
             self.flush_pending(p);
         }
-        let mut flows: Vec<Flow> = self.flows.into_values().collect();
-        // flows were created in packet order, except those created for orphan fragments
-        let mut order: Vec<usize> = (0..flows.len()).collect();
-        order.sort_by_key(|&i| (flows[i].first_frame, i));
-        let mut remap = vec![0usize; flows.len()];
-        for (new, &old) in order.iter().enumerate() {
-            remap[old] = new;
+        // flows were created in packet order, except those created for orphan fragments:
+        // sort (in place, no second copy of the table) only when one of those broke it
+        let in_order = self
+            .flows
+            .values()
+            .zip(self.flows.values().skip(1))
+            .all(|(a, b)| a.first_frame <= b.first_frame);
+        let mut remap: Vec<usize> = Vec::new();
+        if !in_order {
+            let mut order: Vec<(u64, usize)> = self
+                .flows
+                .values()
+                .enumerate()
+                .map(|(i, f)| (f.first_frame, i))
+                .collect();
+            order.sort_unstable();
+            remap = vec![0usize; order.len()];
+            for (new, &(_, old)) in order.iter().enumerate() {
+                remap[old] = new;
+            }
+            self.flows
+                .sort_by(|_, a, _, b| a.first_frame.cmp(&b.first_frame));
         }
-        let mut sorted = Vec::with_capacity(flows.len());
-        for &old in &order {
-            sorted.push(std::mem::take(&mut flows[old]));
-        }
+        let flows: Vec<Flow> = self.flows.into_values().collect();
         let links = self
             .links
             .into_values()
             .map(|mut l| {
-                l.from = remap[l.from];
-                l.to = remap[l.to];
+                if !remap.is_empty() {
+                    l.from = remap[l.from];
+                    l.to = remap[l.to];
+                }
                 l
             })
             .collect();
-        (sorted, links)
+        (flows, links)
     }
 
     /// Number of flows so far.
