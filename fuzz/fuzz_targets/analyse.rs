@@ -1,5 +1,6 @@
-//! Fuzz target `analyse`: arbitrary bytes as the capture of one point, through the whole
-//! pipeline: capture -> decode -> flow -> correlate -> verdict -> JSON and terminal text.
+//! Fuzz target `analyse`: arbitrary bytes as the capture of one point (lengths divisible by 3:
+//! also of a second point), through the whole pipeline: capture -> decode -> flow ->
+//! correlate -> verdict -> JSON and terminal text.
 //!
 //! Checks: no panic, no hang, every frame accounted for, the flow cap holds, the JSON
 //! parses, and the terminal text holds no escape character (colour off: any ESC would come
@@ -42,15 +43,25 @@ fuzz_target!(|data: &[u8]| {
         max_flows,
         ..ReadOptions::default()
     };
-    let analysis = flowcheck::analyse(std::slice::from_ref(&input), &opts);
-    let point = &analysis.points[0];
-    let s = &point.summary;
-    assert_eq!(
-        s.decoded + s.not_decoded.values().sum::<u64>(),
-        s.packets,
-        "a frame neither decoded nor counted"
-    );
-    assert!(point.flows.len() <= max_flows, "flow cap exceeded");
+    // Lengths divisible by 3 also run as two points that captured the same packets, so that
+    // the multi-point stages (packet sampling, clock offsets, paths) see hostile input too.
+    let mut inputs = vec![input];
+    if data.len().is_multiple_of(3) {
+        inputs.push(PointInput {
+            name: "twin".into(),
+            path: path.clone(),
+        });
+    }
+    let analysis = flowcheck::analyse(&inputs, &opts);
+    for point in &analysis.points {
+        let s = &point.summary;
+        assert_eq!(
+            s.decoded + s.not_decoded.values().sum::<u64>(),
+            s.packets,
+            "a frame neither decoded nor counted"
+        );
+        assert!(point.flows.len() <= max_flows, "flow cap exceeded");
+    }
 
     let mut doc = Vec::new();
     json::write(&analysis, &mut doc).expect("JSON renders");
