@@ -1306,7 +1306,8 @@ impl Context<'_> {
         let cdir = |i: usize| client_dir[i].unwrap_or(0);
         // 3. flows that are the NAT-rewritten (leaving) side of a forward-direction link are
         //    not how the client knows the conversation
-        let mut post_nat: Vec<(usize, usize)> = Vec::new();
+        let mut post_nat: std::collections::HashSet<(usize, usize), crate::hash::FastState> =
+            Default::default();
         let mut nats: BTreeMap<usize, Vec<Nat>> = BTreeMap::new();
         for (i, m) in members.iter().enumerate() {
             for &li in self.links_of.get(m).map(Vec::as_slice).unwrap_or(&[]) {
@@ -1314,7 +1315,7 @@ impl Context<'_> {
                 if l.from != m.1 || cdir(i) != l.from_dir as usize {
                     continue;
                 }
-                post_nat.push((m.0, l.to));
+                post_nat.insert((m.0, l.to));
                 let list = nats.entry(m.0).or_default();
                 if l.before.0 != l.after.0 {
                     push_unique(
@@ -1751,14 +1752,19 @@ impl Context<'_> {
     }
 }
 
+/// Most distinct NAT rewrites kept per point (and per conversation): a real NAT applies one or
+/// two; past this a hostile or pathological capture would only make the lists (and the time to
+/// keep them unique) grow.
+const MAX_REWRITES: usize = 32;
+
 fn push_unique(list: &mut Vec<Nat>, n: Nat) {
-    if !list.contains(&n) {
+    if list.len() < MAX_REWRITES && !list.contains(&n) {
         list.push(n);
     }
 }
 
 fn push_unique_rw(list: &mut Vec<Rewrite>, r: Rewrite) {
-    if !list.contains(&r) {
+    if list.len() < MAX_REWRITES && !list.contains(&r) {
         list.push(r);
     }
 }

@@ -509,6 +509,10 @@ type FragKey = (IpAddr, IpAddr, u8, u32);
 
 /// How long after the arriving leg a leaving leg is still recognised as the same packet.
 pub const FORWARD_WINDOW_NS: i64 = 500_000_000;
+/// Most packets remembered for recognising the leaving leg of a forward: 131,072 packets
+/// are 3 s of traffic at 40,000 packets/s, well beyond [`FORWARD_WINDOW_NS`]; past it the
+/// oldest are forgotten first (at over 262,000 packets/s the window is shorter than 0.5 s).
+const MAX_FORWARD_ENTRIES: usize = 1 << 17;
 /// Bound on datagrams tracked for fragment attribution (oldest forgotten first).
 const MAX_FRAGMENT_DATAGRAMS: usize = 65_536;
 
@@ -532,9 +536,12 @@ struct ForwardDetector {
 impl ForwardDetector {
     /// Returns the arriving leg when `this` leaves as a forward of a packet seen before.
     fn observe(&mut self, fp: u64, this: LegSeen) -> Option<LegSeen> {
-        // expire
+        // expire: by time, and by count so that a burst of packets with one time stamp (or a
+        // hostile capture) cannot grow the window without bound
         while let Some(&(ts, key)) = self.order.front() {
-            if this.ts.saturating_sub(ts) <= FORWARD_WINDOW_NS {
+            if this.ts.saturating_sub(ts) <= FORWARD_WINDOW_NS
+                && self.order.len() < MAX_FORWARD_ENTRIES
+            {
                 break;
             }
             self.order.pop_front();

@@ -844,6 +844,91 @@ fn the_flow_cap_holds_and_is_reported() {
     assert_eq!(doc["points"][0]["packets_over_flow_cap"], 0);
 }
 
+/// Runs flowcheck on `path` (no output kept) and returns its peak resident memory in KiB, read
+/// from /proc while it runs (None where there is no /proc).
+fn peak_rss_kib(path: &Path) -> Option<u64> {
+    let cwd = TempDir::new("rss");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
+        .arg(path)
+        .args(["--json", "/dev/null", "--quiet", "--no-report"])
+        .current_dir(&cwd.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the flowcheck binary runs");
+    let status = format!("/proc/{}/status", child.id());
+    let start = Instant::now();
+    let mut peak = None;
+    while child.try_wait().expect("waiting for flowcheck").is_none() {
+        assert!(start.elapsed() < LIMIT * 3, "flowcheck did not finish");
+        let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        peak = peak.max(hwm);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    peak
+}
+
+/// One flow, a million packets, all with the same time stamp: nothing a flow table keeps per
+/// packet may grow with them. (A real capture at 10 Gb/s holds a million packets in about
+/// half a second; a hostile one may write them all at one instant.)
+#[test]
+fn a_million_packets_at_one_time_stamp_keep_memory_bounded() {
+    let dir = TempDir::new("same-ts");
+    let mut cap = Pcap::new(1);
+    for i in 0..1_000_000u32 {
+        let payload = i.to_be_bytes();
+        let ip = ipv4(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            17,
+            i as u16,
+            &udp(1000, 53, &payload),
+        );
+        cap = cap.packet(1_700_000_000, 0, &ethernet(0x0800, &ip));
+    }
+    let path = dir.file("same-time-stamp.pcap", &cap.0);
+    let Some(peak) = peak_rss_kib(&path) else {
+        eprintln!("skipped: no /proc to read the memory from");
+        return;
+    };
+    assert!(
+        peak < 100_000,
+        "peak memory {peak} KiB for a 60 MB capture of one flow"
+    );
+}
+
+/// A chain of 40,000 flows, each forwarded into the next (the same packet leaving with a TTL
+/// one lower and other addresses): one conversation of 40,000 flows and as many NAT rewrites.
+/// Correlating it must not take time quadratic in its size.
+#[test]
+fn a_chain_of_forwarded_flows_is_correlated_in_bounded_time() {
+    let dir = TempDir::new("chain");
+    let mut cap = Pcap::new(1);
+    let host = |i: u32| [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
+    for i in 0..40_000u32 {
+        let payload = udp(1000, 53, &u64::from(i).to_be_bytes());
+        let id = (i.wrapping_mul(7) + 1) as u16;
+        let leg = |src: [u8; 4], ttl: u8| {
+            let mut ip = ipv4(src, [192, 168, 0, 1], 17, id, &payload);
+            ip[8] = ttl;
+            ethernet(0x0800, &ip)
+        };
+        let (arriving, leaving) = (leg(host(i), 64), leg(host(i + 1), 63));
+        cap = cap.packet(1, i, &arriving).packet(1, i, &leaving);
+    }
+    let path = dir.file("forward-chain.pcap", &cap.0);
+    let r = run(
+        &[path.as_os_str(), "--json".as_ref(), "/dev/null".as_ref()],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.took < Duration::from_secs(5), "took {:?}", r.took);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Escaping
 
