@@ -19,32 +19,6 @@ fn read_json(p: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// The conversation matching a truth entry: same protocol, client, server, and where given
-/// the ICMP id and ports.
-fn find<'a>(doc: &'a Value, want: &Value) -> Option<&'a Value> {
-    doc["conversations"].as_array()?.iter().find(|c| {
-        c["proto"] == want["proto"]
-            && c["client"] == want["client"]
-            && c["server"] == want["server"]
-            && (want["icmp_id"].is_null() || c["icmp_id"] == want["icmp_id"])
-            && (want["server_port"].is_null() || c["server_port"] == want["server_port"])
-            && (want["client_port"].is_null() || c["client_port"] == want["client_port"])
-    })
-}
-
-fn sorted(v: &Value) -> Vec<String> {
-    let mut s: Vec<String> = v
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    s.sort();
-    s
-}
-
 fn point<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["points"]
         .as_array()
@@ -63,16 +37,16 @@ fn check_truth(rel: &str, flags: &[&str]) -> Value {
     assert_eq!(run.code, 0, "{rel}: {}", run.stderr);
     let truth = read_json(&dir.join("truth.json"));
     for want in truth["conversations"].as_array().unwrap() {
-        let c = find(&doc, want).unwrap_or_else(|| panic!("{rel}: no conversation {want}"));
+        let c = common::find(&doc, want).unwrap_or_else(|| panic!("{rel}: no conversation {want}"));
         assert_eq!(c["verdict"], want["verdict"], "{rel}: {c}");
         assert_eq!(
-            sorted(&c["forward_path"]),
-            sorted(&want["forward_points"]),
+            common::sorted(&c["forward_path"]),
+            common::sorted(&want["forward_points"]),
             "{rel}: forward points of {c}"
         );
         assert_eq!(
-            sorted(&c["reverse_path"]),
-            sorted(&want["reverse_points"]),
+            common::sorted(&c["reverse_path"]),
+            common::sorted(&want["reverse_points"]),
             "{rel}: reverse points of {c}"
         );
         if let Some(nat) = want["nat"].as_object() {
@@ -246,7 +220,7 @@ fn expect_via_flags_stage2_vpn_traffic_as_bypassed_and_nothing_in_stage4() {
     let truth = read_json(&folder("stage2/truth.json"));
     let mut vpn = 0;
     for want in truth["conversations"].as_array().unwrap() {
-        let c = find(&doc, want).unwrap();
+        let c = common::find(&doc, want).unwrap();
         if want["client"] == "10.100.204.2" {
             vpn += 1;
             assert_eq!(c["verdict"], "bypassed", "{c}");
@@ -302,7 +276,7 @@ fn expect_via_an_unknown_point_is_a_usage_error() {
 #[test]
 fn paths_name_every_hop_with_ttl_delay_and_nat() {
     let doc = check_truth("stage3", &[]);
-    let c = find(
+    let c = common::find(
         &doc,
         &serde_json::json!({"proto": "icmp", "client": "10.100.204.2", "server": "10.100.201.4",
             "icmp_id": 13, "server_port": null, "client_port": null}),
@@ -343,7 +317,7 @@ fn paths_name_every_hop_with_ttl_delay_and_nat() {
         "every sampled packet was matched"
     );
     // spoke to spoke: NAT at hub-nva both ways (the replies are un-NATed)
-    let s2s = find(
+    let s2s = common::find(
         &doc,
         &serde_json::json!({"proto": "tcp", "client": "10.100.201.4", "server": "10.100.202.4",
             "icmp_id": null, "server_port": 8080, "client_port": null}),

@@ -18,32 +18,6 @@ fn truth(n: u32) -> Value {
         .expect("truth.json is JSON")
 }
 
-/// The conversation matching a truth entry (or a description of one): same protocol,
-/// client, server, and where given the server port / ICMP id.
-fn find<'a>(doc: &'a Value, want: &Value) -> Option<&'a Value> {
-    doc["conversations"].as_array()?.iter().find(|c| {
-        c["proto"] == want["proto"]
-            && c["client"] == want["client"]
-            && c["server"] == want["server"]
-            && (want["icmp_id"].is_null() || c["icmp_id"] == want["icmp_id"])
-            && (want["server_port"].is_null() || c["server_port"] == want["server_port"])
-            && (want["client_port"].is_null() || c["client_port"] == want["client_port"])
-    })
-}
-
-fn sorted(v: &Value) -> Vec<String> {
-    let mut s: Vec<String> = v
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    s.sort();
-    s
-}
-
 fn at_point<'a>(conv: &'a Value, point: &str) -> &'a Value {
     conv["points"]
         .as_array()
@@ -61,7 +35,7 @@ fn stage3_vpn_conversations_are_asymmetric_at_the_nva_alone() {
         if want["client"] != "10.100.204.2" {
             continue;
         }
-        let c = find(&doc, want).unwrap_or_else(|| panic!("no conversation for {want}"));
+        let c = common::find(&doc, want).unwrap_or_else(|| panic!("no conversation for {want}"));
         assert_eq!(c["verdict"], "asymmetric", "{c}");
         let p = at_point(c, "hub-nva");
         assert_eq!(p["forward_packets"], 0, "the NVA saw no request: {c}");
@@ -90,7 +64,7 @@ fn stage2_spoke_to_spoke_ping_is_one_conversation_forwarded_with_nat() {
         .filter(|c| c["proto"] == "icmp" && c["server"] == "10.100.202.4")
         .collect();
     assert_eq!(convs.len(), 1, "one conversation, not two legs: {convs:?}");
-    let c = find(&doc, &want).expect("the ping is reported as the client knows it");
+    let c = common::find(&doc, &want).expect("the ping is reported as the client knows it");
     assert_eq!(c["verdict"], "symmetric");
     let p = at_point(c, "hub-nva");
     assert_eq!(p["forwarded"], true);
@@ -119,7 +93,7 @@ fn stage0_ping_is_unanswered() {
     let (run, doc) = common::analyse(&[stage(0).join("hub-nva.pcap")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let want = &truth(0)["conversations"][0];
-    let c = find(&doc, want).expect("the stage 0 ping");
+    let c = common::find(&doc, want).expect("the stage 0 ping");
     assert_eq!(c["verdict"], "unanswered");
     assert!(c["reason"].as_str().unwrap().contains("no reply"), "{c}");
 }
@@ -131,16 +105,17 @@ fn check_stage(n: u32, args: &[PathBuf]) {
     assert_eq!(run.code, 0, "stage {n}: {}", run.stderr);
     let t = truth(n);
     for want in t["conversations"].as_array().unwrap() {
-        let c = find(&doc, want).unwrap_or_else(|| panic!("stage {n}: no conversation {want}"));
+        let c =
+            common::find(&doc, want).unwrap_or_else(|| panic!("stage {n}: no conversation {want}"));
         assert_eq!(c["verdict"], want["verdict"], "stage {n}: {c}");
         assert_eq!(
-            sorted(&c["forward_path"]),
-            sorted(&want["forward_points"]),
+            common::sorted(&c["forward_path"]),
+            common::sorted(&want["forward_points"]),
             "stage {n}: {c}"
         );
         assert_eq!(
-            sorted(&c["reverse_path"]),
-            sorted(&want["reverse_points"]),
+            common::sorted(&c["reverse_path"]),
+            common::sorted(&want["reverse_points"]),
             "stage {n}: {c}"
         );
         if let Some(nat) = want["nat"].as_object() {

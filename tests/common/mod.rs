@@ -81,3 +81,33 @@ pub fn analyse<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Run, serde_json::Value
     let doc = run.json();
     (run, doc)
 }
+
+/// The conversation of a `--json` document matching a truth.json entry: same protocol,
+/// client, server, and where given the ICMP id and ports.
+pub fn find<'a>(
+    doc: &'a serde_json::Value,
+    want: &serde_json::Value,
+) -> Option<&'a serde_json::Value> {
+    doc["conversations"].as_array()?.iter().find(|c| {
+        c["proto"] == want["proto"]
+            && c["client"] == want["client"]
+            && c["server"] == want["server"]
+            && (want["icmp_id"].is_null() || c["icmp_id"] == want["icmp_id"])
+            && (want["server_port"].is_null() || c["server_port"] == want["server_port"])
+            && (want["client_port"].is_null() || c["client_port"] == want["client_port"])
+    })
+}
+
+/// The strings of a JSON array, sorted (point lists compared as sets).
+pub fn sorted(v: &serde_json::Value) -> Vec<String> {
+    let mut s: Vec<String> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    s.sort();
+    s
+}
