@@ -44,10 +44,10 @@
 //!   (option 9: `10^-n`, or `2^-n` when the high bit is set; default µs) plus its
 //!   `if_tsoffset` seconds (option 14), so dates past 2106 work.
 //! - **Time stamps out of range** (only pcapng can write them: a huge count, a huge
-//!   `if_tsoffset`, a negative offset) are clamped to [`MIN_TS_NS`]..=[`MAX_TS_NS`] (about
-//!   1824 to 2116) and counted in [`CaptureReader::timestamp_fixups`]. Within that range the
-//!   difference of any two time stamps fits in an `i64`, so later stages can subtract them
-//!   without overflow.
+//!   `if_tsoffset`, a negative offset) are clamped to [`MIN_TS_NS`]..=[`MAX_TS_NS`]
+//!   (1823-11-12 to 2116-02-20) and counted in [`CaptureReader::timestamp_fixups`]. Within
+//!   that range the difference of any two time stamps fits in an `i64`, so later stages can
+//!   subtract them without overflow.
 //! - **Invalid classic pcap sub-second fields** (≥ 10^6 in a µs file, ≥ 10^9 in a ns file)
 //!   are replaced: the frame takes the previous frame's time stamp, or the record's whole
 //!   seconds when it is the first frame. Each such frame counts in
