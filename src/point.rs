@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::capture::{CaptureReader, Format};
 use crate::decode::{self, Packet, SkipReason};
-use crate::flow::{Flow, FlowTable, Link};
+use crate::flow::{Flow, FlowTable, Keyed, Link};
 
 /// A capture point as named by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,8 +352,9 @@ pub fn analyse_reader(
     finish(s, table)
 }
 
-/// A decoded packet on its way to the flow table: packet, time, wire length, frame number.
-type Item = (Packet, i64, u32, u64);
+/// A decoded packet on its way to the flow table: packet, its key, time, wire length, frame
+/// number.
+type Item = (Packet, Keyed, i64, u32, u64);
 /// Packets handed from the reading thread to the flow thread at a time.
 const BATCH: usize = 4096;
 
@@ -370,20 +371,28 @@ fn read_pipelined(
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Item>>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
     std::thread::scope(|scope| {
+        let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
         let worker = scope.spawn(move || {
+            let mut busy = std::time::Duration::ZERO;
             for mut batch in full_rx {
-                for (p, ts, wire_len, n) in &batch {
-                    table.add(p, *ts, *wire_len, *n);
-                }
+                let t = std::time::Instant::now();
+                table.add_batch(&batch);
+                busy += t.elapsed();
                 batch.clear();
                 // the reader may be gone already: then the batch is simply dropped
                 let _ = empty_tx.send(batch);
+            }
+            if timings {
+                eprintln!(
+                    "flowcheck: timings: flow table thread busy {:.3} s",
+                    busy.as_secs_f64()
+                );
             }
             table
         });
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
         read_loop(reader, s, opts, |p, ts, wire_len, n| {
-            batch.push((*p, ts, wire_len, n));
+            batch.push((*p, Keyed::of(p), ts, wire_len, n));
             if batch.len() == BATCH {
                 let next = empty_rx
                     .try_recv()

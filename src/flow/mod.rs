@@ -50,12 +50,14 @@
 //! consistent ("trajectory") sampling, with memory bounded by flows x 12 samples rather than
 //! by packets, and no allocation per packet (one per flow, when it opens).
 
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::{tcp_flags, Packet, Quoted, Transport};
 use crate::hash::{FastIndexMap, FastMap, FastState};
+
+mod index;
+use index::{key_hash, FlowIndex, Slot};
 
 /// One side of a flow. `port` is 0 where the protocol has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -89,12 +91,45 @@ pub enum KeyKind {
 }
 
 /// A bidirectional flow key: `lo` sorts before `hi` (IP as an integer, then port).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     pub ip_proto: u8,
     pub kind: KeyKind,
     pub lo: Endpoint,
     pub hi: Endpoint,
+}
+
+/// Hashed as three words (the addresses as integers, the rest packed in one), not field by
+/// field: the flow table hashes a key for every packet.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        fn ip_word(ip: &IpAddr) -> (u128, u64) {
+            match ip {
+                IpAddr::V4(a) => (u128::from(u32::from(*a)), 0),
+                IpAddr::V6(a) => (u128::from(*a), 1),
+            }
+        }
+        let (kind, x) = match self.kind {
+            KeyKind::Ports => (0u64, 0u64),
+            KeyKind::PortsUnknown => (1, 0),
+            KeyKind::Echo { id } => (2, u64::from(id)),
+            KeyKind::Icmp { icmp_type, code } => (3, u64::from(icmp_type) << 8 | u64::from(code)),
+            KeyKind::Other => (4, 0),
+        };
+        let (lo, lo6) = ip_word(&self.lo.ip);
+        let (hi, hi6) = ip_word(&self.hi.ip);
+        h.write_u64(
+            u64::from(self.ip_proto)
+                | kind << 8
+                | lo6 << 11
+                | hi6 << 12
+                | x << 16
+                | u64::from(self.lo.port) << 32
+                | u64::from(self.hi.port) << 48,
+        );
+        h.write_u128(lo);
+        h.write_u128(hi);
+    }
 }
 
 impl FlowKey {
@@ -295,31 +330,16 @@ impl EchoState {
 }
 
 /// Per-direction counters. Index 0 is `lo -> hi`, 1 is `hi -> lo`.
+///
+/// `repr(C)` keeps the fields in the order written: those every packet updates first, on
+/// the first cache lines, the rarely touched ones after them (the table holds hundreds of
+/// thousands of flows, far more than the caches, so each line a packet touches is a miss).
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub struct Flow {
     pub key: FlowKey,
-    pub packets: [u64; 2],
-    /// Wire bytes (frame length as captured on the wire).
-    pub bytes: [u64; 2],
-    /// IP bytes (total length from the inner-most IP header).
-    pub ip_bytes: [u64; 2],
-    /// Packets that were the second (leaving) leg of a forward at this point, per direction.
-    pub forwarded: [u64; 2],
-    /// Packets of this flow that arrived and were then seen leaving (the first leg of a
-    /// forward, whichever flow the leaving leg fell in), per direction.
-    pub forwarded_in: [u64; 2],
-    pub first_ts: i64,
-    pub last_ts: i64,
-    /// Time of the first packet in each direction (`i64::MAX` when none).
-    pub dir_first_ts: [i64; 2],
-    /// 1-based frame number of the first packet.
-    pub first_frame: u64,
-    pub last_frame: u64,
-    pub ttls: [TtlSet; 2],
     /// Direction of the first packet.
     pub first_dir: u8,
-    /// Destination port of the first packet's direction is well known and the source's not.
-    first_ports: (u16, u16),
     /// Direction of the first pure SYN, SYN-ACK, echo request, echo reply (2 = none).
     syn_dir: u8,
     synack_dir: u8,
@@ -327,19 +347,39 @@ pub struct Flow {
     reply_dir: u8,
     /// OR of the TCP flag bytes per direction.
     pub tcp_flags: [u8; 2],
-    pub history: History,
+    /// `decode::encap` bits of every packet, OR-ed.
+    pub encap: u16,
+    pub packets: [u64; 2],
+    /// Wire bytes (frame length as captured on the wire).
+    pub bytes: [u64; 2],
+    /// IP bytes (total length from the inner-most IP header).
+    pub ip_bytes: [u64; 2],
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Time of the first packet in each direction (`i64::MAX` when none).
+    pub dir_first_ts: [i64; 2],
+    pub last_frame: u64,
     seq_end: [Option<u32>; 2],
+    pub ttls: [TtlSet; 2],
+    pub history: History,
+    /// Packet samples per direction, when the table samples (see the module docs).
+    pub samples: Option<Box<[DirSamples; 2]>>,
+    /// 1-based frame number of the first packet.
+    pub first_frame: u64,
+    /// Destination port of the first packet's direction is well known and the source's not.
+    first_ports: (u16, u16),
+    /// Packets that were the second (leaving) leg of a forward at this point, per direction.
+    pub forwarded: [u64; 2],
+    /// Packets of this flow that arrived and were then seen leaving (the first leg of a
+    /// forward, whichever flow the leaving leg fell in), per direction.
+    pub forwarded_in: [u64; 2],
     pub retransmissions: [u64; 2],
-    pub echo: EchoState,
     pub fragments: u64,
     /// Packets whose capture was cut short of their IP length.
     pub truncated: u64,
+    pub echo: EchoState,
     /// For an ICMP error flow: the conversation its first message quoted.
     pub quoted: Option<FlowKey>,
-    /// `decode::encap` bits of every packet, OR-ed.
-    pub encap: u16,
-    /// Packet samples per direction, when the table samples (see the module docs).
-    pub samples: Option<Box<[DirSamples; 2]>>,
 }
 
 const NONE: u8 = 2;
@@ -509,56 +549,76 @@ type FragKey = (IpAddr, IpAddr, u8, u32);
 
 /// How long after the arriving leg a leaving leg is still recognised as the same packet.
 pub const FORWARD_WINDOW_NS: i64 = 500_000_000;
-/// Most packets remembered for recognising the leaving leg of a forward: 131,072 packets
-/// are 3 s of traffic at 40,000 packets/s, well beyond [`FORWARD_WINDOW_NS`]; past it the
-/// oldest are forgotten first (at over 262,000 packets/s the window is shorter than 0.5 s).
-const MAX_FORWARD_ENTRIES: usize = 1 << 17;
+/// Packets remembered for recognising the leaving leg of a forward: a table of 131,072 slots
+/// (3 MiB) in sets of [`FORWARD_WAYS`], the set chosen by the packet's fingerprint. A packet
+/// takes a free slot of its set or the one holding its oldest packet, so memory is fixed
+/// whatever the capture (a million packets with one time stamp included) and each packet
+/// costs one or two cache lines. The two legs of a forward are microseconds apart with a
+/// handful of packets between them: for the arriving leg to be pushed out before the leaving
+/// one comes, four packets between them would have to fall in its set. 131,072 packets are
+/// 3 s of traffic at 40,000 packets/s, beyond [`FORWARD_WINDOW_NS`].
+const FORWARD_SLOTS: usize = 1 << 17;
+/// Slots per set of the forwarding detector.
+const FORWARD_WAYS: usize = 4;
 /// Bound on datagrams tracked for fragment attribution (oldest forgotten first).
 const MAX_FRAGMENT_DATAGRAMS: usize = 65_536;
 
-#[derive(Debug, Clone, Copy)]
+/// One packet remembered by the forwarding detector: its fingerprint, time, TTL and flow.
+#[derive(Debug, Clone, Copy, Default)]
 struct LegSeen {
+    fp: u64,
+    ts: i64,
     flow: u32,
     dir: u8,
     ttl: u8,
-    ts: i64,
-    src: Endpoint,
-    dst: Endpoint,
+    used: bool,
 }
 
 /// Recognises the two legs of a packet forwarded by the capturing host.
 #[derive(Default)]
 struct ForwardDetector {
-    seen: FastMap<u64, LegSeen>,
-    order: VecDeque<(i64, u64)>,
+    /// [`FORWARD_SLOTS`] slots, allocated with the first packet that has a fingerprint.
+    slots: Vec<LegSeen>,
 }
 
 impl ForwardDetector {
-    /// Returns the arriving leg when `this` leaves as a forward of a packet seen before.
-    fn observe(&mut self, fp: u64, this: LegSeen) -> Option<LegSeen> {
-        // expire: by time, and by count so that a burst of packets with one time stamp (or a
-        // hostile capture) cannot grow the window without bound
-        while let Some(&(ts, key)) = self.order.front() {
-            if this.ts.saturating_sub(ts) <= FORWARD_WINDOW_NS
-                && self.order.len() < MAX_FORWARD_ENTRIES
-            {
-                break;
+    /// Returns the arriving leg when `this` leaves as a forward of a packet seen before;
+    /// otherwise remembers `this`.
+    fn observe(&mut self, this: LegSeen) -> Option<LegSeen> {
+        if self.slots.is_empty() {
+            self.slots = vec![LegSeen::default(); FORWARD_SLOTS];
+        }
+        // the fingerprint is a finished hash: its low bits are as good as any
+        let sets = FORWARD_SLOTS / FORWARD_WAYS;
+        let first = (this.fp as usize & (sets - 1)) * FORWARD_WAYS;
+        let set = self.slots.get_mut(first..first + FORWARD_WAYS)?;
+        let mut free = None;
+        for (i, slot) in set.iter_mut().enumerate() {
+            if slot.used && slot.fp == this.fp {
+                if this.ts.saturating_sub(slot.ts).abs() <= FORWARD_WINDOW_NS
+                    && slot.ttl == this.ttl.wrapping_add(1)
+                    && this.ttl != 255
+                {
+                    slot.used = false;
+                    return Some(*slot);
+                }
+                // the same packet again (not forwarded): it replaces the older copy
+                *slot = LegSeen { used: true, ..this };
+                return None;
             }
-            self.order.pop_front();
-            if self.seen.get(&key).is_some_and(|e| e.ts == ts) {
-                self.seen.remove(&key);
+            if !slot.used && free.is_none() {
+                free = Some(i);
             }
         }
-        if let Some(prev) = self.seen.get(&fp) {
-            let close = this.ts.saturating_sub(prev.ts).abs() <= FORWARD_WINDOW_NS;
-            if close && prev.ttl == this.ttl.wrapping_add(1) && this.ttl != 255 {
-                let prev = *prev;
-                self.seen.remove(&fp);
-                return Some(prev);
-            }
+        // no free slot: the oldest packet of the set makes room
+        let victim = free.unwrap_or_else(|| {
+            (0..FORWARD_WAYS)
+                .min_by_key(|&i| set.get(i).map_or(i64::MIN, |s| s.ts))
+                .unwrap_or(0)
+        });
+        if let Some(slot) = set.get_mut(victim) {
+            *slot = LegSeen { used: true, ..this };
         }
-        self.seen.insert(fp, this);
-        self.order.push_back((this.ts, fp));
         None
     }
 }
@@ -712,9 +772,75 @@ fn group_address(ip: &IpAddr) -> bool {
     }
 }
 
+/// What the flow table needs of a packet besides the packet itself, computed without the
+/// table: its flow key and direction, the key's hash, and its [`match_key`]. The reading
+/// thread computes it while the table thread updates flows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keyed {
+    key: FlowKey,
+    hash: u64,
+    ports: (u16, u16),
+    dir: u8,
+    /// False for a fragment after the first: its flow is the first fragment's, which only
+    /// the table knows.
+    has_key: bool,
+    match_key: u64,
+    strong: bool,
+}
+
+impl Keyed {
+    pub fn of(p: &Packet) -> Keyed {
+        let (match_key, strong) = match_key(p);
+        let later_fragment =
+            matches!(p.transport, Transport::None) && p.fragment.is_some_and(|f| f.offset > 0);
+        if later_fragment {
+            return Keyed {
+                match_key,
+                strong,
+                ..Keyed::default()
+            };
+        }
+        let (key, dir, ports) = Keyed::key_of(p);
+        Keyed {
+            key,
+            hash: key_hash(&key),
+            ports,
+            dir: dir as u8,
+            has_key: true,
+            match_key,
+            strong,
+        }
+    }
+
+    /// The key, direction and (sport, dport) of a packet that is not a later fragment.
+    fn key_of(p: &Packet) -> (FlowKey, usize, (u16, u16)) {
+        let (kind, sport, dport) = match p.transport {
+            Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport } => {
+                (KeyKind::Ports, sport, dport)
+            }
+            Transport::Echo { id, .. } => (KeyKind::Echo { id }, 0, 0),
+            Transport::IcmpError {
+                icmp_type, code, ..
+            }
+            | Transport::IcmpOther {
+                icmp_type, code, ..
+            } => (KeyKind::Icmp { icmp_type, code }, 0, 0),
+            Transport::None => match p.ip_proto {
+                6 | 17 => (KeyKind::PortsUnknown, 0, 0),
+                _ => (KeyKind::Other, 0, 0),
+            },
+        };
+        let ep = |ip, port| Endpoint { ip, port };
+        let (key, dir) = FlowKey::new(p.ip_proto, kind, ep(p.src, sport), ep(p.dst, dport));
+        (key, dir, (sport, dport))
+    }
+}
+
 /// The flow table of one capture point.
 pub struct FlowTable {
-    flows: FastIndexMap<FlowKey, Flow>,
+    /// In order of first packet (orphan fragments aside, see `finish`).
+    flows: Vec<Flow>,
+    index: FlowIndex,
     links: FastIndexMap<(u32, u32, u8), Link>,
     fragments: FastMap<FragKey, u32>,
     pending: FastIndexMap<FragKey, PendingFragments>,
@@ -740,7 +866,8 @@ impl FlowTable {
     pub fn with_samples(max_flows: usize, sampling: bool) -> FlowTable {
         FlowTable {
             sampling,
-            flows: FastIndexMap::default(),
+            flows: Vec::new(),
+            index: FlowIndex::new(),
             links: FastIndexMap::default(),
             fragments: FastMap::default(),
             pending: FastIndexMap::default(),
@@ -753,13 +880,38 @@ impl FlowTable {
 
     /// Adds one decoded packet. `frame` is its 1-based number in the capture.
     pub fn add(&mut self, p: &Packet, ts: i64, wire_len: u32, frame: u64) {
-        let (key, dir, ports) = match self.key_of(p, ts, wire_len, frame) {
-            Some(k) => k,
-            None => return, // parked as a pending fragment
+        self.add_keyed(p, &Keyed::of(p), ts, wire_len, frame);
+    }
+
+    /// Adds a batch of packets with their keys (what [`add`](Self::add) does for each, in
+    /// order). The lookups of the packets a few places ahead are started (prefetched) while
+    /// the current one is updated, so that the cache misses of a table larger than the caches
+    /// overlap.
+    pub fn add_batch(&mut self, batch: &[(Packet, Keyed, i64, u32, u64)]) {
+        const AHEAD: usize = 8;
+        for (i, (p, k, ts, wire_len, frame)) in batch.iter().enumerate() {
+            if let Some((_, ahead, ..)) = batch.get(i + AHEAD) {
+                if ahead.has_key {
+                    self.index.prefetch(ahead.hash);
+                }
+            }
+            self.add_keyed(p, k, *ts, *wire_len, *frame);
+        }
+    }
+
+    /// Adds one packet whose key was computed (by [`Keyed::of`], possibly on another thread).
+    pub fn add_keyed(&mut self, p: &Packet, k: &Keyed, ts: i64, wire_len: u32, frame: u64) {
+        let (key, dir, ports, hash) = if k.has_key {
+            (k.key, usize::from(k.dir), k.ports, k.hash)
+        } else {
+            match self.fragment_key(p, ts, wire_len, frame) {
+                Some((key, dir, ports)) => (key, dir, ports, key_hash(&key)),
+                None => return, // parked as a pending fragment
+            }
         };
-        let idx = match self.flows.get_index_of(&key) {
-            Some(i) => i,
-            None => {
+        let idx = match self.index.find(hash, &key, &self.flows) {
+            Slot::Found(i) => i,
+            Slot::Vacant(at) => {
                 if self.flows.len() >= self.max_flows {
                     self.dropped_packets += 1;
                     return;
@@ -768,7 +920,9 @@ impl FlowTable {
                 if self.sampling {
                     flow.samples = Some(Box::default());
                 }
-                let (i, _) = self.flows.insert_full(key, flow);
+                self.flows.push(flow);
+                let i = self.flows.len() - 1;
+                self.index.insert(at, hash, i, &self.flows);
                 i
             }
         };
@@ -781,31 +935,34 @@ impl FlowTable {
                 }
                 self.fragments.insert(fk, idx as u32);
                 if let Some(pend) = self.pending.swap_remove(&fk) {
-                    if let Some((_, flow)) = self.flows.get_index_mut(idx) {
+                    if let Some(flow) = self.flows.get_mut(idx) {
                         flow.merge_pending(&pend, dir);
                     }
                 }
             }
         }
-        let leg = LegSeen {
-            flow: idx as u32,
-            dir: dir as u8,
-            ttl: p.ttl,
-            ts,
-            src: key.sender(dir),
-            dst: key.sender(1 - dir),
-        };
-        let (mkey, strong) = match_key(p);
-        let arrived =
-            forward_fingerprint(p, mkey, strong).and_then(|fp| self.forward.observe(fp, leg));
+        let (mkey, strong) = (k.match_key, k.strong);
+        let arrived = forward_fingerprint(p, mkey, strong).and_then(|fp| {
+            self.forward.observe(LegSeen {
+                fp,
+                ts,
+                flow: idx as u32,
+                dir: dir as u8,
+                ttl: p.ttl,
+                used: true,
+            })
+        });
         let mut second_leg = false;
         if let Some(a) = arrived {
             self.forwarded_packets += 1;
-            if let Some((_, from)) = self.flows.get_index_mut(a.flow as usize) {
-                from.forwarded_in[a.dir as usize] += 1;
+            let a_dir = usize::from(a.dir);
+            let mut before = None;
+            if let Some(from) = self.flows.get_mut(a.flow as usize) {
+                from.forwarded_in[a_dir] += 1;
+                before = Some((from.key.sender(a_dir), from.key.sender(1 - a_dir)));
             }
             second_leg = a.flow as usize == idx;
-            if !second_leg {
+            if let (false, Some(before)) = (second_leg, before) {
                 let link = self
                     .links
                     .entry((a.flow, idx as u32, a.dir))
@@ -815,13 +972,13 @@ impl FlowTable {
                         from_dir: a.dir,
                         to_dir: dir as u8,
                         packets: 0,
-                        before: (a.src, a.dst),
-                        after: (leg.src, leg.dst),
+                        before,
+                        after: (key.sender(dir), key.sender(1 - dir)),
                     });
                 link.packets += 1;
             }
         }
-        let Some((_, flow)) = self.flows.get_index_mut(idx) else {
+        let Some(flow) = self.flows.get_mut(idx) else {
             return;
         };
         flow.packets[dir] += 1;
@@ -907,52 +1064,32 @@ impl FlowTable {
         }
     }
 
-    /// The key, direction and (sport, dport) of a packet; None when it is a fragment parked
-    /// until its first fragment arrives.
-    fn key_of(
+    /// The key, direction and (sport, dport) of a fragment after the first, through the
+    /// datagram's first fragment; None when that has not been seen yet and the fragment is
+    /// parked until it comes.
+    fn fragment_key(
         &mut self,
         p: &Packet,
         ts: i64,
         wire_len: u32,
         frame: u64,
     ) -> Option<(FlowKey, usize, (u16, u16))> {
-        let ep = |ip, port| Endpoint { ip, port };
-        let (kind, sport, dport) = match p.transport {
-            Transport::Tcp { sport, dport, .. } | Transport::Udp { sport, dport } => {
-                (KeyKind::Ports, sport, dport)
-            }
-            Transport::Echo { id, .. } => (KeyKind::Echo { id }, 0, 0),
-            Transport::IcmpError {
-                icmp_type, code, ..
-            }
-            | Transport::IcmpOther {
-                icmp_type, code, ..
-            } => (KeyKind::Icmp { icmp_type, code }, 0, 0),
-            Transport::None => {
-                if let Some(f) = p.fragment.filter(|f| f.offset > 0) {
-                    let fk = (p.src, p.dst, p.ip_proto, f.id);
-                    if let Some(&i) = self.fragments.get(&fk) {
-                        if let Some((k, _)) = self.flows.get_index(i as usize) {
-                            let k = *k;
-                            let dir = if k.lo.ip == p.src && k.hi.ip == p.dst {
-                                0
-                            } else {
-                                1
-                            };
-                            return Some((k, dir, (k.sender(dir).port, k.sender(1 - dir).port)));
-                        }
-                    }
-                    self.park_fragment(fk, p, ts, wire_len, frame);
-                    return None;
-                }
-                match p.ip_proto {
-                    6 | 17 => (KeyKind::PortsUnknown, 0, 0),
-                    _ => (KeyKind::Other, 0, 0),
-                }
-            }
+        let Some(f) = p.fragment else {
+            return Some(Keyed::key_of(p));
         };
-        let (key, dir) = FlowKey::new(p.ip_proto, kind, ep(p.src, sport), ep(p.dst, dport));
-        Some((key, dir, (sport, dport)))
+        let fk = (p.src, p.dst, p.ip_proto, f.id);
+        if let Some(&i) = self.fragments.get(&fk) {
+            if let Some(k) = self.flows.get(i as usize).map(|f| f.key) {
+                let dir = if k.lo.ip == p.src && k.hi.ip == p.dst {
+                    0
+                } else {
+                    1
+                };
+                return Some((k, dir, (k.sender(dir).port, k.sender(1 - dir).port)));
+            }
+        }
+        self.park_fragment(fk, p, ts, wire_len, frame);
+        None
     }
 
     fn park_fragment(&mut self, fk: FragKey, p: &Packet, ts: i64, wire_len: u32, frame: u64) {
@@ -991,15 +1128,24 @@ impl FlowTable {
         };
         let ep = |ip| Endpoint { ip, port: 0 };
         let (key, dir) = FlowKey::new(pend.ip_proto, kind, ep(pend.src), ep(pend.dst));
-        if !self.flows.contains_key(&key) && self.flows.len() >= self.max_flows {
-            self.dropped_packets += pend.packets;
-            return;
+        let hash = key_hash(&key);
+        let idx = match self.index.find(hash, &key, &self.flows) {
+            Slot::Found(i) => i,
+            Slot::Vacant(at) => {
+                if self.flows.len() >= self.max_flows {
+                    self.dropped_packets += pend.packets;
+                    return;
+                }
+                let flow = Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0));
+                self.flows.push(flow);
+                let i = self.flows.len() - 1;
+                self.index.insert(at, hash, i, &self.flows);
+                i
+            }
+        };
+        if let Some(flow) = self.flows.get_mut(idx) {
+            flow.merge_pending(pend, dir);
         }
-        let flow = self
-            .flows
-            .entry(key)
-            .or_insert_with(|| Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0)));
-        flow.merge_pending(pend, dir);
     }
 
     /// Ends the capture: fragments whose first fragment never came become ports-unknown
@@ -1013,14 +1159,14 @@ impl FlowTable {
         // sort (in place, no second copy of the table) only when one of those broke it
         let in_order = self
             .flows
-            .values()
-            .zip(self.flows.values().skip(1))
+            .iter()
+            .zip(self.flows.iter().skip(1))
             .all(|(a, b)| a.first_frame <= b.first_frame);
         let mut remap: Vec<usize> = Vec::new();
         if !in_order {
             let mut order: Vec<(u64, usize)> = self
                 .flows
-                .values()
+                .iter()
                 .enumerate()
                 .map(|(i, f)| (f.first_frame, i))
                 .collect();
@@ -1029,10 +1175,9 @@ impl FlowTable {
             for (new, &(_, old)) in order.iter().enumerate() {
                 remap[old] = new;
             }
-            self.flows
-                .sort_by(|_, a, _, b| a.first_frame.cmp(&b.first_frame));
+            self.flows.sort_by_key(|f| f.first_frame);
         }
-        let flows: Vec<Flow> = self.flows.into_values().collect();
+        let flows = self.flows;
         let links = self
             .links
             .into_values()
