@@ -1,5 +1,5 @@
-//! Stage-by-stage throughput on one capture: how long reading alone, reading + decoding, and
-//! reading + decoding + the flow table take, each single-threaded (a benchmark tool, not a
+//! Stage-by-stage throughput on one capture: how long reading alone, reading + decoding, reading +
+//! decoding + computing flow keys, and reading + decoding + the flow table take, each single-threaded (a benchmark tool, not a
 //! test; `bench/run.sh` runs the whole program).
 //!
 //!     cargo run --release --example stages -- CAPTURE [MAX_FLOWS]
@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use flowcheck::capture::CaptureReader;
 use flowcheck::decode;
-use flowcheck::flow::FlowTable;
+use flowcheck::flow::{FlowTable, Keyed};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,7 +20,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let only = std::env::var("STAGE").ok();
-    for stage in ["read", "read+decode", "read+decode+flow"] {
+    for stage in ["read", "read+decode", "read+decode+key", "read+decode+flow"] {
         if only.as_deref().is_some_and(|o| o != stage) {
             continue;
         }
@@ -52,8 +52,12 @@ fn main() {
             }
             if let Ok(p) = decode::decode(frame.link_type, frame.data, frame.wire_len) {
                 decoded += 1;
-                if stage == "read+decode+flow" {
-                    table.add(&p, frame.ts_ns, frame.wire_len, frame_no);
+                match stage {
+                    "read+decode+key" => {
+                        std::hint::black_box(Keyed::of(&p));
+                    }
+                    "read+decode+flow" => table.add(&p, frame.ts_ns, frame.wire_len, frame_no),
+                    _ => {}
                 }
             }
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::capture::{CaptureReader, Format};
 use crate::decode::{self, Packet, SkipReason};
-use crate::flow::{Flow, FlowTable, Keyed, Link};
+use crate::flow::{Flow, FlowTable, Link};
 
 /// A capture point as named by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,9 +341,17 @@ pub fn analyse_reader(
     };
     s.format = format_name(reader.format(), reader.gzipped());
     if !opts.pipeline {
+        // in batches too: the table prefetches ahead within a batch
+        let mut batch: Vec<Item> = Vec::with_capacity(LOCAL_BATCH);
+        let mut keys = Vec::with_capacity(LOCAL_BATCH);
         read_loop(&mut reader, &mut s, opts, |p, ts, wire_len, n| {
-            table.add(p, ts, wire_len, n)
+            batch.push((*p, ts, wire_len, n));
+            if batch.len() == LOCAL_BATCH {
+                table.add_batch(&batch, &mut keys);
+                batch.clear();
+            }
         });
+        table.add_batch(&batch, &mut keys);
     } else {
         table = read_pipelined(&mut reader, &mut s, opts, table);
     }
@@ -352,11 +360,13 @@ pub fn analyse_reader(
     finish(s, table)
 }
 
-/// A decoded packet on its way to the flow table: packet, its key, time, wire length, frame
-/// number.
-type Item = (Packet, Keyed, i64, u32, u64);
+/// A decoded packet on its way to the flow table: packet, time, wire length, frame number.
+type Item = (Packet, i64, u32, u64);
 /// Packets handed from the reading thread to the flow thread at a time.
 const BATCH: usize = 4096;
+/// Packets handed to the flow table at a time when one thread reads and keeps the table
+/// (small: the packets are still in the cache).
+const LOCAL_BATCH: usize = 64;
 
 /// Reads and decodes on this thread while another thread keeps the flow table: the two
 /// halves of the per-packet work overlap. Batches are recycled, so the steady state does not
@@ -374,9 +384,10 @@ fn read_pipelined(
         let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
         let worker = scope.spawn(move || {
             let mut busy = std::time::Duration::ZERO;
+            let mut keys = Vec::with_capacity(BATCH);
             for mut batch in full_rx {
                 let t = std::time::Instant::now();
-                table.add_batch(&batch);
+                table.add_batch(&batch, &mut keys);
                 busy += t.elapsed();
                 batch.clear();
                 // the reader may be gone already: then the batch is simply dropped
@@ -392,7 +403,7 @@ fn read_pipelined(
         });
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
         read_loop(reader, s, opts, |p, ts, wire_len, n| {
-            batch.push((*p, Keyed::of(p), ts, wire_len, n));
+            batch.push((*p, ts, wire_len, n));
             if batch.len() == BATCH {
                 let next = empty_rx
                     .try_recv()

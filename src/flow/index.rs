@@ -104,6 +104,23 @@ impl FlowIndex {
         }
     }
 
+    /// Asks the processor to fetch the flow the first slot of `hash` points to, if that slot
+    /// is taken (the slot itself should have been prefetched a while before).
+    #[inline]
+    pub(super) fn prefetch_flow(&self, hash: u64, flows: &[Flow]) {
+        let s = self
+            .slots
+            .get(hash as usize & self.mask())
+            .copied()
+            .unwrap_or(0);
+        if s != 0 && s >> 32 == tag(hash) {
+            if let Some(f) = flows.get((s as u32 as usize).wrapping_sub(1)) {
+                crate::hash::prefetch(f);
+                crate::hash::prefetch(&f.packets);
+            }
+        }
+    }
+
     /// Asks the processor to fetch the slot `hash` starts at (a hint: the lookup that follows
     /// finds it in the cache).
     #[inline]

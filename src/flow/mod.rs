@@ -574,6 +574,12 @@ struct LegSeen {
     used: bool,
 }
 
+/// The first slot of the set a fingerprint belongs to (a fingerprint is a finished hash: its
+/// low bits are as good as any).
+fn set_of(fp: u64) -> usize {
+    (fp as usize & (FORWARD_SLOTS / FORWARD_WAYS - 1)) * FORWARD_WAYS
+}
+
 /// Recognises the two legs of a packet forwarded by the capturing host.
 #[derive(Default)]
 struct ForwardDetector {
@@ -582,15 +588,24 @@ struct ForwardDetector {
 }
 
 impl ForwardDetector {
+    /// Starts fetching the set of a fingerprint (see [`FlowTable::add_batch`]).
+    fn prefetch(&self, fp: u64) {
+        let first = set_of(fp);
+        if let Some(set) = self.slots.get(first..first + FORWARD_WAYS) {
+            if let (Some(a), Some(b)) = (set.first(), set.last()) {
+                crate::hash::prefetch(a);
+                crate::hash::prefetch(b);
+            }
+        }
+    }
+
     /// Returns the arriving leg when `this` leaves as a forward of a packet seen before;
     /// otherwise remembers `this`.
     fn observe(&mut self, this: LegSeen) -> Option<LegSeen> {
         if self.slots.is_empty() {
             self.slots = vec![LegSeen::default(); FORWARD_SLOTS];
         }
-        // the fingerprint is a finished hash: its low bits are as good as any
-        let sets = FORWARD_SLOTS / FORWARD_WAYS;
-        let first = (this.fp as usize & (sets - 1)) * FORWARD_WAYS;
+        let first = set_of(this.fp);
         let set = self.slots.get_mut(first..first + FORWARD_WAYS)?;
         let mut free = None;
         for (i, slot) in set.iter_mut().enumerate() {
@@ -773,8 +788,8 @@ fn group_address(ip: &IpAddr) -> bool {
 }
 
 /// What the flow table needs of a packet besides the packet itself, computed without the
-/// table: its flow key and direction, the key's hash, and its [`match_key`]. The reading
-/// thread computes it while the table thread updates flows.
+/// table: its flow key and direction, the key's hash, its [`match_key`] and forwarding
+/// fingerprint. [`FlowTable::add_batch`] computes a batch of them ahead of the updates.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Keyed {
     key: FlowKey,
@@ -786,17 +801,21 @@ pub struct Keyed {
     has_key: bool,
     match_key: u64,
     strong: bool,
+    /// [`forward_fingerprint`].
+    forward_fp: Option<u64>,
 }
 
 impl Keyed {
     pub fn of(p: &Packet) -> Keyed {
         let (match_key, strong) = match_key(p);
+        let forward_fp = forward_fingerprint(p, match_key, strong);
         let later_fragment =
             matches!(p.transport, Transport::None) && p.fragment.is_some_and(|f| f.offset > 0);
         if later_fragment {
             return Keyed {
                 match_key,
                 strong,
+                forward_fp,
                 ..Keyed::default()
             };
         }
@@ -809,6 +828,7 @@ impl Keyed {
             has_key: true,
             match_key,
             strong,
+            forward_fp,
         }
     }
 
@@ -883,24 +903,36 @@ impl FlowTable {
         self.add_keyed(p, &Keyed::of(p), ts, wire_len, frame);
     }
 
-    /// Adds a batch of packets with their keys (what [`add`](Self::add) does for each, in
-    /// order). The lookups of the packets a few places ahead are started (prefetched) while
-    /// the current one is updated, so that the cache misses of a table larger than the caches
-    /// overlap.
-    pub fn add_batch(&mut self, batch: &[(Packet, Keyed, i64, u32, u64)]) {
+    /// Adds a batch of packets: (packet, time, wire length, frame number), in order, as
+    /// [`add`](Self::add) would one by one. The keys of the whole batch are computed first,
+    /// then while each packet updates its flow, the index slots and flows of the packets a
+    /// few places ahead are prefetched, so that the cache misses of a table far larger than
+    /// the caches overlap instead of following one another. `keys` is scratch space, kept by
+    /// the caller so that batches do not allocate.
+    pub fn add_batch(&mut self, batch: &[(Packet, i64, u32, u64)], keys: &mut Vec<Keyed>) {
         const AHEAD: usize = 8;
-        for (i, (p, k, ts, wire_len, frame)) in batch.iter().enumerate() {
-            if let Some((_, ahead, ..)) = batch.get(i + AHEAD) {
+        keys.clear();
+        keys.extend(batch.iter().map(|(p, ..)| Keyed::of(p)));
+        for (i, ((p, ts, wire_len, frame), k)) in batch.iter().zip(keys.iter()).enumerate() {
+            if let Some(near) = keys.get(i + AHEAD / 2) {
+                if near.has_key {
+                    self.index.prefetch_flow(near.hash, &self.flows);
+                }
+            }
+            if let Some(ahead) = keys.get(i + AHEAD) {
                 if ahead.has_key {
                     self.index.prefetch(ahead.hash);
+                }
+                if let Some(fp) = ahead.forward_fp {
+                    self.forward.prefetch(fp);
                 }
             }
             self.add_keyed(p, k, *ts, *wire_len, *frame);
         }
     }
 
-    /// Adds one packet whose key was computed (by [`Keyed::of`], possibly on another thread).
-    pub fn add_keyed(&mut self, p: &Packet, k: &Keyed, ts: i64, wire_len: u32, frame: u64) {
+    /// Adds one packet whose key was computed (by [`Keyed::of`]).
+    fn add_keyed(&mut self, p: &Packet, k: &Keyed, ts: i64, wire_len: u32, frame: u64) {
         let (key, dir, ports, hash) = if k.has_key {
             (k.key, usize::from(k.dir), k.ports, k.hash)
         } else {
@@ -942,7 +974,7 @@ impl FlowTable {
             }
         }
         let (mkey, strong) = (k.match_key, k.strong);
-        let arrived = forward_fingerprint(p, mkey, strong).and_then(|fp| {
+        let arrived = k.forward_fp.and_then(|fp| {
             self.forward.observe(LegSeen {
                 fp,
                 ts,
