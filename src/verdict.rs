@@ -135,6 +135,14 @@ fn icmp_note(c: &Conversation) -> Option<String> {
 
 /// Human name of an ICMP/ICMPv6 error.
 pub fn icmp_error_name(v6: bool, t: u8, code: u8) -> String {
+    match icmp_error_text(v6, t, code) {
+        Some(s) => s.to_string(),
+        None => format!("ICMP type {t} code {code}"),
+    }
+}
+
+/// The name of the ICMP errors that have one (see [`icmp_error_name`]).
+pub fn icmp_error_text(v6: bool, t: u8, code: u8) -> Option<&'static str> {
     let s = match (v6, t, code) {
         (false, 3, 0) | (true, 1, 3) => "host unreachable (net)",
         (false, 3, 1) => "host unreachable",
@@ -148,9 +156,9 @@ pub fn icmp_error_name(v6: bool, t: u8, code: u8) -> String {
         (false, 12, _) | (true, 4, _) => "parameter problem",
         (false, 4, _) => "source quench",
         (true, 2, _) => "packet too big",
-        _ => return format!("ICMP type {t} code {code}"),
+        _ => return None,
     };
-    s.to_string()
+    Some(s)
 }
 
 /// Judges one conversation; `names` are the capture points' names, by index.

@@ -3,8 +3,8 @@
 //! correlate -> verdict -> JSON and terminal text.
 //!
 //! Checks: no panic, no hang, every frame accounted for, the flow cap holds, the JSON
-//! parses, and the terminal text holds no escape character (colour off: any ESC would come
-//! from the input).
+//! parses and is byte for byte what the serde reference writer prints, and the terminal text
+//! holds no escape character (colour off: any ESC would come from the input).
 #![no_main]
 
 use std::path::PathBuf;
@@ -66,6 +66,9 @@ fuzz_target!(|data: &[u8]| {
     let mut doc = Vec::new();
     json::write(&analysis, &mut doc).expect("JSON renders");
     serde_json::from_slice::<serde_json::Value>(&doc).expect("JSON parses");
+    let mut reference = Vec::new();
+    json::write_reference(&analysis, &mut reference).expect("reference JSON renders");
+    assert!(doc == reference, "JSON differs from the serde reference");
 
     let mut out = Vec::new();
     text::write(&analysis, &text::TextOptions::default(), &mut out).expect("text renders");

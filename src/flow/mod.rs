@@ -274,17 +274,24 @@ impl History {
 
     /// The history string with upper case for packets sent in direction `orig_dir`.
     pub fn render(&self, orig_dir: usize) -> String {
-        self.letters[..self.len as usize]
-            .iter()
-            .map(|&b| {
-                let c = (b & 0x7f) as char;
-                if (b >> 7) as usize == orig_dir {
-                    c
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
-            .collect()
+        self.letters(orig_dir).map(char::from).collect()
+    }
+
+    /// The letters of [`History::render`] (ASCII), without building the string.
+    pub fn letters(&self, orig_dir: usize) -> impl Iterator<Item = u8> + '_ {
+        self.letters[..self.len as usize].iter().map(move |&b| {
+            let c = b & 0x7f;
+            if (b >> 7) as usize == orig_dir {
+                c
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+    }
+
+    /// True when no letter was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// True when the letter was seen in direction `dir`.

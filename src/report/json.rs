@@ -3,6 +3,16 @@
 //! The wire types live here, apart from the internal ones, so that the schema is explicit:
 //! changing a field here is changing the schema (documented in the README). Additions are
 //! backwards compatible; renames and removals need `flowcheck/2`.
+//!
+//! The head of the document (summary, points) is written through serde from these types. The
+//! two long arrays, `flows` and `conversations`, are written by hand ([`write`]): straight
+//! into byte buffers, on several threads, a chunk of rows at a time. [`FlowRow`] and
+//! [`ConversationRow`] stay the reference for those rows: [`write_reference`] writes the same
+//! document through them and serde, and the tests (and the `analyse` fuzz target) check that
+//! both print the same bytes. A field added to a row type must be added to its writer.
+
+mod chunks;
+mod emit;
 
 use std::collections::BTreeMap;
 
@@ -11,7 +21,7 @@ use serde::Serialize;
 use super::{endpoint_text, link_type_name, ts_text, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
 use crate::flow::{Flow, KeyKind};
-use crate::verdict::{icmp_error_name, Judgement, Verdict};
+use crate::verdict::{icmp_error_name, icmp_error_text, Judgement, Verdict};
 
 pub const SCHEMA: &str = "flowcheck/1";
 
@@ -268,12 +278,7 @@ pub struct ConversationRow {
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
-    crate::decode::encap::NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    encaps(bits).collect()
 }
 
 /// The tshark-style flow row of one flow at one point.
@@ -536,13 +541,19 @@ pub fn head(a: &Analysis) -> Head {
     }
 }
 
-/// Writes the document (compact JSON, one line) followed by a newline, streaming the flow
-/// and conversation rows one at a time.
-pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
+/// The head of the document, left open for the two arrays: `{"schema":..,"points":[..]`.
+fn write_head(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let head = serde_json::to_string(&head(a)).map_err(std::io::Error::other)?;
     // reopen the head object to append the two arrays
     let head = head.strip_suffix('}').unwrap_or(&head);
-    out.write_all(head.as_bytes())?;
+    out.write_all(head.as_bytes())
+}
+
+/// Writes the document as [`write`] does, through serde and the row types ([`flow_row`],
+/// [`FlowRow`], [`ConversationRow`]), one row at a time: the reference [`write`] is checked
+/// against (several times slower).
+pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
+    write_head(a, &mut out)?;
     out.write_all(b",\"flows\":[")?;
     let mut first = true;
     for p in &a.points {
@@ -566,4 +577,803 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
     }
     out.write_all(b"]}\n")?;
     out.flush()
+}
+
+/// Rows per chunk: what one worker renders into one buffer at a time.
+const CHUNK_ROWS: usize = 2048;
+
+/// Writes the document (compact JSON, one line) followed by a newline. The flow and
+/// conversation rows are rendered in chunks on up to one thread per core and written in
+/// order; a few chunks are in memory at a time, never the whole document. Prints the same
+/// bytes as [`write_reference`].
+pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
+    write_head(a, &mut out)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // the point names, quoted and escaped once: every row repeats them
+    let names: Vec<Vec<u8>> = a
+        .points
+        .iter()
+        .map(|p| {
+            let mut name = Vec::new();
+            emit::string(&mut name, &p.summary.name);
+            name
+        })
+        .collect();
+
+    out.write_all(b",\"flows\":[")?;
+    // (point, first flow, end) of each chunk; chunks do not straddle points
+    let chunks: Vec<(usize, usize, usize)> = a
+        .points
+        .iter()
+        .enumerate()
+        .flat_map(|(p, pr)| {
+            let n = pr.flows.len();
+            (0..n)
+                .step_by(CHUNK_ROWS)
+                .map(move |start| (p, start, (start + CHUNK_ROWS).min(n)))
+        })
+        .collect();
+    chunks::write_in_order(&mut out, chunks.len(), threads, |chunk, buf| {
+        let (p, start, end) = chunks[chunk];
+        for (i, f) in a.points[p].flows[start..end].iter().enumerate() {
+            if chunk > 0 || i > 0 {
+                buf.push(b',');
+            }
+            write_flow(buf, &names[p], f);
+        }
+    })?;
+
+    out.write_all(b"],\"conversations\":[")?;
+    let count = a.conversations.len().div_ceil(CHUNK_ROWS);
+    chunks::write_in_order(&mut out, count, threads, |chunk, buf| {
+        let start = chunk * CHUNK_ROWS;
+        let end = (start + CHUNK_ROWS).min(a.conversations.len());
+        for (i, (c, j)) in a.conversations[start..end].iter().enumerate() {
+            if start + i > 0 {
+                buf.push(b',');
+            }
+            write_conversation(buf, start + i + 1, c, j, &names);
+        }
+    })?;
+    out.write_all(b"]}\n")?;
+    out.flush()
+}
+
+/// The encapsulation names of `bits`.
+fn encaps(bits: u16) -> impl Iterator<Item = &'static str> + Clone {
+    crate::decode::encap::NAMES
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+}
+
+/// `,"encaps":[...]` unless there are none (as [`FlowRow::encaps`] skips it).
+fn write_encaps(out: &mut Vec<u8>, bits: u16) {
+    let names = encaps(bits);
+    if names.clone().next().is_some() {
+        out.extend_from_slice(b",\"encaps\":");
+        emit::str_array(out, names);
+    }
+}
+
+/// One [`FlowRow`], as serde prints it; `point` is the point's name already quoted.
+fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
+    let (a, rule) = f.tshark_a();
+    let b = 1 - a;
+    let ports = f.key.has_ports();
+    out.extend_from_slice(b"{\"point\":");
+    out.extend_from_slice(point);
+    out.extend_from_slice(b",\"proto\":");
+    emit::string(out, f.key.proto_name());
+    out.extend_from_slice(b",\"a\":");
+    emit::endpoint(out, &f.key.sender(a), ports);
+    out.extend_from_slice(b",\"b\":");
+    emit::endpoint(out, &f.key.sender(b), ports);
+    out.extend_from_slice(b",\"a_rule\":");
+    emit::string(out, rule.name());
+    match f.key.kind {
+        KeyKind::Echo { id } => {
+            out.extend_from_slice(b",\"icmp_id\":");
+            emit::uint(out, id.into());
+        }
+        KeyKind::Icmp { icmp_type, code } => {
+            out.extend_from_slice(b",\"icmp_type\":");
+            emit::uint(out, icmp_type.into());
+            out.extend_from_slice(b",\"icmp_code\":");
+            emit::uint(out, code.into());
+        }
+        KeyKind::Other => {
+            out.extend_from_slice(b",\"ip_proto\":");
+            emit::uint(out, f.key.ip_proto.into());
+        }
+        KeyKind::PortsUnknown => out.extend_from_slice(b",\"ports_unknown\":true"),
+        KeyKind::Ports => {}
+    }
+    out.extend_from_slice(b",\"packets_ab\":");
+    emit::uint(out, f.packets[a]);
+    out.extend_from_slice(b",\"packets_ba\":");
+    emit::uint(out, f.packets[b]);
+    out.extend_from_slice(b",\"bytes_ab\":");
+    emit::uint(out, f.bytes[a]);
+    out.extend_from_slice(b",\"bytes_ba\":");
+    emit::uint(out, f.bytes[b]);
+    out.extend_from_slice(b",\"ip_bytes_ab\":");
+    emit::uint(out, f.ip_bytes[a]);
+    out.extend_from_slice(b",\"ip_bytes_ba\":");
+    emit::uint(out, f.ip_bytes[b]);
+    out.extend_from_slice(b",\"first_ts\":");
+    emit::ts(out, f.first_ts);
+    out.extend_from_slice(b",\"last_ts\":");
+    emit::ts(out, f.last_ts);
+    out.extend_from_slice(b",\"ttls_ab\":");
+    emit::u8_array(out, f.ttls[a].values());
+    out.extend_from_slice(b",\"ttls_ba\":");
+    emit::u8_array(out, f.ttls[b].values());
+    if f.key.ip_proto == 6 && !f.history.is_empty() {
+        // letters of "SHADFRT", either case: nothing to escape
+        out.extend_from_slice(b",\"history\":\"");
+        out.extend(f.history.letters(a));
+        out.push(b'"');
+    }
+    out.extend_from_slice(b",\"forwarded_ab\":");
+    emit::uint(out, f.forwarded[a]);
+    out.extend_from_slice(b",\"forwarded_ba\":");
+    emit::uint(out, f.forwarded[b]);
+    write_encaps(out, f.encap);
+    out.push(b'}');
+}
+
+/// The quoted name of point `i` (`""` for an unknown index, as [`conversation_row`] does).
+fn name(names: &[Vec<u8>], i: usize) -> &[u8] {
+    names.get(i).map_or(b"\"\"", Vec::as_slice)
+}
+
+/// Quoted point names as a JSON array.
+fn write_names(out: &mut Vec<u8>, names: &[Vec<u8>], points: impl Iterator<Item = usize>) {
+    out.push(b'[');
+    for (i, p) in points.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(name(names, p));
+    }
+    out.push(b']');
+}
+
+/// `side` of a NAT rewrite.
+fn nat_side(source: bool) -> &'static str {
+    if source {
+        "source"
+    } else {
+        "destination"
+    }
+}
+
+/// A direction index as its name.
+fn direction(dir: u8) -> &'static str {
+    if dir == 0 {
+        "forward"
+    } else {
+        "reverse"
+    }
+}
+
+/// One [`ConversationRow`], as serde prints it; `names` are the points' names, quoted.
+fn write_conversation(
+    out: &mut Vec<u8>,
+    id: usize,
+    c: &Conversation,
+    j: &Judgement,
+    names: &[Vec<u8>],
+) {
+    let ports = c.kind == KeyKind::Ports;
+    let port = |p: u16| ports.then_some(u64::from(p));
+    out.extend_from_slice(b"{\"id\":");
+    emit::uint(out, id as u64);
+    out.extend_from_slice(b",\"proto\":");
+    emit::string(out, c.proto_name());
+    out.extend_from_slice(b",\"client\":");
+    emit::ip(out, c.client.ip);
+    out.extend_from_slice(b",\"server\":");
+    emit::ip(out, c.server.ip);
+    out.extend_from_slice(b",\"client_port\":");
+    emit::opt_uint(out, port(c.client.port));
+    out.extend_from_slice(b",\"server_port\":");
+    emit::opt_uint(out, port(c.server.port));
+    out.extend_from_slice(b",\"icmp_id\":");
+    match c.kind {
+        KeyKind::Echo { id } => emit::uint(out, id.into()),
+        _ => out.extend_from_slice(b"null"),
+    }
+    match c.kind {
+        KeyKind::Icmp { icmp_type, code } => {
+            out.extend_from_slice(b",\"icmp_type\":");
+            emit::uint(out, icmp_type.into());
+            out.extend_from_slice(b",\"icmp_code\":");
+            emit::uint(out, code.into());
+        }
+        KeyKind::Other => {
+            out.extend_from_slice(b",\"ip_proto\":");
+            emit::uint(out, c.ip_proto.into());
+        }
+        _ => {}
+    }
+    out.extend_from_slice(b",\"verdict\":");
+    emit::string(out, j.verdict.name());
+    out.extend_from_slice(b",\"reason\":");
+    emit::string(out, &j.reason);
+    out.extend_from_slice(b",\"client_rule\":");
+    emit::string(out, c.orientation.name());
+    out.extend_from_slice(b",\"first_ts\":");
+    emit::ts(out, c.first_ts);
+    out.extend_from_slice(b",\"last_ts\":");
+    emit::ts(out, c.last_ts);
+    out.extend_from_slice(b",\"packets\":");
+    emit::uint(out, c.packets().iter().sum());
+    // the points of each direction's route that saw the conversation (Conversation::path)
+    let path = |dir: usize| {
+        c.route[dir]
+            .iter()
+            .filter(|h| c.points.iter().any(|p| p.point == h.point))
+            .map(|h| h.point)
+    };
+    out.extend_from_slice(b",\"forward_path\":");
+    write_names(out, names, path(0));
+    out.extend_from_slice(b",\"reverse_path\":");
+    write_names(out, names, path(1));
+
+    out.extend_from_slice(b",\"points\":[");
+    for (i, p) in c.points.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"point\":");
+        out.extend_from_slice(name(names, p.point));
+        out.extend_from_slice(b",\"forward_packets\":");
+        emit::uint(out, p.packets[0]);
+        out.extend_from_slice(b",\"reverse_packets\":");
+        emit::uint(out, p.packets[1]);
+        out.extend_from_slice(b",\"forward_bytes\":");
+        emit::uint(out, p.bytes[0]);
+        out.extend_from_slice(b",\"reverse_bytes\":");
+        emit::uint(out, p.bytes[1]);
+        out.extend_from_slice(b",\"forward_ttls\":");
+        emit::u8_array(out, p.ttls[0].values());
+        out.extend_from_slice(b",\"reverse_ttls\":");
+        emit::u8_array(out, p.ttls[1].values());
+        out.extend_from_slice(b",\"forwarded\":");
+        emit::boolean(out, p.is_forwarder());
+        out.extend_from_slice(b",\"nat\":[");
+        for (k, n) in p.nat.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"side\":");
+            emit::string(out, nat_side(n.source));
+            out.extend_from_slice(b",\"from\":");
+            emit::ip(out, n.from.ip);
+            out.extend_from_slice(b",\"to\":");
+            emit::ip(out, n.to.ip);
+            out.extend_from_slice(b",\"from_port\":");
+            emit::opt_uint(out, port(n.from.port));
+            out.extend_from_slice(b",\"to_port\":");
+            emit::opt_uint(out, port(n.to.port));
+            out.push(b'}');
+        }
+        out.push(b']');
+        if !p.history.is_empty() {
+            out.extend_from_slice(b",\"history\":");
+            emit::string(out, &p.history);
+        }
+        out.extend_from_slice(b",\"first_ts\":");
+        emit::ts(out, p.first_ts);
+        out.extend_from_slice(b",\"last_ts\":");
+        emit::ts(out, p.last_ts);
+        out.push(b'}');
+    }
+    out.push(b']');
+
+    out.extend_from_slice(b",\"icmp_errors\":[");
+    for (i, n) in c.icmp_errors.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"point\":");
+        out.extend_from_slice(name(names, n.point));
+        out.extend_from_slice(b",\"from\":");
+        emit::ip(out, n.from);
+        out.extend_from_slice(b",\"icmp_type\":");
+        emit::uint(out, n.icmp_type.into());
+        out.extend_from_slice(b",\"code\":");
+        emit::uint(out, n.code.into());
+        out.extend_from_slice(b",\"text\":");
+        match icmp_error_text(n.v6, n.icmp_type, n.code) {
+            Some(text) => emit::string(out, text),
+            None => {
+                // icmp_error_name's "ICMP type {t} code {code}"
+                out.extend_from_slice(b"\"ICMP type ");
+                emit::uint(out, n.icmp_type.into());
+                out.extend_from_slice(b" code ");
+                emit::uint(out, n.code.into());
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(b",\"packets\":");
+        emit::uint(out, n.packets);
+        out.push(b'}');
+    }
+    out.push(b']');
+    write_encaps(out, c.encap);
+    out.extend_from_slice(b",\"path_verdict\":");
+    emit::string(out, j.path_verdict.name());
+    if !j.bypassed.is_empty() {
+        out.extend_from_slice(b",\"bypassed\":");
+        write_names(out, names, j.bypassed.iter().copied());
+    }
+    out.extend_from_slice(b",\"forward_hops\":");
+    write_hops(out, &c.route[0], names);
+    out.extend_from_slice(b",\"reverse_hops\":");
+    write_hops(out, &c.route[1], names);
+
+    out.extend_from_slice(b",\"nat\":[");
+    let echo = matches!(c.kind, KeyKind::Echo { .. });
+    for (i, r) in c.rewrites.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"direction\":");
+        emit::string(out, direction(r.dir));
+        match r.at {
+            RewriteAt::Point(p) => {
+                out.extend_from_slice(b",\"point\":");
+                out.extend_from_slice(name(names, p));
+                out.extend_from_slice(b",\"between\":null");
+            }
+            RewriteAt::Between(a, b) => {
+                out.extend_from_slice(b",\"point\":null,\"between\":");
+                write_names(out, names, [a, b].into_iter());
+            }
+        }
+        out.extend_from_slice(b",\"side\":");
+        emit::string(out, nat_side(r.nat.source));
+        out.extend_from_slice(b",\"from\":");
+        emit::ip(out, r.nat.from.ip);
+        out.extend_from_slice(b",\"to\":");
+        emit::ip(out, r.nat.to.ip);
+        out.extend_from_slice(b",\"from_port\":");
+        emit::opt_uint(out, port(r.nat.from.port));
+        out.extend_from_slice(b",\"to_port\":");
+        emit::opt_uint(out, port(r.nat.to.port));
+        if echo && r.nat.from.port != r.nat.to.port {
+            out.extend_from_slice(b",\"from_icmp_id\":");
+            emit::uint(out, r.nat.from.port.into());
+            out.extend_from_slice(b",\"to_icmp_id\":");
+            emit::uint(out, r.nat.to.port.into());
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+
+    out.extend_from_slice(b",\"lost_after\":");
+    match c.losses.iter().find_map(|l| match *l {
+        Loss::After { point, .. } => Some(point),
+        Loss::Between { .. } => None,
+    }) {
+        Some(p) => out.extend_from_slice(name(names, p)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"lost_between\":");
+    match c.losses.iter().find_map(|l| match *l {
+        Loss::Between { from, to, .. } => Some([from, to]),
+        Loss::After { .. } => None,
+    }) {
+        Some(pair) => write_names(out, names, pair.into_iter()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"lost_direction\":");
+    match c.losses.first() {
+        Some(l) => emit::string(out, direction(l.dir())),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"sampled_packets\":");
+    emit::uint(out, c.sampled_packets);
+    out.extend_from_slice(b",\"matched_packets\":");
+    emit::uint(out, c.matched_packets);
+    if c.seq_rewritten {
+        out.extend_from_slice(b",\"seq_rewritten\":true");
+    }
+    out.push(b'}');
+}
+
+/// [`HopRow`]s as a JSON array.
+fn write_hops(out: &mut Vec<u8>, route: &[Hop], names: &[Vec<u8>]) {
+    out.push(b'[');
+    for (i, h) in route.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"point\":");
+        out.extend_from_slice(name(names, h.point));
+        out.extend_from_slice(b",\"ttl\":");
+        emit::opt_uint(out, h.ttl.map(u64::from));
+        out.extend_from_slice(b",\"ttl_out\":");
+        emit::opt_uint(out, h.ttl_out.map(u64::from));
+        out.extend_from_slice(b",\"forwarded\":");
+        emit::boolean(out, h.forwarded);
+        out.extend_from_slice(b",\"routers\":");
+        emit::opt_uint(out, h.routers.map(u64::from));
+        out.extend_from_slice(b",\"delay_ms\":");
+        match h.delay_ns {
+            Some(d) => emit::float(out, d as f64 / 1e6),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"first_ts\":");
+        emit::ts(out, h.first_ts);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::correlate::{ConvPoint, IcmpNote, MatchSummary, Nat as NatRw, Rewrite};
+    use crate::flow::{Endpoint, FlowKey, Orientation, TtlSet};
+    use crate::point::{PointResult, PointSummary};
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, one_in: u64) -> bool {
+            self.below(one_in) == 0
+        }
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[self.below(from.len() as u64) as usize]
+        }
+        /// Mostly small numbers, now and then up to the type's range.
+        fn count(&mut self) -> u64 {
+            self.next() >> self.below(64)
+        }
+        fn ts(&mut self) -> i64 {
+            match self.below(4) {
+                0 => -(self.count() as i64 >> 1),
+                1 => self.next() as i64,
+                _ => 1_700_000_000_000_000_000 + self.below(1 << 40) as i64,
+            }
+        }
+        fn ip(&mut self) -> IpAddr {
+            const V6: [&str; 6] = [
+                "2001:db8::1",
+                "::",
+                "::ffff:10.0.0.1",
+                "fe80::1:0:0:2",
+                "2001:db8:0:1:0:0:0:ff",
+                "1:2:3:4:5:6:7:8",
+            ];
+            match self.below(3) {
+                0 => self.pick(&V6).parse().unwrap(),
+                1 => IpAddr::V6(std::net::Ipv6Addr::from(
+                    (u128::from(self.next()) << 64) | u128::from(self.count()),
+                )),
+                _ => IpAddr::V4(std::net::Ipv4Addr::from(self.next() as u32)),
+            }
+        }
+        fn endpoint(&mut self) -> Endpoint {
+            let any = self.next() as u16;
+            Endpoint {
+                ip: self.ip(),
+                port: self.pick(&[0, 53, 443, 65535, any]),
+            }
+        }
+        fn ttls(&mut self) -> TtlSet {
+            let mut t = TtlSet::default();
+            for _ in 0..self.below(6) {
+                t.insert(self.next() as u8);
+            }
+            t
+        }
+        fn kind(&mut self) -> (u8, KeyKind) {
+            match self.below(6) {
+                0 => (self.pick(&[6, 17]), KeyKind::Ports),
+                1 => (self.pick(&[6, 17]), KeyKind::PortsUnknown),
+                2 => (
+                    self.pick(&[1, 58]),
+                    KeyKind::Echo {
+                        id: self.next() as u16,
+                    },
+                ),
+                3 => (
+                    self.pick(&[1, 58]),
+                    KeyKind::Icmp {
+                        icmp_type: self.next() as u8,
+                        code: self.next() as u8,
+                    },
+                ),
+                4 => (self.pick(&[0, 47, 50, 132, 255]), KeyKind::Other),
+                _ => (6, KeyKind::Ports),
+            }
+        }
+        fn encap(&mut self) -> u16 {
+            if self.chance(2) {
+                0
+            } else {
+                self.next() as u16
+            }
+        }
+    }
+
+    const NAMES: [&str; 4] = ["hub-nva", "a\"b\\c\n\u{1}", "spoke\u{8}\u{c}\t\r ü ✓", ""];
+
+    fn flow(rng: &mut Rng) -> Flow {
+        let (ip_proto, kind) = rng.kind();
+        // (orientation and history are private to the flow table: the captures test covers
+        // them)
+        let mut f = Flow::default();
+        f.key = FlowKey::new(ip_proto, kind, rng.endpoint(), rng.endpoint()).0;
+        f.packets = [rng.count(), rng.count()];
+        f.bytes = [rng.count(), rng.count()];
+        f.ip_bytes = [rng.count(), rng.count()];
+        f.forwarded = [rng.count(), rng.count()];
+        f.first_ts = rng.ts();
+        f.last_ts = rng.ts();
+        f.ttls = [rng.ttls(), rng.ttls()];
+        f.encap = rng.encap();
+        f
+    }
+
+    fn point(rng: &mut Rng) -> usize {
+        // now and then an index with no name
+        rng.below(NAMES.len() as u64 + 1) as usize
+    }
+
+    fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
+        let (ip_proto, kind) = rng.kind();
+        let orientations = [
+            Orientation::Syn,
+            Orientation::SynAck,
+            Orientation::EchoRequest,
+            Orientation::EchoReply,
+            Orientation::Port,
+            Orientation::First,
+            Orientation::Lower,
+        ];
+        let nat = |rng: &mut Rng| NatRw {
+            source: rng.chance(2),
+            from: rng.endpoint(),
+            to: rng.endpoint(),
+        };
+        let points = (0..rng.below(4))
+            .map(|_| ConvPoint {
+                point: point(rng),
+                // summed over points and directions: no overflow
+                packets: [rng.count() >> 4, rng.count() >> 4],
+                bytes: [rng.count(), rng.count()],
+                ttls: [rng.ttls(), rng.ttls()],
+                forwarded: [rng.below(2), rng.below(2)],
+                nat: (0..rng.below(3)).map(|_| nat(rng)).collect(),
+                history: rng.pick(&["", "ShADadFf", "a\"\\\u{0}"]).to_string(),
+                first_ts: rng.ts(),
+                last_ts: rng.ts(),
+                ..ConvPoint::default()
+            })
+            .collect();
+        let mut route = [Vec::new(), Vec::new()];
+        for r in &mut route {
+            for _ in 0..rng.below(4) {
+                r.push(Hop {
+                    point: point(rng),
+                    ttl: rng.chance(3).then(|| rng.next() as u8),
+                    ttl_out: rng.chance(2).then(|| rng.next() as u8),
+                    forwarded: rng.chance(2),
+                    routers: rng.chance(2).then(|| rng.next() as u8),
+                    delay_ns: rng.chance(3).then(|| match rng.below(3) {
+                        0 => rng.below(10_000_000_000) as i64,
+                        1 => -(rng.below(1_000_000) as i64),
+                        _ => rng.next() as i64,
+                    }),
+                    first_ts: rng.ts(),
+                });
+            }
+        }
+        let rewrites = (0..rng.below(3))
+            .map(|_| {
+                let mut nat = nat(rng);
+                if rng.chance(2) {
+                    nat.to.port = nat.from.port;
+                }
+                Rewrite {
+                    dir: rng.below(2) as u8,
+                    at: if rng.chance(2) {
+                        RewriteAt::Point(point(rng))
+                    } else {
+                        RewriteAt::Between(point(rng), point(rng))
+                    },
+                    nat,
+                }
+            })
+            .collect();
+        let losses = (0..rng.below(3))
+            .map(|_| {
+                let dir = rng.below(2) as u8;
+                if rng.chance(2) {
+                    Loss::After {
+                        dir,
+                        point: point(rng),
+                    }
+                } else {
+                    Loss::Between {
+                        dir,
+                        from: point(rng),
+                        to: point(rng),
+                    }
+                }
+            })
+            .collect();
+        let icmp_errors = (0..rng.below(3))
+            .map(|_| IcmpNote {
+                point: point(rng),
+                from: rng.ip(),
+                v6: rng.chance(2),
+                icmp_type: rng.pick(&[1, 2, 3, 4, 11, 12, 200]),
+                code: rng.pick(&[0, 1, 3, 4, 9, 13, 77]),
+                packets: rng.count(),
+            })
+            .collect();
+        let c = Conversation {
+            ip_proto,
+            kind,
+            client: rng.endpoint(),
+            server: rng.endpoint(),
+            orientation: rng.pick(&orientations),
+            first_ts: rng.ts(),
+            last_ts: rng.ts(),
+            points,
+            icmp_errors,
+            encap: rng.encap(),
+            route,
+            rewrites,
+            losses,
+            traces: Vec::new(),
+            sampled_packets: rng.count(),
+            matched_packets: rng.count(),
+            seq_rewritten: rng.chance(3),
+        };
+        let j = Judgement {
+            verdict: rng.pick(&Verdict::ALL),
+            reason: rng
+                .pick(&[
+                    "",
+                    "answered on the same path",
+                    "via \"hub\\nva\"\n\u{7f}\u{1f}é",
+                ])
+                .to_string(),
+            path_verdict: rng.pick(&Verdict::ALL),
+            bypassed: (0..rng.below(3)).map(|_| point(rng)).collect(),
+        };
+        (c, j)
+    }
+
+    fn quoted_names() -> Vec<Vec<u8>> {
+        NAMES
+            .iter()
+            .map(|n| serde_json::to_vec(n).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn flow_rows_print_as_serde_does() {
+        let mut rng = Rng(1);
+        let quoted = quoted_names();
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            let f = flow(&mut rng);
+            let p = rng.below(NAMES.len() as u64) as usize;
+            out.clear();
+            write_flow(&mut out, &quoted[p], &f);
+            let want = serde_json::to_string(&flow_row(NAMES[p], &f)).unwrap();
+            assert_eq!(String::from_utf8(out.clone()).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn conversation_rows_print_as_serde_does() {
+        let mut rng = Rng(2);
+        let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+        let quoted = quoted_names();
+        let mut out = Vec::new();
+        for id in 1..20_000 {
+            let (c, j) = conversation(&mut rng);
+            out.clear();
+            write_conversation(&mut out, id, &c, &j, &quoted);
+            let want = serde_json::to_string(&conversation_row(id, &c, &j, &names)).unwrap();
+            assert_eq!(String::from_utf8(out.clone()).unwrap(), want);
+        }
+    }
+
+    fn both(a: &Analysis) -> (Vec<u8>, Vec<u8>) {
+        let (mut fast, mut reference) = (Vec::new(), Vec::new());
+        write(a, &mut fast).unwrap();
+        write_reference(a, &mut reference).unwrap();
+        (fast, reference)
+    }
+
+    #[test]
+    fn documents_print_as_the_reference_across_chunks() {
+        let mut rng = Rng(3);
+        // point sizes around the chunk size, an empty point among them
+        let sizes = [CHUNK_ROWS + 1, 0, 3, 2 * CHUNK_ROWS, CHUNK_ROWS - 1];
+        let points = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| PointResult {
+                summary: PointSummary {
+                    name: NAMES[i % NAMES.len()].to_string(),
+                    ..PointSummary::default()
+                },
+                flows: (0..n).map(|_| flow(&mut rng)).collect(),
+                links: Vec::new(),
+            })
+            .collect();
+        let mut a = Analysis {
+            points,
+            conversations: (0..3 * CHUNK_ROWS + 5)
+                .map(|_| conversation(&mut rng))
+                .collect(),
+            clocks: crate::clock::Clocks::default(),
+            matches: MatchSummary::default(),
+        };
+        let (fast, reference) = both(&a);
+        assert!(fast == reference, "documents differ");
+        serde_json::from_slice::<serde_json::Value>(&fast).unwrap();
+        // nothing at all, then one row of each
+        a.conversations.truncate(1);
+        for p in &mut a.points {
+            p.flows.truncate(1);
+        }
+        let (fast, reference) = both(&a);
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(reference).unwrap()
+        );
+        a.conversations.clear();
+        a.points.clear();
+        let (fast, reference) = both(&a);
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(reference).unwrap()
+        );
+    }
+
+    #[test]
+    fn captures_print_as_the_reference() {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        for set in [
+            vec!["stage3".to_string()],
+            vec!["variants/stage3-stateful-shifted".to_string()],
+            vec!["variants/stage4-any".to_string()],
+            vec!["hub-nva.pcap".to_string()],
+        ] {
+            let args: Vec<String> = set
+                .iter()
+                .map(|s| here.join(s).display().to_string())
+                .collect();
+            let inputs = crate::point::resolve_inputs(&args).unwrap();
+            let a = crate::analyse(&inputs, &crate::point::ReadOptions::default());
+            assert!(!a.conversations.is_empty(), "{set:?}");
+            let (fast, reference) = both(&a);
+            assert!(fast == reference, "{set:?}: documents differ");
+        }
+    }
 }
