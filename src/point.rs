@@ -64,20 +64,7 @@ fn looks_like_capture(path: &Path) -> bool {
     let Ok(mut f) = std::fs::File::open(path) else {
         return false;
     };
-    if f.read_exact(&mut magic).is_err() {
-        return false;
-    }
-    matches!(
-        magic,
-        [0xd4, 0xc3, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0xc3, 0xd4]
-            | [0x4d, 0x3c, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0x3c, 0x4d]
-            | [0x34, 0xcd, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0xcd, 0x34]
-            | [0x0a, 0x0d, 0x0d, 0x0a]
-            | [0x1f, 0x8b, _, _]
-    )
+    f.read_exact(&mut magic).is_ok() && crate::capture::starts_like_capture(&magic)
 }
 
 /// Turns command-line arguments into capture points. A folder contributes every file in it
@@ -121,11 +108,12 @@ pub fn resolve_inputs(args: &[String]) -> Result<Vec<PointInput>, InputError> {
             });
         }
     }
-    for (i, a) in out.iter().enumerate() {
-        if let Some(b) = out[..i].iter().find(|b| b.name == a.name) {
+    let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
+    for a in &out {
+        if let Some(first) = seen.insert(&a.name, &a.path) {
             return Err(InputError::DuplicateName {
                 name: a.name.clone(),
-                first: b.path.clone(),
+                first: first.to_path_buf(),
                 second: a.path.clone(),
             });
         }

@@ -389,6 +389,12 @@ const MAGICS: [([u8; 4], Option<Format>); 7] = {
     ]
 };
 
+/// True when `head` (a file's first bytes) starts like a capture flowcheck reads: a pcap or
+/// pcapng magic number, or gzip (whose content is only known once inflated).
+pub fn starts_like_capture(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b]) || matches!(sniff(head), Sniffed::Pcap(_) | Sniffed::PcapNg)
+}
+
 fn sniff(head: &[u8]) -> Sniffed {
     if let Some(first) = head.first_chunk::<4>() {
         return match MAGICS.iter().find(|(magic, _)| magic == first) {

@@ -1283,3 +1283,14 @@ fn lab_captures_read_without_errors() {
     }
     assert!(read >= 20, "only {read} lab captures found");
 }
+
+#[test]
+fn what_starts_like_a_capture() {
+    assert!(starts_like_capture(&[0xd4, 0xc3, 0xb2, 0xa1]));
+    assert!(starts_like_capture(&[0xa1, 0xb2, 0x3c, 0x4d]));
+    assert!(starts_like_capture(&[0x0a, 0x0d, 0x0d, 0x0a]));
+    assert!(starts_like_capture(&[0x1f, 0x8b, 0x08, 0x00]));
+    assert!(!starts_like_capture(b"# tr"));
+    assert!(!starts_like_capture(&[0xd4, 0xc3]));
+    assert!(!starts_like_capture(&[]));
+}
