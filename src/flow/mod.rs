@@ -303,35 +303,46 @@ impl History {
     }
 }
 
-/// Echo requests waiting for their reply, by sequence number (the last 16).
-#[derive(Debug, Clone, Copy, Default)]
+/// ICMP echo counts of a flow, and the requests waiting for their reply.
+#[derive(Debug, Clone, Default)]
 pub struct EchoState {
     pub requests: u64,
     pub replies: u64,
     /// Replies whose request (same sequence number) was seen before them.
     pub paired: u64,
-    pending: [u16; 16],
-    pending_len: u8,
-    pending_next: u8,
+    /// Allocated with the flow's first request: most flows are not pings.
+    pending: Option<Box<PendingEchoes>>,
+}
+
+/// Sequence numbers of the last 16 echo requests still waiting for their reply.
+#[derive(Debug, Clone, Default)]
+struct PendingEchoes {
+    seqs: [u16; 16],
+    len: u8,
+    next: u8,
 }
 
 impl EchoState {
     fn request(&mut self, seq: u16) {
         self.requests += 1;
-        let i = self.pending_next as usize % self.pending.len();
-        self.pending[i] = seq;
-        self.pending_next = self.pending_next.wrapping_add(1);
-        self.pending_len = (self.pending_len + 1).min(self.pending.len() as u8);
+        let p = self.pending.get_or_insert_with(Box::default);
+        let i = p.next as usize % p.seqs.len();
+        p.seqs[i] = seq;
+        p.next = p.next.wrapping_add(1);
+        p.len = (p.len + 1).min(p.seqs.len() as u8);
     }
     fn reply(&mut self, seq: u16) {
         self.replies += 1;
-        let n = self.pending_len as usize;
-        if let Some(i) = self.pending[..n].iter().position(|&s| s == seq) {
+        let Some(p) = self.pending.as_deref_mut() else {
+            return;
+        };
+        let n = p.len as usize;
+        if let Some(i) = p.seqs[..n].iter().position(|&s| s == seq) {
             self.paired += 1;
             // forget it so that a duplicated reply does not pair twice
-            self.pending[i] = self.pending[n - 1];
-            self.pending_len -= 1;
-            self.pending_next = self.pending_len;
+            p.seqs[i] = p.seqs[n - 1];
+            p.len -= 1;
+            p.next = p.len;
         }
     }
 }
@@ -1387,7 +1398,7 @@ mod tests {
         );
         let (flows, _) = t.finish();
         assert_eq!(flows.len(), 1);
-        let e = flows[0].echo;
+        let e = &flows[0].echo;
         assert_eq!((e.requests, e.replies, e.paired), (2, 2, 1));
         assert_eq!(flows[0].tshark_a().1, Orientation::EchoRequest);
     }
