@@ -67,6 +67,7 @@ use std::net::IpAddr;
 use crate::clock::{self, Clocks, PairDelays, Span};
 use crate::flow::{Endpoint, Flow, FlowKey, KeyKind, Link, Orientation, Sample, TtlSet};
 use crate::hash::FastMap;
+use crate::list::{OneOrVec, RareVec};
 use crate::point::PointResult;
 
 /// Sightings of one packet at different points lie at most this far apart on the aligned
@@ -82,6 +83,9 @@ const _: () = assert!(MAX_RUN <= 64, "a run is tracked in a 64-bit mask");
 pub const MAX_TRACES: usize = 24;
 /// Slices of the key space voted one after the other (bounds the transient copy).
 const VOTE_PASSES: u64 = 2;
+/// Flows from which finding the hosts, and touching the memory of the conversations, are
+/// worth cores of their own while the flows are joined.
+const SPREAD: usize = 4096;
 
 /// How to correlate.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,10 +110,11 @@ pub struct MatchSummary {
     pub seq_rewritten_pairs: u64,
 }
 
-/// Everything correlation found.
+/// Everything correlation found: the conversations (with what [`correlate_judged`] made of
+/// each), in order of their first packet.
 #[derive(Debug, Clone, Default)]
-pub struct Correlation {
-    pub conversations: Vec<Conversation>,
+pub struct Correlation<C = Conversation> {
+    pub conversations: Vec<C>,
     pub clocks: Clocks,
     pub matches: MatchSummary,
 }
@@ -125,17 +130,57 @@ pub struct Nat {
 }
 
 impl Nat {
-    /// `10.100.201.4 -> 10.100.200.68` (with ports when they changed).
+    /// `10.100.201.4 -> 10.100.200.68` (with ports when they changed): what it displays as.
     pub fn describe(&self) -> String {
-        if self.from.port != self.to.port {
-            format!(
-                "{} -> {}",
-                crate::report::endpoint_text(&self.from, true),
-                crate::report::endpoint_text(&self.to, true)
-            )
-        } else {
-            format!("{} -> {}", self.from.ip, self.to.ip)
+        self.to_string()
+    }
+}
+
+/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed (as
+/// [`endpoint_text`](crate::report::endpoint_text) writes them:
+/// `10.0.0.1:80 -> [2001:db8::1]:8080`).
+impl std::fmt::Display for Nat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ports = self.from.port != self.to.port;
+        let end = |f: &mut std::fmt::Formatter<'_>, e: &Endpoint| match e.ip {
+            IpAddr::V4(a) if ports => {
+                write_ipv4(f, a)?;
+                write!(f, ":{}", e.port)
+            }
+            IpAddr::V6(a) if ports => write!(f, "[{a}]:{}", e.port),
+            IpAddr::V4(a) => write_ipv4(f, a),
+            IpAddr::V6(a) => write!(f, "{a}"),
+        };
+        end(f, &self.from)?;
+        f.write_str(" -> ")?;
+        end(f, &self.to)
+    }
+}
+
+/// An IPv4 address as its `Display` writes it unpadded (`10.0.0.1`), without the formatting
+/// machinery (a conversation through a NAT names four).
+fn write_ipv4(f: &mut impl std::fmt::Write, a: std::net::Ipv4Addr) -> std::fmt::Result {
+    let mut buf = [0u8; 15];
+    let mut len = 0;
+    for (k, octet) in a.octets().into_iter().enumerate() {
+        if k > 0 {
+            buf[len] = b'.';
+            len += 1;
         }
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) => f.write_str(text),
+        Err(_) => write!(f, "{a}"),
     }
 }
 
@@ -176,6 +221,31 @@ pub struct Hop {
     pub delay_ns: Option<i64>,
     /// First packet of the direction here (aligned).
     pub first_ts: i64,
+}
+
+impl Hop {
+    /// Direction `d` of a conversation at one point, after hop `prev` (none: the first).
+    fn at(p: &ConvPoint, d: usize, prev: Option<&Hop>, delay_ns: Option<i64>) -> Hop {
+        let forwarded = p.forwarded[d] > 0;
+        let ttl = p.ttls[d].values().last().copied();
+        let routers = match (prev, ttl) {
+            (Some(prev), Some(t)) => prev.ttl_out.or(prev.ttl).map(|o| o.saturating_sub(t)),
+            _ => None,
+        };
+        Hop {
+            point: p.point,
+            ttl,
+            ttl_out: if forwarded {
+                p.ttls[d].values().first().copied()
+            } else {
+                None
+            },
+            forwarded,
+            routers,
+            delay_ns,
+            first_ts: p.dir_first_ts[d],
+        }
+    }
 }
 
 /// One sighting of a packet at a capture point.
@@ -259,14 +329,14 @@ pub struct IcmpNote {
 pub struct ConvPoint {
     pub point: usize,
     /// Indices into that point's flows.
-    pub flows: Vec<usize>,
+    pub flows: OneOrVec<usize>,
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
     pub ttls: [TtlSet; 2],
     /// Packets this point forwarded (the leaving legs), per direction.
     pub forwarded: [u64; 2],
     /// NAT applied here to the forward direction.
-    pub nat: Vec<Nat>,
+    pub nat: RareVec<Nat>,
     /// Zeek-style TCP history at this point (empty for other protocols).
     pub history: String,
     pub syn: bool,
@@ -288,6 +358,16 @@ pub struct ConvPoint {
 }
 
 impl ConvPoint {
+    /// Nothing seen yet at `point`.
+    fn empty(point: usize) -> ConvPoint {
+        ConvPoint {
+            point,
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            dir_first_ts: [i64::MAX; 2],
+            ..ConvPoint::default()
+        }
+    }
     pub fn total_packets(&self) -> u64 {
         self.packets[0] + self.packets[1]
     }
@@ -310,18 +390,18 @@ pub struct Conversation {
     pub first_ts: i64,
     pub last_ts: i64,
     /// Per point that saw it, in point order.
-    pub points: Vec<ConvPoint>,
-    pub icmp_errors: Vec<IcmpNote>,
+    pub points: OneOrVec<ConvPoint>,
+    pub icmp_errors: RareVec<IcmpNote>,
     /// `decode::encap` bits of every packet.
     pub encap: u16,
     /// The path of each direction (0 forward, 1 reverse), in path order.
-    pub route: [Vec<Hop>; 2],
+    pub route: [OneOrVec<Hop>; 2],
     /// NAT rewrites seen on matched packets (and on the forwarding links), per direction.
-    pub rewrites: Vec<Rewrite>,
+    pub rewrites: RareVec<Rewrite>,
     /// Directions that vanished on the way.
-    pub losses: Vec<Loss>,
+    pub losses: RareVec<Loss>,
     /// Matched packets, earliest first, at most [`MAX_TRACES`].
-    pub traces: Vec<PacketTrace>,
+    pub traces: RareVec<PacketTrace>,
     /// Sampled packets of this conversation, and how many of them were seen at two points
     /// or more.
     pub sampled_packets: u64,
@@ -384,6 +464,15 @@ impl UnionFind {
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
             self.0[hi] = lo;
         }
+    }
+    /// The root of every element, in place. A parent is never above its child (the smaller
+    /// root wins, halving only moves up), so in id order each parent's root is known.
+    fn into_roots(mut self) -> Vec<usize> {
+        for x in 0..self.0.len() {
+            let p = self.0[x];
+            self.0[x] = self.0[p];
+        }
+        self.0
     }
 }
 
@@ -516,21 +605,64 @@ fn workers(work: usize) -> usize {
         .max(1)
 }
 
-/// `out[i] = Some(f(&items[i]))` for every item, in parallel over contiguous chunks, each
-/// result written in place (no copy of the results).
-fn parallel_fill<T: Sync, R: Send>(items: &[T], out: &mut [Option<R>], f: impl Fn(&T) -> R + Sync) {
-    let w = workers(items.len() / 256 + 1);
-    let chunk = items.len().div_ceil(w).max(1);
+/// A vector with room for `n` results of [`parallel_fill`], its memory touched on every core.
+///
+/// The results can fill hundreds of megabytes of fresh memory, whose pages cost whoever
+/// touches them first a fault and a clearing: better all cores at once than one, and
+/// while other work goes on.
+fn touched<R: Send>(n: usize) -> Vec<Option<R>> {
+    let mut out: Vec<Option<R>> = Vec::with_capacity(n);
+    let w = workers(n / SPREAD + 1);
+    let chunk = n.div_ceil(w).max(1);
     std::thread::scope(|scope| {
-        for (part, slots) in items.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            let f = &f;
+        for part in out.spare_capacity_mut().chunks_mut(chunk) {
             scope.spawn(move || {
-                for (item, slot) in part.iter().zip(slots) {
-                    *slot = Some(f(item));
+                for slot in part {
+                    slot.write(None);
                 }
             });
         }
     });
+    out
+}
+
+/// `f(&mut state, item)` for every item, in order, in parallel over contiguous chunks, each
+/// chunk with a state of its own made by `init`: the results (each `Some`), written in place
+/// in `out` (emptied first: best [`touched`]), and the states.
+fn parallel_fill<T: Sync, R: Send, S: Send>(
+    items: &[T],
+    mut out: Vec<Option<R>>,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> (Vec<Option<R>>, Vec<S>) {
+    let w = workers(items.len() / 256 + 1);
+    let chunk = items.len().div_ceil(w).max(1);
+    out.clear();
+    out.resize_with(items.len(), || None);
+    let states = std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .zip(out.chunks_mut(chunk))
+            .map(|(part, slots)| {
+                let (f, init) = (&f, &init);
+                scope.spawn(move || {
+                    let mut state = init();
+                    for (item, slot) in part.iter().zip(slots) {
+                        *slot = Some(f(&mut state, item));
+                    }
+                    state
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(s) => s,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    (out, states)
 }
 
 /// Votes of every pair of flows at different points that share sampled packets. The key
@@ -888,95 +1020,193 @@ pub fn routable(ip: &IpAddr) -> bool {
     }
 }
 
-/// A well-mixed 64-bit key for an address: the crate's fast hasher keeps the low bits of its
-/// last input word in the low bits of the hash, and the addresses of one subnet share theirs.
-fn addr_key(ip: &IpAddr) -> u64 {
-    fn splitmix(mut z: u64) -> u64 {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+/// No capture point hosts the address (see [`hosts`]).
+const NO_HOST: u32 = u32::MAX;
+
+/// Packets of each direction of a flow that its point neither forwarded nor saw leave (none
+/// for an ICMP error: it says nothing about who hosts its addresses).
+fn own_packets(f: &Flow) -> [u64; 2] {
+    if f.quoted.is_some() {
+        [0, 0]
+    } else {
+        [0, 1].map(|d| f.packets[d].saturating_sub(f.forwarded[d] + f.forwarded_in[d]))
     }
-    match ip {
-        IpAddr::V4(a) => splitmix(u64::from(u32::from(*a))),
-        IpAddr::V6(a) => {
-            let x = u128::from(*a);
-            splitmix((x as u64) ^ splitmix((x >> 64) as u64 ^ 0x6))
+}
+
+/// Which capture point hosts each address (see the module docs), for both addresses of
+/// every flow: `[lo, hi]` of its key by node, [`NO_HOST`] for none.
+///
+/// One sort key per flow address: the address, then `slot << 2 | sent << 1 | received`
+/// (`slot` is `node * 2 + side`, side 0 the key's `lo`, 1 its `hi`; the bits say whether the
+/// flow has packets from the address with an initial TTL, and to it, that its point did not
+/// forward). Sorted, the keys of an address are adjacent and in point order (nodes are
+/// numbered point by point). Packets are counted, from the flows, only when two points
+/// could host an address (the most wins).
+fn hosts(nodes: &Nodes) -> Vec<[u32; 2]> {
+    let n = nodes.n;
+    // IPv4 in one word while the slots fit in 30 bits; IPv6 (and IPv4 past that) wider
+    let narrow = (n as u64) < 1 << 29;
+    let mut v4: Vec<u64> = Vec::with_capacity(if narrow { 2 * n } else { 0 });
+    let mut wide: Vec<(bool, u128, u64)> = Vec::new();
+    for (pi, p) in nodes.points.iter().enumerate() {
+        for (fi, f) in p.flows.iter().enumerate() {
+            let node = nodes.id(pi, fi);
+            let own = own_packets(f);
+            for side in 0..2 {
+                let sent = own[side] > 0 && initial_ttl(&f.ttls[side]);
+                let received = own[1 - side] > 0;
+                let low =
+                    ((node * 2 + side) as u64) << 2 | u64::from(sent) << 1 | u64::from(received);
+                match f.key.sender(side).ip {
+                    IpAddr::V4(a) if narrow => v4.push(u64::from(u32::from(a)) << 32 | low),
+                    IpAddr::V4(a) => wide.push((false, u128::from(u32::from(a)), low)),
+                    IpAddr::V6(a) => wide.push((true, u128::from(a), low)),
+                }
+            }
+        }
+    }
+    let mut out = vec![[NO_HOST; 2]; n];
+    v4.sort_unstable();
+    host_runs(
+        nodes,
+        &v4,
+        |a, b| a >> 32 == b >> 32,
+        |k| IpAddr::V4(((k >> 32) as u32).into()),
+        |k| k & 0xffff_ffff,
+        &mut out,
+    );
+    drop(v4);
+    wide.sort_unstable();
+    host_runs(
+        nodes,
+        &wide,
+        |a, b| (a.0, a.1) == (b.0, b.1),
+        |k| {
+            if k.0 {
+                IpAddr::V6(k.1.into())
+            } else {
+                IpAddr::V4((k.1 as u32).into())
+            }
+        },
+        |k| k.2,
+        &mut out,
+    );
+    out
+}
+
+/// Decides the host of every address of the sorted `keys` (see [`hosts`]) and writes it to
+/// the slots of its keys. A point hosts an address when its flows have packets from it and
+/// (or the point forwards nothing) to it; of several, the one with the most such packets,
+/// then the first.
+fn host_runs<K>(
+    nodes: &Nodes,
+    keys: &[K],
+    same_addr: impl Fn(&K, &K) -> bool,
+    ip: impl Fn(&K) -> IpAddr,
+    low: impl Fn(&K) -> u64,
+    out: &mut [[u32; 2]],
+) {
+    let slot = |k: &K| (low(k) >> 2) as usize;
+    let point = |k: &K| nodes.point_of[slot(k) / 2] as usize;
+    // whether the point of these keys (of one address) could host the address
+    let could = |at: &[K]| {
+        let sent = at.iter().any(|k| low(k) & 2 != 0);
+        let received = at.iter().any(|k| low(k) & 1 != 0);
+        let forwards = nodes.points[point(&at[0])].summary.forwarded_packets > 0;
+        sent && (received || !forwards)
+    };
+    for run in keys.chunk_by(|a, b| same_addr(a, b)) {
+        let host = if special_address(&ip(&run[0])) {
+            None
+        } else {
+            let mut hosting = run
+                .chunk_by(|a, b| point(a) == point(b))
+                .filter(|at| could(at));
+            match (hosting.next(), hosting.next()) {
+                (Some(at), None) => Some(point(&at[0])),
+                (None, _) => None,
+                (Some(_), Some(_)) => {
+                    // the most packets from and to it, then the first point (points come
+                    // in order: the first of equals stays)
+                    let mut best: Option<(u64, usize)> = None;
+                    for at in run
+                        .chunk_by(|a, b| point(a) == point(b))
+                        .filter(|at| could(at))
+                    {
+                        let packets: u64 = at
+                            .iter()
+                            .map(|k| {
+                                let (pi, fi) = nodes.locate(slot(k) / 2);
+                                let f = &nodes.points[pi].flows[fi];
+                                let (side, own) = (slot(k) % 2, own_packets(f));
+                                let sent = if initial_ttl(&f.ttls[side]) {
+                                    own[side]
+                                } else {
+                                    0
+                                };
+                                sent + own[1 - side]
+                            })
+                            .sum();
+                        if best.is_none_or(|(most, _)| packets > most) {
+                            best = Some((packets, point(&at[0])));
+                        }
+                    }
+                    best.map(|(_, p)| p)
+                }
+            }
+        };
+        let host = host.map_or(NO_HOST, |p| p as u32);
+        for k in run {
+            out[slot(k) / 2][slot(k) % 2] = host;
         }
     }
 }
 
-/// Which capture point hosts each address (see the module docs).
-#[derive(Debug, Default)]
-struct Hosts {
-    /// By [`addr_key`]: the address and its point.
-    map: FastMap<u64, (IpAddr, usize)>,
+/// Values by key (keys below a bound), flat: what a map from each key to a `Vec` of its
+/// values holds, in two allocations (the keys' ranges, the values) rather than one per key.
+struct Index<V> {
+    /// `values[start[k]..start[k + 1]]` are the values of key `k`; empty when there are none
+    /// at all.
+    start: Vec<usize>,
+    values: Vec<V>,
 }
 
-impl Hosts {
-    fn get(&self, ip: &IpAddr) -> Option<usize> {
-        self.map
-            .get(&addr_key(ip))
-            .filter(|(a, _)| a == ip)
-            .map(|&(_, p)| p)
-    }
-}
-
-/// Finds the point hosting each address (see the module docs).
-fn hosts(points: &[PointResult]) -> Hosts {
-    // per (address, point): packets sent from it with an initial TTL, packets sent to it,
-    // neither forwarded by the point
-    #[derive(Default)]
-    struct Seen {
-        ip: Option<IpAddr>,
-        point: usize,
-        sent: u64,
-        recv: u64,
-    }
-    let mut seen: FastMap<u64, Seen> = FastMap::default();
-    let slot =
-        |ip: IpAddr, pi: usize| addr_key(&ip) ^ (pi as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for (pi, p) in points.iter().enumerate() {
-        for f in &p.flows {
-            if f.quoted.is_some() {
-                continue;
-            }
-            for d in 0..2 {
-                let own = f.packets[d].saturating_sub(f.forwarded[d] + f.forwarded_in[d]);
-                if own == 0 {
-                    continue;
-                }
-                let (from, to) = (f.key.sender(d).ip, f.key.sender(1 - d).ip);
-                if initial_ttl(&f.ttls[d]) {
-                    let e = seen.entry(slot(from, pi)).or_default();
-                    e.ip = Some(from);
-                    e.point = pi;
-                    e.sent += own;
-                }
-                let e = seen.entry(slot(to, pi)).or_default();
-                e.ip = Some(to);
-                e.point = pi;
-                e.recv += own;
-            }
+impl<V: Copy + Default> Index<V> {
+    /// Indexes the `(key, value)` pairs `entries()` yields, keys below `keys`; the values of
+    /// a key keep the order they came in. `entries` is called twice (count, then place).
+    fn new<I: Iterator<Item = (usize, V)>>(keys: usize, entries: impl Fn() -> I) -> Index<V> {
+        let mut start = vec![0usize; keys + 1];
+        let mut total = 0;
+        for (k, _) in entries() {
+            start[k + 1] += 1;
+            total += 1;
         }
+        if total == 0 {
+            return Index {
+                start: Vec::new(),
+                values: Vec::new(),
+            };
+        }
+        for k in 0..keys {
+            start[k + 1] += start[k];
+        }
+        // place each value at its key's cursor; the cursors end where the next key starts
+        let mut values = vec![V::default(); total];
+        for (k, v) in entries() {
+            values[start[k]] = v;
+            start[k] += 1;
+        }
+        start.copy_within(0..keys, 1);
+        start[0] = 0;
+        Index { start, values }
     }
-    let mut candidates: Vec<(IpAddr, usize, u64)> = seen
-        .into_values()
-        .filter_map(|s| {
-            let ip = s.ip?;
-            let forwards = points[s.point].summary.forwarded_packets > 0;
-            let hosted = s.sent > 0 && (s.recv > 0 || !forwards) && !special_address(&ip);
-            hosted.then_some((ip, s.point, s.sent + s.recv))
-        })
-        .collect();
-    // the most packets wins, then the first point
-    candidates.sort_unstable_by_key(|&(ip, p, n)| (ip, std::cmp::Reverse(n), p));
-    candidates.dedup_by_key(|c| c.0);
-    Hosts {
-        map: candidates
-            .into_iter()
-            .map(|(ip, p, _)| (addr_key(&ip), (ip, p)))
-            .collect(),
+
+    /// The values of key `k`, in the order they came in.
+    fn get(&self, k: usize) -> &[V] {
+        match (self.start.get(k), self.start.get(k + 1)) {
+            (Some(&a), Some(&b)) => &self.values[a..b],
+            _ => &[],
+        }
     }
 }
 
@@ -988,11 +1218,42 @@ pub fn correlate(points: &[PointResult]) -> Vec<Conversation> {
 
 /// Follows packets across points, estimates the clocks, builds the conversations.
 pub fn correlate_with(points: &[PointResult], opts: &Options) -> Correlation {
+    let c = correlate_judged(points, opts, |_| ());
+    Correlation {
+        // (Conversation, ()) has the layout of Conversation: collected in place
+        conversations: c.conversations.into_iter().map(|(c, ())| c).collect(),
+        clocks: c.clocks,
+        matches: c.matches,
+    }
+}
+
+/// [`correlate_with`], judging each conversation with `judge` as soon as it is built, on
+/// the core that built it: each conversation comes with its judgement.
+pub fn correlate_judged<J: Send>(
+    points: &[PointResult],
+    opts: &Options,
+    judge: impl Fn(&Conversation) -> J + Sync,
+) -> Correlation<(Conversation, J)> {
+    correlate_inner(points, opts, judge, true)
+}
+
+/// [`correlate_judged`]; `lone`: build lone flows the short way.
+fn correlate_inner<J: Send>(
+    points: &[PointResult],
+    opts: &Options,
+    judge: impl Fn(&Conversation) -> J + Sync,
+    lone: bool,
+) -> Correlation<(Conversation, J)> {
     let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
     let mut lap = Lap::new(timings);
     let nodes = Nodes::new(points);
     let n = nodes.n;
-    let votes = vote(&nodes);
+    // packets are followed from one point to another: nothing to vote on at one point
+    let votes = if points.len() > 1 {
+        vote(&nodes)
+    } else {
+        FastMap::default()
+    };
     lap.mark("vote");
     let (pairs, candidates) = accept(&nodes, &votes);
     drop(votes);
@@ -1022,17 +1283,24 @@ pub fn correlate_with(points: &[PointResult], opts: &Options) -> Correlation {
     };
 
     let mut uf = UnionFind((0..n).collect());
+    // the same flow key at different points (the flows of one point have distinct keys:
+    // its flow table is keyed by them)
     let mut by_key: FastMap<FlowKey, usize> = FastMap::default();
-    for (pi, p) in points.iter().enumerate() {
-        for (fi, f) in p.flows.iter().enumerate() {
-            let id = nodes.id(pi, fi);
-            match by_key.get(&f.key) {
-                Some(&other) => uf.union(other, id),
-                None => {
-                    by_key.insert(f.key, id);
+    if points.len() > 1 {
+        by_key.reserve(n);
+        for (pi, p) in points.iter().enumerate() {
+            for (fi, f) in p.flows.iter().enumerate() {
+                let id = nodes.id(pi, fi);
+                match by_key.get(&f.key) {
+                    Some(&other) => uf.union(other, id),
+                    None => {
+                        by_key.insert(f.key, id);
+                    }
                 }
             }
         }
+    }
+    for (pi, p) in points.iter().enumerate() {
         for l in &p.links {
             uf.union(nodes.id(pi, l.from), nodes.id(pi, l.to));
         }
@@ -1041,30 +1309,10 @@ pub fn correlate_with(points: &[PointResult], opts: &Options) -> Correlation {
         uf.union(p.a, p.b);
     }
     // ICMP errors whose quoted conversation is known join it as notes
-    let mut error_of: FastMap<usize, usize> = FastMap::default();
-    for (pi, p) in points.iter().enumerate() {
-        for (fi, f) in p.flows.iter().enumerate() {
-            if let Some(q) = f.quoted {
-                if let Some(&target) = by_key.get(&q) {
-                    error_of.insert(nodes.id(pi, fi), target);
-                }
-            }
-        }
-    }
-    let mut groups: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
-    for (pi, p) in points.iter().enumerate() {
-        for fi in 0..p.flows.len() {
-            let id = nodes.id(pi, fi);
-            if error_of.contains_key(&id) {
-                continue;
-            }
-            groups.entry(uf.find(id)).or_default().push((pi, fi));
-        }
-    }
+    let errors = quoted_targets(&nodes, (points.len() > 1).then_some(&by_key));
+    drop(by_key);
     let mut notes: FastMap<usize, Vec<IcmpNote>> = FastMap::default();
-    let mut errors: Vec<(&usize, &usize)> = error_of.iter().collect();
-    errors.sort_unstable();
-    for (&err, &target) in errors {
+    for &(err, target) in &errors {
         let root = uf.find(target);
         let (pi, fi) = nodes.locate(err);
         let f = &points[pi].flows[fi];
@@ -1083,57 +1331,142 @@ pub fn correlate_with(points: &[PointResult], opts: &Options) -> Correlation {
             }
         }
     }
-    // the joins each flow takes part in: links (per point) and matched pairs
-    let mut links_of: FastMap<(usize, usize), Vec<usize>> = FastMap::default();
-    for (pi, p) in points.iter().enumerate() {
-        for (li, l) in p.links.iter().enumerate() {
-            links_of.entry((pi, l.from)).or_default().push(li);
-            if l.to != l.from {
-                links_of.entry((pi, l.to)).or_default().push(li);
-            }
-        }
+    for list in notes.values_mut() {
+        list.sort_by_key(|n| (n.point, n.from));
     }
-    let mut pairs_of: FastMap<usize, Vec<usize>> = FastMap::default();
-    for (i, (p, _)) in pairs.iter().enumerate() {
-        pairs_of.entry(p.a).or_default().push(i);
-        pairs_of.entry(p.b).or_default().push(i);
+    // the groups, flat: each flow under its root (the group's first flow), errors that
+    // became notes under none
+    let mut root_of = uf.into_roots();
+    for &(err, _) in &errors {
+        root_of[err] = usize::MAX;
     }
-    let hosts = hosts(points);
+    let groups: Index<(usize, usize)> = Index::new(n, || {
+        root_of
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| r != usize::MAX)
+            .map(|(id, &r)| (r, nodes.locate(id)))
+    });
+    drop(root_of);
+    // the joins each flow starts: forwarding links (from it), matched pairs (it is `a` of)
+    let links_from: Index<usize> = Index::new(n, || {
+        points.iter().enumerate().flat_map(|(pi, p)| {
+            let nodes = &nodes;
+            p.links
+                .iter()
+                .enumerate()
+                .map(move |(li, l)| (nodes.id(pi, l.from), li))
+        })
+    });
+    let pairs_from: Index<usize> =
+        Index::new(n, || pairs.iter().enumerate().map(|(i, (p, _))| (p.a, i)));
+    // built straight in the final order, of first packet (groups with the same first packet
+    // in the order of their roots); meanwhile, on other cores, which point hosts each
+    // address, and the memory the conversations will fill is touched
+    let groups_n = (0..n).filter(|&root| !groups.get(root).is_empty()).count();
+    let (hosts, room, order) = std::thread::scope(|scope| {
+        let spread = n >= SPREAD;
+        let hosts_job = spread.then(|| scope.spawn(|| hosts(&nodes)));
+        let room_job = spread.then(|| scope.spawn(|| touched::<(Conversation, J)>(groups_n)));
+        let align = |pt: usize, ts: i64| aligned(&clocks, pt, ts);
+        let mut order: Vec<(i64, usize)> = (0..n)
+            .filter_map(|root| {
+                let members = groups.get(root);
+                let first = members
+                    .iter()
+                    .map(|&(pi, fi)| align(pi, points[pi].flows[fi].first_ts))
+                    .min()?;
+                Some((first, root))
+            })
+            .collect();
+        order.sort_by_key(|&(first, _)| first);
+        let hosts = match hosts_job.map(|job| job.join()) {
+            Some(Ok(h)) => h,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => hosts(&nodes),
+        };
+        let room = match room_job.map(|job| job.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Vec::with_capacity(groups_n),
+        };
+        (hosts, room, order)
+    });
     lap.mark("join");
     let ctx = Context {
         points,
         nodes: &nodes,
-        links_of: &links_of,
+        links_from: &links_from,
         pairs: &pairs,
-        pairs_of: &pairs_of,
+        pairs_from: &pairs_from,
         clocks: &clocks,
         hosts: &hosts,
+        notes: &notes,
+        lone,
     };
-    let groups: Vec<(usize, Vec<(usize, usize)>)> = groups.into_iter().collect();
-    let mut built: Vec<Option<Conversation>> = Vec::new();
-    built.resize_with(groups.len(), || None);
-    parallel_fill(&groups, &mut built, |(_, members)| ctx.build(members));
-    // Option<Conversation> has the layout of Conversation: filter_map (unlike flatten)
-    // collects in place, without a second buffer
+    let (built, scratch) = parallel_fill(&order, room, Scratch::default, |s, &(_, root)| {
+        let c = ctx.build(s, groups.get(root), root);
+        s.sampled_packets += c.sampled_packets;
+        s.matched_packets += c.matched_packets;
+        let j = judge(&c);
+        (c, j)
+    });
+    // Option<T> has the layout of T when T has a niche (a conversation does): filter_map
+    // (unlike flatten) collects in place, without a second buffer
     #[allow(clippy::filter_map_identity)]
-    let mut convs: Vec<Conversation> = built.into_iter().filter_map(|c| c).collect();
-    for ((root, _), c) in groups.iter().zip(convs.iter_mut()) {
-        c.icmp_errors = notes.remove(root).unwrap_or_default();
-        c.icmp_errors.sort_by_key(|n| (n.point, n.from));
-    }
-    drop(groups);
-    convs.sort_by_key(|c| c.first_ts);
+    let conversations: Vec<(Conversation, J)> = built.into_iter().filter_map(|c| c).collect();
     lap.mark("build");
-    for c in &convs {
-        matches.sampled_packets += c.sampled_packets;
-        matches.matched_packets += c.matched_packets;
+    for s in &scratch {
+        matches.sampled_packets += s.sampled_packets;
+        matches.matched_packets += s.matched_packets;
     }
     matches.single_packets = matches.sampled_packets - matches.matched_packets;
     Correlation {
-        conversations: convs,
+        conversations,
         clocks,
         matches,
     }
+}
+
+/// The ICMP error flows whose quoted conversation is one of the flows, each with the first
+/// flow (by node) of that key: `(error, target)` by error. `by_key` maps every key to its
+/// first flow; without it (one point), the quoted keys are looked for among the flows.
+fn quoted_targets(nodes: &Nodes, by_key: Option<&FastMap<FlowKey, usize>>) -> Vec<(usize, usize)> {
+    let mut quoted: Vec<(usize, FlowKey)> = Vec::new();
+    for (pi, p) in nodes.points.iter().enumerate() {
+        for (fi, f) in p.flows.iter().enumerate() {
+            if let Some(q) = f.quoted {
+                quoted.push((nodes.id(pi, fi), q));
+            }
+        }
+    }
+    if quoted.is_empty() {
+        return Vec::new();
+    }
+    let found: FastMap<FlowKey, usize>;
+    let first = match by_key {
+        Some(m) => m,
+        None => {
+            let mut wanted: FastMap<FlowKey, usize> =
+                quoted.iter().map(|&(_, q)| (q, usize::MAX)).collect();
+            for (pi, p) in nodes.points.iter().enumerate() {
+                for (fi, f) in p.flows.iter().enumerate() {
+                    if let Some(t) = wanted.get_mut(&f.key) {
+                        if *t == usize::MAX {
+                            *t = nodes.id(pi, fi);
+                        }
+                    }
+                }
+            }
+            wanted.retain(|_, t| *t != usize::MAX);
+            found = wanted;
+            &found
+        }
+    };
+    quoted
+        .into_iter()
+        .filter_map(|(id, q)| first.get(&q).map(|&t| (id, t)))
+        .collect()
 }
 
 /// Wall time of the correlation steps, printed when `FLOWCHECK_TIMINGS` is set.
@@ -1165,11 +1498,39 @@ impl Lap {
 struct Context<'a> {
     points: &'a [PointResult],
     nodes: &'a Nodes<'a>,
-    links_of: &'a FastMap<(usize, usize), Vec<usize>>,
+    /// Per node, the forwarding links (indices into its point's links) it is `from` of.
+    links_from: &'a Index<usize>,
     pairs: &'a [Joined],
-    pairs_of: &'a FastMap<usize, Vec<usize>>,
+    /// Per node, the matched pairs (indices into `pairs`) it is `a` of.
+    pairs_from: &'a Index<usize>,
     clocks: &'a Clocks,
-    hosts: &'a Hosts,
+    /// Per node, the points hosting the two addresses of its flow key (see [`hosts`]).
+    hosts: &'a [[u32; 2]],
+    /// ICMP errors by group root.
+    notes: &'a FastMap<usize, Vec<IcmpNote>>,
+    /// Build lone flows the short way (see [`Context::build_lone`]); off only to test that
+    /// it changes nothing.
+    lone: bool,
+}
+
+/// Buffers a worker reuses from one conversation to the next, and its share of the
+/// [`MatchSummary`].
+#[derive(Default)]
+struct Scratch {
+    edges: Vec<(usize, usize, bool)>,
+    client_dir: Vec<Option<usize>>,
+    stack: Vec<usize>,
+    class: Vec<[u8; 2]>,
+    obs: Vec<Obs>,
+    cluster_of: Vec<u32>,
+    heads: Vec<usize>,
+    ord: Vec<u32>,
+    ranges: Vec<(usize, usize)>,
+    pts: Vec<usize>,
+    delays: Vec<i64>,
+    kept: Vec<((i64, u8, u32), usize)>,
+    sampled_packets: u64,
+    matched_packets: u64,
 }
 
 /// A sampled sighting inside one conversation, before it is grouped into packets.
@@ -1182,6 +1543,22 @@ struct Obs {
     rank: u8,
     sample: Sample,
     sighting: Sighting,
+}
+
+/// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
+fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
+    if ts == i64::MAX || ts == i64::MIN {
+        ts
+    } else {
+        clocks.align(pt, ts)
+    }
+}
+
+/// True when the flow kept packet samples (to follow across points).
+fn sampled(f: &Flow) -> bool {
+    f.samples
+        .as_deref()
+        .is_some_and(|s| s.iter().any(|d| !d.samples().is_empty()))
 }
 
 /// The endpoints of direction `dir` of a flow, with the echo identifier as port for ICMP
@@ -1208,236 +1585,413 @@ impl Context<'_> {
         &self.points[m.0].flows[m.1]
     }
 
-    fn host_of(&self, ip: &IpAddr) -> Option<usize> {
-        self.hosts.get(ip)
+    /// A time of point `pt` on the aligned timeline (see [`aligned`]).
+    fn align(&self, pt: usize, ts: i64) -> i64 {
+        aligned(self.clocks, pt, ts)
     }
 
-    /// Builds one conversation from its member flows.
-    fn build(&self, members: &[(usize, usize)]) -> Conversation {
-        let align = |pt: usize, ts: i64| {
-            if ts == i64::MAX || ts == i64::MIN {
-                ts
-            } else {
-                self.clocks.align(pt, ts)
+    /// The point hosting the sender of direction `dir` of a member's flow (`1 - dir`: the
+    /// receiver), if any.
+    fn host(&self, m: &(usize, usize), dir: usize) -> Option<usize> {
+        let h = self.hosts[self.nodes.id(m.0, m.1)][dir];
+        (h != NO_HOST).then_some(h as usize)
+    }
+
+    fn links_from(&self, m: &(usize, usize)) -> &[usize] {
+        self.links_from.get(self.nodes.id(m.0, m.1))
+    }
+
+    /// Builds one conversation from its member flows (sorted by point, then flow), the group
+    /// of flows under `root_node`.
+    fn build(&self, s: &mut Scratch, members: &[(usize, usize)], root_node: usize) -> Conversation {
+        match members {
+            [m] if self.lone && self.links_from(m).is_empty() && !sampled(self.flow(m)) => {
+                self.build_lone(m, root_node)
             }
-        };
-        // members come sorted by (point, flow)
-        let index = |m: &(usize, usize)| members.binary_search(m).ok();
-        // 1. the joins between members, as (member, other member, directions flipped), both
-        //    ways, then grouped by member
-        let mut edges: Vec<(usize, usize, bool)> = Vec::with_capacity(members.len() * 4);
-        let mut by_key: BTreeMap<FlowKey, usize> = BTreeMap::new();
-        let mut seq_rewritten = false;
-        let mut join = |i: usize, j: usize, flip: bool| {
-            edges.push((i, j, flip));
-            edges.push((j, i, flip));
-        };
-        for (i, m) in members.iter().enumerate() {
-            let key = self.flow(m).key;
-            let same = if members.len() <= 16 {
-                members[..i].iter().position(|o| self.flow(o).key == key)
+            _ => self.build_general(s, members, root_node),
+        }
+    }
+
+    /// [`build`](Self::build) for a conversation of one flow that starts no forwarding link
+    /// and kept no packet samples (every flow of a single capture point is one): the same
+    /// steps, with nothing to join, orient, follow across points or find rewritten.
+    fn build_lone(&self, m: &(usize, usize), root_node: usize) -> Conversation {
+        let f = self.flow(m);
+        let (d, orientation) = f.originator();
+        let mut cp = ConvPoint::empty(m.0);
+        let mut class = [2u8; 2];
+        self.add_member(&mut cp, &mut class, m, d);
+        let route = [0, 1].map(|dir| {
+            if cp.packets[dir] > 0 {
+                OneOrVec::one(Hop::at(&cp, dir, None, None))
             } else {
-                by_key.get(&key).copied()
+                OneOrVec::new()
+            }
+        });
+        let class_of = |pt: usize, dir: usize| if pt == m.0 { class[dir] } else { 1 };
+        let losses = self.losses(&route, std::slice::from_ref(m), |_| d, class_of, f);
+        Conversation {
+            ip_proto: f.key.ip_proto,
+            kind: f.key.kind,
+            client: f.key.sender(d),
+            server: f.key.sender(1 - d),
+            orientation,
+            first_ts: self.align(m.0, f.first_ts),
+            last_ts: self.align(m.0, f.last_ts),
+            points: OneOrVec::one(cp),
+            icmp_errors: self.notes_of(root_node),
+            encap: f.encap,
+            route,
+            rewrites: RareVec::new(),
+            losses: losses.into(),
+            traces: RareVec::new(),
+            sampled_packets: 0,
+            matched_packets: 0,
+            seq_rewritten: false,
+        }
+    }
+
+    /// The ICMP errors about the group under `root_node`.
+    fn notes_of(&self, root_node: usize) -> RareVec<IcmpNote> {
+        match self.notes.get(&root_node) {
+            Some(list) => list.clone().into(),
+            None => RareVec::new(),
+        }
+    }
+
+    /// Adds a member flow, oriented so that its direction `d` is the client's, to the
+    /// conversation at its point; `cl` is the class of that point per direction, lowered to
+    /// what this flow says (0 hosts the sender, 2 hosts the receiver, 1 transit).
+    fn add_member(&self, cp: &mut ConvPoint, cl: &mut [u8; 2], m: &(usize, usize), d: usize) {
+        let f = self.flow(m);
+        cp.flows.push(m.1);
+        for (k, dir) in [d, 1 - d].into_iter().enumerate() {
+            cp.packets[k] += f.packets[dir];
+            cp.bytes[k] += f.bytes[dir];
+            cp.ttls[k].merge(&f.ttls[dir]);
+            cp.forwarded[k] += f.forwarded[dir];
+            cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.0, f.dir_first_ts[dir]));
+            cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
+            // the sender and the receiver of this direction
+            let c = if self.host(m, dir) == Some(m.0) {
+                0
+            } else if self.host(m, 1 - dir) == Some(m.0) {
+                2
+            } else {
+                1
             };
-            match same {
-                Some(j) => join(i, j, false),
-                None => {
-                    if members.len() > 16 {
-                        by_key.insert(key, i);
-                    }
-                }
-            }
-            for &li in self.links_of.get(m).map(Vec::as_slice).unwrap_or(&[]) {
-                let l: &Link = &self.points[m.0].links[li];
-                if l.from != m.1 {
-                    continue;
-                }
-                if let Some(j) = index(&(m.0, l.to)) {
-                    join(i, j, l.from_dir != l.to_dir);
-                }
-            }
-            let node = self.nodes.id(m.0, m.1);
-            for &pi in self.pairs_of.get(&node).map(Vec::as_slice).unwrap_or(&[]) {
-                let (p, _) = &self.pairs[pi];
-                if p.a != node {
-                    continue;
-                }
-                if let Some(j) = index(&self.nodes.locate(p.b)) {
-                    join(i, j, p.flip);
-                    seq_rewritten |= p.seq_rewritten;
-                }
+            cl[k] = cl[k].min(c);
+            if k == 0 {
+                cp.hosts_client |= c == 0;
+                cp.hosts_server |= c == 2;
             }
         }
-        edges.sort_unstable();
-        let adjacent = |i: usize| {
-            let lo = edges.partition_point(|e| e.0 < i);
-            let hi = edges.partition_point(|e| e.0 <= i);
-            &edges[lo..hi]
-        };
-        // 2. the flow that tells the client best, and every member oriented from it
-        let root = (0..members.len())
-            .max_by_key(|&i| {
-                let f = self.flow(&members[i]);
-                (
-                    strength(f.originator().1),
-                    std::cmp::Reverse(align(members[i].0, f.first_ts)),
-                    std::cmp::Reverse(i),
-                )
-            })
-            .unwrap_or(0);
-        let mut client_dir: Vec<Option<usize>> = vec![None; members.len()];
-        let mut stack: Vec<usize> = Vec::new();
-        for start in std::iter::once(root).chain(0..members.len()) {
-            if client_dir[start].is_some() {
+        if f.key.ip_proto == 17 {
+            // UDP: every datagram carries data
+            cp.data = [cp.packets[0] > 0, cp.packets[1] > 0];
+        }
+        cp.syn |= f.syn_seen(d);
+        cp.synack |= f.synack_seen();
+        cp.echo_requests += f.echo.requests;
+        cp.echo_replies += f.echo.replies;
+        cp.retransmissions += f.retransmissions[0] + f.retransmissions[1];
+        if f.key.ip_proto == 6 && cp.history.is_empty() {
+            cp.history = f.history.render(d);
+        }
+        cp.first_ts = cp.first_ts.min(self.align(m.0, f.first_ts));
+        cp.last_ts = cp.last_ts.max(self.align(m.0, f.last_ts));
+    }
+
+    /// Directions that vanished on the way, of traffic that routers forward (unicast, not
+    /// link-local; `vf`, the client's view, tells): see the module docs. `cdir` orients the
+    /// members, `class_of` is the class of a point per direction.
+    fn losses(
+        &self,
+        route: &[OneOrVec<Hop>; 2],
+        members: &[(usize, usize)],
+        cdir: impl Fn(usize) -> usize,
+        class_of: impl Fn(usize, usize) -> u8,
+        vf: &Flow,
+    ) -> Vec<Loss> {
+        let mut losses = Vec::new();
+        let routed = routable(&vf.key.lo.ip) && routable(&vf.key.hi.ip);
+        for (d, hops) in route.iter().enumerate() {
+            if !routed {
+                break;
+            }
+            let Some(last) = hops.last() else {
                 continue;
-            }
-            client_dir[start] = Some(self.flow(&members[start]).originator().0);
-            stack.push(start);
-            while let Some(i) = stack.pop() {
-                let d = client_dir[i].unwrap_or(0);
-                for &(_, j, flip) in adjacent(i) {
-                    if client_dir[j].is_none() {
-                        client_dir[j] = Some(if flip { 1 - d } else { d });
-                        stack.push(j);
+            };
+            let x = last.point;
+            let cls = class_of(x, d);
+            // the point hosting the receiver as seen at the last point (the first such
+            // receiver that has one)
+            let dest = members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.0 == x)
+                .find_map(|(i, m)| {
+                    let fd = if d == 0 { cdir(i) } else { 1 - cdir(i) };
+                    self.host(m, 1 - fd)
+                });
+            match dest {
+                Some(y) if hops.iter().any(|h| h.point == y) => {}
+                Some(y) => {
+                    // only when y was capturing at the time
+                    let s = &self.points[y].summary;
+                    let covered = match (s.first_ts, s.last_ts) {
+                        (Some(a), Some(b)) => {
+                            let (a, b) = (self.align(y, a), self.align(y, b));
+                            a <= last.first_ts && last.first_ts <= b
+                        }
+                        _ => false,
+                    };
+                    if !covered {
+                        continue;
+                    }
+                    if last.forwarded || cls == 0 {
+                        losses.push(Loss::Between {
+                            dir: d as u8,
+                            from: x,
+                            to: y,
+                        });
+                    } else {
+                        losses.push(Loss::After {
+                            dir: d as u8,
+                            point: x,
+                        });
+                    }
+                }
+                None => {
+                    let forwarder = self.points[x].summary.forwarded_packets > 0;
+                    if forwarder && cls == 1 && !last.forwarded {
+                        losses.push(Loss::After {
+                            dir: d as u8,
+                            point: x,
+                        });
                     }
                 }
             }
         }
-        let cdir = |i: usize| client_dir[i].unwrap_or(0);
-        // 3. flows that are the NAT-rewritten (leaving) side of a forward-direction link are
-        //    not how the client knows the conversation
-        let mut post_nat: std::collections::HashSet<(usize, usize), crate::hash::FastState> =
-            Default::default();
+        losses
+    }
+
+    /// [`build`](Self::build), every step.
+    fn build_general(
+        &self,
+        s: &mut Scratch,
+        members: &[(usize, usize)],
+        root_node: usize,
+    ) -> Conversation {
+        let Scratch {
+            edges,
+            client_dir,
+            stack,
+            class,
+            obs,
+            cluster_of,
+            heads,
+            ord,
+            ranges,
+            pts,
+            delays,
+            kept,
+            ..
+        } = s;
+        let align = |pt: usize, ts: i64| self.align(pt, ts);
+        let mut seq_rewritten = false;
         let mut nats: BTreeMap<usize, Vec<Nat>> = BTreeMap::new();
-        for (i, m) in members.iter().enumerate() {
-            for &li in self.links_of.get(m).map(Vec::as_slice).unwrap_or(&[]) {
-                let l = &self.points[m.0].links[li];
-                if l.from != m.1 || cdir(i) != l.from_dir as usize {
-                    continue;
-                }
-                post_nat.insert((m.0, l.to));
-                let list = nats.entry(m.0).or_default();
-                if l.before.0 != l.after.0 {
-                    push_unique(
-                        list,
-                        Nat {
-                            source: true,
-                            from: l.before.0,
-                            to: l.after.0,
-                        },
-                    );
-                }
-                if l.before.1 != l.after.1 {
-                    push_unique(
-                        list,
-                        Nat {
-                            source: false,
-                            from: l.before.1,
-                            to: l.after.1,
-                        },
-                    );
-                }
+        client_dir.clear();
+        let (root, view) = match members {
+            // one flow that starts no forwarding link (by far the most common): nothing to
+            // join, it is the root and the client's view
+            [m] if self.links_from(m).is_empty() => {
+                client_dir.push(Some(self.flow(m).originator().0));
+                (0, 0)
             }
-        }
-        // the client's view: not post-NAT, at the point hosting the client if any, earliest
-        let view = (0..members.len())
-            .filter(|&i| !post_nat.contains(&members[i]))
-            .min_by_key(|&i| {
-                let m = &members[i];
-                let f = self.flow(m);
-                let at_client = self.host_of(&f.key.sender(cdir(i)).ip) == Some(m.0);
-                (!at_client, align(m.0, f.first_ts), m.0, m.1)
-            })
-            .unwrap_or(root);
+            _ => {
+                // members come sorted by (point, flow)
+                let index = |m: &(usize, usize)| members.binary_search(m).ok();
+                // 1. the joins between members, as (member, other member, directions
+                //    flipped), both ways, then grouped by member
+                edges.clear();
+                let mut by_key: BTreeMap<FlowKey, usize> = BTreeMap::new();
+                let mut join = |i: usize, j: usize, flip: bool| {
+                    edges.push((i, j, flip));
+                    edges.push((j, i, flip));
+                };
+                for (i, m) in members.iter().enumerate() {
+                    let key = self.flow(m).key;
+                    let same = if members.len() <= 16 {
+                        members[..i].iter().position(|o| self.flow(o).key == key)
+                    } else {
+                        by_key.get(&key).copied()
+                    };
+                    match same {
+                        Some(j) => join(i, j, false),
+                        None => {
+                            if members.len() > 16 {
+                                by_key.insert(key, i);
+                            }
+                        }
+                    }
+                    for &li in self.links_from(m) {
+                        let l: &Link = &self.points[m.0].links[li];
+                        if let Some(j) = index(&(m.0, l.to)) {
+                            join(i, j, l.from_dir != l.to_dir);
+                        }
+                    }
+                    let node = self.nodes.id(m.0, m.1);
+                    for &pi in self.pairs_from.get(node) {
+                        let (p, _) = &self.pairs[pi];
+                        if let Some(j) = index(&self.nodes.locate(p.b)) {
+                            join(i, j, p.flip);
+                            seq_rewritten |= p.seq_rewritten;
+                        }
+                    }
+                }
+                edges.sort_unstable();
+                let adjacent = |i: usize| {
+                    let lo = edges.partition_point(|e| e.0 < i);
+                    let hi = edges.partition_point(|e| e.0 <= i);
+                    &edges[lo..hi]
+                };
+                // 2. the flow that tells the client best, and every member oriented from it
+                let root = (0..members.len())
+                    .max_by_key(|&i| {
+                        let f = self.flow(&members[i]);
+                        (
+                            strength(f.originator().1),
+                            std::cmp::Reverse(align(members[i].0, f.first_ts)),
+                            std::cmp::Reverse(i),
+                        )
+                    })
+                    .unwrap_or(0);
+                client_dir.resize(members.len(), None);
+                stack.clear();
+                for start in std::iter::once(root).chain(0..members.len()) {
+                    if client_dir[start].is_some() {
+                        continue;
+                    }
+                    client_dir[start] = Some(self.flow(&members[start]).originator().0);
+                    stack.push(start);
+                    while let Some(i) = stack.pop() {
+                        let d = client_dir[i].unwrap_or(0);
+                        for &(_, j, flip) in adjacent(i) {
+                            if client_dir[j].is_none() {
+                                client_dir[j] = Some(if flip { 1 - d } else { d });
+                                stack.push(j);
+                            }
+                        }
+                    }
+                }
+                let cdir = |i: usize| client_dir[i].unwrap_or(0);
+                // 3. flows that are the NAT-rewritten (leaving) side of a forward-direction
+                //    link are not how the client knows the conversation
+                let mut post_nat: std::collections::HashSet<
+                    (usize, usize),
+                    crate::hash::FastState,
+                > = Default::default();
+                for (i, m) in members.iter().enumerate() {
+                    for &li in self.links_from(m) {
+                        let l = &self.points[m.0].links[li];
+                        if cdir(i) != l.from_dir as usize {
+                            continue;
+                        }
+                        post_nat.insert((m.0, l.to));
+                        let list = nats.entry(m.0).or_default();
+                        if l.before.0 != l.after.0 {
+                            push_unique(
+                                list,
+                                Nat {
+                                    source: true,
+                                    from: l.before.0,
+                                    to: l.after.0,
+                                },
+                            );
+                        }
+                        if l.before.1 != l.after.1 {
+                            push_unique(
+                                list,
+                                Nat {
+                                    source: false,
+                                    from: l.before.1,
+                                    to: l.after.1,
+                                },
+                            );
+                        }
+                    }
+                }
+                // the client's view: not post-NAT, at the point hosting the client if any,
+                // earliest
+                let view = (0..members.len())
+                    .filter(|&i| !post_nat.contains(&members[i]))
+                    .min_by_key(|&i| {
+                        let m = &members[i];
+                        let f = self.flow(m);
+                        let at_client = self.host(m, cdir(i)) == Some(m.0);
+                        (!at_client, align(m.0, f.first_ts), m.0, m.1)
+                    })
+                    .unwrap_or(root);
+                (root, view)
+            }
+        };
+        let cdir = |i: usize| client_dir[i].unwrap_or(0);
         let vf = self.flow(&members[view]);
         let vd = cdir(view);
         // 4. per point totals
         // in point order (members are); with the class of each point per direction: 0 hosts
         // the sender, 2 hosts the receiver, 1 transit
         let n_points = 1 + members.windows(2).filter(|w| w[0].0 != w[1].0).count();
-        let mut per_point: Vec<ConvPoint> = Vec::with_capacity(n_points);
-        let mut class: Vec<[u8; 2]> = Vec::with_capacity(n_points);
+        let mut per_point: OneOrVec<ConvPoint> = if n_points > 1 {
+            OneOrVec::Many(Vec::with_capacity(n_points))
+        } else {
+            OneOrVec::new()
+        };
+        class.clear();
         let mut encap = 0u16;
         let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
-            let d = cdir(i);
             if per_point.last().map(|c| c.point) != Some(m.0) {
-                per_point.push(ConvPoint {
-                    point: m.0,
-                    first_ts: i64::MAX,
-                    last_ts: i64::MIN,
-                    dir_first_ts: [i64::MAX; 2],
-                    ..ConvPoint::default()
-                });
+                per_point.push(ConvPoint::empty(m.0));
                 class.push([2, 2]);
             }
             let (Some(cp), Some(cl)) = (per_point.last_mut(), class.last_mut()) else {
                 continue;
             };
-            cp.flows.push(m.1);
-            for (k, dir) in [d, 1 - d].into_iter().enumerate() {
-                cp.packets[k] += f.packets[dir];
-                cp.bytes[k] += f.bytes[dir];
-                cp.ttls[k].merge(&f.ttls[dir]);
-                cp.forwarded[k] += f.forwarded[dir];
-                cp.dir_first_ts[k] = cp.dir_first_ts[k].min(align(m.0, f.dir_first_ts[dir]));
-                cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
-                let (s, r) = (f.key.sender(dir).ip, f.key.sender(1 - dir).ip);
-                let c = if self.host_of(&s) == Some(m.0) {
-                    0
-                } else if self.host_of(&r) == Some(m.0) {
-                    2
-                } else {
-                    1
-                };
-                cl[k] = cl[k].min(c);
-                if k == 0 {
-                    cp.hosts_client |= c == 0;
-                    cp.hosts_server |= c == 2;
-                }
-            }
-            if f.key.ip_proto == 17 {
-                // UDP: every datagram carries data
-                cp.data = [cp.packets[0] > 0, cp.packets[1] > 0];
-            }
-            cp.syn |= f.syn_seen(d);
-            cp.synack |= f.synack_seen();
-            cp.echo_requests += f.echo.requests;
-            cp.echo_replies += f.echo.replies;
-            cp.retransmissions += f.retransmissions[0] + f.retransmissions[1];
-            if f.key.ip_proto == 6 && cp.history.is_empty() {
-                cp.history = f.history.render(d);
-            }
-            cp.first_ts = cp.first_ts.min(align(m.0, f.first_ts));
-            cp.last_ts = cp.last_ts.max(align(m.0, f.last_ts));
+            self.add_member(cp, cl, m, cdir(i));
             first_ts = first_ts.min(align(m.0, f.first_ts));
             last_ts = last_ts.max(align(m.0, f.last_ts));
             encap |= f.encap;
         }
         for (pt, list) in nats {
             if let Ok(i) = per_point.binary_search_by_key(&pt, |c| c.point) {
-                per_point[i].nat = list;
+                per_point[i].nat = list.into();
             }
         }
-        let pos = |pt: usize| per_point.binary_search_by_key(&pt, |c| c.point).ok();
-        let class_of = |pt: usize, d: usize| pos(pt).map_or(1, |i| class[i][d]);
+        let class_of = |pt: usize, d: usize| {
+            per_point
+                .binary_search_by_key(&pt, |c| c.point)
+                .ok()
+                .map_or(1, |i| class[i][d])
+        };
         // 5. the sampled packets, grouped into packets seen at several points
-        let mut obs: Vec<Obs> = Vec::new();
+        obs.clear();
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
-            let Some(s) = f.samples.as_deref() else {
+            let Some(smp) = f.samples.as_deref() else {
                 continue;
             };
-            for (fd, ds) in s.iter().enumerate() {
+            for (fd, ds) in smp.iter().enumerate() {
                 if ds.samples().is_empty() {
                     continue;
                 }
                 let cd = if fd == cdir(i) { 0u8 } else { 1 };
                 let (src, dst) = ends(f, fd);
-                let rank = if self.host_of(&src.ip) == Some(m.0) {
+                let rank = if self.host(m, fd) == Some(m.0) {
                     0
-                } else if self.host_of(&dst.ip) == Some(m.0) {
+                } else if self.host(m, 1 - fd) == Some(m.0) {
                     2
                 } else {
                     1
@@ -1466,8 +2020,8 @@ impl Context<'_> {
         obs.sort_unstable_by_key(|o| (o.key, o.ts, o.sighting.point, o.sighting.leaving));
         // each obs's packet (cluster): same key, same direction, within the window, one
         // arriving and one leaving sighting per point
-        let mut cluster_of: Vec<u32> = Vec::with_capacity(obs.len());
-        let mut heads: Vec<usize> = Vec::new();
+        cluster_of.clear();
+        heads.clear();
         let mut i = 0;
         while i < obs.len() {
             let start = heads.len();
@@ -1496,7 +2050,8 @@ impl Context<'_> {
             }
         }
         // the sightings of every packet, in path order, one after the other
-        let mut ord: Vec<u32> = (0..obs.len() as u32).collect();
+        ord.clear();
+        ord.extend(0..obs.len() as u32);
         ord.sort_unstable_by_key(|&k| {
             let o = &obs[k as usize];
             (
@@ -1508,7 +2063,8 @@ impl Context<'_> {
                 o.sighting.point,
             )
         });
-        let mut ranges: Vec<(usize, usize)> = vec![(0, 0); heads.len()];
+        ranges.clear();
+        ranges.resize(heads.len(), (0, 0));
         let mut k = 0;
         while k < ord.len() {
             let c = cluster_of[ord[k] as usize] as usize;
@@ -1518,6 +2074,7 @@ impl Context<'_> {
             }
             ranges[c] = (start, k);
         }
+        let (obs, heads, ord, ranges) = (&*obs, &*heads, &*ord, &*ranges);
         let sightings = |c: usize| {
             ord[ranges[c].0..ranges[c].1]
                 .iter()
@@ -1532,57 +2089,49 @@ impl Context<'_> {
             })
             .count() as u64;
         // 6. the path of each direction
-        let route: [Vec<Hop>; 2] = [0, 1].map(|d| {
-            let mut pts: Vec<&ConvPoint> = per_point.iter().filter(|p| p.packets[d] > 0).collect();
-            pts.sort_by_key(|p| {
+        let route: [OneOrVec<Hop>; 2] = [0, 1].map(|d| {
+            pts.clear();
+            pts.extend((0..per_point.len()).filter(|&k| per_point[k].packets[d] > 0));
+            pts.sort_by_key(|&k| {
+                let p = &per_point[k];
                 (
-                    class_of(p.point, d),
+                    class[k][d],
                     std::cmp::Reverse(p.ttls[d].values().last().copied().unwrap_or(0)),
                     p.dir_first_ts[d],
                     p.point,
                 )
             });
-            let mut hops: Vec<Hop> = Vec::with_capacity(pts.len());
-            for (k, p) in pts.iter().enumerate() {
+            let mut hops: OneOrVec<Hop> = if pts.len() > 1 {
+                OneOrVec::Many(Vec::with_capacity(pts.len()))
+            } else {
+                OneOrVec::new()
+            };
+            for (k, &at) in pts.iter().enumerate() {
+                let p = &per_point[at];
                 let delay_ns = if k == 0 {
                     None
                 } else {
-                    let prev = pts[k - 1].point;
-                    let mut v: Vec<i64> = (0..heads.len())
-                        .filter(|&c| cluster_dir(c) as usize == d)
-                        .filter_map(|c| {
-                            let left = sightings(c)
-                                .filter(|o| o.sighting.point == prev)
-                                .map(|o| o.ts)
-                                .max()?;
-                            let came = sightings(c)
-                                .filter(|o| o.sighting.point == p.point)
-                                .map(|o| o.ts)
-                                .min()?;
-                            Some(came - left)
-                        })
-                        .collect();
-                    median(&mut v)
+                    let prev = per_point[pts[k - 1]].point;
+                    delays.clear();
+                    delays.extend(
+                        (0..heads.len())
+                            .filter(|&c| cluster_dir(c) as usize == d)
+                            .filter_map(|c| {
+                                let left = sightings(c)
+                                    .filter(|o| o.sighting.point == prev)
+                                    .map(|o| o.ts)
+                                    .max()?;
+                                let came = sightings(c)
+                                    .filter(|o| o.sighting.point == p.point)
+                                    .map(|o| o.ts)
+                                    .min()?;
+                                Some(came - left)
+                            }),
+                    );
+                    median(delays)
                 };
-                let forwarded = p.forwarded[d] > 0;
-                let ttl = p.ttls[d].values().last().copied();
-                let routers = match (hops.last(), ttl) {
-                    (Some(prev), Some(t)) => prev.ttl_out.or(prev.ttl).map(|o| o.saturating_sub(t)),
-                    _ => None,
-                };
-                hops.push(Hop {
-                    point: p.point,
-                    ttl,
-                    ttl_out: if forwarded {
-                        p.ttls[d].values().first().copied()
-                    } else {
-                        None
-                    },
-                    forwarded,
-                    routers,
-                    delay_ns,
-                    first_ts: p.dir_first_ts[d],
-                });
+                let hop = Hop::at(p, d, hops.last(), delay_ns);
+                hops.push(hop);
             }
             hops
         });
@@ -1630,14 +2179,18 @@ impl Context<'_> {
                 }
             }
         }
-        // the packets kept for the ladder: the earliest
-        let mut kept: Vec<usize> = (0..heads.len()).collect();
+        // the packets kept for the ladder: the earliest (ties in packet order)
         let seen_first = |c: usize| sightings(c).map(|o| o.ts).min().unwrap_or(0);
-        kept.sort_by_cached_key(|&c| (seen_first(c), cluster_dir(c), obs[heads[c]].sample.seq));
+        kept.clear();
+        kept.extend(
+            (0..heads.len())
+                .map(|c| ((seen_first(c), cluster_dir(c), obs[heads[c]].sample.seq), c)),
+        );
+        kept.sort_unstable();
         kept.truncate(MAX_TRACES);
         let traces: Vec<PacketTrace> = kept
-            .into_iter()
-            .map(|c| {
+            .iter()
+            .map(|&(_, c)| {
                 let head = &obs[heads[c]];
                 PacketTrace {
                     dir: head.cdir,
@@ -1649,7 +2202,7 @@ impl Context<'_> {
             })
             .collect();
         rewrites.sort_by_key(|r| r.dir);
-        for cp in &per_point {
+        for cp in per_point.iter() {
             for n in &cp.nat {
                 let known = rewrites.iter().any(|r| {
                     r.dir == 0
@@ -1667,69 +2220,9 @@ impl Context<'_> {
                 }
             }
         }
-        // 8. losses (of traffic that routers forward: unicast, not link-local)
-        let mut losses = Vec::new();
-        let routed = routable(&vf.key.lo.ip) && routable(&vf.key.hi.ip);
-        for (d, hops) in route.iter().enumerate() {
-            if !routed {
-                break;
-            }
-            let Some(last) = hops.last() else {
-                continue;
-            };
-            let x = last.point;
-            let cls = class_of(x, d);
-            // the receiver as seen at the last point, and the point hosting it
-            let receivers: Vec<IpAddr> = members
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.0 == x)
-                .map(|(i, m)| {
-                    let f = self.flow(m);
-                    let fd = if d == 0 { cdir(i) } else { 1 - cdir(i) };
-                    f.key.sender(1 - fd).ip
-                })
-                .collect();
-            let dest = receivers.iter().find_map(|ip| self.host_of(ip));
-            match dest {
-                Some(y) if hops.iter().any(|h| h.point == y) => {}
-                Some(y) => {
-                    // only when y was capturing at the time
-                    let s = &self.points[y].summary;
-                    let covered = match (s.first_ts, s.last_ts) {
-                        (Some(a), Some(b)) => {
-                            let (a, b) = (align(y, a), align(y, b));
-                            a <= last.first_ts && last.first_ts <= b
-                        }
-                        _ => false,
-                    };
-                    if !covered {
-                        continue;
-                    }
-                    if last.forwarded || cls == 0 {
-                        losses.push(Loss::Between {
-                            dir: d as u8,
-                            from: x,
-                            to: y,
-                        });
-                    } else {
-                        losses.push(Loss::After {
-                            dir: d as u8,
-                            point: x,
-                        });
-                    }
-                }
-                None => {
-                    let forwarder = self.points[x].summary.forwarded_packets > 0;
-                    if forwarder && cls == 1 && !last.forwarded {
-                        losses.push(Loss::After {
-                            dir: d as u8,
-                            point: x,
-                        });
-                    }
-                }
-            }
-        }
+        // 8. losses
+        let losses = self.losses(&route, members, cdir, class_of, vf);
+        let icmp_errors = self.notes_of(root_node);
         Conversation {
             ip_proto: vf.key.ip_proto,
             kind: vf.key.kind,
@@ -1739,12 +2232,12 @@ impl Context<'_> {
             first_ts,
             last_ts,
             points: per_point,
-            icmp_errors: Vec::new(),
+            icmp_errors,
             encap,
             route,
-            rewrites,
-            losses,
-            traces,
+            rewrites: rewrites.into(),
+            losses: losses.into(),
+            traces: traces.into(),
             sampled_packets,
             matched_packets,
             seq_rewritten,
@@ -2110,8 +2603,291 @@ mod tests {
             .iter()
             .find(|c| c.kind == KeyKind::Echo { id: 7 })
             .unwrap();
-        assert_eq!(c.losses, vec![Loss::After { dir: 1, point: 1 }], "{c:#?}");
+        assert_eq!(&c.losses[..], &[Loss::After { dir: 1, point: 1 }], "{c:#?}");
         let rev: Vec<usize> = c.route[1].iter().map(|h| h.point).collect();
         assert_eq!(rev, vec![2, 1]);
+    }
+
+    /// The capture sets of the repository: every file of every stage as a point of its own
+    /// (no packet samples, as flowcheck reads one point), and every stage as a whole.
+    fn capture_sets() -> Vec<Vec<PointResult>> {
+        use crate::point::{analyse_points, resolve_inputs, ReadOptions};
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/captures");
+        let mut sets = Vec::new();
+        for stage in ["stage0", "stage1", "stage2", "stage3", "stage4"] {
+            let dir = format!("{root}/{stage}");
+            let inputs = resolve_inputs(&[dir]).unwrap();
+            for input in &inputs {
+                sets.push(analyse_points(
+                    std::slice::from_ref(input),
+                    &ReadOptions::default(),
+                ));
+            }
+            let all = ReadOptions {
+                samples: true,
+                ..ReadOptions::default()
+            };
+            sets.push(analyse_points(&inputs, &all));
+        }
+        sets
+    }
+
+    #[test]
+    fn an_index_holds_what_a_map_of_vectors_holds() {
+        // keys out of order, repeated, some never used; values in the order they came
+        let entries: Vec<(usize, u32)> = (0..500u32)
+            .map(|v| (((v as usize) * 7919 + 13) % 97 % 61, v))
+            .collect();
+        let index = Index::new(100, || entries.iter().copied());
+        let mut map: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for &(k, v) in &entries {
+            map.entry(k).or_default().push(v);
+        }
+        for k in 0..110 {
+            let want = map.get(&k).map_or(&[][..], Vec::as_slice);
+            assert_eq!(index.get(k), want, "key {k}");
+        }
+        let empty: Index<u32> = Index::new(100, std::iter::empty);
+        assert!(empty.start.is_empty() && empty.get(5).is_empty());
+    }
+
+    #[test]
+    fn union_find_roots_are_the_first_element_of_each_group() {
+        let n = 1000;
+        let mut uf = UnionFind((0..n).collect());
+        for k in 0..400usize {
+            uf.union((k * 37) % n, (k * 101 + 7) % n);
+        }
+        let found: Vec<usize> = (0..n).map(|x| uf.find(x)).collect();
+        let roots = uf.into_roots();
+        assert_eq!(roots, found);
+        for (x, &r) in roots.iter().enumerate() {
+            assert!(r <= x && roots[r] == r, "{x} -> {r}");
+            let first = (0..n).find(|&y| roots[y] == r);
+            assert_eq!(first, Some(r), "the root is the group's first element");
+        }
+    }
+
+    /// Who hosts each address, counted the plain way: packets from it (initial TTL) and to
+    /// it, per point, neither forwarded there; the most wins, then the first point.
+    fn hosts_by_address(points: &[PointResult]) -> BTreeMap<IpAddr, usize> {
+        let mut seen: BTreeMap<(IpAddr, usize), (u64, u64)> = BTreeMap::new();
+        for (pi, p) in points.iter().enumerate() {
+            for f in &p.flows {
+                if f.quoted.is_some() {
+                    continue;
+                }
+                for d in 0..2 {
+                    let own = f.packets[d].saturating_sub(f.forwarded[d] + f.forwarded_in[d]);
+                    if own == 0 {
+                        continue;
+                    }
+                    if initial_ttl(&f.ttls[d]) {
+                        seen.entry((f.key.sender(d).ip, pi)).or_default().0 += own;
+                    }
+                    seen.entry((f.key.sender(1 - d).ip, pi)).or_default().1 += own;
+                }
+            }
+        }
+        let mut best: BTreeMap<IpAddr, (u64, usize)> = BTreeMap::new();
+        for (&(ip, pi), &(sent, recv)) in &seen {
+            let forwards = points[pi].summary.forwarded_packets > 0;
+            if sent > 0 && (recv > 0 || !forwards) && !special_address(&ip) {
+                let n = sent + recv;
+                let e = best.entry(ip).or_insert((n, pi));
+                if n > e.0 {
+                    *e = (n, pi);
+                }
+            }
+        }
+        best.into_iter().map(|(ip, (_, pi))| (ip, pi)).collect()
+    }
+
+    fn check_hosts(points: &[PointResult]) {
+        let nodes = Nodes::new(points);
+        let found = hosts(&nodes);
+        let want = hosts_by_address(points);
+        for (pi, p) in points.iter().enumerate() {
+            for (fi, f) in p.flows.iter().enumerate() {
+                for (side, &h) in found[nodes.id(pi, fi)].iter().enumerate() {
+                    let ip = f.key.sender(side).ip;
+                    let got = (h != NO_HOST).then_some(h as usize);
+                    assert_eq!(got, want.get(&ip).copied(), "{ip} (point {pi}, flow {fi})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_point_with_the_most_packets_from_and_to_an_address_hosts_it() {
+        // 10.0.1.4 pings from both points, three times at b, twice at a: b hosts it; 10.0.2.4
+        // answers as often at both: the first point, a; 10.0.3.4 only sends (a forwards
+        // nothing, so it still hosts it); the broadcast address is nobody's
+        let ping =
+            |src: &str, dst: &str, id: u32, ttl: u8| pkt(src, dst, ttl, id, echo(true, 1, 1));
+        let pong = |src: &str, dst: &str, id: u32| pkt(src, dst, 64, id, echo(false, 1, 1));
+        let at_a = vec![
+            (ping("10.0.1.4", "10.0.2.4", 1, 64), 0),
+            (pong("10.0.2.4", "10.0.1.4", 2), MS),
+            (ping("10.0.1.4", "10.0.2.4", 3, 64), 2 * MS),
+            (pong("10.0.2.4", "10.0.1.4", 4), 3 * MS),
+            (ping("10.0.3.4", "10.0.9.9", 5, 128), 4 * MS),
+            (ping("10.0.3.4", "255.255.255.255", 6, 64), 5 * MS),
+        ];
+        let mut at_b = Vec::new();
+        for k in 0..3u32 {
+            at_b.push((ping("10.0.1.4", "10.0.7.7", 10 + k, 64), i64::from(k) * MS));
+        }
+        at_b.push((pong("10.0.2.4", "10.0.1.4", 20), 4 * MS));
+        at_b.push((ping("10.0.1.4", "10.0.2.4", 21, 64), 5 * MS));
+        let points = vec![point("a", &at_a), point("b", &at_b)];
+        check_hosts(&points);
+        let h = hosts_by_address(&points);
+        assert_eq!(h.get(&ip("10.0.1.4")), Some(&1));
+        assert_eq!(h.get(&ip("10.0.2.4")), Some(&0));
+        assert_eq!(h.get(&ip("10.0.3.4")), Some(&0));
+        assert_eq!(h.get(&ip("255.255.255.255")), None);
+    }
+
+    #[test]
+    fn hosts_found_by_sorting_are_those_counted_by_address() {
+        for points in capture_sets() {
+            check_hosts(&points);
+        }
+        check_hosts(&ping_pair(4, "10.0.0.68", 9, 0, 0));
+    }
+
+    /// An ICMP port unreachable from `from` about the UDP datagram src:sport -> dst:dport.
+    fn unreachable(from: &str, src: &str, dst: &str, sport: u16, dport: u16) -> Packet {
+        let mut p = pkt(
+            from,
+            src,
+            64,
+            77,
+            Transport::IcmpError {
+                v6: false,
+                icmp_type: 3,
+                code: 3,
+                quoted: Some(crate::decode::Quoted {
+                    src: ip(src),
+                    dst: ip(dst),
+                    ip_proto: 17,
+                    sport,
+                    dport,
+                }),
+            },
+        );
+        p.ip_proto = 1;
+        p
+    }
+
+    #[test]
+    fn an_icmp_error_is_a_note_on_the_conversation_it_quotes_at_one_point_and_more() {
+        let udp = |sport| Transport::Udp { sport, dport: 53 };
+        let mut q = pkt("10.0.1.4", "10.0.2.4", 64, 5, udp(4000));
+        q.ip_proto = 17;
+        let mut other = pkt("10.0.1.4", "10.0.2.4", 64, 6, udp(4001));
+        other.ip_proto = 17;
+        let err = unreachable("10.0.2.4", "10.0.1.4", "10.0.2.4", 4000, 53);
+        // from another router, so a flow of its own
+        let lost = unreachable("10.0.2.5", "10.0.1.4", "10.0.2.4", 4999, 53);
+        let packets = [(other, 0), (q, MS), (err, 2 * MS), (lost, 3 * MS)];
+        let one = vec![point("a", &packets)];
+        let two = vec![point("a", &packets), point("b", &packets[..1])];
+        for points in [one, two] {
+            let r = correlate_with(&points, &Options::default());
+            let c = r
+                .conversations
+                .iter()
+                .find(|c| c.client.port == 4000)
+                .unwrap();
+            assert_eq!(c.icmp_errors.len(), 1, "{c:#?}");
+            assert_eq!(c.icmp_errors[0].from, ip("10.0.2.4"));
+            assert_eq!((c.icmp_errors[0].icmp_type, c.icmp_errors[0].code), (3, 3));
+            // the error quoting a conversation nobody saw is one of its own
+            let icmp: Vec<&Conversation> =
+                r.conversations.iter().filter(|c| c.ip_proto == 1).collect();
+            assert_eq!(icmp.len(), 1, "{icmp:#?}");
+            let nodes = Nodes::new(&points);
+            let targets = quoted_targets(&nodes, None);
+            assert_eq!(targets, vec![(2, 1)], "the error quotes the second flow");
+        }
+    }
+
+    #[test]
+    fn lone_flows_built_the_short_way_are_built_the_same() {
+        let mut sets = capture_sets();
+        sets.push(ping_pair(3, "10.0.0.68", 4242, 0, 0));
+        for points in sets {
+            let short = correlate_inner(&points, &Options::default(), |_| (), true);
+            let long = correlate_inner(&points, &Options::default(), |_| (), false);
+            assert_eq!(
+                format!("{:?}", short.conversations),
+                format!("{:?}", long.conversations),
+            );
+        }
+    }
+
+    #[test]
+    fn parallel_fill_keeps_the_order_and_gives_each_chunk_its_state() {
+        let items: Vec<u64> = (0..10_000).collect();
+        let (out, states) = parallel_fill(
+            &items,
+            touched(items.len()),
+            || 0u64,
+            |n, &x| {
+                *n += 1;
+                x * 3
+            },
+        );
+        assert_eq!(out.len(), items.len());
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(i, r)| *r == Some(i as u64 * 3)));
+        assert_eq!(states.iter().sum::<u64>(), items.len() as u64);
+        let (none, _) = parallel_fill(&[] as &[u64], Vec::new(), || (), |_, &x| x);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn nats_display_as_their_endpoints_are_written() {
+        let e = |s: &str, port| Endpoint { ip: ip(s), port };
+        let cases = [
+            (e("10.100.201.4", 5), e("10.100.200.68", 5)),
+            (e("10.100.201.4", 40000), e("10.100.200.68", 1024)),
+            (e("0.0.0.0", 1), e("255.255.255.255", 2)),
+            (e("2001:db8::1", 80), e("2001:db8::2", 80)),
+            (e("2001:db8::1", 80), e("192.0.2.1", 8080)),
+        ];
+        for (from, to) in cases {
+            let nat = Nat {
+                source: true,
+                from,
+                to,
+            };
+            let want = if from.port != to.port {
+                format!(
+                    "{} -> {}",
+                    crate::report::endpoint_text(&from, true),
+                    crate::report::endpoint_text(&to, true)
+                )
+            } else {
+                format!("{} -> {}", from.ip, to.ip)
+            };
+            assert_eq!(nat.describe(), want);
+        }
+        for a in [
+            "0.0.0.0",
+            "9.99.100.255",
+            "10.0.0.1",
+            "100.64.10.9",
+            "255.255.255.255",
+        ] {
+            let a: std::net::Ipv4Addr = a.parse().unwrap();
+            let mut s = String::new();
+            write_ipv4(&mut s, a).unwrap();
+            assert_eq!(s, a.to_string());
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod correlate;
 pub mod decode;
 pub mod flow;
 pub mod hash;
+pub mod list;
 pub mod point;
 pub mod report;
 pub mod verdict;
@@ -49,26 +50,20 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
     let t0 = std::time::Instant::now();
     let points = point::analyse_points(inputs, &ropts);
     let t1 = std::time::Instant::now();
-    let corr = correlate::correlate_with(
-        &points,
-        &correlate::Options {
-            assume_synced: aopts.assume_synced,
-        },
-    );
     let names: Vec<String> = points.iter().map(|p| p.summary.name.clone()).collect();
     let expect: Vec<usize> = aopts
         .expect_via
         .iter()
         .filter_map(|e| names.iter().position(|n| n == e))
         .collect();
-    let conversations = corr
-        .conversations
-        .into_iter()
-        .map(|c| {
-            let j = verdict::judge_with(&c, &names, &expect);
-            (c, j)
-        })
-        .collect();
+    // each conversation is judged as soon as it is built, on the core that built it
+    let corr = correlate::correlate_judged(
+        &points,
+        &correlate::Options {
+            assume_synced: aopts.assume_synced,
+        },
+        |c| verdict::judge_with(c, &names, &expect),
+    );
     if timings {
         let t2 = std::time::Instant::now();
         eprintln!(
@@ -79,7 +74,7 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
     }
     Analysis {
         points,
-        conversations,
+        conversations: corr.conversations,
         clocks: corr.clocks,
         matches: corr.matches,
     }

@@ -15,8 +15,11 @@
 //! arriving there, never leaving; `lost between X and Y`), and which NAT each forwarding
 //! point, or an uncaptured hop between two points, applied.
 
-use crate::correlate::{routable, ConvPoint, Conversation, Loss, RewriteAt};
+use std::fmt::Write;
+
+use crate::correlate::{routable, Conversation, Hop, Loss, RewriteAt};
 use crate::flow::KeyKind;
+use crate::list::RareVec;
 
 /// The judgement of one conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,7 +62,7 @@ pub struct Judgement {
     /// when that is `Bypassed`).
     pub path_verdict: Verdict,
     /// The `--expect-via` points the conversation never reached.
-    pub bypassed: Vec<usize>,
+    pub bypassed: RareVec<usize>,
 }
 
 /// What the two directions of a conversation are called in sentences.
@@ -71,22 +74,6 @@ fn words(c: &Conversation) -> (&'static str, &'static str) {
     }
 }
 
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        let one = match what.strip_suffix("ies") {
-            Some(stem) => format!("{stem}y"),
-            None => what.strip_suffix('s').unwrap_or(what).to_string(),
-        };
-        format!("1 {one}")
-    } else {
-        format!("{n} {what}")
-    }
-}
-
-fn list(names: &[&str]) -> String {
-    names.join(", ")
-}
-
 /// True for traffic that expects no reply: multicast, broadcast, ICMP that is neither echo
 /// nor an error, protocols that are neither TCP, UDP nor ICMP.
 fn one_way_by_nature(c: &Conversation) -> bool {
@@ -95,26 +82,22 @@ fn one_way_by_nature(c: &Conversation) -> bool {
         || !matches!(c.ip_proto, 1 | 6 | 17 | 58)
 }
 
-/// Forwarding and NAT evidence, e.g. "hub-nva forwarded it (NAT 10.100.201.4 -> 10.100.200.68)".
-fn forwarding_note(c: &Conversation, names: &[String]) -> Option<String> {
-    let parts: Vec<String> = c
-        .forwarders()
-        .map(|p: &ConvPoint| {
-            let name = names.get(p.point).map(String::as_str).unwrap_or("?");
-            let what = match (p.forwarded[0] > 0, p.forwarded[1] > 0) {
-                (true, false) => "the requests",
-                (false, true) => "the replies",
-                _ => "it",
-            };
-            if p.nat.is_empty() {
-                format!("{name} forwarded {what}")
-            } else {
-                let nat: Vec<String> = p.nat.iter().map(|n| n.describe()).collect();
-                format!("{name} forwarded {what} with NAT {}", nat.join(", "))
-            }
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("; "))
+/// Forwarding and NAT evidence, e.g. "; hub-nva forwarded it with NAT 10.100.201.4 ->
+/// 10.100.200.68", each forwarding point's after "; ".
+fn put_forwarding_note(out: &mut String, c: &Conversation, names: &[String]) {
+    for p in c.forwarders() {
+        let name = names.get(p.point).map(String::as_str).unwrap_or("?");
+        let what = match (p.forwarded[0] > 0, p.forwarded[1] > 0) {
+            (true, false) => "the requests",
+            (false, true) => "the replies",
+            _ => "it",
+        };
+        let _ = write!(out, "; {name} forwarded {what}");
+        for (k, n) in p.nat.iter().enumerate() {
+            out.push_str(if k == 0 { " with NAT " } else { ", " });
+            let _ = write!(out, "{n}");
+        }
+    }
 }
 
 /// Names ICMP errors, e.g. "10.0.0.2 said port unreachable".
@@ -166,41 +149,187 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
     judge_with(c, names, &[])
 }
 
-/// `a -> b -> c`.
-fn arrow(names: &[&str]) -> String {
-    names.join(" -> ")
+/// `1 echo reply`, `2 echo replies`.
+fn put_plural(out: &mut String, n: u64, what: &str) {
+    if n == 1 {
+        out.push_str("1 ");
+        match what.strip_suffix("ies") {
+            Some(stem) => {
+                out.push_str(stem);
+                out.push('y');
+            }
+            None => out.push_str(what.strip_suffix('s').unwrap_or(what)),
+        }
+    } else {
+        put_u64(out, n);
+        out.push(' ');
+        out.push_str(what);
+    }
+}
+
+/// `n` in decimal (what `{n}` prints, without the formatting machinery: every reason has
+/// one or two counts).
+fn put_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[k..] {
+        out.push(char::from(d));
+    }
+}
+
+/// The points of one direction's path, by name, in path order.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    hops: &'a [Hop],
+    names: &'a [String],
+}
+
+impl<'a> Path<'a> {
+    fn len(&self) -> usize {
+        self.hops.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.hops.is_empty()
+    }
+    fn name(&self, k: usize) -> &'a str {
+        self.hops
+            .get(k)
+            .and_then(|h| self.names.get(h.point))
+            .map_or("?", String::as_str)
+    }
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|k| self.name(k))
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.iter().any(|n| n == name)
+    }
+    /// The same names, as many times each, in any order.
+    fn same_points(&self, other: &Path) -> bool {
+        let count = |p: &Path, name: &str| p.iter().filter(|&n| n == name).count();
+        self.len() == other.len() && self.iter().all(|n| count(self, n) == count(other, n))
+    }
+    /// The same names in the opposite order.
+    fn reverse_of(&self, other: &Path) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter().rev())
+    }
+    /// The names joined by `sep`, those for which `keep` holds.
+    fn put(&self, out: &mut String, sep: &str, keep: impl Fn(&str) -> bool) {
+        for (k, n) in self.iter().filter(|&n| keep(n)).enumerate() {
+            if k > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(n);
+        }
+    }
+    fn put_all(&self, out: &mut String, sep: &str) {
+        self.put(out, sep, |_| true);
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+/// What one direction did, e.g. "went spoke1-vm -> hub-nva -> vpn-client", "... directly",
+/// "... and were lost after ...".
+fn put_went(out: &mut String, path: &Path, lost: Option<&Loss>, names: &[String]) {
+    let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
+    match path.len() {
+        0 => out.push_str("were not seen"),
+        1 => {
+            out.push_str("were seen only at ");
+            out.push_str(path.name(0));
+        }
+        2 => {
+            out.push_str("went ");
+            path.put_all(out, " -> ");
+            out.push_str(" directly");
+        }
+        _ => {
+            out.push_str("went ");
+            path.put_all(out, " -> ");
+        }
+    }
+    if let Some(l) = lost {
+        match *l {
+            Loss::After { point, .. } => {
+                let _ = write!(
+                    out,
+                    " and were lost after {p} (seen arriving at {p}, never leaving it: a \
+                     stateful NVA dropping asymmetric traffic looks exactly like this)",
+                    p = name(point)
+                );
+            }
+            Loss::Between { from, to, .. } => {
+                let _ = write!(
+                    out,
+                    " and were lost between {} and {}",
+                    name(from),
+                    name(to)
+                );
+            }
+        }
+    }
 }
 
 /// What vanished where, e.g. "echo replies lost after hub-nva (...)".
-fn loss_note(c: &Conversation, names: &[String], loss: &Loss) -> String {
+fn put_loss_note(out: &mut String, c: &Conversation, names: &[String], loss: &Loss) {
     let (fwd_word, rev_word) = words(c);
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
     let what = if loss.dir() == 0 { fwd_word } else { rev_word };
-    match *loss {
-        Loss::After { point, .. } => format!(
+    let _ = match *loss {
+        Loss::After { point, .. } => write!(
+            out,
             "{what} lost after {p} (seen arriving at {p}, never leaving it: a stateful NVA \
              dropping asymmetric traffic looks exactly like this)",
             p = name(point)
         ),
         Loss::Between { from, to, .. } => {
-            format!("{what} lost between {} and {}", name(from), name(to))
+            write!(out, "{what} lost between {} and {}", name(from), name(to))
         }
-    }
+    };
+}
+
+thread_local! {
+    /// Where the reasons are written, reused: each reason is then copied out at its size.
+    static REASON: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Judges one conversation; `expect_via` are points every unicast conversation should
 /// cross (`--expect-via`): one never seen there is `Bypassed`.
 pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> Judgement {
+    REASON.with_borrow_mut(|out| {
+        out.clear();
+        judge_into(c, names, expect_via, out)
+    })
+}
+
+/// [`judge_with`], writing the reason to `out` (empty) first.
+fn judge_into(
+    c: &Conversation,
+    names: &[String],
+    expect_via: &[usize],
+    out: &mut String,
+) -> Judgement {
     let (fwd_word, rev_word) = words(c);
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
     // the points of each direction, in path order
-    let fwd: Vec<&str> = c.route[0].iter().map(|h| name(h.point)).collect();
-    let rev: Vec<&str> = c.route[1].iter().map(|h| name(h.point)).collect();
-    fn sorted<'a>(v: &[&'a str]) -> Vec<&'a str> {
-        let mut v = v.to_vec();
-        v.sort_unstable();
-        v
-    }
+    let fwd = Path {
+        hops: &c.route[0],
+        names,
+    };
+    let rev = Path {
+        hops: &c.route[1],
+        names,
+    };
     // packets as sent: a forwarding point's leaving legs are the same packets again
     let [nf, nr] = c.points.iter().fold([0u64; 2], |t, p| {
         [
@@ -209,11 +338,11 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
         ]
     });
     let single = c.points.len() == 1;
-    let at = |v: &[&str]| {
-        if single {
-            String::new()
-        } else {
-            format!(" at {}", list(v))
+    // " at a, b" (nothing at a single point)
+    let put_at = |out: &mut String, p: &Path| {
+        if !single {
+            out.push_str(" at ");
+            p.put_all(out, ", ");
         }
     };
     let tcp = c.ip_proto == 6;
@@ -221,105 +350,77 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
     let synack = c.points.iter().any(|p| p.synack);
     let data = |i: usize| c.points.iter().any(|p| p.data[i]);
     let lost = |dir: u8| c.losses.iter().find(|l| l.dir() == dir);
-    // "spoke1-vm -> hub-nva -> vpn-client", "... directly", "... and were lost after ..."
-    let went = |dir: u8, path: &[&str]| -> String {
-        let mut s = match path.len() {
-            0 => "were not seen".to_string(),
-            1 => format!("were seen only at {}", path[0]),
-            2 => format!("went {} directly", arrow(path)),
-            _ => format!("went {}", arrow(path)),
-        };
-        if let Some(l) = lost(dir) {
-            match *l {
-                Loss::After { point, .. } => s.push_str(&format!(
-                    " and were lost after {p} (seen arriving at {p}, never leaving it: a \
-                     stateful NVA dropping asymmetric traffic looks exactly like this)",
-                    p = name(point)
-                )),
-                Loss::Between { from, to, .. } => s.push_str(&format!(
-                    " and were lost between {} and {}",
-                    name(from),
-                    name(to)
-                )),
-            }
-        }
-        s
-    };
 
-    let (verdict, mut reason) = if !fwd.is_empty() && !rev.is_empty() {
-        if sorted(&fwd) == sorted(&rev) {
-            let r = if single {
-                format!(
-                    "{} and {} both seen here",
-                    plural(nf, fwd_word),
-                    plural(nr, rev_word)
-                )
+    let verdict = if !fwd.is_empty() && !rev.is_empty() {
+        if fwd.same_points(&rev) {
+            if single {
+                put_plural(out, nf, fwd_word);
+                out.push_str(" and ");
+                put_plural(out, nr, rev_word);
+                out.push_str(" both seen here");
+            } else if rev.reverse_of(&fwd) {
+                out.push_str("both directions crossed ");
+                fwd.put_all(out, " -> ");
+                out.push_str(" and back");
             } else {
-                let mut back = rev.clone();
-                back.reverse();
-                if back == fwd {
-                    format!("both directions crossed {} and back", arrow(&fwd))
-                } else {
-                    format!(
-                        "both directions seen at {}: {fwd_word} {}, {rev_word} {}",
-                        list(&fwd),
-                        went(0, &fwd),
-                        went(1, &rev)
-                    )
-                }
-            };
-            (Verdict::Symmetric, r)
+                out.push_str("both directions seen at ");
+                fwd.put_all(out, ", ");
+                let _ = write!(out, ": {fwd_word} ");
+                put_went(out, &fwd, lost(0), names);
+                let _ = write!(out, ", {rev_word} ");
+                put_went(out, &rev, lost(1), names);
+            }
+            Verdict::Symmetric
         } else {
-            let only_fwd: Vec<&str> = fwd.iter().filter(|p| !rev.contains(p)).copied().collect();
-            let only_rev: Vec<&str> = rev.iter().filter(|p| !fwd.contains(p)).copied().collect();
-            let mut parts = Vec::new();
-            if !only_rev.is_empty() {
-                parts.push(format!("{} saw only the {rev_word}", list(&only_rev)));
+            out.push_str(fwd_word);
+            out.push(' ');
+            put_went(out, &fwd, lost(0), names);
+            let _ = write!(out, "; {rev_word} ");
+            put_went(out, &rev, lost(1), names);
+            out.push_str(": ");
+            let only_rev = rev.iter().any(|p| !fwd.contains(p));
+            let only_fwd = fwd.iter().any(|p| !rev.contains(p));
+            if only_rev {
+                rev.put(out, ", ", |p| !fwd.contains(p));
+                let _ = write!(out, " saw only the {rev_word}");
             }
-            if !only_fwd.is_empty() {
-                parts.push(format!("{} saw only the {fwd_word}", list(&only_fwd)));
+            if only_fwd {
+                if only_rev {
+                    out.push_str(", ");
+                }
+                fwd.put(out, ", ", |p| !rev.contains(p));
+                let _ = write!(out, " saw only the {fwd_word}");
             }
-            (
-                Verdict::Asymmetric,
-                format!(
-                    "{fwd_word} {}; {rev_word} {}: {}",
-                    went(0, &fwd),
-                    went(1, &rev),
-                    parts.join(", ")
-                ),
-            )
+            Verdict::Asymmetric
         }
     } else if !rev.is_empty() {
         // only the reverse direction was seen anywhere
         if tcp && !synack && !data(1) {
-            (
-                Verdict::Incomplete,
-                format!(
-                    "only {} from the server{} (pure ACKs of a connection that started before the capture)",
-                    plural(nr, "packets"),
-                    at(&rev)
-                ),
-            )
+            out.push_str("only ");
+            put_plural(out, nr, "packets");
+            out.push_str(" from the server");
+            put_at(out, &rev);
+            out.push_str(" (pure ACKs of a connection that started before the capture)");
+            Verdict::Incomplete
         } else {
-            let what = if tcp && synack && !syn {
+            put_plural(out, nr, rev_word);
+            if tcp && synack && !syn {
                 let which = if data(1) {
                     "a SYN-ACK and data"
                 } else {
                     "SYN-ACKs"
                 };
-                format!(
-                    "{} ({which}) without the client's SYN",
-                    plural(nr, rev_word)
-                )
+                let _ = write!(out, " ({which}) without the client's SYN");
             } else {
-                format!("{} and no request", plural(nr, rev_word))
-            };
-            let mut r = format!("{what}{}: the requests took another path", at(&rev));
-            if let Some(l) = lost(1) {
-                r.push_str("; ");
-                r.push_str(&loss_note(c, names, l));
+                out.push_str(" and no request");
             }
-            (Verdict::Asymmetric, r)
+            put_at(out, &rev);
+            out.push_str(": the requests took another path");
+            if let Some(l) = lost(1) {
+                out.push_str("; ");
+                put_loss_note(out, c, names, l);
+            }
+            Verdict::Asymmetric
         }
     } else if one_way_by_nature(c) {
         let why = if c.to_group() {
@@ -327,62 +428,50 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
         } else {
             "not a request/response protocol"
         };
-        (
-            Verdict::Incomplete,
-            format!(
-                "{}{}, one-way by nature ({why})",
-                plural(nf, fwd_word),
-                at(&fwd)
-            ),
-        )
+        put_plural(out, nf, fwd_word);
+        put_at(out, &fwd);
+        let _ = write!(out, ", one-way by nature ({why})");
+        Verdict::Incomplete
     } else if tcp && !syn && !data(0) {
-        (
-            Verdict::Incomplete,
-            format!(
-                "only {} from the client{} (pure ACKs of a connection that started before the capture)",
-                plural(nf, "packets"),
-                at(&fwd)
-            ),
-        )
+        out.push_str("only ");
+        put_plural(out, nf, "packets");
+        out.push_str(" from the client");
+        put_at(out, &fwd);
+        out.push_str(" (pure ACKs of a connection that started before the capture)");
+        Verdict::Incomplete
     } else if tcp && !syn {
-        (
-            Verdict::Asymmetric,
-            format!(
-                "{}{} carry data and ACKs but no server packet was seen: the replies took another path",
-                plural(nf, fwd_word),
-                at(&fwd)
-            ),
-        )
+        put_plural(out, nf, fwd_word);
+        put_at(out, &fwd);
+        out.push_str(
+            " carry data and ACKs but no server packet was seen: the replies took another path",
+        );
+        Verdict::Asymmetric
     } else {
-        let mut r = if single {
-            format!("{}, no reply seen", plural(nf, fwd_word))
+        put_plural(out, nf, fwd_word);
+        if single {
+            out.push_str(", no reply seen");
         } else {
-            format!(
-                "{} seen at {}, no reply anywhere",
-                plural(nf, fwd_word),
-                arrow(&fwd)
-            )
-        };
-        if let Some(l) = lost(0) {
-            r.push_str("; ");
-            r.push_str(&loss_note(c, names, l));
+            out.push_str(" seen at ");
+            fwd.put_all(out, " -> ");
+            out.push_str(", no reply anywhere");
         }
-        (Verdict::Unanswered, r)
+        if let Some(l) = lost(0) {
+            out.push_str("; ");
+            put_loss_note(out, c, names, l);
+        }
+        Verdict::Unanswered
     };
-    if let Some(n) = forwarding_note(c, names) {
-        reason.push_str("; ");
-        reason.push_str(&n);
-    }
+    put_forwarding_note(out, c, names);
     if let Some(n) = between_note(c, names) {
-        reason.push_str("; ");
-        reason.push_str(&n);
+        out.push_str("; ");
+        out.push_str(&n);
     }
     if c.seq_rewritten {
-        reason.push_str("; TCP sequence numbers differ between points (rewritten on the way)");
+        out.push_str("; TCP sequence numbers differ between points (rewritten on the way)");
     }
     if let Some(n) = icmp_note(c) {
-        reason.push_str("; ");
-        reason.push_str(&n);
+        out.push_str("; ");
+        out.push_str(&n);
     }
     // --expect-via: unicast traffic seen somewhere, never at the expected point
     let eligible = routable(&c.client.ip) && routable(&c.server.ip);
@@ -398,9 +487,9 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
     if bypassed.is_empty() {
         return Judgement {
             verdict,
-            reason,
+            reason: out.as_str().to_owned(),
             path_verdict: verdict,
-            bypassed,
+            bypassed: RareVec::new(),
         };
     }
     let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
@@ -408,13 +497,13 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
     Judgement {
         verdict: Verdict::Bypassed,
         reason: format!(
-            "never reached {} (seen only at {}); {} otherwise: {reason}",
+            "never reached {} (seen only at {}); {} otherwise: {out}",
             missed.join(" nor "),
             list(&seen),
             verdict.name()
         ),
         path_verdict: verdict,
-        bypassed,
+        bypassed: bypassed.into(),
     }
 }
 
@@ -466,4 +555,182 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::{ConvPoint, Nat};
+    use crate::flow::{Endpoint, Orientation};
+    use crate::list::OneOrVec;
+
+    fn ep(s: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: s.parse().unwrap(),
+            port,
+        }
+    }
+
+    /// A point's share of a conversation: packets each way, forwarded each way.
+    fn at(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
+        ConvPoint {
+            point,
+            packets,
+            forwarded,
+            ..ConvPoint::default()
+        }
+    }
+
+    fn hop(point: usize) -> Hop {
+        Hop {
+            point,
+            ttl: None,
+            ttl_out: None,
+            forwarded: false,
+            routers: None,
+            delay_ns: None,
+            first_ts: 0,
+        }
+    }
+
+    /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths.
+    fn udp(points: Vec<ConvPoint>, fwd: &[usize], rev: &[usize]) -> Conversation {
+        Conversation {
+            ip_proto: 17,
+            kind: KeyKind::Ports,
+            client: ep("10.0.1.4", 4000),
+            server: ep("10.0.2.4", 53),
+            orientation: Orientation::Port,
+            first_ts: 0,
+            last_ts: 0,
+            points: points.into(),
+            icmp_errors: Default::default(),
+            encap: 0,
+            route: [
+                OneOrVec::from(fwd.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
+                OneOrVec::from(rev.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
+            ],
+            rewrites: Default::default(),
+            losses: Default::default(),
+            traces: Default::default(),
+            sampled_packets: 0,
+            matched_packets: 0,
+            seq_rewritten: false,
+        }
+    }
+
+    fn names() -> Vec<String> {
+        ["client", "nva", "server"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn counts_are_written_as_display_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX] {
+            let mut s = String::new();
+            put_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        let plural = |n, what| {
+            let mut s = String::new();
+            put_plural(&mut s, n, what);
+            s
+        };
+        assert_eq!(plural(1, "echo replies"), "1 echo reply");
+        assert_eq!(plural(1, "requests"), "1 request");
+        assert_eq!(plural(0, "replies"), "0 replies");
+        assert_eq!(plural(3, "client packets"), "3 client packets");
+    }
+
+    #[test]
+    fn paths_compare_by_point_names() {
+        let names = names();
+        let hops = |v: &[usize]| v.iter().map(|&p| hop(p)).collect::<Vec<_>>();
+        let (a, b, c, d) = (
+            hops(&[0, 1, 2]),
+            hops(&[2, 1, 0]),
+            hops(&[0, 0, 2]),
+            hops(&[0, 2, 2]),
+        );
+        let path = |h: &'static [Hop]| Path {
+            hops: h,
+            names: &names,
+        };
+        let (a, b, c, d) = (a.leak(), b.leak(), c.leak(), d.leak());
+        assert!(path(a).same_points(&path(b)) && path(b).reverse_of(&path(a)));
+        assert!(!path(a).reverse_of(&path(a)));
+        // as many times each: a set is not enough
+        assert!(!path(c).same_points(&path(d)));
+        let mut s = String::new();
+        path(a).put(&mut s, ", ", |n| n != "nva");
+        assert_eq!(s, "client, server");
+        let unknown = [hop(7)];
+        assert_eq!(
+            Path {
+                hops: &unknown,
+                names: &names
+            }
+            .name(0),
+            "?"
+        );
+    }
+
+    #[test]
+    fn reasons_say_what_each_point_saw() {
+        let names = names();
+        let reason = |c: &Conversation| judge_with(c, &names, &[]).reason;
+        let one = udp(vec![at(0, [1, 1], [0, 0])], &[0], &[0]);
+        assert_eq!(reason(&one), "1 request and 1 reply both seen here");
+        let three = |p: [u64; 2]| vec![at(0, p, [0, 0]), at(1, p, p), at(2, p, [0, 0])];
+        let back = udp(three([2, 2]), &[0, 1, 2], &[2, 1, 0]);
+        assert_eq!(
+            reason(&back),
+            "both directions crossed client -> nva -> server and back; nva forwarded it"
+        );
+        let mut asym = udp(
+            vec![
+                at(0, [2, 2], [0, 0]),
+                at(1, [2, 0], [2, 0]),
+                at(2, [2, 2], [0, 0]),
+            ],
+            &[0, 1, 2],
+            &[2, 0],
+        );
+        asym.points[1].nat = vec![Nat {
+            source: true,
+            from: ep("10.0.1.4", 4000),
+            to: ep("10.0.0.68", 4000),
+        }]
+        .into();
+        let j = judge_with(&asym, &names, &[]);
+        assert_eq!(j.verdict, Verdict::Asymmetric);
+        assert_eq!(
+            j.reason,
+            "requests went client -> nva -> server; replies went server -> client directly: nva \
+             saw only the requests; nva forwarded the requests with NAT 10.0.1.4 -> 10.0.0.68"
+        );
+        let mut lost = udp(
+            vec![at(0, [3, 0], [0, 0]), at(1, [3, 0], [0, 0])],
+            &[0, 1],
+            &[],
+        );
+        lost.losses = vec![Loss::After { dir: 0, point: 1 }].into();
+        assert_eq!(
+            reason(&lost),
+            "6 requests seen at client -> nva, no reply anywhere; requests lost after nva (seen \
+             arriving at nva, never leaving it: a stateful NVA dropping asymmetric traffic looks \
+             exactly like this)"
+        );
+        let mut synack = udp(vec![at(2, [0, 2], [0, 0])], &[], &[2]);
+        synack.ip_proto = 6;
+        synack.points[0].synack = true;
+        let j = judge_with(&synack, &names, &[1]);
+        assert_eq!(j.verdict, Verdict::Bypassed);
+        assert_eq!(j.path_verdict, Verdict::Asymmetric);
+        assert_eq!(&j.bypassed[..], &[1]);
+        assert_eq!(
+            j.reason,
+            "never reached nva (seen only at server); asymmetric otherwise: 2 server packets \
+             (SYN-ACKs) without the client's SYN: the requests took another path"
+        );
+    }
 }
