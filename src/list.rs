@@ -88,6 +88,12 @@ impl<T> From<Vec<T>> for OneOrVec<T> {
     }
 }
 
+impl<T> FromIterator<T> for OneOrVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Vec::from_iter(iter).into()
+    }
+}
+
 impl<T> Deref for OneOrVec<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
@@ -150,6 +156,12 @@ impl<T> From<Vec<T>> for RareVec<T> {
         } else {
             RareVec(Some(Box::new(v)))
         }
+    }
+}
+
+impl<T> FromIterator<T> for RareVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Vec::from_iter(iter).into()
     }
 }
 

@@ -390,6 +390,7 @@ fn read_pipelined(
             table
         });
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+        let mut blocked = std::time::Duration::ZERO;
         read_loop(reader, s, opts, |p, ts, wire_len, n| {
             batch.push((*p, ts, wire_len, n));
             if batch.len() == BATCH {
@@ -397,11 +398,21 @@ fn read_pipelined(
                     .try_recv()
                     .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                 // a send fails only when the worker is gone (it panicked): join reports it
+                let t = timings.then(std::time::Instant::now);
                 let _ = full_tx.send(std::mem::replace(&mut batch, next));
+                if let Some(t) = t {
+                    blocked += t.elapsed();
+                }
             }
         });
         if !batch.is_empty() {
             let _ = full_tx.send(batch);
+        }
+        if timings {
+            eprintln!(
+                "flowcheck: timings: reading thread waited {:.3} s for the flow table",
+                blocked.as_secs_f64()
+            );
         }
         drop(full_tx);
         match worker.join() {

@@ -1023,6 +1023,7 @@ mod tests {
     use crate::correlate::{ConvPoint, IcmpNote, MatchSummary, Nat as NatRw, Rewrite};
     use crate::flow::{Endpoint, FlowKey, Orientation, TtlSet};
     use crate::point::{PointResult, PointSummary};
+    use crate::list::{OneOrVec, RareVec};
 
     /// A small deterministic generator (xorshift64*).
     struct Rng(u64);
@@ -1169,7 +1170,7 @@ mod tests {
                 ..ConvPoint::default()
             })
             .collect();
-        let mut route = [Vec::new(), Vec::new()];
+        let mut route = [OneOrVec::new(), OneOrVec::new()];
         for r in &mut route {
             for _ in 0..rng.below(4) {
                 r.push(Hop {
@@ -1245,7 +1246,7 @@ mod tests {
             route,
             rewrites,
             losses,
-            traces: Vec::new(),
+            traces: RareVec::new(),
             sampled_packets: rng.count(),
             matched_packets: rng.count(),
             seq_rewritten: rng.chance(3),
