@@ -1435,8 +1435,8 @@ fn quoted_targets(nodes: &Nodes, by_key: Option<&FastMap<FlowKey, usize>>) -> Ve
     let mut quoted: Vec<(usize, FlowKey)> = Vec::new();
     for (pi, p) in nodes.points.iter().enumerate() {
         for (fi, f) in p.flows.iter().enumerate() {
-            if let Some(q) = f.quoted {
-                quoted.push((nodes.id(pi, fi), q));
+            if let Some(q) = f.quoted.as_deref() {
+                quoted.push((nodes.id(pi, fi), *q));
             }
         }
     }

@@ -397,7 +397,7 @@ pub struct Flow {
     pub truncated: u64,
     pub echo: EchoState,
     /// For an ICMP error flow: the conversation its first message quoted.
-    pub quoted: Option<FlowKey>,
+    pub quoted: Option<Box<FlowKey>>,
 }
 
 const NONE: u8 = 2;
@@ -1108,7 +1108,7 @@ impl FlowTable {
             Transport::IcmpError {
                 quoted: Some(q), ..
             } if flow.quoted.is_none() => {
-                flow.quoted = Some(FlowKey::of_quoted(&q));
+                flow.quoted = Some(Box::new(FlowKey::of_quoted(&q)));
             }
             _ => {}
         }
