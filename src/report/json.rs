@@ -1022,8 +1022,8 @@ mod tests {
     use super::*;
     use crate::correlate::{ConvPoint, IcmpNote, MatchSummary, Nat as NatRw, Rewrite};
     use crate::flow::{Endpoint, FlowKey, Orientation, TtlSet};
-    use crate::point::{PointResult, PointSummary};
     use crate::list::{OneOrVec, RareVec};
+    use crate::point::{PointResult, PointSummary};
 
     /// A small deterministic generator (xorshift64*).
     struct Rng(u64);
