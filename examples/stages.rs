@@ -1,6 +1,7 @@
-//! Stage-by-stage throughput on one capture: how long reading alone, reading + decoding, reading +
-//! decoding + computing flow keys, and reading + decoding + the flow table take, each single-threaded (a benchmark tool, not a
-//! test; `bench/run.sh` runs the whole program).
+//! Stage-by-stage throughput on one capture: how long reading alone, reading + decoding,
+//! reading + decoding + computing flow keys, and reading + decoding + the flow table take, each
+//! on one thread (a benchmark tool, not a test; `bench/run.sh` times the whole program).
+//! `STAGE=read+decode` (etc.) runs one stage only.
 //!
 //!     cargo run --release --example stages -- CAPTURE [MAX_FLOWS]
 use std::time::Instant;

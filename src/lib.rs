@@ -23,6 +23,9 @@ pub mod point;
 pub mod report;
 pub mod verdict;
 
+#[cfg(test)]
+mod test_rng;
+
 use point::{PointInput, ReadOptions};
 use report::Analysis;
 

@@ -1452,17 +1452,7 @@ fn sample_frames() -> Vec<Vec<u8>> {
     ]
 }
 
-/// xorshift64*: deterministic pseudo-random bytes without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use crate::test_rng::Rng;
 
 const LINK_TYPES: [u32; 11] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 999];
 

@@ -1025,15 +1025,10 @@ mod tests {
     use crate::list::{OneOrVec, RareVec};
     use crate::point::{PointResult, PointSummary};
 
-    /// A small deterministic generator (xorshift64*).
-    struct Rng(u64);
+    use crate::test_rng::Rng;
+
+    /// Values for the sweep (the generator itself is `test_rng`).
     impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
         fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }

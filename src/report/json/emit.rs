@@ -278,16 +278,7 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    /// A small deterministic generator (xorshift64*), enough to sweep values.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use crate::test_rng::Rng;
 
     #[test]
     fn integers_print_like_display() {
