@@ -34,7 +34,7 @@ fn main() {
             }
         };
         let mut table = FlowTable::new(max_flows);
-        let (mut frames, mut bytes, mut decoded) = (0u64, 0u64, 0u64);
+        let (mut frames, mut decoded) = (0u64, 0u64);
         let mut frame_no = 0u64;
         loop {
             let frame = match reader.next_frame() {
@@ -47,7 +47,6 @@ fn main() {
             };
             frames += 1;
             frame_no += 1;
-            bytes += frame.data.len() as u64;
             if stage == "read" {
                 continue;
             }
@@ -69,6 +68,5 @@ fn main() {
             reader.offset() as f64 / s / 1e9,
             frames as f64 / s / 1e6,
         );
-        let _ = bytes;
     }
 }
