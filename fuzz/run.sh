@@ -12,7 +12,8 @@ mkdir -p "artifacts/$target" logs
 log="logs/$target-$(date +%Y%m%d-%H%M%S).log"
 # RUSTC_BOOTSTRAP=1: cargo-fuzz passes nightly-only flags; the stable compiler accepts them so.
 # -O -a: optimised, with overflow checks and debug assertions on.
-# --sanitizer none: flowcheck has no unsafe code; without ASan it runs about 3x faster.
+# --sanitizer none: flowcheck's only unsafe code is a prefetch hint (it reads nothing); without
+# ASan it runs about 3x faster.
 RUSTC_BOOTSTRAP=1 cargo fuzz run -O -a --sanitizer none "$target" "corpus/$target" -- \
   -max_len=65536 -timeout=10 -rss_limit_mb=1024 -max_total_time="$secs" \
   -print_final_stats=1 -artifact_prefix="artifacts/$target/" "$@" >"$log" 2>&1 || true
