@@ -6,7 +6,7 @@
 #   bash bench/correlate.sh           # best of 3
 #   RUNS=5 bash bench/correlate.sh
 #
-# Inputs are generated once in $BENCH_DIR (default /tmp/bench, outside the repository). The
+# Inputs are generated once in $BENCH_DIR (default /tmp/flowcheck-bench, as bench/run.sh). The
 # files are read from the page cache (each is read once before timing). Prints, per run of
 # flowcheck on the three points: wall time, throughput, peak memory, and flowcheck's own split
 # (FLOWCHECK_TIMINGS=1): the read phase (capture, decode, flow tables, points in parallel)
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${SHARED:-$ROOT/../shared}
-BENCH_DIR=${BENCH_DIR:-/tmp/bench}
+BENCH_DIR=${BENCH_DIR:-/tmp/flowcheck-bench}
 RUNS=${RUNS:-3}
 mkdir -p "$BENCH_DIR"
 [ -d "$SHARED/bench/gen" ] || { echo "bench: $SHARED/bench/gen not found" >&2; exit 1; }
