@@ -1029,7 +1029,7 @@ fn own_packets(f: &Flow) -> [u64; 2] {
     if f.quoted.is_some() {
         [0, 0]
     } else {
-        [0, 1].map(|d| f.packets[d].saturating_sub(f.forwarded[d] + f.forwarded_in[d]))
+        [0, 1].map(|d| f.packets[d].saturating_sub(f.forwarded()[d] + f.forwarded_in()[d]))
     }
 }
 
@@ -1669,7 +1669,7 @@ impl Context<'_> {
             cp.packets[k] += f.packets[dir];
             cp.bytes[k] += f.bytes[dir];
             cp.ttls[k].merge(&f.ttls[dir]);
-            cp.forwarded[k] += f.forwarded[dir];
+            cp.forwarded[k] += f.forwarded()[dir];
             cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.0, f.dir_first_ts[dir]));
             cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
             // the sender and the receiver of this direction
@@ -1694,7 +1694,7 @@ impl Context<'_> {
         cp.synack |= f.synack_seen();
         cp.echo_requests += f.echo.requests;
         cp.echo_replies += f.echo.replies;
-        cp.retransmissions += f.retransmissions[0] + f.retransmissions[1];
+        cp.retransmissions += f.retransmissions()[0] + f.retransmissions()[1];
         if f.key.ip_proto == 6 && cp.history.is_empty() {
             cp.history = f.history.render(d);
         }
@@ -2678,7 +2678,7 @@ mod tests {
                     continue;
                 }
                 for d in 0..2 {
-                    let own = f.packets[d].saturating_sub(f.forwarded[d] + f.forwarded_in[d]);
+                    let own = f.packets[d].saturating_sub(f.forwarded()[d] + f.forwarded_in()[d]);
                     if own == 0 {
                         continue;
                     }

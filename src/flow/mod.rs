@@ -386,18 +386,22 @@ pub struct Flow {
     pub first_frame: u64,
     /// Destination port of the first packet's direction is well known and the source's not.
     first_ports: (u16, u16),
-    /// Packets that were the second (leaving) leg of a forward at this point, per direction.
-    pub forwarded: [u64; 2],
-    /// Packets of this flow that arrived and were then seen leaving (the first leg of a
-    /// forward, whichever flow the leaving leg fell in), per direction.
-    pub forwarded_in: [u64; 2],
-    pub retransmissions: [u64; 2],
-    pub fragments: u64,
-    /// Packets whose capture was cut short of their IP length.
-    pub truncated: u64,
+    /// Counters most flows never need (see the accessors), allocated with the first.
+    rare: Option<Box<RareCounts>>,
     pub echo: EchoState,
     /// For an ICMP error flow: the conversation its first message quoted.
     pub quoted: Option<Box<FlowKey>>,
+}
+
+/// The counters of a flow that stay 0 for most flows: forwarding, retransmissions, fragments,
+/// truncated packets (each is per direction where it is an array).
+#[derive(Debug, Clone, Default)]
+struct RareCounts {
+    forwarded: [u64; 2],
+    forwarded_in: [u64; 2],
+    retransmissions: [u64; 2],
+    fragments: u64,
+    truncated: u64,
 }
 
 const NONE: u8 = 2;
@@ -465,6 +469,42 @@ impl Flow {
         }
     }
 
+    fn rare_mut(&mut self) -> &mut RareCounts {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Packets that were the second (leaving) leg of a forward at this point, per direction.
+    pub fn forwarded(&self) -> [u64; 2] {
+        self.rare.as_ref().map_or([0; 2], |r| r.forwarded)
+    }
+
+    /// Packets of this flow that arrived and were then seen leaving (the first leg of a
+    /// forward, whichever flow the leaving leg fell in), per direction.
+    pub fn forwarded_in(&self) -> [u64; 2] {
+        self.rare.as_ref().map_or([0; 2], |r| r.forwarded_in)
+    }
+
+    /// TCP segments whose data had been seen before, per direction.
+    pub fn retransmissions(&self) -> [u64; 2] {
+        self.rare.as_ref().map_or([0; 2], |r| r.retransmissions)
+    }
+
+    /// IP fragments.
+    pub fn fragments(&self) -> u64 {
+        self.rare.as_ref().map_or(0, |r| r.fragments)
+    }
+
+    /// Packets whose capture was cut short of their IP length.
+    pub fn truncated(&self) -> u64 {
+        self.rare.as_ref().map_or(0, |r| r.truncated)
+    }
+
+    /// Sets the forwarded counts (for tests that build flows by hand).
+    #[cfg(test)]
+    pub(crate) fn set_forwarded(&mut self, forwarded: [u64; 2]) {
+        self.rare_mut().forwarded = forwarded;
+    }
+
     /// Total packets both ways.
     pub fn total_packets(&self) -> u64 {
         self.packets[0] + self.packets[1]
@@ -513,7 +553,7 @@ impl Flow {
         self.packets[dir] += p.packets;
         self.bytes[dir] += p.bytes;
         self.ip_bytes[dir] += p.ip_bytes;
-        self.fragments += p.packets;
+        self.rare_mut().fragments += p.packets;
         self.first_ts = self.first_ts.min(p.first_ts);
         self.last_ts = self.last_ts.max(p.last_ts);
         self.dir_first_ts[dir] = self.dir_first_ts[dir].min(p.first_ts);
@@ -1008,7 +1048,7 @@ impl FlowTable {
             let a_dir = usize::from(a.dir);
             let mut before = None;
             if let Some(from) = self.flows.get_mut(a.flow as usize) {
-                from.forwarded_in[a_dir] += 1;
+                from.rare_mut().forwarded_in[a_dir] += 1;
                 before = Some((from.key.sender(a_dir), from.key.sender(1 - a_dir)));
             }
             second_leg = a.flow as usize == idx;
@@ -1041,13 +1081,13 @@ impl FlowTable {
         flow.ttls[dir].insert(p.ttl);
         flow.encap |= p.encap;
         if p.fragment.is_some() {
-            flow.fragments += 1;
+            flow.rare_mut().fragments += 1;
         }
         if p.truncated {
-            flow.truncated += 1;
+            flow.rare_mut().truncated += 1;
         }
         if arrived.is_some() {
-            flow.forwarded[dir] += 1;
+            flow.rare_mut().forwarded[dir] += 1;
         }
         if let Some(samples) = flow.samples.as_deref_mut() {
             if strong
@@ -1271,7 +1311,7 @@ fn tcp_history(flow: &mut Flow, dir: usize, flags: u8, seq: u32, payload_len: u3
         let end = seq.wrapping_add(payload_len);
         match flow.seq_end[dir] {
             Some(high) if (high.wrapping_sub(end) as i32) >= 0 => {
-                flow.retransmissions[dir] += 1;
+                flow.rare_mut().retransmissions[dir] += 1;
                 flow.history.add(b'T', dir);
             }
             _ => flow.history.add(b'D', dir),
@@ -1370,7 +1410,7 @@ mod tests {
         assert_eq!(f.history.render(orig), "ShADTdFf");
         assert_eq!(f.packets[orig], 5);
         assert_eq!(f.packets[1 - orig], 3);
-        assert_eq!(f.retransmissions[orig], 1);
+        assert_eq!(f.retransmissions()[orig], 1);
     }
 
     #[test]
@@ -1444,7 +1484,7 @@ mod tests {
         assert_eq!((l.from, l.to, l.packets), (0, 1, 1));
         assert_eq!(l.before.0.ip, ip("10.100.201.4"));
         assert_eq!(l.after.0.ip, ip("10.100.200.68"));
-        assert_eq!(flows[1].forwarded.iter().sum::<u64>(), 1);
+        assert_eq!(flows[1].forwarded().iter().sum::<u64>(), 1);
         // each flow of the pair counts what it carries
         assert_eq!(flows[0].echo.requests, 1);
         assert_eq!(flows[1].echo.requests, 1);
@@ -1463,7 +1503,7 @@ mod tests {
         assert_eq!(flows.len(), 1);
         assert!(links.is_empty());
         assert_eq!(flows[0].packets.iter().sum::<u64>(), 2);
-        assert_eq!(flows[0].retransmissions, [0, 0]);
+        assert_eq!(flows[0].retransmissions(), [0, 0]);
         assert_eq!(
             flows[0]
                 .ttls
@@ -1514,7 +1554,7 @@ mod tests {
         assert_eq!(flows.len(), 1, "{flows:?}");
         assert_eq!(flows[0].total_packets(), 3);
         assert_eq!(flows[0].first_frame, 1);
-        assert_eq!(flows[0].fragments, 3);
+        assert_eq!(flows[0].fragments(), 3);
     }
 
     #[test]
@@ -1610,8 +1650,8 @@ mod tests {
         // 10.100.204.2 sorts after 10.100.201.4: its packets are direction 1
         let legs: Vec<(u8, bool)> = s[1].samples().iter().map(|s| (s.ttl, s.leaving)).collect();
         assert_eq!(legs, vec![(64, false), (63, true)]);
-        assert_eq!(flows[0].forwarded_in[1], 1);
-        assert_eq!(flows[0].forwarded[1], 1);
+        assert_eq!(flows[0].forwarded_in()[1], 1);
+        assert_eq!(flows[0].forwarded()[1], 1);
     }
 
     #[test]

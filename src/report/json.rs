@@ -318,8 +318,8 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
         ttls_ab: f.ttls[a].values().to_vec(),
         ttls_ba: f.ttls[b].values().to_vec(),
         history,
-        forwarded_ab: f.forwarded[a],
-        forwarded_ba: f.forwarded[b],
+        forwarded_ab: f.forwarded()[a],
+        forwarded_ba: f.forwarded()[b],
         encaps: encap_names(f.encap),
     }
 }
@@ -717,9 +717,9 @@ fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
         out.push(b'"');
     }
     out.extend_from_slice(b",\"forwarded_ab\":");
-    emit::uint(out, f.forwarded[a]);
+    emit::uint(out, f.forwarded()[a]);
     out.extend_from_slice(b",\"forwarded_ba\":");
-    emit::uint(out, f.forwarded[b]);
+    emit::uint(out, f.forwarded()[b]);
     write_encaps(out, f.encap);
     out.push(b'}');
 }
@@ -1121,7 +1121,7 @@ mod tests {
         f.packets = [rng.count(), rng.count()];
         f.bytes = [rng.count(), rng.count()];
         f.ip_bytes = [rng.count(), rng.count()];
-        f.forwarded = [rng.count(), rng.count()];
+        f.set_forwarded([rng.count(), rng.count()]);
         f.first_ts = rng.ts();
         f.last_ts = rng.ts();
         f.ttls = [rng.ttls(), rng.ttls()];
