@@ -580,7 +580,7 @@ pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::R
 }
 
 /// Rows per chunk: what one worker renders into one buffer at a time.
-const CHUNK_ROWS: usize = 2048;
+const CHUNK_ROWS: usize = 512;
 
 /// Writes the document (compact JSON, one line) followed by a newline. The flow and
 /// conversation rows are rendered in chunks on up to one thread per core and written in
