@@ -80,5 +80,6 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         conversations: corr.conversations,
         clocks: corr.clocks,
         matches: corr.matches,
+        expect_via: expect,
     }
 }

@@ -53,11 +53,11 @@ impl Verdict {
     }
 }
 
-/// A verdict and the sentence that justifies it.
+/// A verdict. The sentence that justifies it is written on demand by [`reason`] (kept for
+/// every conversation, the sentences would take more memory than the conversations' counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
     pub verdict: Verdict,
-    pub reason: String,
     /// The verdict from the paths alone, before `--expect-via` (differs from `verdict` only
     /// when that is `Bypassed`).
     pub path_verdict: Verdict,
@@ -299,7 +299,7 @@ fn put_loss_note(out: &mut String, c: &Conversation, names: &[String], loss: &Lo
 }
 
 thread_local! {
-    /// Where the reasons are written, reused: each reason is then copied out at its size.
+    /// Where the reasons are written, reused.
     static REASON: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
@@ -312,7 +312,16 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
     })
 }
 
-/// [`judge_with`], writing the reason to `out` (empty) first.
+/// The sentence that justifies the verdict [`judge_with`] gives (same arguments).
+pub fn reason(c: &Conversation, names: &[String], expect_via: &[usize]) -> String {
+    REASON.with_borrow_mut(|out| {
+        out.clear();
+        judge_into(c, names, expect_via, out);
+        out.as_str().to_owned()
+    })
+}
+
+/// [`judge_with`], writing the reason to `out` (empty) too.
 fn judge_into(
     c: &Conversation,
     names: &[String],
@@ -487,21 +496,20 @@ fn judge_into(
     if bypassed.is_empty() {
         return Judgement {
             verdict,
-            reason: out.as_str().to_owned(),
             path_verdict: verdict,
             bypassed: RareVec::new(),
         };
     }
     let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
     let missed: Vec<&str> = bypassed.iter().map(|&p| name(p)).collect();
+    *out = format!(
+        "never reached {} (seen only at {}); {} otherwise: {out}",
+        missed.join(" nor "),
+        list(&seen),
+        verdict.name()
+    );
     Judgement {
         verdict: Verdict::Bypassed,
-        reason: format!(
-            "never reached {} (seen only at {}); {} otherwise: {out}",
-            missed.join(" nor "),
-            list(&seen),
-            verdict.name()
-        ),
         path_verdict: verdict,
         bypassed: bypassed.into(),
     }
@@ -677,7 +685,7 @@ mod tests {
     #[test]
     fn reasons_say_what_each_point_saw() {
         let names = names();
-        let reason = |c: &Conversation| judge_with(c, &names, &[]).reason;
+        let reason = |c: &Conversation| super::reason(c, &names, &[]);
         let one = udp(vec![at(0, [1, 1], [0, 0])], &[0], &[0]);
         assert_eq!(reason(&one), "1 request and 1 reply both seen here");
         let three = |p: [u64; 2]| vec![at(0, p, [0, 0]), at(1, p, p), at(2, p, [0, 0])];
@@ -704,7 +712,7 @@ mod tests {
         let j = judge_with(&asym, &names, &[]);
         assert_eq!(j.verdict, Verdict::Asymmetric);
         assert_eq!(
-            j.reason,
+            super::reason(&asym, &names, &[]),
             "requests went client -> nva -> server; replies went server -> client directly: nva \
              saw only the requests; nva forwarded the requests with NAT 10.0.1.4 -> 10.0.0.68"
         );
@@ -728,7 +736,7 @@ mod tests {
         assert_eq!(j.path_verdict, Verdict::Asymmetric);
         assert_eq!(&j.bypassed[..], &[1]);
         assert_eq!(
-            j.reason,
+            super::reason(&synack, &names, &[1]),
             "never reached nva (seen only at server); asymmetric otherwise: 2 server packets \
              (SYN-ACKs) without the client's SYN: the requests took another path"
         );

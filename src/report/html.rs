@@ -400,7 +400,16 @@ this report is on the reference's timeline.</p>",
     }
     for &i in &laddered {
         let (c, j) = &a.conversations[i];
-        details(&mut o, i, c, j, &names, pic(&svg::ladder::file_name(i)));
+        let reason = a.reason(c, &names);
+        details(
+            &mut o,
+            i,
+            c,
+            j,
+            &reason,
+            &names,
+            pic(&svg::ladder::file_name(i)),
+        );
     }
     let _ = writeln!(
         o,
@@ -471,7 +480,7 @@ fn verdict_table(
             "<tr id=\"v{id}\" data-verdict=\"{}\"><td class=\"num\">{id}</td><td>{}</td><td class=\"mono\">{conv}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(j.verdict.name()),
             badge(j.verdict.name(), None),
-            escape(&j.reason),
+            escape(&a.reason(c, names)),
             escape(&paths(c, names, 0)),
             escape(&paths(c, names, 1))
         );
@@ -484,6 +493,7 @@ fn details(
     i: usize,
     c: &Conversation,
     j: &Judgement,
+    reason: &str,
     names: &[String],
     ladder: Option<&Picture>,
 ) {
@@ -493,7 +503,7 @@ fn details(
         "<section id=\"c{id}\" class=\"conversation\">\n<h3>{} {}</h3>\n<p>{}</p>",
         badge(j.verdict.name(), None),
         escape(&format!("#{id} {}", conversation_title(c))),
-        escape(&j.reason)
+        escape(reason)
     );
     if let Some(p) = ladder {
         figure(o, p);

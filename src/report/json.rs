@@ -328,6 +328,7 @@ fn conversation_row(
     id: usize,
     c: &Conversation,
     j: &Judgement,
+    reason: String,
     names: &[String],
 ) -> ConversationRow {
     let ports = c.kind == KeyKind::Ports;
@@ -349,7 +350,7 @@ fn conversation_row(
         icmp_code,
         ip_proto: (c.kind == KeyKind::Other).then_some(c.ip_proto),
         verdict: j.verdict.name(),
-        reason: j.reason.clone(),
+        reason,
         client_rule: c.orientation.name(),
         first_ts: ts_text(c.first_ts),
         last_ts: ts_text(c.last_ts),
@@ -572,7 +573,8 @@ pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::R
         if i > 0 {
             out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut out, &conversation_row(i + 1, c, j, &names))
+        let reason = a.reason(c, &names);
+        serde_json::to_writer(&mut out, &conversation_row(i + 1, c, j, reason, &names))
             .map_err(std::io::Error::other)?;
     }
     out.write_all(b"]}\n")?;
@@ -590,6 +592,7 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
     write_head(a, &mut out)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // the point names, quoted and escaped once: every row repeats them
+    let plain_names = a.point_names();
     let names: Vec<Vec<u8>> = a
         .points
         .iter()
@@ -632,7 +635,8 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
             if start + i > 0 {
                 buf.push(b',');
             }
-            write_conversation(buf, start + i + 1, c, j, &names);
+            let reason = a.reason(c, &plain_names);
+            write_conversation(buf, start + i + 1, c, j, &reason, &names);
         }
     })?;
     out.write_all(b"]}\n")?;
@@ -765,6 +769,7 @@ fn write_conversation(
     id: usize,
     c: &Conversation,
     j: &Judgement,
+    reason: &str,
     names: &[Vec<u8>],
 ) {
     let ports = c.kind == KeyKind::Ports;
@@ -802,7 +807,7 @@ fn write_conversation(
     out.extend_from_slice(b",\"verdict\":");
     emit::string(out, j.verdict.name());
     out.extend_from_slice(b",\"reason\":");
-    emit::string(out, &j.reason);
+    emit::string(out, reason);
     out.extend_from_slice(b",\"client_rule\":");
     emit::string(out, c.orientation.name());
     out.extend_from_slice(b",\"first_ts\":");
@@ -1248,13 +1253,6 @@ mod tests {
         };
         let j = Judgement {
             verdict: rng.pick(&Verdict::ALL),
-            reason: rng
-                .pick(&[
-                    "",
-                    "answered on the same path",
-                    "via \"hub\\nva\"\n\u{7f}\u{1f}é",
-                ])
-                .to_string(),
             path_verdict: rng.pick(&Verdict::ALL),
             bypassed: (0..rng.below(3)).map(|_| point(rng)).collect(),
         };
@@ -1291,9 +1289,15 @@ mod tests {
         let mut out = Vec::new();
         for id in 1..20_000 {
             let (c, j) = conversation(&mut rng);
+            let reason = rng.pick(&[
+                "",
+                "answered on the same path",
+                "via \"hub\\nva\"\n\u{7f}\u{1f}é",
+            ]);
             out.clear();
-            write_conversation(&mut out, id, &c, &j, &quoted);
-            let want = serde_json::to_string(&conversation_row(id, &c, &j, &names)).unwrap();
+            write_conversation(&mut out, id, &c, &j, reason, &quoted);
+            let row = conversation_row(id, &c, &j, reason.to_string(), &names);
+            let want = serde_json::to_string(&row).unwrap();
             assert_eq!(String::from_utf8(out.clone()).unwrap(), want);
         }
     }
@@ -1329,6 +1333,7 @@ mod tests {
                 .collect(),
             clocks: crate::clock::Clocks::default(),
             matches: MatchSummary::default(),
+            expect_via: Vec::new(),
         };
         let (fast, reference) = both(&a);
         assert!(fast == reference, "documents differ");

@@ -26,9 +26,17 @@ pub struct Analysis {
     pub clocks: crate::clock::Clocks,
     /// How many sampled packets were followed across points.
     pub matches: crate::correlate::MatchSummary,
+    /// The `--expect-via` points, by index (what the judgements were made against).
+    pub expect_via: Vec<usize>,
 }
 
 impl Analysis {
+    /// The sentence that justifies a conversation's verdict (written on demand: see
+    /// [`Judgement`]). `names` are [`point_names`](Self::point_names).
+    pub fn reason(&self, c: &Conversation, names: &[String]) -> String {
+        crate::verdict::reason(c, names, &self.expect_via)
+    }
+
     /// Capture point names by index.
     pub fn point_names(&self) -> Vec<String> {
         self.points.iter().map(|p| p.summary.name.clone()).collect()

@@ -342,11 +342,11 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         } else {
             opts.limit.min(group.len())
         };
-        for (c, j) in &group[..shown] {
+        for (c, _) in &group[..shown] {
             let title = conversation_title(c);
             let head = format!("  {title}  ");
             let col = head.chars().count();
-            let text = wrap(&sanitize(&j.reason), col, 6, opts.width);
+            let text = wrap(&sanitize(&a.reason(c, &names)), col, 6, opts.width);
             writeln!(out, "  {}  {}", paint.bold(&title), text)?;
         }
         if shown < group.len() {

@@ -474,7 +474,7 @@ pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
         id: i + 1,
         title: conversation_label(c),
         verdict: j.verdict.name().to_string(),
-        evidence: j.reason.clone(),
+        evidence: a.reason(c, &a.point_names()),
         lanes,
         packets,
         notes,

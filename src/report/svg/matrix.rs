@@ -187,7 +187,7 @@ pub fn render(a: &Analysis, limit: usize) -> String {
             ("data-conversation", &(i + 1).to_string()),
             ("data-verdict", vname),
         ]);
-        svg.tooltip(&format!("{}: {}", vname, j.reason));
+        svg.tooltip(&format!("{}: {}", vname, a.reason(c, &names)));
         svg.round_rect(
             MARGIN + 2.0,
             y + 6.0,
