@@ -65,7 +65,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::clock::{self, Clocks, PairDelays, Span};
-use crate::flow::{Endpoint, Flow, FlowKey, KeyKind, Link, Orientation, Sample, TtlSet};
+use crate::flow::{
+    Endpoint, Flow, FlowKey, HistoryText, KeyKind, Link, Orientation, Sample, TtlSet,
+};
 use crate::hash::FastMap;
 use crate::list::{OneOrVec, RareVec};
 use crate::point::PointResult;
@@ -338,7 +340,7 @@ pub struct ConvPoint {
     /// NAT applied here to the forward direction.
     pub nat: RareVec<Nat>,
     /// Zeek-style TCP history at this point (empty for other protocols).
-    pub history: String,
+    pub history: HistoryText,
     pub syn: bool,
     pub synack: bool,
     /// Data-carrying TCP segments or UDP payloads seen per direction.
@@ -1696,7 +1698,7 @@ impl Context<'_> {
         cp.echo_replies += f.echo.replies;
         cp.retransmissions += f.retransmissions()[0] + f.retransmissions()[1];
         if f.key.ip_proto == 6 && cp.history.is_empty() {
-            cp.history = f.history.render(d);
+            cp.history = f.history.text(d);
         }
         cp.first_ts = cp.first_ts.min(self.align(m.0, f.first_ts));
         cp.last_ts = cp.last_ts.max(self.align(m.0, f.last_ts));

@@ -277,6 +277,16 @@ impl History {
         self.letters(orig_dir).map(char::from).collect()
     }
 
+    /// [`render`](Self::render), held inline (no allocation).
+    pub fn text(&self, orig_dir: usize) -> HistoryText {
+        let mut t = HistoryText::default();
+        for (slot, b) in t.bytes.iter_mut().zip(self.letters(orig_dir)) {
+            *slot = b;
+            t.len += 1;
+        }
+        t
+    }
+
     /// The letters of [`History::render`] (ASCII), without building the string.
     pub fn letters(&self, orig_dir: usize) -> impl Iterator<Item = u8> + '_ {
         self.letters[..self.len as usize].iter().map(move |&b| {
@@ -300,6 +310,47 @@ impl History {
             .iter()
             .position(|&l| l == letter)
             .is_some_and(|bit| self.seen[dir] & (1 << bit) != 0)
+    }
+}
+
+/// A rendered history (at most 16 ASCII letters), held inline; reads as a `str`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryText {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl HistoryText {
+    pub fn as_str(&self) -> &str {
+        let n = usize::from(self.len).min(self.bytes.len());
+        std::str::from_utf8(&self.bytes[..n]).unwrap_or("")
+    }
+}
+
+/// The longest prefix of `s` that fits (16 bytes, whole characters).
+impl From<&str> for HistoryText {
+    fn from(s: &str) -> HistoryText {
+        let mut n = s.len().min(16);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        let mut t = HistoryText::default();
+        t.bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+        t.len = n as u8;
+        t
+    }
+}
+
+impl std::ops::Deref for HistoryText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for HistoryText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -1662,5 +1713,34 @@ mod tests {
         }
         assert_eq!(s.values(), &[1, 63, 64, 200]);
         assert!(s.overflow);
+    }
+
+    #[test]
+    fn history_text_reads_like_the_rendered_string() {
+        let mut h = History::default();
+        for (letter, dir) in [
+            (b'S', 0),
+            (b'H', 1),
+            (b'A', 0),
+            (b'D', 0),
+            (b'D', 1),
+            (b'F', 1),
+        ] {
+            h.add(letter, dir);
+        }
+        for orig in 0..2 {
+            assert_eq!(h.text(orig).as_str(), h.render(orig));
+        }
+        assert_eq!(&*h.text(0), "ShADdf");
+        assert_eq!(HistoryText::default().as_str(), "");
+        assert_eq!(
+            HistoryText::from("abcdefghijklmnopqrs").as_str(),
+            "abcdefghijklmnop"
+        );
+        // a character cut by the 16-byte limit is left out whole
+        assert_eq!(
+            HistoryText::from("abcdefghijklmnoé").as_str(),
+            "abcdefghijklmno"
+        );
     }
 }

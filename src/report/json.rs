@@ -380,7 +380,7 @@ fn conversation_row(
                         to_port: ports.then_some(n.to.port),
                     })
                     .collect(),
-                history: p.history.clone(),
+                history: p.history.to_string(),
                 first_ts: ts_text(p.first_ts),
                 last_ts: ts_text(p.last_ts),
             })
@@ -1164,7 +1164,7 @@ mod tests {
                 ttls: [rng.ttls(), rng.ttls()],
                 forwarded: [rng.below(2), rng.below(2)],
                 nat: (0..rng.below(3)).map(|_| nat(rng)).collect(),
-                history: rng.pick(&["", "ShADadFf", "a\"\\\u{0}"]).to_string(),
+                history: rng.pick(&["", "ShADadFf", "a\"\\\u{0}"]).into(),
                 first_ts: rng.ts(),
                 last_ts: rng.ts(),
                 ..ConvPoint::default()
