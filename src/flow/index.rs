@@ -39,6 +39,18 @@ fn tag(hash: u64) -> u64 {
     hash >> 32
 }
 
+/// What a slot holds for the flow at `pos` whose key hashes to `hash`.
+#[inline]
+fn slot_value(hash: u64, pos: usize) -> u64 {
+    tag(hash) << 32 | (pos as u64 + 1)
+}
+
+/// The position a taken slot holds, when its tag is that of `hash`.
+#[inline]
+fn candidate(slot: u64, hash: u64) -> Option<usize> {
+    (slot != 0 && slot >> 32 == tag(hash)).then(|| (slot as u32 as usize).wrapping_sub(1))
+}
+
 impl FlowIndex {
     pub(super) fn new() -> FlowIndex {
         FlowIndex {
@@ -61,8 +73,7 @@ impl FlowIndex {
             if s == 0 {
                 return Slot::Vacant(i);
             }
-            if s >> 32 == tag(hash) {
-                let pos = (s as u32 as usize).wrapping_sub(1);
+            if let Some(pos) = candidate(s, hash) {
                 if flows.get(pos).is_some_and(|f| f.key == *key) {
                     return Slot::Found(pos);
                 }
@@ -79,7 +90,7 @@ impl FlowIndex {
             self.grow(flows);
             self.put(hash, pos);
         } else if let Some(s) = self.slots.get_mut(at) {
-            *s = tag(hash) << 32 | (pos as u64 + 1);
+            *s = slot_value(hash, pos);
         }
         self.len += 1;
     }
@@ -92,7 +103,7 @@ impl FlowIndex {
             i = (i + 1) & mask;
         }
         if let Some(s) = self.slots.get_mut(i) {
-            *s = tag(hash) << 32 | (pos as u64 + 1);
+            *s = slot_value(hash, pos);
         }
     }
 
@@ -108,16 +119,13 @@ impl FlowIndex {
     /// is taken (the slot itself should have been prefetched a while before).
     #[inline]
     pub(super) fn prefetch_flow(&self, hash: u64, flows: &[Flow]) {
-        let s = self
-            .slots
-            .get(hash as usize & self.mask())
-            .copied()
-            .unwrap_or(0);
-        if s != 0 && s >> 32 == tag(hash) {
-            if let Some(f) = flows.get((s as u32 as usize).wrapping_sub(1)) {
-                crate::hash::prefetch(f);
-                crate::hash::prefetch(&f.packets);
-            }
+        let s = self.slots.get(hash as usize & self.mask()).copied();
+        if let Some(f) = s
+            .and_then(|s| candidate(s, hash))
+            .and_then(|p| flows.get(p))
+        {
+            crate::hash::prefetch(f);
+            crate::hash::prefetch(&f.packets);
         }
     }
 

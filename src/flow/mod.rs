@@ -899,45 +899,50 @@ fn group_address(ip: &IpAddr) -> bool {
 /// What the flow table needs of a packet besides the packet itself, computed without the
 /// table: its flow key and direction, the key's hash, its [`match_key`] and forwarding
 /// fingerprint. [`FlowTable::add_batch`] computes a batch of them ahead of the updates.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Keyed {
-    key: FlowKey,
-    hash: u64,
-    ports: (u16, u16),
-    dir: u8,
-    /// False for a fragment after the first: its flow is the first fragment's, which only
+    /// None for a fragment after the first: its flow is the first fragment's, which only
     /// the table knows.
-    has_key: bool,
+    flow: Option<FlowOf>,
     match_key: u64,
     strong: bool,
     /// [`forward_fingerprint`].
     forward_fp: Option<u64>,
 }
 
+/// The flow a packet belongs to: key, the key's hash, direction, (sport, dport).
+#[derive(Debug, Clone, Copy)]
+struct FlowOf {
+    key: FlowKey,
+    hash: u64,
+    dir: usize,
+    ports: (u16, u16),
+}
+
+impl FlowOf {
+    fn new(key: FlowKey, dir: usize, ports: (u16, u16)) -> FlowOf {
+        FlowOf {
+            key,
+            hash: key_hash(&key),
+            dir,
+            ports,
+        }
+    }
+}
+
 impl Keyed {
     pub fn of(p: &Packet) -> Keyed {
         let (match_key, strong) = match_key(p);
-        let forward_fp = forward_fingerprint(p, match_key, strong);
         let later_fragment =
             matches!(p.transport, Transport::None) && p.fragment.is_some_and(|f| f.offset > 0);
-        if later_fragment {
-            return Keyed {
-                match_key,
-                strong,
-                forward_fp,
-                ..Keyed::default()
-            };
-        }
-        let (key, dir, ports) = Keyed::key_of(p);
         Keyed {
-            key,
-            hash: key_hash(&key),
-            ports,
-            dir: dir as u8,
-            has_key: true,
+            flow: (!later_fragment).then(|| {
+                let (key, dir, ports) = Keyed::key_of(p);
+                FlowOf::new(key, dir, ports)
+            }),
             match_key,
             strong,
-            forward_fp,
+            forward_fp: forward_fingerprint(p, match_key, strong),
         }
     }
 
@@ -1023,14 +1028,12 @@ impl FlowTable {
         keys.clear();
         keys.extend(batch.iter().map(|(p, ..)| Keyed::of(p)));
         for (i, ((p, ts, wire_len, frame), k)) in batch.iter().zip(keys.iter()).enumerate() {
-            if let Some(near) = keys.get(i + AHEAD / 2) {
-                if near.has_key {
-                    self.index.prefetch_flow(near.hash, &self.flows);
-                }
+            if let Some(near) = keys.get(i + AHEAD / 2).and_then(|k| k.flow) {
+                self.index.prefetch_flow(near.hash, &self.flows);
             }
             if let Some(ahead) = keys.get(i + AHEAD) {
-                if ahead.has_key {
-                    self.index.prefetch(ahead.hash);
+                if let Some(f) = ahead.flow {
+                    self.index.prefetch(f.hash);
                 }
                 if let Some(fp) = ahead.forward_fp {
                     self.forward.prefetch(fp);
@@ -1042,30 +1045,24 @@ impl FlowTable {
 
     /// Adds one packet whose key was computed (by [`Keyed::of`]).
     fn add_keyed(&mut self, p: &Packet, k: &Keyed, ts: i64, wire_len: u32, frame: u64) {
-        let (key, dir, ports, hash) = if k.has_key {
-            (k.key, usize::from(k.dir), k.ports, k.hash)
-        } else {
-            match self.fragment_key(p, ts, wire_len, frame) {
-                Some((key, dir, ports)) => (key, dir, ports, key_hash(&key)),
+        let of = match k.flow {
+            Some(of) => of,
+            None => match self.fragment_key(p, ts, wire_len, frame) {
+                Some((key, dir, ports)) => FlowOf::new(key, dir, ports),
                 None => return, // parked as a pending fragment
-            }
+            },
         };
-        let idx = match self.index.find(hash, &key, &self.flows) {
-            Slot::Found(i) => i,
-            Slot::Vacant(at) => {
-                if self.flows.len() >= self.max_flows {
-                    self.dropped_packets += 1;
-                    return;
-                }
-                let mut flow = Flow::new(key, dir, ts, frame, ports);
-                if self.sampling {
-                    flow.samples = Some(Box::default());
-                }
-                self.flows.push(flow);
-                let i = self.flows.len() - 1;
-                self.index.insert(at, hash, i, &self.flows);
-                i
+        let FlowOf { key, dir, .. } = of;
+        let sampling = self.sampling;
+        let Some(idx) = self.find_or_open(of, || {
+            let mut flow = Flow::new(key, dir, ts, frame, of.ports);
+            if sampling {
+                flow.samples = Some(Box::default());
             }
+            flow
+        }) else {
+            self.dropped_packets += 1;
+            return;
         };
         // a first fragment: remember the datagram, and collect fragments that came before it
         if let Some(f) = p.fragment {
@@ -1269,23 +1266,30 @@ impl FlowTable {
         };
         let ep = |ip| Endpoint { ip, port: 0 };
         let (key, dir) = FlowKey::new(pend.ip_proto, kind, ep(pend.src), ep(pend.dst));
-        let hash = key_hash(&key);
-        let idx = match self.index.find(hash, &key, &self.flows) {
-            Slot::Found(i) => i,
-            Slot::Vacant(at) => {
-                if self.flows.len() >= self.max_flows {
-                    self.dropped_packets += pend.packets;
-                    return;
-                }
-                let flow = Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0));
-                self.flows.push(flow);
-                let i = self.flows.len() - 1;
-                self.index.insert(at, hash, i, &self.flows);
-                i
-            }
+        let of = FlowOf::new(key, dir, (0, 0));
+        let Some(idx) = self.find_or_open(of, || {
+            Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0))
+        }) else {
+            self.dropped_packets += pend.packets;
+            return;
         };
         if let Some(flow) = self.flows.get_mut(idx) {
             flow.merge_pending(pend, dir);
+        }
+    }
+
+    /// The position of the flow `of` names, opened with `make` when it is new; None when it
+    /// is new and the table already holds `max_flows` flows.
+    fn find_or_open(&mut self, of: FlowOf, make: impl FnOnce() -> Flow) -> Option<usize> {
+        match self.index.find(of.hash, &of.key, &self.flows) {
+            Slot::Found(i) => Some(i),
+            Slot::Vacant(_) if self.flows.len() >= self.max_flows => None,
+            Slot::Vacant(at) => {
+                self.flows.push(make());
+                let i = self.flows.len() - 1;
+                self.index.insert(at, of.hash, i, &self.flows);
+                Some(i)
+            }
         }
     }
 
