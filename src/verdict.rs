@@ -314,10 +314,21 @@ pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> J
 
 /// The sentence that justifies the verdict [`judge_with`] gives (same arguments).
 pub fn reason(c: &Conversation, names: &[String], expect_via: &[usize]) -> String {
+    with_reason(c, names, expect_via, str::to_owned)
+}
+
+/// Calls `f` with the sentence [`reason`] returns, written in a reused buffer (no
+/// allocation per conversation).
+pub fn with_reason<R>(
+    c: &Conversation,
+    names: &[String],
+    expect_via: &[usize],
+    f: impl FnOnce(&str) -> R,
+) -> R {
     REASON.with_borrow_mut(|out| {
         out.clear();
         judge_into(c, names, expect_via, out);
-        out.as_str().to_owned()
+        f(out)
     })
 }
 

@@ -635,8 +635,9 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
             if start + i > 0 {
                 buf.push(b',');
             }
-            let reason = a.reason(c, &plain_names);
-            write_conversation(buf, start + i + 1, c, j, &reason, &names);
+            crate::verdict::with_reason(c, &plain_names, &a.expect_via, |reason| {
+                write_conversation(buf, start + i + 1, c, j, reason, &names)
+            });
         }
     })?;
     out.write_all(b"]}\n")?;
