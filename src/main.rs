@@ -158,6 +158,50 @@ impl Drop for ProgressDisplay {
     }
 }
 
+/// The `--json` output file: opened (created if needed) before the analysis, and emptied of
+/// its old content on a thread of its own meanwhile.
+struct JsonFile {
+    path: PathBuf,
+    emptied: std::thread::JoinHandle<std::io::Result<std::fs::File>>,
+}
+
+impl JsonFile {
+    fn open(path: &std::path::Path) -> std::io::Result<JsonFile> {
+        let context = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
+        };
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(context)?;
+        // only a regular file has a length to cut (a FIFO or /dev/null has none)
+        let old_len = f.metadata().map_err(context)?;
+        let emptied = std::thread::spawn(move || {
+            if old_len.is_file() && old_len.len() > 0 {
+                f.set_len(0)?;
+            }
+            Ok(f)
+        });
+        Ok(JsonFile {
+            path: path.to_path_buf(),
+            emptied,
+        })
+    }
+
+    /// The file, empty and ready for writing.
+    fn ready(self) -> std::io::Result<std::fs::File> {
+        let path = self.path;
+        match self.emptied.join() {
+            Ok(r) => r.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
+            }),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
 fn usage(msg: String) -> std::io::Result<u8> {
     eprintln!("flowcheck: {msg}");
     Ok(2)
@@ -202,6 +246,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         (Some(dir), false) => Some(dir.clone()),
         (None, false) => Some(PathBuf::from("reports").join(&report_name)),
     };
+    // the JSON file is opened before reading, so that a path that cannot be written fails at
+    // once rather than after minutes of analysis; emptying what it held before (the kernel
+    // freeing hundreds of megabytes of page cache) overlaps with the analysis
+    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
+    let json_file = match &cli.json {
+        Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
+        _ => None,
+    };
     let progress =
         (!cli.quiet && std::io::stderr().is_terminal()).then(|| ProgressDisplay::start(&inputs));
     let opts = ReadOptions {
@@ -216,17 +268,11 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
 
-    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
-    if let Some(path) = &cli.json {
-        if json_to_stdout {
-            let stdout = std::io::stdout();
-            json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
-        } else {
-            let f = std::fs::File::create(path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
-            })?;
-            json::write(&analysis, std::io::BufWriter::new(f))?;
-        }
+    if let Some(f) = json_file {
+        json::write(&analysis, std::io::BufWriter::new(f.ready()?))?;
+    } else if json_to_stdout {
+        let stdout = std::io::stdout();
+        json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
     }
     if !cli.quiet {
         let to_terminal = if json_to_stdout {

@@ -8,6 +8,7 @@ mod common;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -510,6 +511,76 @@ fn the_default_report_goes_to_reports_name_and_its_path_is_printed() {
         ],
     );
     assert_eq!(run.code, 2);
+}
+
+/// `--json FILE` replaces what the file held (a shorter document leaves no tail of the old
+/// one), and a path that cannot be written fails before anything is read or written.
+#[test]
+fn the_json_file_is_replaced_whole_and_an_unwritable_one_fails_first() {
+    let dir = TempDir::new("json-file");
+    let out = dir.path().join("out.json");
+    std::fs::write(&out, "x".repeat(5_000_000)).unwrap();
+    let nva = common::captures().join("hub-nva.pcap");
+    let run = common::flowcheck(&[
+        nva.as_os_str(),
+        "--json".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = read(&out);
+    assert!(text.len() < 5_000_000, "the old content is gone");
+    let doc: Value = serde_json::from_str(&text).expect("the file is one JSON document");
+    assert_eq!(doc["points"][0]["name"], "hub-nva");
+
+    // a folder that does not exist: the error names the path and no report is made
+    let missing = dir.path().join("no-such-folder/out.json");
+    let report = dir.path().join("report");
+    let run = common::flowcheck(&[
+        nva.as_os_str(),
+        "--json".as_ref(),
+        missing.as_os_str(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--json") && run.stderr.contains("no-such-folder"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "nothing analysed: {}", run.stdout);
+    assert!(!report.exists(), "failed before the report was written");
+
+    // before reading: a capture that would block (a FIFO nobody writes) is never opened
+    let fifo = dir.path().join("never-written.pcap");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
+            .arg(&fifo)
+            .args(["--json".as_ref(), missing.as_os_str(), "--no-report".as_ref()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the flowcheck binary runs");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("waiting for flowcheck") {
+                break Some(s);
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(2),
+            "flowcheck waited for its input before checking --json"
+        );
+    }
 }
 
 #[test]
