@@ -94,6 +94,10 @@ const SPREAD: usize = 4096;
 pub struct Options {
     /// Take every clock as right: no offset estimation (`--assume-synced`).
     pub assume_synced: bool,
+    /// Leave [`Conversation::traces`] empty: the packet traces are drawn only by the SVG
+    /// pictures (ladders and charts), and keeping them costs about 2 KB per conversation
+    /// across several points. Everything else (matches, paths, rewrites, clocks) is the same.
+    pub without_traces: bool,
 }
 
 /// How many sampled packets were followed across points.
@@ -1405,6 +1409,7 @@ fn correlate_inner<J: Send>(
         hosts: &hosts,
         notes: &notes,
         lone,
+        traces: !opts.without_traces,
     };
     let (built, scratch) = parallel_fill(&order, room, Scratch::default, |s, &(_, root)| {
         let c = ctx.build(s, groups.get(root), root);
@@ -1513,6 +1518,8 @@ struct Context<'a> {
     /// Build lone flows the short way (see [`Context::build_lone`]); off only to test that
     /// it changes nothing.
     lone: bool,
+    /// Keep each conversation's packet traces ([`Options::without_traces`] unset).
+    traces: bool,
 }
 
 /// Buffers a worker reuses from one conversation to the next, and its share of the
@@ -2184,12 +2191,14 @@ impl Context<'_> {
         // the packets kept for the ladder: the earliest (ties in packet order)
         let seen_first = |c: usize| sightings(c).map(|o| o.ts).min().unwrap_or(0);
         kept.clear();
-        kept.extend(
-            (0..heads.len())
-                .map(|c| ((seen_first(c), cluster_dir(c), obs[heads[c]].sample.seq), c)),
-        );
-        kept.sort_unstable();
-        kept.truncate(MAX_TRACES);
+        if self.traces {
+            kept.extend(
+                (0..heads.len())
+                    .map(|c| ((seen_first(c), cluster_dir(c), obs[heads[c]].sample.seq), c)),
+            );
+            kept.sort_unstable();
+            kept.truncate(MAX_TRACES);
+        }
         let traces: Vec<PacketTrace> = kept
             .iter()
             .map(|&(_, c)| {
@@ -2425,6 +2434,7 @@ mod tests {
                 &points,
                 &Options {
                     assume_synced: true,
+                    ..Options::default()
                 },
             );
             assert!(synced.clocks.assumed_synced);
@@ -2538,6 +2548,7 @@ mod tests {
             &points,
             &Options {
                 assume_synced: true,
+                ..Options::default()
             },
         );
         let c = &r.conversations[0];
@@ -2546,6 +2557,23 @@ mod tests {
             assert_eq!(t.sightings.len(), 2);
             let d = t.sightings[1].ts - t.sightings[0].ts;
             assert_eq!(d, MS, "each copy with its own: {t:?}");
+        }
+        // without traces: the same conversations, matches and clocks, the traces left out
+        let bare = correlate_with(
+            &points,
+            &Options {
+                assume_synced: true,
+                without_traces: true,
+            },
+        );
+        assert_eq!(bare.conversations.len(), r.conversations.len());
+        assert_eq!(bare.matches, r.matches);
+        assert_eq!(format!("{:?}", bare.clocks), format!("{:?}", r.clocks));
+        for (b, full) in bare.conversations.iter().zip(&r.conversations) {
+            assert!(b.traces.is_empty());
+            let mut full = full.clone();
+            full.traces = RareVec::new();
+            assert_eq!(format!("{b:?}"), format!("{full:?}"));
         }
     }
 
@@ -2598,6 +2626,7 @@ mod tests {
             &points,
             &Options {
                 assume_synced: true,
+                ..Options::default()
             },
         );
         let c = r

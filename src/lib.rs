@@ -37,6 +37,9 @@ pub struct AnalyseOptions {
     /// Names of the points every unicast conversation should cross (`--expect-via`);
     /// conversations never seen there are `bypassed`.
     pub expect_via: Vec<String>,
+    /// Do not keep the packet traces that only the SVG pictures draw (see
+    /// [`correlate::Options::without_traces`]): for runs that write no report.
+    pub without_traces: bool,
 }
 
 /// Runs the whole pipeline on the given capture points.
@@ -64,6 +67,7 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         &points,
         &correlate::Options {
             assume_synced: aopts.assume_synced,
+            without_traces: aopts.without_traces,
         },
         |c| verdict::judge_with(c, &names, &expect),
     );

@@ -264,6 +264,8 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     let aopts = flowcheck::AnalyseOptions {
         assume_synced: cli.assume_synced,
         expect_via: cli.expect_via.clone(),
+        // the traces are drawn in the report only
+        without_traces: report_dir.is_none(),
     };
     let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);

@@ -558,7 +558,11 @@ fn the_json_file_is_replaced_whole_and_an_unwritable_one_fails_first() {
     if made.is_ok_and(|s| s.success()) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
             .arg(&fifo)
-            .args(["--json".as_ref(), missing.as_os_str(), "--no-report".as_ref()])
+            .args([
+                "--json".as_ref(),
+                missing.as_os_str(),
+                "--no-report".as_ref(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
