@@ -453,6 +453,9 @@ struct RareCounts {
     retransmissions: [u64; 2],
     fragments: u64,
     truncated: u64,
+    /// Position in [`FlowTable::links`] of the link this flow's last leaving leg counted
+    /// in: the next leg of the same forward (most of them) finds it without a map lookup.
+    last_link: Option<u32>,
 }
 
 const NONE: u8 = 2;
@@ -1101,19 +1104,40 @@ impl FlowTable {
             }
             second_leg = a.flow as usize == idx;
             if let (false, Some(before)) = (second_leg, before) {
-                let link = self
-                    .links
-                    .entry((a.flow, idx as u32, a.dir))
-                    .or_insert(Link {
-                        from: a.flow as usize,
-                        to: idx,
-                        from_dir: a.dir,
-                        to_dir: dir as u8,
-                        packets: 0,
-                        before,
-                        after: (key.sender(dir), key.sender(1 - dir)),
+                let link_key = (a.flow, idx as u32, a.dir);
+                let cached = self
+                    .flows
+                    .get(idx)
+                    .and_then(|f| f.rare.as_ref())
+                    .and_then(|r| r.last_link)
+                    .filter(|&at| {
+                        self.links
+                            .get_index(at as usize)
+                            .is_some_and(|(k, _)| *k == link_key)
                     });
-                link.packets += 1;
+                let at = match cached {
+                    Some(at) => at as usize,
+                    None => {
+                        let entry = self.links.entry(link_key);
+                        let at = entry.index();
+                        entry.or_insert(Link {
+                            from: a.flow as usize,
+                            to: idx,
+                            from_dir: a.dir,
+                            to_dir: dir as u8,
+                            packets: 0,
+                            before,
+                            after: (key.sender(dir), key.sender(1 - dir)),
+                        });
+                        if let Some(f) = self.flows.get_mut(idx) {
+                            f.rare_mut().last_link = u32::try_from(at).ok();
+                        }
+                        at
+                    }
+                };
+                if let Some((_, link)) = self.links.get_index_mut(at) {
+                    link.packets += 1;
+                }
             }
         }
         let Some(flow) = self.flows.get_mut(idx) else {
