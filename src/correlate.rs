@@ -492,7 +492,7 @@ fn strength(o: Orientation) -> u8 {
 }
 
 /// A sample with where it was taken: what voting needs, in one flat record.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Flat {
     key: u64,
     ts: i64,
@@ -684,13 +684,13 @@ fn vote(nodes: &Nodes) -> FastMap<(u32, u32), Votes> {
                 scope.spawn(move || {
                     let mut votes: FastMap<(u32, u32), Votes> = FastMap::default();
                     votes.reserve(nodes.n * 2 / w);
-                    let mut flat: Vec<Flat> = Vec::new();
+                    let (mut flat, mut spare) = (Vec::new(), Vec::new());
                     loop {
                         let pass = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if pass >= VOTE_PASSES {
                             break;
                         }
-                        vote_pass(nodes, pass, &mut flat, &mut votes);
+                        vote_pass(nodes, pass, &mut flat, &mut spare, &mut votes);
                     }
                     votes
                 })
@@ -724,10 +724,10 @@ fn vote_pass(
     nodes: &Nodes,
     pass: u64,
     flat: &mut Vec<Flat>,
+    spare: &mut Vec<Flat>,
     votes: &mut FastMap<(u32, u32), Votes>,
 ) {
     {
-        flat.clear();
         flat.clear();
         for (pi, p) in nodes.points.iter().enumerate() {
             for (fi, f) in p.flows.iter().enumerate() {
@@ -756,9 +756,54 @@ fn vote_pass(
                 }
             }
         }
-        flat.sort_unstable_by_key(|r| (r.key, r.node, r.ts));
+        sort_flat(flat, spare);
         vote_runs(flat, votes);
     }
+}
+
+/// Sorts voting records by (key, node, time). The keys are hashes, spread evenly: a counting
+/// sort on their top bits puts the records in buckets of a few each (in `spare`, which then
+/// becomes `flat`), and each bucket is sorted on its own. Three passes over the records
+/// instead of the log2(n) of a comparison sort.
+fn sort_flat(flat: &mut Vec<Flat>, spare: &mut Vec<Flat>) {
+    let by = |r: &Flat| (r.key, r.node, r.ts);
+    let n = flat.len();
+    if n < 256 {
+        flat.sort_unstable_by_key(by);
+        return;
+    }
+    // about two records per bucket
+    let bits = (usize::BITS - (n / 2).leading_zeros()).min(24);
+    let shift = u64::BITS - bits;
+    let bucket = |r: &Flat| (r.key >> shift) as usize;
+    let mut end = vec![0usize; (1 << bits) + 1];
+    for r in flat.iter() {
+        end[bucket(r) + 1] += 1;
+    }
+    for b in 1..end.len() {
+        end[b] += end[b - 1];
+    }
+    // end[b] is now where bucket b starts; filling moves it to where bucket b ends
+    spare.clear();
+    spare.resize(n, Flat::default());
+    for r in flat.iter() {
+        if let Some(at) = end.get_mut(bucket(r)) {
+            if let Some(dst) = spare.get_mut(*at) {
+                *dst = *r;
+            }
+            *at += 1;
+        }
+    }
+    let mut start = 0;
+    for &stop in end.iter().take(1 << bits) {
+        if let Some(run) = spare.get_mut(start..stop) {
+            if run.len() > 1 {
+                run.sort_unstable_by_key(by);
+            }
+        }
+        start = stop;
+    }
+    std::mem::swap(flat, spare);
 }
 
 /// Votes of the runs of samples with the same key in `flat` (sorted by key, node, time).
@@ -2919,6 +2964,44 @@ mod tests {
             let mut s = String::new();
             write_ipv4(&mut s, a).unwrap();
             assert_eq!(s, a.to_string());
+        }
+    }
+
+    #[test]
+    fn voting_records_sort_by_key_node_and_time() {
+        let mut rng = crate::test_rng::Rng(0x5eed_1234_abcd_0001);
+        for n in [0usize, 1, 2, 255, 256, 257, 1000, 70_000] {
+            let mut flat: Vec<Flat> = (0..n)
+                .map(|_| {
+                    // few distinct keys among the small sets, some repeated among the large
+                    let (distinct, spread) = if n < 300 {
+                        (7, 1) // all in the first buckets
+                    } else {
+                        (n as u64 * 2, 0x9e37_79b9_7f4a_7c15)
+                    };
+                    let key = ((rng.next() % distinct) << 40) | (rng.next() % 3);
+                    let key = key.wrapping_mul(spread);
+                    Flat {
+                        key,
+                        ts: (rng.next() % 5) as i64,
+                        seq: rng.next() as u32,
+                        node: (rng.next() % 4) as u32,
+                        ..Flat::default()
+                    }
+                })
+                .collect();
+            let mut want = flat.clone();
+            want.sort_unstable_by_key(|r| (r.key, r.node, r.ts));
+            let mut spare = Vec::new();
+            sort_flat(&mut flat, &mut spare);
+            let order = |v: &[Flat]| v.iter().map(|r| (r.key, r.node, r.ts)).collect::<Vec<_>>();
+            assert_eq!(order(&flat), order(&want), "n = {n}");
+            let seqs = |v: &[Flat]| {
+                let mut s: Vec<u32> = v.iter().map(|r| r.seq).collect();
+                s.sort_unstable();
+                s
+            };
+            assert_eq!(seqs(&flat), seqs(&want), "the same records, n = {n}");
         }
     }
 }
