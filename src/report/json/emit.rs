@@ -22,9 +22,8 @@ const PAIRS: [u8; 200] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// An unsigned integer in decimal.
-pub fn uint(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
+/// Writes `v` in decimal into the end of `buf`, returning where the digits start.
+fn digits(buf: &mut [u8; 20], v: u64) -> usize {
     let mut i = buf.len();
     let mut v = v;
     while v >= 100 {
@@ -41,7 +40,14 @@ pub fn uint(out: &mut Vec<u8>, v: u64) {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
+    i
+}
+
+/// An unsigned integer in decimal.
+pub fn uint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let start = digits(&mut buf, v);
+    out.extend_from_slice(&buf[start..]);
 }
 
 /// A signed integer in decimal.
@@ -103,16 +109,34 @@ pub fn float(out: &mut Vec<u8>, v: f64) {
 /// A time as [`crate::report::ts_text`] prints it, quoted: `"1607454603.986596000"`.
 pub fn ts(out: &mut Vec<u8>, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
-    let mut frac = ns.rem_euclid(1_000_000_000) as u32;
-    out.push(b'"');
-    int(out, secs);
-    let mut digits = [b'.', 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    for d in digits[1..].iter_mut().rev() {
-        *d = b'0' + (frac % 10) as u8;
-        frac /= 10;
+    let frac = ns.rem_euclid(1_000_000_000) as u64;
+    // the whole string is put together here and appended at once
+    let mut text = [0u8; 33]; // '"' '-' 19 digits '.' 9 digits '"'
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        if let Some(dst) = text.get_mut(n..n + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            n += bytes.len();
+        }
+    };
+    put(b"\"");
+    if secs < 0 {
+        put(b"-");
     }
-    out.extend_from_slice(&digits);
-    out.push(b'"');
+    let mut buf = [0u8; 20];
+    let start = digits(&mut buf, secs.unsigned_abs());
+    put(&buf[start..]);
+    // nine digits: four pairs and the last one
+    let mut nine = [b'.', 0, 0, 0, 0, 0, 0, 0, 0, 0, b'"'];
+    let (mut high, last) = (frac / 10, (frac % 10) as u8);
+    for at in [7, 5, 3, 1] {
+        let pair = (high % 100) as usize * 2;
+        high /= 100;
+        nine[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    nine[9] = b'0' + last;
+    put(&nine);
+    out.extend_from_slice(&text[..n]);
 }
 
 fn ipv4(out: &mut Vec<u8>, a: Ipv4Addr) {
