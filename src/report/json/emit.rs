@@ -50,14 +50,6 @@ pub fn uint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[start..]);
 }
 
-/// A signed integer in decimal.
-pub fn int(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    uint(out, v.unsigned_abs());
-}
-
 /// A byte in decimal (an address octet, a TTL).
 fn octet(out: &mut Vec<u8>, v: u8) {
     if v >= 100 {
@@ -315,9 +307,7 @@ mod tests {
         cases.extend((0..10_000).map(|_| rng.next() >> (rng.next() % 64)));
         for v in cases {
             assert_eq!(with(|o| uint(o, v)), v.to_string());
-            assert_eq!(with(|o| int(o, v as i64)), (v as i64).to_string());
         }
-        assert_eq!(with(|o| int(o, i64::MIN)), i64::MIN.to_string());
         for v in 0..=255u8 {
             assert_eq!(with(|o| octet(o, v)), v.to_string());
         }
