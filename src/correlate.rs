@@ -1581,7 +1581,10 @@ struct Scratch {
     ord: Vec<u32>,
     ranges: Vec<(usize, usize)>,
     pts: Vec<usize>,
-    delays: Vec<i64>,
+    /// (hop, delay) of the matched packets of one direction.
+    delays: Vec<(usize, i64)>,
+    /// Per hop, the first and last sighting time of one packet.
+    seen: Vec<(i64, i64)>,
     kept: Vec<((i64, u8, u32), usize)>,
     sampled_packets: u64,
     matched_packets: u64,
@@ -1849,6 +1852,7 @@ impl Context<'_> {
             ranges,
             pts,
             delays,
+            seen,
             kept,
             ..
         } = s;
@@ -2160,29 +2164,41 @@ impl Context<'_> {
             } else {
                 OneOrVec::new()
             };
+            // the delays of every hop after the first, in one pass over the packets: for
+            // each packet of the direction seen at hops k-1 and k, from the last sighting
+            // at k-1 to the first at k, as (k, delay)
+            delays.clear();
+            if pts.len() > 1 {
+                for c in (0..heads.len()).filter(|&c| cluster_dir(c) as usize == d) {
+                    // per hop: (first, last) sighting time of this packet there
+                    seen.clear();
+                    seen.resize(pts.len(), (i64::MAX, i64::MIN));
+                    for o in sightings(c) {
+                        let hop = pts
+                            .iter()
+                            .position(|&k| per_point[k].point == o.sighting.point);
+                        if let Some(t) = hop.and_then(|h| seen.get_mut(h)) {
+                            *t = (t.0.min(o.ts), t.1.max(o.ts));
+                        }
+                    }
+                    for k in 1..pts.len() {
+                        let (left, came) = (seen[k - 1].1, seen[k].0);
+                        if left != i64::MIN && came != i64::MAX {
+                            delays.push((k, came - left));
+                        }
+                    }
+                }
+                delays.sort_unstable();
+            }
             for (k, &at) in pts.iter().enumerate() {
                 let p = &per_point[at];
                 let delay_ns = if k == 0 {
                     None
                 } else {
-                    let prev = per_point[pts[k - 1]].point;
-                    delays.clear();
-                    delays.extend(
-                        (0..heads.len())
-                            .filter(|&c| cluster_dir(c) as usize == d)
-                            .filter_map(|c| {
-                                let left = sightings(c)
-                                    .filter(|o| o.sighting.point == prev)
-                                    .map(|o| o.ts)
-                                    .max()?;
-                                let came = sightings(c)
-                                    .filter(|o| o.sighting.point == p.point)
-                                    .map(|o| o.ts)
-                                    .min()?;
-                                Some(came - left)
-                            }),
-                    );
-                    median(delays)
+                    // sorted by hop then delay: the lower median of hop k's
+                    let lo = delays.partition_point(|&(h, _)| h < k);
+                    let hi = delays.partition_point(|&(h, _)| h <= k);
+                    (hi > lo).then(|| delays[lo + (hi - lo - 1) / 2].1)
                 };
                 let hop = Hop::at(p, d, hops.last(), delay_ns);
                 hops.push(hop);
