@@ -251,7 +251,20 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     // freeing hundreds of megabytes of page cache) overlaps with the analysis
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     let json_file = match &cli.json {
-        Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
+        Some(path) if !json_to_stdout => {
+            if let Ok(target) = std::fs::canonicalize(path) {
+                if inputs
+                    .iter()
+                    .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
+                {
+                    return usage(format!(
+                        "--json {}: is one of the captures to read (it would be overwritten)",
+                        text::sanitize(&path.display().to_string())
+                    ));
+                }
+            }
+            Some(JsonFile::open(path)?)
+        }
         _ => None,
     };
     let progress =

@@ -533,6 +533,26 @@ fn the_json_file_is_replaced_whole_and_an_unwritable_one_fails_first() {
     let doc: Value = serde_json::from_str(&text).expect("the file is one JSON document");
     assert_eq!(doc["points"][0]["name"], "hub-nva");
 
+    // one of the captures: refused, the capture left as it was
+    let copy = dir.path().join("copy.pcap");
+    std::fs::copy(&nva, &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let run = common::flowcheck(&[copy.as_os_str(), "--json".as_ref(), copy.as_os_str()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("one of the captures"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        before,
+        "the capture is intact"
+    );
+    let run = common::flowcheck(&[dir.path().as_os_str(), "--json".as_ref(), copy.as_os_str()]);
+    assert_eq!(run.code, 2, "a folder holding it: {}", run.stderr);
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        before,
+        "the capture is intact"
+    );
+
     // a folder that does not exist: the error names the path and no report is made
     let missing = dir.path().join("no-such-folder/out.json");
     let report = dir.path().join("report");
