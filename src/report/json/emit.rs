@@ -238,13 +238,37 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// True when one of the eight bytes of `w` may need escaping (see [`needs_escape`]): the
+/// classic tests for a byte below a value and for a zero byte (after an exclusive-or with the
+/// byte looked for), which have no false negatives.
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let control = below(w, 0x20);
+    let quote = below(w ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
+    control | quote | backslash != 0
+}
+
 /// A string, quoted and escaped as serde_json does: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`,
 /// `\t`, other control characters as `\u00xx`; everything else (UTF-8 included) as is.
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // eight bytes at a time up to the first word that may need escaping (most strings have
+    // none: names, sentences), then byte by byte from there
+    let mut clean = 0;
+    for word in bytes.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        if word_needs_escape(u64::from_le_bytes(w)) {
+            break;
+        }
+        clean += 8;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if !needs_escape(b) {
             continue;
         }
@@ -393,6 +417,24 @@ mod tests {
     }
 
     #[test]
+    fn words_that_need_escaping_are_all_found() {
+        let mut rng = Rng(7);
+        for _ in 0..200_000 {
+            let w = rng.next();
+            let want = w.to_le_bytes().iter().any(|&b| needs_escape(b));
+            assert_eq!(word_needs_escape(w), want, "{w:#018x}");
+        }
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut bytes = [b'a'; 8];
+                bytes[at] = b;
+                let w = u64::from_le_bytes(bytes);
+                assert_eq!(word_needs_escape(w), needs_escape(b), "{b} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn strings_escape_like_serde_json() {
         let mut cases: Vec<String> = [
             "",
@@ -407,6 +449,14 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         cases.push((0u8..128).map(char::from).collect());
+        // every byte that needs escaping, at every place of a word, behind clean words
+        for b in (0u8..0x20).chain([b'"', b'\\']) {
+            for at in 0..24 {
+                let mut t: Vec<char> = "ab\u{e9}cdefghijklmnopqrstuvwxyz".chars().collect();
+                t.insert(at, char::from(b));
+                cases.push(t.into_iter().collect());
+            }
+        }
         for s in cases {
             let want = serde_json::to_string(&s).unwrap();
             assert_eq!(with(|o| string(o, &s)), want);
