@@ -270,9 +270,10 @@ pub struct Sighting {
     pub frame: u32,
 }
 
-/// One packet followed across the capture points: a ladder diagram's arrow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PacketTrace {
+/// One packet followed across the capture points: a ladder diagram's arrow (a view into
+/// [`Traces`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketTrace<'a> {
     /// 0: client to server, 1: server to client.
     pub dir: u8,
     /// IP total length.
@@ -282,10 +283,85 @@ pub struct PacketTrace {
     /// TCP sequence number (as seen at the first sighting), ICMP echo sequence number.
     pub seq: u32,
     /// In path order (see the module docs).
-    pub sightings: Vec<Sighting>,
+    pub sightings: &'a [Sighting],
 }
 
-impl PacketTrace {
+/// What a [`PacketTrace`] holds besides its sightings, and where they are in
+/// [`Traces::sightings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TraceHead {
+    dir: u8,
+    info: u8,
+    ip_len: u16,
+    seq: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The packet traces of a conversation, earliest first: their sightings one after the other
+/// in one list (two allocations per conversation, not one per packet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traces {
+    heads: Vec<TraceHead>,
+    sightings: Vec<Sighting>,
+}
+
+impl Traces {
+    /// Appends a packet seen at `sightings` (in path order).
+    pub fn push(
+        &mut self,
+        dir: u8,
+        ip_len: u16,
+        info: u8,
+        seq: u32,
+        sightings: impl IntoIterator<Item = Sighting>,
+    ) {
+        let start = self.sightings.len();
+        self.sightings.extend(sightings);
+        self.heads.push(TraceHead {
+            dir,
+            info,
+            ip_len,
+            seq,
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(self.sightings.len() - start).unwrap_or(u32::MAX),
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = PacketTrace<'_>> + '_ {
+        self.heads.iter().map(|h| {
+            let start = h.start as usize;
+            PacketTrace {
+                dir: h.dir,
+                ip_len: h.ip_len,
+                info: h.info,
+                seq: h.seq,
+                sightings: self
+                    .sightings
+                    .get(start..start.saturating_add(h.len as usize))
+                    .unwrap_or(&[]),
+            }
+        })
+    }
+}
+
+impl<'a> IntoIterator for &'a Traces {
+    type Item = PacketTrace<'a>;
+    type IntoIter = Box<dyn Iterator<Item = PacketTrace<'a>> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl PacketTrace<'_> {
     /// The capture point that rewrote the packet's addresses or ports, if one did (seen
     /// arriving and leaving with other addresses).
     pub fn rewritten_at(&self) -> Option<usize> {
@@ -407,7 +483,7 @@ pub struct Conversation {
     /// Directions that vanished on the way.
     pub losses: RareVec<Loss>,
     /// Matched packets, earliest first, at most [`MAX_TRACES`].
-    pub traces: RareVec<PacketTrace>,
+    pub traces: Traces,
     /// Sampled packets of this conversation, and how many of them were seen at two points
     /// or more.
     pub sampled_packets: u64,
@@ -1701,7 +1777,7 @@ impl Context<'_> {
             route,
             rewrites: RareVec::new(),
             losses: losses.into(),
-            traces: RareVec::new(),
+            traces: Traces::default(),
             sampled_packets: 0,
             matched_packets: 0,
             seq_rewritten: false,
@@ -2260,19 +2336,23 @@ impl Context<'_> {
             kept.sort_unstable();
             kept.truncate(MAX_TRACES);
         }
-        let traces: Vec<PacketTrace> = kept
-            .iter()
-            .map(|&(_, c)| {
-                let head = &obs[heads[c]];
-                PacketTrace {
-                    dir: head.cdir,
-                    ip_len: head.sample.ip_len,
-                    info: head.sample.info,
-                    seq: head.sample.seq,
-                    sightings: sightings(c).map(|o| o.sighting).collect(),
-                }
-            })
-            .collect();
+        let mut traces = Traces::default();
+        if !kept.is_empty() {
+            traces.heads.reserve_exact(kept.len());
+            traces
+                .sightings
+                .reserve_exact(kept.iter().map(|&(_, c)| ranges[c].1 - ranges[c].0).sum());
+        }
+        for &(_, c) in kept.iter() {
+            let head = &obs[heads[c]];
+            traces.push(
+                head.cdir,
+                head.sample.ip_len,
+                head.sample.info,
+                head.sample.seq,
+                sightings(c).map(|o| o.sighting),
+            );
+        }
         rewrites.sort_by_key(|r| r.dir);
         for cp in per_point.iter() {
             for n in &cp.nat {
@@ -2309,7 +2389,7 @@ impl Context<'_> {
             route,
             rewrites: rewrites.into(),
             losses: losses.into(),
-            traces: traces.into(),
+            traces,
             sampled_packets,
             matched_packets,
             seq_rewritten,
@@ -2633,7 +2713,7 @@ mod tests {
         for (b, full) in bare.conversations.iter().zip(&r.conversations) {
             assert!(b.traces.is_empty());
             let mut full = full.clone();
-            full.traces = RareVec::new();
+            full.traces = Traces::default();
             assert_eq!(format!("{b:?}"), format!("{full:?}"));
         }
     }

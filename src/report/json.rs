@@ -1028,7 +1028,7 @@ mod tests {
     use super::*;
     use crate::correlate::{ConvPoint, IcmpNote, MatchSummary, Nat as NatRw, Rewrite};
     use crate::flow::{Endpoint, FlowKey, Orientation, TtlSet};
-    use crate::list::{OneOrVec, RareVec};
+    use crate::list::OneOrVec;
     use crate::point::{PointResult, PointSummary};
 
     use crate::test_rng::Rng;
@@ -1247,7 +1247,7 @@ mod tests {
             route,
             rewrites,
             losses,
-            traces: RareVec::new(),
+            traces: crate::correlate::Traces::default(),
             sampled_packets: rng.count(),
             matched_packets: rng.count(),
             seq_rewritten: rng.chance(3),

@@ -370,7 +370,7 @@ pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
         infer(&mut obs, dir, !forwarded_at.is_empty());
         packets.push(Packet {
             dir,
-            label: trace_label(c, t),
+            label: trace_label(c, &t),
             obs,
             lost,
             path_lanes: path_lanes(dir),
