@@ -847,13 +847,17 @@ pub struct Sample {
     pub leaving: bool,
 }
 
-/// The sampled packets of one direction of a flow (see the module docs).
+/// The sampled packets of one direction of a flow (see the module docs). The fields a
+/// packet that is not kept reads come first, so that it reads one cache line.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 pub struct DirSamples {
-    slots: [Sample; SAMPLES],
+    /// The key of slot `max_low` (valid when the slots are full).
+    max_key: u64,
     len: u8,
     /// Index of the highest key among the low-key slots (valid when they are full).
     max_low: u8,
+    slots: [Sample; SAMPLES],
 }
 
 impl DirSamples {
@@ -874,9 +878,8 @@ impl DirSamples {
             }
             return;
         }
-        let m = self.max_low as usize;
-        if s.key < self.slots[m].key {
-            self.slots[m] = s;
+        if s.key < self.max_key {
+            self.slots[self.max_low as usize] = s;
             self.refresh_max();
         }
     }
@@ -889,6 +892,7 @@ impl DirSamples {
             }
         }
         self.max_low = m as u8;
+        self.max_key = self.slots[m].key;
     }
 }
 
