@@ -299,9 +299,13 @@ struct TraceHead {
 }
 
 /// The packet traces of a conversation, earliest first: their sightings one after the other
-/// in one list (two allocations per conversation, not one per packet).
+/// in one list (at most three allocations per conversation, not one per packet; none, and
+/// one word in the conversation, when there are no traces).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Traces {
+pub struct Traces(Option<Box<TraceLists>>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TraceLists {
     heads: Vec<TraceHead>,
     sightings: Vec<Sighting>,
 }
@@ -316,36 +320,48 @@ impl Traces {
         seq: u32,
         sightings: impl IntoIterator<Item = Sighting>,
     ) {
-        let start = self.sightings.len();
-        self.sightings.extend(sightings);
-        self.heads.push(TraceHead {
+        let lists = self.0.get_or_insert_with(Box::default);
+        let start = lists.sightings.len();
+        lists.sightings.extend(sightings);
+        let len = lists.sightings.len() - start;
+        lists.heads.push(TraceHead {
             dir,
             info,
             ip_len,
             seq,
             start: u32::try_from(start).unwrap_or(u32::MAX),
-            len: u32::try_from(self.sightings.len() - start).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
         });
     }
 
+    /// Room for `packets` traces of `sightings` sightings in all.
+    fn reserve_exact(&mut self, packets: usize, sightings: usize) {
+        let lists = self.0.get_or_insert_with(Box::default);
+        lists.heads.reserve_exact(packets);
+        lists.sightings.reserve_exact(sightings);
+    }
+
     pub fn len(&self) -> usize {
-        self.heads.len()
+        self.0.as_ref().map_or(0, |l| l.heads.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heads.is_empty()
+        self.len() == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = PacketTrace<'_>> + '_ {
-        self.heads.iter().map(|h| {
+        let (heads, sightings) = match self.0.as_deref() {
+            Some(l) => (&l.heads[..], &l.sightings[..]),
+            None => (&[][..], &[][..]),
+        };
+        heads.iter().map(move |h| {
             let start = h.start as usize;
             PacketTrace {
                 dir: h.dir,
                 ip_len: h.ip_len,
                 info: h.info,
                 seq: h.seq,
-                sightings: self
-                    .sightings
+                sightings: sightings
                     .get(start..start.saturating_add(h.len as usize))
                     .unwrap_or(&[]),
             }
@@ -2338,10 +2354,8 @@ impl Context<'_> {
         }
         let mut traces = Traces::default();
         if !kept.is_empty() {
-            traces.heads.reserve_exact(kept.len());
-            traces
-                .sightings
-                .reserve_exact(kept.iter().map(|&(_, c)| ranges[c].1 - ranges[c].0).sum());
+            let sightings = kept.iter().map(|&(_, c)| ranges[c].1 - ranges[c].0).sum();
+            traces.reserve_exact(kept.len(), sightings);
         }
         for &(_, c) in kept.iter() {
             let head = &obs[heads[c]];
@@ -3061,6 +3075,37 @@ mod tests {
             write_ipv4(&mut s, a).unwrap();
             assert_eq!(s, a.to_string());
         }
+    }
+
+    #[test]
+    fn a_conversation_without_traces_spends_one_word_on_them() {
+        // 200,000 conversations of one capture: every word per conversation is 1.6 MB
+        assert_eq!(std::mem::size_of::<Traces>(), 8);
+        let mut t = Traces::default();
+        assert!(t.is_empty() && t.iter().next().is_none());
+        let s = |point, ts| Sighting {
+            point,
+            ts,
+            ttl: 64,
+            leaving: false,
+            src: Endpoint {
+                ip: IpAddr::from([10, 0, 0, 1]),
+                port: 1,
+            },
+            dst: Endpoint {
+                ip: IpAddr::from([10, 0, 0, 2]),
+                port: 2,
+            },
+            frame: 1,
+        };
+        t.push(0, 84, 1, 7, [s(0, 10), s(1, 20)]);
+        t.push(1, 84, 0, 7, [s(1, 30)]);
+        let all: Vec<PacketTrace> = t.iter().collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].dir, all[0].seq, all[0].sightings.len()), (0, 7, 2));
+        assert_eq!(all[0].sightings[1].ts, 20);
+        assert_eq!((all[1].dir, all[1].sightings.len()), (1, 1));
+        assert_eq!(all[1].sightings[0].ts, 30);
     }
 
     #[test]
