@@ -21,6 +21,45 @@ use crate::correlate::{routable, Conversation, Hop, Loss, RewriteAt};
 use crate::flow::KeyKind;
 use crate::list::RareVec;
 
+/// Where a verdict's sentence goes: a `String`, or [`Discard`] when only the verdict is
+/// wanted (judging writes no text; reports write the sentence when they print it).
+trait Sentence: Write {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+    /// Puts what `head` makes in front of what was written.
+    fn prepend(&mut self, head: impl FnOnce() -> String);
+}
+
+impl Sentence for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+    fn prepend(&mut self, head: impl FnOnce() -> String) {
+        self.insert_str(0, &head());
+    }
+}
+
+/// A sentence nobody reads: every write is dropped before any formatting.
+struct Discard;
+
+impl Write for Discard {
+    fn write_str(&mut self, _: &str) -> std::fmt::Result {
+        Ok(())
+    }
+    fn write_fmt(&mut self, _: std::fmt::Arguments<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl Sentence for Discard {
+    fn push_str(&mut self, _: &str) {}
+    fn push(&mut self, _: char) {}
+    fn prepend(&mut self, _: impl FnOnce() -> String) {}
+}
+
 /// The judgement of one conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Verdict {
@@ -84,7 +123,7 @@ fn one_way_by_nature(c: &Conversation) -> bool {
 
 /// Forwarding and NAT evidence, e.g. "; hub-nva forwarded it with NAT 10.100.201.4 ->
 /// 10.100.200.68", each forwarding point's after "; ".
-fn put_forwarding_note(out: &mut String, c: &Conversation, names: &[String]) {
+fn put_forwarding_note(out: &mut impl Sentence, c: &Conversation, names: &[String]) {
     for p in c.forwarders() {
         let name = names.get(p.point).map(String::as_str).unwrap_or("?");
         let what = match (p.forwarded[0] > 0, p.forwarded[1] > 0) {
@@ -150,7 +189,7 @@ pub fn judge(c: &Conversation, names: &[String]) -> Judgement {
 }
 
 /// `1 echo reply`, `2 echo replies`.
-fn put_plural(out: &mut String, n: u64, what: &str) {
+fn put_plural(out: &mut impl Sentence, n: u64, what: &str) {
     if n == 1 {
         out.push_str("1 ");
         match what.strip_suffix("ies") {
@@ -169,7 +208,7 @@ fn put_plural(out: &mut String, n: u64, what: &str) {
 
 /// `n` in decimal (what `{n}` prints, without the formatting machinery: every reason has
 /// one or two counts).
-fn put_u64(out: &mut String, mut n: u64) {
+fn put_u64(out: &mut impl Sentence, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut k = digits.len();
     loop {
@@ -221,7 +260,7 @@ impl<'a> Path<'a> {
         self.len() == other.len() && self.iter().eq(other.iter().rev())
     }
     /// The names joined by `sep`, those for which `keep` holds.
-    fn put(&self, out: &mut String, sep: &str, keep: impl Fn(&str) -> bool) {
+    fn put(&self, out: &mut impl Sentence, sep: &str, keep: impl Fn(&str) -> bool) {
         for (k, n) in self.iter().filter(|&n| keep(n)).enumerate() {
             if k > 0 {
                 out.push_str(sep);
@@ -229,7 +268,7 @@ impl<'a> Path<'a> {
             out.push_str(n);
         }
     }
-    fn put_all(&self, out: &mut String, sep: &str) {
+    fn put_all(&self, out: &mut impl Sentence, sep: &str) {
         self.put(out, sep, |_| true);
     }
 }
@@ -240,7 +279,7 @@ fn list(names: &[&str]) -> String {
 
 /// What one direction did, e.g. "went spoke1-vm -> hub-nva -> vpn-client", "... directly",
 /// "... and were lost after ...".
-fn put_went(out: &mut String, path: &Path, lost: Option<&Loss>, names: &[String]) {
+fn put_went(out: &mut impl Sentence, path: &Path, lost: Option<&Loss>, names: &[String]) {
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
     match path.len() {
         0 => out.push_str("were not seen"),
@@ -281,7 +320,7 @@ fn put_went(out: &mut String, path: &Path, lost: Option<&Loss>, names: &[String]
 }
 
 /// What vanished where, e.g. "echo replies lost after hub-nva (...)".
-fn put_loss_note(out: &mut String, c: &Conversation, names: &[String], loss: &Loss) {
+fn put_loss_note(out: &mut impl Sentence, c: &Conversation, names: &[String], loss: &Loss) {
     let (fwd_word, rev_word) = words(c);
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
     let what = if loss.dir() == 0 { fwd_word } else { rev_word };
@@ -306,10 +345,7 @@ thread_local! {
 /// Judges one conversation; `expect_via` are points every unicast conversation should
 /// cross (`--expect-via`): one never seen there is `Bypassed`.
 pub fn judge_with(c: &Conversation, names: &[String], expect_via: &[usize]) -> Judgement {
-    REASON.with_borrow_mut(|out| {
-        out.clear();
-        judge_into(c, names, expect_via, out)
-    })
+    judge_into(c, names, expect_via, &mut Discard)
 }
 
 /// The sentence that justifies the verdict [`judge_with`] gives (same arguments).
@@ -333,11 +369,11 @@ pub fn with_reason<R>(
 }
 
 /// [`judge_with`], writing the reason to `out` (empty) too.
-fn judge_into(
+fn judge_into<S: Sentence>(
     c: &Conversation,
     names: &[String],
     expect_via: &[usize],
-    out: &mut String,
+    out: &mut S,
 ) -> Judgement {
     let (fwd_word, rev_word) = words(c);
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
@@ -359,7 +395,7 @@ fn judge_into(
     });
     let single = c.points.len() == 1;
     // " at a, b" (nothing at a single point)
-    let put_at = |out: &mut String, p: &Path| {
+    let put_at = |out: &mut S, p: &Path| {
         if !single {
             out.push_str(" at ");
             p.put_all(out, ", ");
@@ -513,12 +549,14 @@ fn judge_into(
     }
     let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
     let missed: Vec<&str> = bypassed.iter().map(|&p| name(p)).collect();
-    *out = format!(
-        "never reached {} (seen only at {}); {} otherwise: {out}",
-        missed.join(" nor "),
-        list(&seen),
-        verdict.name()
-    );
+    out.prepend(|| {
+        format!(
+            "never reached {} (seen only at {}); {} otherwise: ",
+            missed.join(" nor "),
+            list(&seen),
+            verdict.name()
+        )
+    });
     Judgement {
         verdict: Verdict::Bypassed,
         path_verdict: verdict,
@@ -751,5 +789,17 @@ mod tests {
             "never reached nva (seen only at server); asymmetric otherwise: 2 server packets \
              (SYN-ACKs) without the client's SYN: the requests took another path"
         );
+        // judging without the sentence judges the same
+        for (c, via) in [
+            (&one, &[][..]),
+            (&back, &[]),
+            (&asym, &[]),
+            (&lost, &[]),
+            (&synack, &[1]),
+        ] {
+            let mut sentence = String::new();
+            let written = judge_into(c, &names, via, &mut sentence);
+            assert_eq!(judge_with(c, &names, via), written, "{sentence}");
+        }
     }
 }
