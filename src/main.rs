@@ -177,9 +177,9 @@ impl JsonFile {
             .open(path)
             .map_err(context)?;
         // only a regular file has a length to cut (a FIFO or /dev/null has none)
-        let old_len = f.metadata().map_err(context)?;
+        let meta = f.metadata().map_err(context)?;
         let emptied = std::thread::spawn(move || {
-            if old_len.is_file() && old_len.len() > 0 {
+            if meta.is_file() && meta.len() > 0 {
                 f.set_len(0)?;
             }
             Ok(f)
