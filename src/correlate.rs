@@ -349,31 +349,47 @@ impl Traces {
         self.len() == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = PacketTrace<'_>> + '_ {
+    pub fn iter(&self) -> TraceIter<'_> {
         let (heads, sightings) = match self.0.as_deref() {
             Some(l) => (&l.heads[..], &l.sightings[..]),
             None => (&[][..], &[][..]),
         };
-        heads.iter().map(move |h| {
-            let start = h.start as usize;
-            PacketTrace {
-                dir: h.dir,
-                ip_len: h.ip_len,
-                info: h.info,
-                seq: h.seq,
-                sightings: sightings
-                    .get(start..start.saturating_add(h.len as usize))
-                    .unwrap_or(&[]),
-            }
+        TraceIter {
+            heads: heads.iter(),
+            sightings,
+        }
+    }
+}
+
+/// The packet traces of a [`Traces`], in order.
+pub struct TraceIter<'a> {
+    heads: std::slice::Iter<'a, TraceHead>,
+    sightings: &'a [Sighting],
+}
+
+impl<'a> Iterator for TraceIter<'a> {
+    type Item = PacketTrace<'a>;
+    fn next(&mut self) -> Option<PacketTrace<'a>> {
+        let h = self.heads.next()?;
+        let start = h.start as usize;
+        Some(PacketTrace {
+            dir: h.dir,
+            ip_len: h.ip_len,
+            info: h.info,
+            seq: h.seq,
+            sightings: self
+                .sightings
+                .get(start..start.saturating_add(h.len as usize))
+                .unwrap_or(&[]),
         })
     }
 }
 
 impl<'a> IntoIterator for &'a Traces {
     type Item = PacketTrace<'a>;
-    type IntoIter = Box<dyn Iterator<Item = PacketTrace<'a>> + 'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+    type IntoIter = TraceIter<'a>;
+    fn into_iter(self) -> TraceIter<'a> {
+        self.iter()
     }
 }
 
@@ -1722,11 +1738,13 @@ fn ends(f: &Flow, dir: usize) -> (Endpoint, Endpoint) {
 }
 
 fn median(v: &mut [i64]) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
     v.sort_unstable();
-    Some(v[(v.len() - 1) / 2])
+    lower_middle(v)
+}
+
+/// The median of sorted values (the lower one of the two middle values of an even count).
+fn lower_middle<T: Copy>(sorted: &[T]) -> Option<T> {
+    sorted.get(sorted.len().checked_sub(1)? / 2).copied()
 }
 
 impl Context<'_> {
@@ -2050,25 +2068,14 @@ impl Context<'_> {
                         }
                         post_nat.insert((m.0, l.to));
                         let list = nats.entry(m.0).or_default();
-                        if l.before.0 != l.after.0 {
-                            push_unique(
-                                list,
-                                Nat {
-                                    source: true,
-                                    from: l.before.0,
-                                    to: l.after.0,
-                                },
-                            );
-                        }
-                        if l.before.1 != l.after.1 {
-                            push_unique(
-                                list,
-                                Nat {
-                                    source: false,
-                                    from: l.before.1,
-                                    to: l.after.1,
-                                },
-                            );
+                        let sides = [
+                            (true, l.before.0, l.after.0),
+                            (false, l.before.1, l.after.1),
+                        ];
+                        for (source, from, to) in sides {
+                            if from != to {
+                                push_unique(list, Nat { source, from, to });
+                            }
                         }
                     }
                 }
@@ -2290,7 +2297,7 @@ impl Context<'_> {
                     // sorted by hop then delay: the lower median of hop k's
                     let lo = delays.partition_point(|&(h, _)| h < k);
                     let hi = delays.partition_point(|&(h, _)| h <= k);
-                    (hi > lo).then(|| delays[lo + (hi - lo - 1) / 2].1)
+                    lower_middle(&delays[lo..hi]).map(|(_, delay)| delay)
                 };
                 let hop = Hop::at(p, d, hops.last(), delay_ns);
                 hops.push(hop);

@@ -401,6 +401,15 @@ fn judge_into<S: Sentence>(
             p.put_all(out, ", ");
         }
     };
+    // "only 3 packets from the client at a, b (pure ACKs ...)"
+    let pure_acks = |out: &mut S, n: u64, side: &str, p: &Path| {
+        out.push_str("only ");
+        put_plural(out, n, "packets");
+        out.push_str(" from the ");
+        out.push_str(side);
+        put_at(out, p);
+        out.push_str(" (pure ACKs of a connection that started before the capture)");
+    };
     let tcp = c.ip_proto == 6;
     let syn = c.points.iter().any(|p| p.syn);
     let synack = c.points.iter().any(|p| p.synack);
@@ -452,11 +461,7 @@ fn judge_into<S: Sentence>(
     } else if !rev.is_empty() {
         // only the reverse direction was seen anywhere
         if tcp && !synack && !data(1) {
-            out.push_str("only ");
-            put_plural(out, nr, "packets");
-            out.push_str(" from the server");
-            put_at(out, &rev);
-            out.push_str(" (pure ACKs of a connection that started before the capture)");
+            pure_acks(out, nr, "server", &rev);
             Verdict::Incomplete
         } else {
             put_plural(out, nr, rev_word);
@@ -489,11 +494,7 @@ fn judge_into<S: Sentence>(
         let _ = write!(out, ", one-way by nature ({why})");
         Verdict::Incomplete
     } else if tcp && !syn && !data(0) {
-        out.push_str("only ");
-        put_plural(out, nf, "packets");
-        out.push_str(" from the client");
-        put_at(out, &fwd);
-        out.push_str(" (pure ACKs of a connection that started before the capture)");
+        pure_acks(out, nf, "client", &fwd);
         Verdict::Incomplete
     } else if tcp && !syn {
         put_plural(out, nf, fwd_word);

@@ -260,12 +260,10 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     // none: names, sentences), then byte by byte from there
     let mut clean = 0;
     for word in bytes.chunks_exact(8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        if word_needs_escape(u64::from_le_bytes(w)) {
-            break;
+        match <[u8; 8]>::try_from(word) {
+            Ok(w) if !word_needs_escape(u64::from_le_bytes(w)) => clean += 8,
+            _ => break,
         }
-        clean += 8;
     }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
