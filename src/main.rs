@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
-use flowcheck::report::{html, json, text};
+use flowcheck::report::{html, json, text, PageWriter};
 use flowcheck::verdict::Verdict;
 
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
@@ -158,48 +158,56 @@ impl Drop for ProgressDisplay {
     }
 }
 
-/// The `--json` output file: opened (created if needed) before the analysis, and emptied of
-/// its old content on a thread of its own meanwhile.
+/// The `--json` output file: opened (created if needed) before the analysis, so that a path
+/// that cannot be written fails at once, and written over in place afterwards.
+///
+/// The old content is not emptied first: the new document is written from the first byte over
+/// the old one, and a regular file is then cut to the new length. Rewriting pages the file
+/// already has is cheaper than freeing them and allocating new ones, and a file emptied and
+/// written again makes ext4 force the whole file's block allocation when it is closed
+/// (`auto_da_alloc`): 0.08 s for a 276 MB document.
 struct JsonFile {
     path: PathBuf,
-    emptied: std::thread::JoinHandle<std::io::Result<std::fs::File>>,
+    file: std::fs::File,
+    /// A regular file (not a FIFO, a terminal or /dev/null): it has a length to cut.
+    regular: bool,
 }
 
 impl JsonFile {
     fn open(path: &std::path::Path) -> std::io::Result<JsonFile> {
-        let context = |e: std::io::Error| {
-            std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
-        };
-        let f = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(context)?;
-        // only a regular file has a length to cut (a FIFO or /dev/null has none)
-        let meta = f.metadata().map_err(context)?;
-        let emptied = std::thread::spawn(move || {
-            if meta.is_file() && meta.len() > 0 {
-                f.set_len(0)?;
-            }
-            Ok(f)
-        });
+            .map_err(|e| json_context(path, e))?;
+        let regular = file
+            .metadata()
+            .map_err(|e| json_context(path, e))?
+            .is_file();
         Ok(JsonFile {
             path: path.to_path_buf(),
-            emptied,
+            file,
+            regular,
         })
     }
 
-    /// The file, empty and ready for writing.
-    fn ready(self) -> std::io::Result<std::fs::File> {
-        let path = self.path;
-        match self.emptied.join() {
-            Ok(r) => r.map_err(|e| {
-                std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
-            }),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+    /// Writes the document, then cuts what is left of the old content. On a write error the
+    /// file is cut after the bytes written, so nothing of the old document stays behind.
+    fn write(self, analysis: &flowcheck::report::Analysis) -> std::io::Result<()> {
+        let mut pages = PageWriter::new(&self.file);
+        let wrote = json::write(analysis, std::io::BufWriter::new(&mut pages));
+        let cut = if self.regular {
+            self.file.set_len(pages.written())
+        } else {
+            Ok(())
+        };
+        wrote.and(cut).map_err(|e| json_context(&self.path, e))
     }
+}
+
+fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
 }
 
 fn usage(msg: String) -> std::io::Result<u8> {
@@ -247,8 +255,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         (None, false) => Some(PathBuf::from("reports").join(&report_name)),
     };
     // the JSON file is opened before reading, so that a path that cannot be written fails at
-    // once rather than after minutes of analysis; emptying what it held before (the kernel
-    // freeing hundreds of megabytes of page cache) overlaps with the analysis
+    // once rather than after minutes of analysis
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     let json_file = match &cli.json {
         Some(path) if !json_to_stdout => {
@@ -284,7 +291,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     drop(progress);
 
     if let Some(f) = json_file {
-        json::write(&analysis, std::io::BufWriter::new(f.ready()?))?;
+        f.write(&analysis)?;
     } else if json_to_stdout {
         let stdout = std::io::stdout();
         json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;

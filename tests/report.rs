@@ -521,17 +521,46 @@ fn the_json_file_is_replaced_whole_and_an_unwritable_one_fails_first() {
     let out = dir.path().join("out.json");
     std::fs::write(&out, "x".repeat(5_000_000)).unwrap();
     let nva = common::captures().join("hub-nva.pcap");
-    let run = common::flowcheck(&[
-        nva.as_os_str(),
-        "--json".as_ref(),
-        out.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let json_to = |path: &Path| {
+        common::flowcheck(&[
+            nva.as_os_str(),
+            "--json".as_ref(),
+            path.as_os_str(),
+            "--quiet".as_ref(),
+        ])
+    };
+    let run = json_to(&out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = read(&out);
     assert!(text.len() < 5_000_000, "the old content is gone");
     let doc: Value = serde_json::from_str(&text).expect("the file is one JSON document");
     assert_eq!(doc["points"][0]["name"], "hub-nva");
+    // the document is written over the old one in place: byte for byte what a new file gets,
+    // whether the old content was longer (above) or shorter
+    let fresh = dir.path().join("fresh.json");
+    let run = json_to(&fresh);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        read(&fresh),
+        text,
+        "a new file and an old one get the same bytes"
+    );
+    std::fs::write(&out, "{}").unwrap();
+    let run = json_to(&out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(read(&out), text, "over a shorter old file");
+
+    // a device that takes no byte: the error names --json and the run fails
+    let full = Path::new("/dev/full");
+    if full.exists() {
+        let run = json_to(full);
+        assert_ne!(run.code, 0, "a full device: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--json /dev/full"),
+            "the error names the file: {}",
+            run.stderr
+        );
+    }
 
     // one of the captures: refused, the capture left as it was
     let copy = dir.path().join("copy.pcap");

@@ -1035,9 +1035,6 @@ mod tests {
 
     /// Values for the sweep (the generator itself is `test_rng`).
     impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
         fn chance(&mut self, one_in: u64) -> bool {
             self.below(one_in) == 0
         }

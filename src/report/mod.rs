@@ -7,8 +7,11 @@
 
 pub mod html;
 pub mod json;
+mod pages;
 pub mod svg;
 pub mod text;
+
+pub use pages::PageWriter;
 
 use crate::correlate::Conversation;
 use crate::flow::Endpoint;
