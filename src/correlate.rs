@@ -1403,8 +1403,7 @@ fn correlate_inner<J: Send>(
     judge: impl Fn(&Conversation) -> J + Sync,
     lone: bool,
 ) -> Correlation<(Conversation, J)> {
-    let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
-    let mut lap = Lap::new(timings);
+    let mut lap = crate::timings::Lap::new("correlate/");
     let nodes = Nodes::new(points);
     let n = nodes.n;
     // packets are followed from one point to another: nothing to vote on at one point
@@ -1627,31 +1626,6 @@ fn quoted_targets(nodes: &Nodes, by_key: Option<&FastMap<FlowKey, usize>>) -> Ve
         .into_iter()
         .filter_map(|(id, q)| first.get(&q).map(|&t| (id, t)))
         .collect()
-}
-
-/// Wall time of the correlation steps, printed when `FLOWCHECK_TIMINGS` is set.
-struct Lap {
-    on: bool,
-    last: std::time::Instant,
-}
-
-impl Lap {
-    fn new(on: bool) -> Lap {
-        Lap {
-            on,
-            last: std::time::Instant::now(),
-        }
-    }
-    fn mark(&mut self, what: &str) {
-        if self.on {
-            let now = std::time::Instant::now();
-            eprintln!(
-                "flowcheck: timings: correlate/{what} {:.3} s",
-                (now - self.last).as_secs_f64()
-            );
-            self.last = now;
-        }
-    }
 }
 
 /// What building a conversation needs.

@@ -21,6 +21,7 @@ pub mod hash;
 pub mod list;
 pub mod point;
 pub mod report;
+pub mod timings;
 pub mod verdict;
 
 #[cfg(test)]
@@ -52,7 +53,6 @@ pub fn analyse(inputs: &[PointInput], opts: &ReadOptions) -> Analysis {
 pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOptions) -> Analysis {
     let mut ropts = opts.clone();
     ropts.samples |= inputs.len() > 1;
-    let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
     let t0 = std::time::Instant::now();
     let points = point::analyse_points(inputs, &ropts);
     let t1 = std::time::Instant::now();
@@ -71,14 +71,11 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         },
         |c| verdict::judge_with(c, &names, &expect),
     );
-    if timings {
-        let t2 = std::time::Instant::now();
-        eprintln!(
-            "flowcheck: timings: read {:.3} s, correlate and judge {:.3} s",
-            (t1 - t0).as_secs_f64(),
-            (t2 - t1).as_secs_f64()
-        );
-    }
+    timings::print(format_args!(
+        "read {}, correlate and judge {}",
+        timings::secs(t1 - t0),
+        timings::secs(t1.elapsed())
+    ));
     Analysis {
         points,
         conversations: corr.conversations,

@@ -290,11 +290,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
 
+    let mut lap = flowcheck::timings::Lap::new("");
     if let Some(f) = json_file {
         f.write(&analysis)?;
+        lap.mark("json");
     } else if json_to_stdout {
         let stdout = std::io::stdout();
         json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
+        lap.mark("json");
     }
     if !cli.quiet {
         let to_terminal = if json_to_stdout {

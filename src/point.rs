@@ -369,7 +369,7 @@ fn read_pipelined(
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Item>>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
     std::thread::scope(|scope| {
-        let timings = std::env::var_os("FLOWCHECK_TIMINGS").is_some();
+        let timings = crate::timings::enabled();
         let worker = scope.spawn(move || {
             let mut busy = std::time::Duration::ZERO;
             let mut keys = Vec::with_capacity(BATCH);
@@ -381,12 +381,10 @@ fn read_pipelined(
                 // the reader may be gone already: then the batch is simply dropped
                 let _ = empty_tx.send(batch);
             }
-            if timings {
-                eprintln!(
-                    "flowcheck: timings: flow table thread busy {:.3} s",
-                    busy.as_secs_f64()
-                );
-            }
+            crate::timings::print(format_args!(
+                "flow table thread busy {}",
+                crate::timings::secs(busy)
+            ));
             table
         });
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
@@ -408,12 +406,10 @@ fn read_pipelined(
         if !batch.is_empty() {
             let _ = full_tx.send(batch);
         }
-        if timings {
-            eprintln!(
-                "flowcheck: timings: reading thread waited {:.3} s for the flow table",
-                blocked.as_secs_f64()
-            );
-        }
+        crate::timings::print(format_args!(
+            "reading thread waited {} for the flow table",
+            crate::timings::secs(blocked)
+        ));
         drop(full_tx);
         match worker.join() {
             Ok(table) => table,
