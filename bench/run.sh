@@ -60,6 +60,7 @@ measure() {
   local name=$1 bytes=$2 pkts=$3 runs=$4; shift 4
   local best="" rss="" disk="" t m io
   for _ in $(seq "$runs"); do
+    sync # the previous run's output is written back before this one, not during it
     /usr/bin/time -f "%e %M %I" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
       echo "bench: '$*' failed:" >&2; cat "$BENCH_DIR/stderr.txt" >&2; return 1; }
     read -r t m io <"$BENCH_DIR/time.txt"
@@ -71,7 +72,7 @@ measure() {
   done
   ROWS+=("$name|$bytes|$pkts|$best|$rss")
   local from_disk=""
-  if [ "$disk" -gt 0 ]; then
+  if [ "$disk" -ge 2048 ]; then # 1 MiB: less is a program's own files
     from_disk=$(awk -v b="$disk" 'BEGIN {printf "%.1f MiB", b * 512 / 1048576}')
     DISK_NOTES+=("$name read $from_disk from disk in its best run (input or program files that were not in the page cache)")
   fi
@@ -86,9 +87,10 @@ LAB_PKTS=$(( $(packets "$BENCH_DIR/lab-client.pcap") + $(packets "$BENCH_DIR/lab
 NOREPORT=()
 "$FC" --help | grep -q -- --no-report && NOREPORT=(--no-report)
 
-# read the inputs of a row again just before it is timed, in case running the row before
-# pushed some of them out of the page cache
-warm() { cat "$@" >/dev/null; }
+# before a row is timed: write back what the rows before wrote (the kernel would otherwise do
+# it during this row, on the same cores), and read the row's inputs again, in case the rows
+# before pushed some of them out of the page cache
+warm() { sync; cat "$@" >/dev/null; }
 LAB_FILES=("$BENCH_DIR"/lab-{client,nva,server}.pcap)
 
 echo "== timing" >&2
