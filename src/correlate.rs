@@ -3058,6 +3058,17 @@ mod tests {
         }
     }
 
+    /// The 2 GB benchmark holds 200,000 judged conversations within its 150 MiB budget
+    /// (README, Performance): a byte more per conversation is 200 KB more.
+    #[test]
+    fn a_judged_conversation_stays_within_its_memory_budget() {
+        let size = std::mem::size_of::<(Conversation, crate::verdict::Judgement)>();
+        assert!(
+            size <= 400,
+            "a judged conversation grew to {size} bytes (budget 400)"
+        );
+    }
+
     #[test]
     fn a_conversation_without_traces_spends_one_word_on_them() {
         // 200,000 conversations of one capture: every word per conversation is 1.6 MB

@@ -1467,6 +1467,18 @@ mod tests {
 
     use tcp_flags::{ACK, FIN, SYN};
 
+    /// The 2 GB benchmark holds 200,000 flows within its 150 MiB budget (README,
+    /// Performance): a field added to every flow costs 200 KB per byte. Rare counters belong in
+    /// `RareCounts`, made only for the flows that need them.
+    #[test]
+    fn a_flow_record_stays_within_its_memory_budget() {
+        assert!(
+            std::mem::size_of::<Flow>() <= 264,
+            "Flow grew to {} bytes (budget 264)",
+            std::mem::size_of::<Flow>()
+        );
+    }
+
     #[test]
     fn tcp_connection_is_one_flow_with_zeek_history() {
         let mut t = FlowTable::new(100);
