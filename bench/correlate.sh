@@ -30,7 +30,9 @@ GEN=$BENCH_DIR/target/release/pcapgen
 
 if [ ! -s "$BENCH_DIR/lab-nva.pcap" ] || [ ! -s "$BENCH_DIR/lab-server.pcap" ]; then
   echo "== generating the 3-point set in $BENCH_DIR (once)" >&2
-  "$GEN" --points --packets 560000 --flows 28000 --seed 2 --out "$BENCH_DIR/lab.pcap" >&2
+  # as bench/run.sh makes it (the same files, and the generator's report it reads)
+  "$GEN" --points --packets 560000 --flows 28000 --seed 2 --asym 0.02 --skew 0,1.5,-0.7 \
+    --jitter-us 40 --out "$BENCH_DIR/lab.pcap" 2>&1 | tee "$BENCH_DIR/lab.gen.txt" >&2
 fi
 FILES=("$BENCH_DIR/lab-client.pcap" "$BENCH_DIR/lab-nva.pcap" "$BENCH_DIR/lab-server.pcap")
 POINTS=("client=${FILES[0]}" "nva=${FILES[1]}" "server=${FILES[2]}")
