@@ -133,6 +133,7 @@ impl PcapReader {
         };
         let start = input.pos() + hlen;
         input.consume(record_len);
+        input.prefetch_next();
         Ok(Some(FrameMeta::new(
             ts_ns,
             self.link_type,

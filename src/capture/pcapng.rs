@@ -192,6 +192,7 @@ impl PcapNgReader {
             Ok(Block::Frame(mut m)) => {
                 m.ts_ns = shared.clamp_ts(m.ts_ns);
                 input.consume(total);
+                input.prefetch_next();
                 Ok(Block::Frame(m))
             }
             Ok(other) => {
