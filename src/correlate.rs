@@ -1042,8 +1042,10 @@ fn accept(nodes: &Nodes, votes: &FastMap<(u32, u32), Votes>) -> (Vec<Joined>, Ve
             v.delays,
         ));
     }
-    out.sort_by_key(|(p, _)| (p.a, p.b));
-    rewritten.sort_by_key(|(p, _)| (p.a, p.b));
+    // each (a, b) is one vote map key: no two pairs compare equal, so the unstable sort
+    // (no buffer) gives the one order
+    out.sort_unstable_by_key(|(p, _)| (p.a, p.b));
+    rewritten.sort_unstable_by_key(|(p, _)| (p.a, p.b));
     (out, rewritten)
 }
 
