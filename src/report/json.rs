@@ -747,6 +747,22 @@ fn write_names(out: &mut Vec<u8>, names: &[Vec<u8>], points: impl Iterator<Item 
 }
 
 /// `side` of a NAT rewrite.
+/// The fields of a rewrite, `"side":..,"from":..,"to":..,"from_port":..,"to_port":..`
+/// (the ports `null` unless the conversation has `ports`), as the reference [`Nat`] row prints them.
+fn write_nat(out: &mut Vec<u8>, n: &crate::correlate::Nat, ports: bool) {
+    let port = |p: u16| ports.then_some(u64::from(p));
+    out.extend_from_slice(b"\"side\":");
+    emit::string(out, nat_side(n.source));
+    out.extend_from_slice(b",\"from\":");
+    emit::ip(out, n.from.ip);
+    out.extend_from_slice(b",\"to\":");
+    emit::ip(out, n.to.ip);
+    out.extend_from_slice(b",\"from_port\":");
+    emit::opt_uint(out, port(n.from.port));
+    out.extend_from_slice(b",\"to_port\":");
+    emit::opt_uint(out, port(n.to.port));
+}
+
 fn nat_side(source: bool) -> &'static str {
     if source {
         "source"
@@ -855,16 +871,8 @@ fn write_conversation(
             if k > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(b"{\"side\":");
-            emit::string(out, nat_side(n.source));
-            out.extend_from_slice(b",\"from\":");
-            emit::ip(out, n.from.ip);
-            out.extend_from_slice(b",\"to\":");
-            emit::ip(out, n.to.ip);
-            out.extend_from_slice(b",\"from_port\":");
-            emit::opt_uint(out, port(n.from.port));
-            out.extend_from_slice(b",\"to_port\":");
-            emit::opt_uint(out, port(n.to.port));
+            out.push(b'{');
+            write_nat(out, n, ports);
             out.push(b'}');
         }
         out.push(b']');
@@ -941,16 +949,8 @@ fn write_conversation(
                 write_names(out, names, [a, b].into_iter());
             }
         }
-        out.extend_from_slice(b",\"side\":");
-        emit::string(out, nat_side(r.nat.source));
-        out.extend_from_slice(b",\"from\":");
-        emit::ip(out, r.nat.from.ip);
-        out.extend_from_slice(b",\"to\":");
-        emit::ip(out, r.nat.to.ip);
-        out.extend_from_slice(b",\"from_port\":");
-        emit::opt_uint(out, port(r.nat.from.port));
-        out.extend_from_slice(b",\"to_port\":");
-        emit::opt_uint(out, port(r.nat.to.port));
+        out.push(b',');
+        write_nat(out, &r.nat, ports);
         if echo && r.nat.from.port != r.nat.to.port {
             out.extend_from_slice(b",\"from_icmp_id\":");
             emit::uint(out, r.nat.from.port.into());
