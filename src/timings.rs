@@ -18,9 +18,18 @@ pub fn print(what: std::fmt::Arguments<'_>) {
     }
 }
 
-/// Seconds, as the timing lines print them.
-pub fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+/// Seconds, as the timing lines print them (`0.123 s`); formatted only when printed.
+pub fn secs(d: Duration) -> Secs {
+    Secs(d)
+}
+
+/// See [`secs`].
+pub struct Secs(Duration);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3} s", self.0.as_secs_f64())
+    }
 }
 
 /// Wall time between marks: each [`mark`](Lap::mark) prints the time since the last one

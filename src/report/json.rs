@@ -746,9 +746,9 @@ fn write_names(out: &mut Vec<u8>, names: &[Vec<u8>], points: impl Iterator<Item 
     out.push(b']');
 }
 
-/// `side` of a NAT rewrite.
 /// The fields of a rewrite, `"side":..,"from":..,"to":..,"from_port":..,"to_port":..`
-/// (the ports `null` unless the conversation has `ports`), as the reference [`Nat`] row prints them.
+/// (the ports `null` unless the conversation has `ports`), as the reference [`Nat`] row
+/// prints them.
 fn write_nat(out: &mut Vec<u8>, n: &crate::correlate::Nat, ports: bool) {
     let port = |p: u16| ports.then_some(u64::from(p));
     out.extend_from_slice(b"\"side\":");
@@ -763,6 +763,7 @@ fn write_nat(out: &mut Vec<u8>, n: &crate::correlate::Nat, ports: bool) {
     emit::opt_uint(out, port(n.to.port));
 }
 
+/// `side` of a NAT rewrite.
 fn nat_side(source: bool) -> &'static str {
     if source {
         "source"
