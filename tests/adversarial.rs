@@ -6,47 +6,18 @@
 
 mod common;
 
+use common::TempDir;
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Files and runs
-
-/// A fresh folder under the system's temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "flowcheck-adversarial-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("a temporary folder");
-        TempDir(p)
-    }
-
-    /// Writes `bytes` to `name` in the folder.
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).expect("a temporary file");
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Everything a hostile case may take: well under a second each on any machine.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -77,7 +48,7 @@ fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<Vec<u8>>) -> Run {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
         .args(args)
-        .current_dir(&cwd.0)
+        .current_dir(cwd.path())
         .env("NO_COLOR", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -678,7 +649,7 @@ fn two_captures_with_the_same_point_name_are_a_usage_error() {
         r.stderr
     );
     // Two files whose names give the same point name.
-    let sub = dir.0.join("other");
+    let sub = dir.path().join("other");
     std::fs::create_dir_all(&sub).expect("a folder");
     let a2 = sub.join("a.pcap.gz");
     std::fs::copy(&a, &a2).expect("a copy");
@@ -694,15 +665,15 @@ fn two_captures_with_the_same_point_name_are_a_usage_error() {
 #[test]
 fn a_folder_is_read_as_its_captures_and_an_empty_one_is_an_error() {
     let dir = TempDir::new("folder");
-    let r = run(&[dir.0.as_os_str()], None);
+    let r = run(&[dir.path().as_os_str()], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("holds no pcap"), "{}", r.stderr);
     dir.file("notes.txt", b"not a capture");
-    std::fs::create_dir_all(dir.0.join("sub.pcap")).expect("a folder named like a capture");
-    let r = run(&[dir.0.as_os_str()], None);
+    std::fs::create_dir_all(dir.path().join("sub.pcap")).expect("a folder named like a capture");
+    let r = run(&[dir.path().as_os_str()], None);
     assert_eq!(r.code, 2, "a folder with no capture in it: {}", r.stderr);
     dir.file("edge.pcap", &Pcap::new(1).packet(1, 0, &datagram(1)).0);
-    let (r, doc) = analyse(&dir.0);
+    let (r, doc) = analyse(dir.path());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(doc["points"].as_array().map(Vec::len), Some(1));
     assert_eq!(doc["points"][0]["name"], "edge");
@@ -716,7 +687,7 @@ fn a_fifo_is_read_as_a_stream_and_one_without_writer_is_refused_in_bounded_time(
         .packet(1, 0, &datagram(1))
         .packet(2, 0, &datagram(2))
         .0;
-    let fifo = dir.0.join("live.pcap");
+    let fifo = dir.path().join("live.pcap");
     let made = Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
         eprintln!("skipped: mkfifo is not available");
@@ -851,7 +822,7 @@ fn peak_rss_kib(path: &Path) -> Option<u64> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcheck"))
         .arg(path)
         .args(["--json", "/dev/null", "--quiet", "--no-report"])
-        .current_dir(&cwd.0)
+        .current_dir(cwd.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -956,7 +927,7 @@ fn control_sequences_in_names_never_reach_the_terminal() {
             &[
                 ok.as_os_str(),
                 "--json".as_ref(),
-                dir.0.join(evil).join("x.json").as_os_str(),
+                dir.path().join(evil).join("x.json").as_os_str(),
             ],
             None,
         ),
