@@ -128,6 +128,19 @@ print(f"   small: {small['summary']['conversations']} conversations (generator: 
 gen = open(f"{d}/lab.gen.txt").read() if __import__('os').path.exists(f"{d}/lab.gen.txt") else ""
 m = re.search(r"(\d+) asymmetric", gen)
 print(f"   3 points: verdicts {lab['summary']['verdicts']} (generator: {m.group(1) if m else '?'} asymmetric of 28000)")
+# the generator's asymmetric flows are the ones the server sees from a real client address
+# (10.100.201.x: no SNAT); with ports or the echo identifier, they name a conversation each
+def ends(proto, a, b, ident):
+    return (proto, ident) + tuple(sorted([a, b]))
+def port(ip, p):
+    return ip if p is None else f"{ip}:{p}"
+asym = {ends(f['proto'], f['a'], f['b'], f.get('icmp_id')) for f in lab['flows']
+        if f['point'] == 'server' and '10.100.201.' in f['a'] + f['b']}
+def key(c):
+    return ends(c['proto'], port(c['client'], c['client_port']), port(c['server'], c['server_port']), c['icmp_id'])
+judged = [c for c in lab['conversations'] if c['verdict'] == 'asymmetric']
+hit = sum(1 for c in judged if key(c) in asym)
+print(f"   3 points: {hit} of the generator's {len(asym)} asymmetric flows judged asymmetric, {len(judged) - hit} other conversations judged asymmetric")
 ok = big['summary']['conversations'] == 200000 and small['summary']['conversations'] == 20000
 sys.exit(0 if ok else 1)
 EOF

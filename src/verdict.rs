@@ -6,7 +6,7 @@
 //! | `asymmetric` | the two directions were not seen at the same capture points: at one point, only the replies (echo replies without requests, a SYN-ACK and server data without the SYN); across points, the requests and the replies crossed different points (the reason names both paths) |
 //! | `bypassed` | with `--expect-via POINT`: captured elsewhere, never at POINT (unicast traffic only) |
 //! | `unanswered` | the originator's packets were seen, no reply anywhere (lost, or routed back past every capture point: one point cannot tell) |
-//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, ICMP that is not a request/response) |
+//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, ICMP that is not a request/response), or replies alone that ended at the client's own point (the point that hosts the client, not forwarding them on): the client sent nothing while the captures ran, so no request can have taken another path |
 //! | `symmetric` | both directions seen, at exactly the same capture points |
 //!
 //! Verdicts are listed in that order, the suspicious first.
@@ -463,6 +463,23 @@ fn judge_into<S: Sentence>(
         if tcp && !synack && !data(1) {
             pure_acks(out, nr, "server", &rev);
             Verdict::Incomplete
+        } else if let Some(own) = c.route[1]
+            .last()
+            .filter(|h| !h.forwarded && c.at(h.point).is_some_and(|p| p.hosts_client))
+        {
+            // the replies ended at the client's own point, which saw nothing the client
+            // sent: its requests cannot have taken another path (they would have left
+            // through that point), so it sent none while the captures ran
+            put_plural(out, nr, rev_word);
+            out.push_str(" and no request");
+            put_at(out, &rev);
+            let _ = write!(
+                out,
+                "; {}, the client's own point, saw nothing from the client: one-way traffic, \
+                 or requests sent before the captures began",
+                name(own.point)
+            );
+            Verdict::Incomplete
         } else {
             put_plural(out, nr, rev_word);
             if tcp && synack && !syn {
@@ -802,5 +819,56 @@ mod tests {
             let written = judge_into(c, &names, via, &mut sentence);
             assert_eq!(judge_with(c, &names, via), written, "{sentence}");
         }
+    }
+
+    #[test]
+    fn replies_alone_at_the_clients_own_point_are_one_way() {
+        let names = names();
+        // replies server -> nva -> client, nothing from the client anywhere
+        let replies = |forwarded_at_client: u64, hosts_client: bool| {
+            let mut c = udp(
+                vec![
+                    at(0, [0, 2], [0, forwarded_at_client]),
+                    at(1, [0, 4], [0, 2]),
+                    at(2, [0, 2], [0, 0]),
+                ],
+                &[],
+                &[2, 1, 0],
+            );
+            c.points[0].hosts_client = hosts_client;
+            c.route[1][1].forwarded = true;
+            c.route[1][2].forwarded = forwarded_at_client > 0;
+            c
+        };
+        let own = replies(0, true);
+        assert_eq!(judge_with(&own, &names, &[]).verdict, Verdict::Incomplete);
+        assert_eq!(
+            super::reason(&own, &names, &[]),
+            "6 replies and no request at server, nva, client; client, the client's own point, \
+             saw nothing from the client: one-way traffic, or requests sent before the captures \
+             began; nva forwarded the replies"
+        );
+        // a point not known to host the client, or one that forwarded the replies on (an NVA
+        // whose own traffic made it look like the client's host), proves nothing: the
+        // requests may have taken another path
+        for c in [replies(0, false), replies(2, true)] {
+            let j = judge_with(&c, &names, &[]);
+            assert_eq!(j.verdict, Verdict::Asymmetric);
+            assert!(super::reason(&c, &names, &[]).contains("took another path"));
+        }
+        // at one point too: a capture on the client that holds only replies
+        let mut alone = udp(vec![at(0, [0, 3], [0, 0])], &[], &[0]);
+        alone.points[0].hosts_client = true;
+        assert_eq!(judge_with(&alone, &names, &[]).verdict, Verdict::Incomplete);
+        let mut sentence = String::new();
+        assert_eq!(
+            judge_into(&alone, &names, &[], &mut sentence).verdict,
+            Verdict::Incomplete
+        );
+        assert_eq!(
+            sentence,
+            "3 replies and no request; client, the client's own point, saw nothing from the \
+             client: one-way traffic, or requests sent before the captures began"
+        );
     }
 }

@@ -479,3 +479,81 @@ fn json_has_the_correlation_fields() {
     let hub = point(&doc, "hub-nva");
     assert!(hub["clock_offset_s"].is_f64());
 }
+
+/// Copies a classic little-endian pcap of Ethernet frames, leaving out the frames `drop`
+/// picks; returns how many were left out.
+fn filter_pcap(from: &Path, to: &Path, drop: impl Fn(&[u8]) -> bool) -> usize {
+    let bytes = std::fs::read(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "{}", from.display());
+    let mut out = bytes[..24].to_vec();
+    let (mut at, mut dropped) = (24, 0);
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let record = &bytes[at..at + 16 + caplen];
+        if drop(&record[16..]) {
+            dropped += 1;
+        } else {
+            out.extend_from_slice(record);
+        }
+        at += 16 + caplen;
+    }
+    std::fs::write(to, out).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    dropped
+}
+
+/// An IPv4 ICMP echo request to `dst` in an untagged Ethernet frame.
+fn echo_request_to(frame: &[u8], dst: [u8; 4]) -> bool {
+    let Some(ip) = frame.get(14..).filter(|_| frame[12..14] == [0x08, 0x00]) else {
+        return false;
+    };
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    ip[9] == 1 && ip[16..20] == dst && ip.get(ihl) == Some(&8)
+}
+
+#[test]
+fn replies_without_requests_at_the_clients_own_point_are_one_way_not_asymmetric() {
+    // stage 4 with the echo requests of the VPN client's ping to spoke1-vm taken out of
+    // every capture: its replies still cross spoke1-vm -> hub-nva -> vpn-client, and the
+    // VPN client's own capture, which holds the rest of its traffic, shows it sent nothing
+    let dir = common::TempDir::new("one-way");
+    let mut dropped = 0;
+    for name in ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"] {
+        dropped += filter_pcap(
+            &folder("stage4").join(format!("{name}.pcap")),
+            &dir.path().join(format!("{name}.pcap")),
+            |f| echo_request_to(f, [10, 100, 201, 4]),
+        );
+    }
+    assert!(dropped >= 3, "{dropped} echo requests taken out");
+    let want = serde_json::json!({"proto": "icmp", "client": "10.100.204.2",
+        "server": "10.100.201.4", "icmp_id": 13});
+    let (_, doc) = common::analyse(&[dir.path()]);
+    let c = common::find(&doc, &want).expect("the ping's replies are a conversation");
+    assert_eq!(c["verdict"], "incomplete", "{c}");
+    assert_eq!(
+        common::sorted(&c["reverse_path"]),
+        ["hub-nva", "spoke1-vm", "vpn-client"]
+    );
+    let reason = c["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("vpn-client, the client's own point, saw nothing from the client"),
+        "{reason}"
+    );
+    // the other pings keep their verdicts
+    let symmetric = doc["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["proto"] == "icmp" && c["verdict"] == "symmetric")
+        .count();
+    assert_eq!(symmetric, 2);
+    // the VPN client's capture alone says the same
+    let (_, alone) = common::analyse(&[dir.path().join("vpn-client.pcap")]);
+    let c = common::find(&alone, &want).expect("the replies at vpn-client");
+    assert_eq!(c["verdict"], "incomplete", "{c}");
+    // hub-nva alone forwards the replies on: the requests may well have gone another way,
+    // and that is the asymmetric trap
+    let (_, nva) = common::analyse(&[dir.path().join("hub-nva.pcap")]);
+    let c = common::find(&nva, &want).expect("the replies at hub-nva");
+    assert_eq!(c["verdict"], "asymmetric", "{c}");
+}
