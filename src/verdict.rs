@@ -471,7 +471,11 @@ fn judge_into<S: Sentence>(
             // sent: its requests cannot have taken another path (they would have left
             // through that point), so it sent none while the captures ran
             put_plural(out, nr, rev_word);
-            out.push_str(" and no request");
+            out.push_str(if tcp {
+                " and no client packet"
+            } else {
+                " and no request"
+            });
             put_at(out, &rev);
             let _ = write!(
                 out,
@@ -856,6 +860,13 @@ mod tests {
             assert_eq!(j.verdict, Verdict::Asymmetric);
             assert!(super::reason(&c, &names, &[]).contains("took another path"));
         }
+        // TCP says which packets were missing
+        let mut tcp = replies(0, true);
+        tcp.ip_proto = 6;
+        tcp.points[1].synack = true;
+        assert_eq!(judge_with(&tcp, &names, &[]).verdict, Verdict::Incomplete);
+        assert!(super::reason(&tcp, &names, &[])
+            .starts_with("6 server packets and no client packet at server, nva, client; client,"));
         // at one point too: a capture on the client that holds only replies
         let mut alone = udp(vec![at(0, [0, 3], [0, 0])], &[], &[0]);
         alone.points[0].hosts_client = true;
