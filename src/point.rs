@@ -4,7 +4,9 @@
 //! of captures, or `name=path`), then runs each point through the first three stages
 //! (capture -> decode -> flow) and keeps what the report needs about the point itself:
 //! format, link types, packet counts, packets not decoded by reason, and damage. Points are
-//! analysed in parallel, one thread each, up to the number of cores.
+//! analysed in parallel, one thread each, up to the number of cores. A point with a core to
+//! spare reads on one thread and keeps its flow table on another; a point that reads alone
+//! takes over a core another point has finished with, and pipelines the rest of its file.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -184,6 +186,45 @@ pub struct ReadOptions {
     /// Keep packet samples in every flow (what `correlate` follows across points; see
     /// `flow`). `analyse` turns it on when there is more than one point.
     pub samples: bool,
+    /// Cores that points which finished have freed: a point still reading one at a time
+    /// claims one and pipelines the rest of its file (`analyse_points` sets it).
+    pub spare_cores: Option<std::sync::Arc<SpareCores>>,
+}
+
+/// Cores free for a point that reads and keeps its flow table on one thread.
+#[derive(Debug, Default)]
+pub struct SpareCores {
+    free: std::sync::atomic::AtomicUsize,
+    /// Cores claimed so far.
+    claims: std::sync::atomic::AtomicUsize,
+}
+
+impl SpareCores {
+    /// Gives a core back (its thread is done).
+    pub fn release(&self) {
+        self.free.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Takes a free core, if there is one.
+    pub fn claim(&self) -> bool {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        let mut n = self.free.load(Relaxed);
+        while n > 0 {
+            match self.free.compare_exchange_weak(n, n - 1, Acquire, Relaxed) {
+                Ok(_) => {
+                    self.claims.fetch_add(1, Relaxed);
+                    return true;
+                }
+                Err(now) => n = now,
+            }
+        }
+        false
+    }
+
+    /// How many times a core was claimed.
+    pub fn claims(&self) -> usize {
+        self.claims.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Default for ReadOptions {
@@ -194,6 +235,7 @@ impl Default for ReadOptions {
             fifo_wait: Duration::from_secs(10),
             pipeline: false,
             samples: false,
+            spare_cores: None,
         }
     }
 }
@@ -328,20 +370,40 @@ pub fn analyse_reader(
         }
     };
     s.format = format_name(reader.format(), reader.gzipped());
+    let mut reading = Reading::default();
     if !opts.pipeline {
         // in batches too: the table prefetches ahead within a batch
         let mut batch: Vec<Item> = Vec::with_capacity(LOCAL_BATCH);
         let mut keys = Vec::with_capacity(LOCAL_BATCH);
-        read_loop(&mut reader, &mut s, opts, |p, ts, wire_len, n| {
-            batch.push((*p, ts, wire_len, n));
-            if batch.len() == LOCAL_BATCH {
-                table.add_batch(&batch, &mut keys);
-                batch.clear();
-            }
-        });
+        let spare = opts.spare_cores.as_deref();
+        let ended = reading.run(
+            &mut reader,
+            &mut s,
+            opts,
+            |p, ts, wire_len, n| {
+                batch.push((*p, ts, wire_len, n));
+                if batch.len() == LOCAL_BATCH {
+                    table.add_batch(&batch, &mut keys);
+                    batch.clear();
+                }
+            },
+            || spare.is_some_and(SpareCores::claim),
+        );
         table.add_batch(&batch, &mut keys);
+        if !ended {
+            // a core came free: the rest of the file on two threads
+            crate::timings::print(format_args!(
+                "{}: pipelined from frame {} on",
+                input.name,
+                reading.frame_no + 1
+            ));
+            table = read_pipelined(&mut reader, &mut s, opts, table, &mut reading);
+            if let Some(spare) = spare {
+                spare.release();
+            }
+        }
     } else {
-        table = read_pipelined(&mut reader, &mut s, opts, table);
+        table = read_pipelined(&mut reader, &mut s, opts, table, &mut reading);
     }
     s.link_types = reader.link_types().to_vec();
     s.timestamp_fixups = reader.timestamp_fixups();
@@ -364,6 +426,7 @@ fn read_pipelined(
     s: &mut PointSummary,
     opts: &ReadOptions,
     mut table: FlowTable,
+    reading: &mut Reading,
 ) -> FlowTable {
     use std::sync::mpsc;
     let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Item>>(4);
@@ -389,7 +452,7 @@ fn read_pipelined(
         });
         let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
         let mut blocked = std::time::Duration::ZERO;
-        read_loop(reader, s, opts, |p, ts, wire_len, n| {
+        let sink = |p: &Packet, ts, wire_len, n| {
             batch.push((*p, ts, wire_len, n));
             if batch.len() == BATCH {
                 let next = empty_rx
@@ -402,7 +465,8 @@ fn read_pipelined(
                     blocked += t.elapsed();
                 }
             }
-        });
+        };
+        reading.run(reader, s, opts, sink, || false);
         if !batch.is_empty() {
             let _ = full_tx.send(batch);
         }
@@ -418,54 +482,86 @@ fn read_pipelined(
     })
 }
 
-/// Reads every frame, keeps the point's counters, decodes, and hands each packet to `sink`
-/// with its time, wire length and 1-based frame number.
-fn read_loop(
-    reader: &mut CaptureReader,
-    s: &mut PointSummary,
-    opts: &ReadOptions,
-    mut sink: impl FnMut(&Packet, i64, u32, u64),
-) {
-    let mut frame_no = 0u64;
-    let (mut reported, mut reported_frames) = (0u64, 0u64);
-    let mut prev_ts = i64::MIN;
-    loop {
-        if frame_no.is_multiple_of(PROGRESS_EVERY) {
-            if let Some(p) = &opts.progress {
-                let now = reader.offset();
-                p.add(now.saturating_sub(reported), frame_no - reported_frames);
-                (reported, reported_frames) = (now, frame_no);
-            }
+/// Where reading a point has got to: what carries over when the rest of the file is read
+/// another way (see [`SpareCores`]).
+#[derive(Debug)]
+struct Reading {
+    /// Frames read so far (the last one's 1-based number).
+    frame_no: u64,
+    /// Stream offset and frames at the last progress report.
+    reported: (u64, u64),
+    prev_ts: i64,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            frame_no: 0,
+            reported: (0, 0),
+            prev_ts: i64::MIN,
         }
-        let frame = match reader.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                s.damage = Some(Damage {
-                    offset: e.offset,
-                    reason: e.kind.to_string(),
-                });
-                break;
+    }
+}
+
+/// Frames between two asks whether to stop (to read the rest another way).
+const STOP_EVERY: u64 = 1 << 12;
+
+impl Reading {
+    /// Reads frames, keeps the point's counters, decodes, and hands each packet to `sink`
+    /// with its time, wire length and 1-based frame number. True at the end of the capture
+    /// (or at damage); false when `stop`, asked every few thousand frames, said to stop.
+    fn run(
+        &mut self,
+        reader: &mut CaptureReader,
+        s: &mut PointSummary,
+        opts: &ReadOptions,
+        mut sink: impl FnMut(&Packet, i64, u32, u64),
+        mut stop: impl FnMut() -> bool,
+    ) -> bool {
+        loop {
+            if self.frame_no.is_multiple_of(STOP_EVERY) {
+                if self.frame_no.is_multiple_of(PROGRESS_EVERY) {
+                    if let Some(p) = &opts.progress {
+                        let now = reader.offset();
+                        let (bytes, frames) = self.reported;
+                        p.add(now.saturating_sub(bytes), self.frame_no - frames);
+                        self.reported = (now, self.frame_no);
+                    }
+                }
+                if self.frame_no > 0 && stop() {
+                    return false;
+                }
             }
-        };
-        frame_no += 1;
-        s.packets += 1;
-        s.bytes = s.bytes.saturating_add(frame.wire_len.into());
-        if frame.ts_ns < prev_ts {
-            s.clock_steps_back += 1;
-        }
-        prev_ts = frame.ts_ns;
-        s.first_ts = Some(s.first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
-        s.last_ts = Some(s.last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
-        match decode::decode(frame.link_type, frame.data, frame.wire_len) {
-            Ok(p) => {
-                s.decoded += 1;
-                sink(&p, frame.ts_ns, frame.wire_len, frame_no);
+            let frame = match reader.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => return true,
+                Err(e) => {
+                    s.damage = Some(Damage {
+                        offset: e.offset,
+                        reason: e.kind.to_string(),
+                    });
+                    return true;
+                }
+            };
+            self.frame_no += 1;
+            s.packets += 1;
+            s.bytes = s.bytes.saturating_add(frame.wire_len.into());
+            if frame.ts_ns < self.prev_ts {
+                s.clock_steps_back += 1;
             }
-            Err(reason) => {
-                *s.not_decoded.entry(reason.name()).or_insert(0) += 1;
-                if reason == SkipReason::UnsupportedLinkType {
-                    *s.unsupported_link_types.entry(frame.link_type).or_insert(0) += 1;
+            self.prev_ts = frame.ts_ns;
+            s.first_ts = Some(s.first_ts.map_or(frame.ts_ns, |t| t.min(frame.ts_ns)));
+            s.last_ts = Some(s.last_ts.map_or(frame.ts_ns, |t| t.max(frame.ts_ns)));
+            match decode::decode(frame.link_type, frame.data, frame.wire_len) {
+                Ok(p) => {
+                    s.decoded += 1;
+                    sink(&p, frame.ts_ns, frame.wire_len, self.frame_no);
+                }
+                Err(reason) => {
+                    *s.not_decoded.entry(reason.name()).or_insert(0) += 1;
+                    if reason == SkipReason::UnsupportedLinkType {
+                        *s.unsupported_link_types.entry(frame.link_type).or_insert(0) += 1;
+                    }
                 }
             }
         }
@@ -489,14 +585,26 @@ pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointRes
         .map(|n| n.get())
         .unwrap_or(1);
     let workers = cores.min(inputs.len().max(1));
-    // a spare core per point: overlap reading with the flow table inside each point
-    let piped;
+    // a spare core per point: overlap reading with the flow table inside each point;
+    // otherwise the cores that no point reads on, and then those of the points that are done,
+    // go to the points still reading (the last point of a run often reads alone for a while)
+    let with_cores;
     let opts = if cores >= 2 * inputs.len() {
-        piped = ReadOptions {
+        with_cores = ReadOptions {
             pipeline: true,
             ..opts.clone()
         };
-        &piped
+        &with_cores
+    } else if workers > 1 {
+        let spare = SpareCores::default();
+        for _ in workers..cores {
+            spare.release();
+        }
+        with_cores = ReadOptions {
+            spare_cores: Some(std::sync::Arc::new(spare)),
+            ..opts.clone()
+        };
+        &with_cores
     } else {
         opts
     };
@@ -514,6 +622,10 @@ pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointRes
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(input) = inputs.get(i) else { break };
                         mine.push((i, analyse_point(input, opts)));
+                    }
+                    // no point left to start: this core is free for one still reading
+                    if let Some(spare) = &opts.spare_cores {
+                        spare.release();
                     }
                     mine
                 })
@@ -559,5 +671,116 @@ mod tests {
             resolve_inputs(&["=a.pcap".to_string()]),
             Err(InputError::EmptyName(_))
         ));
+    }
+
+    /// A classic pcap of `n` UDP packets between 40 client ports and one server, both ways,
+    /// some of them seen twice (forwarded), a millisecond apart.
+    fn udp_capture(n: usize) -> Vec<u8> {
+        let mut out = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        for i in 0..n {
+            let reply = i % 3 == 1;
+            let port = 40000 + (i % 40) as u16;
+            let (src, dst) = ([10, 0, 1, 4], [10, 0, 2, 4]);
+            let (src, dst, sport, dport) = if reply {
+                (dst, src, 53, port)
+            } else {
+                (src, dst, port, 53)
+            };
+            let payload = (i as u32).to_be_bytes();
+            let mut frame = vec![0u8; 12];
+            frame.extend_from_slice(&[0x08, 0x00]);
+            let ttl = if i % 7 == 0 { 63 } else { 64 };
+            frame.extend_from_slice(&[0x45, 0, 0, 32, (i >> 8) as u8, i as u8, 0x40, 0, ttl, 17]);
+            frame.extend_from_slice(&[0, 0]);
+            frame.extend_from_slice(&src);
+            frame.extend_from_slice(&dst);
+            frame.extend_from_slice(&sport.to_be_bytes());
+            frame.extend_from_slice(&dport.to_be_bytes());
+            frame.extend_from_slice(&[0, 12, 0, 0]);
+            frame.extend_from_slice(&payload);
+            let ts = 1_700_000_000_000u64 + i as u64; // in microseconds
+            out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&frame);
+        }
+        out
+    }
+
+    fn analyse_bytes(bytes: &[u8], opts: &ReadOptions) -> PointResult {
+        let input = PointInput {
+            name: "p".into(),
+            path: PathBuf::from("p.pcap"),
+        };
+        let source = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        analyse_reader(&input, source, opts)
+    }
+
+    #[test]
+    fn a_point_that_gets_a_spare_core_midway_reads_the_same() {
+        // 5 times the frames between two asks for a core: the rest of the file is pipelined
+        let bytes = udp_capture(5 * STOP_EVERY as usize + 17);
+        let alone = analyse_bytes(
+            &bytes,
+            &ReadOptions {
+                samples: true,
+                ..ReadOptions::default()
+            },
+        );
+        let spare = std::sync::Arc::new(SpareCores::default());
+        spare.release();
+        let opts = ReadOptions {
+            spare_cores: Some(std::sync::Arc::clone(&spare)),
+            samples: true,
+            ..ReadOptions::default()
+        };
+        let helped = analyse_bytes(&bytes, &opts);
+        // claimed at the first ask, given back at the end
+        assert_eq!(spare.claims(), 1);
+        assert!(spare.claim() && !spare.claim());
+        let dump = |r: &PointResult| format!("{:?} {:?} {:?}", r.summary, r.flows, r.links);
+        assert_eq!(
+            dump(&helped),
+            dump(&alone),
+            "summary, flows, samples and links"
+        );
+        assert_eq!(helped.summary.packets, 5 * STOP_EVERY + 17);
+        assert!(!helped.flows.is_empty());
+    }
+
+    #[test]
+    fn reading_stops_when_asked_and_goes_on_where_it_stopped() {
+        let bytes = udp_capture(3 * STOP_EVERY as usize);
+        let mut reader =
+            CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes))).expect("a capture");
+        let (mut s, opts) = (PointSummary::default(), ReadOptions::default());
+        let mut reading = Reading::default();
+        let mut frames = Vec::new();
+        let mut asked = 0;
+        let ended = reading.run(
+            &mut reader,
+            &mut s,
+            &opts,
+            |_, _, _, n| frames.push(n),
+            || {
+                asked += 1;
+                asked == 2
+            },
+        );
+        assert!(!ended);
+        assert_eq!(frames.len() as u64, 2 * STOP_EVERY);
+        assert!(reading.run(
+            &mut reader,
+            &mut s,
+            &opts,
+            |_, _, _, n| frames.push(n),
+            || false
+        ));
+        assert_eq!(frames, (1..=3 * STOP_EVERY).collect::<Vec<_>>());
+        assert_eq!(s.packets, 3 * STOP_EVERY);
     }
 }
