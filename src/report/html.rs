@@ -350,7 +350,8 @@ this report is on the reference's timeline.</p>",
     if !one_way.is_empty() && listed < opts.table_rows {
         let _ = writeln!(
             o,
-            "<details>\n<summary>{} (one-way by nature: neighbour discovery, multicast, ...)</summary>",
+            "<details>\n<summary>{} (one-way or too little to judge: neighbour discovery, multicast, \
+             ...)</summary>",
             escape(&plural(one_way.len(), "incomplete conversation", "incomplete conversations"))
         );
         verdict_table(

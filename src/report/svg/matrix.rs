@@ -5,8 +5,9 @@
 //! is a row of "both" (and "none"); an asymmetric one has a "forward only" or "reverse only"
 //! cell: the point that one direction bypassed. A corner mark says the point forwarded the
 //! conversation, a red cross that a direction was lost after it (seen arriving, never
-//! leaving, never at the receiver). Rows are the conversations with a request and a response (incomplete ones
-//! are one-way by nature and left out), the suspicious first, capped.
+//! leaving, never at the receiver). Rows are the conversations with a request and a response
+//! (incomplete ones are one-way or too little to judge, and left out), the suspicious first,
+//! capped.
 
 use super::{
     by_severity, conversation_label, fit, text_width, verdict_colour, verdict_counts,
@@ -108,8 +109,8 @@ pub fn render(a: &Analysis, limit: usize) -> String {
     }
     if !one_way.is_empty() {
         notes.push(format!(
-            "{} incomplete conversations (one-way by nature: neighbour discovery, multicast, ...) \
-             not shown.",
+            "{} incomplete conversations (one-way or too little to judge: neighbour discovery, \
+             multicast, ...) not shown.",
             one_way.len()
         ));
     }

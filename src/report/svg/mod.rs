@@ -448,8 +448,8 @@ pub fn by_severity(a: &Analysis) -> Vec<usize> {
 }
 
 /// True for conversations a picture should show by default: those with a request and a
-/// response to judge (`incomplete` ones are one-way by nature: neighbour discovery,
-/// multicast, ...).
+/// response to judge (`incomplete` ones are one-way or too little to judge: neighbour
+/// discovery, multicast, a stream its client sent nothing on, ...).
 pub fn worth_showing(j: &Judgement) -> bool {
     j.verdict != Verdict::Incomplete
 }
