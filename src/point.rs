@@ -674,41 +674,30 @@ mod tests {
     }
 
     /// A classic pcap of `n` UDP packets between 40 client ports and one server, both ways,
-    /// some of them seen twice (forwarded), a millisecond apart.
+    /// a microsecond apart.
     fn udp_capture(n: usize) -> Vec<u8> {
-        let mut out = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-        out.extend_from_slice(&[0; 8]);
-        out.extend_from_slice(&65535u32.to_le_bytes());
-        out.extend_from_slice(&1u32.to_le_bytes());
+        use crate::capture::tests::{Pcap, MAGIC_US};
+        let (client, server) = ([10, 0, 1, 4], [10, 0, 2, 4]);
+        let mut pcap = Pcap::new(MAGIC_US, false, 65535, 1);
         for i in 0..n {
-            let reply = i % 3 == 1;
             let port = 40000 + (i % 40) as u16;
-            let (src, dst) = ([10, 0, 1, 4], [10, 0, 2, 4]);
-            let (src, dst, sport, dport) = if reply {
-                (dst, src, 53, port)
+            let ttl = if i % 7 == 0 { 63 } else { 64 };
+            let eth = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]);
+            let builder = if i % 3 == 1 {
+                eth.ipv4(server, client, ttl).udp(53, port)
             } else {
-                (src, dst, port, 53)
+                eth.ipv4(client, server, ttl).udp(port, 53)
             };
             let payload = (i as u32).to_be_bytes();
-            let mut frame = vec![0u8; 12];
-            frame.extend_from_slice(&[0x08, 0x00]);
-            let ttl = if i % 7 == 0 { 63 } else { 64 };
-            frame.extend_from_slice(&[0x45, 0, 0, 32, (i >> 8) as u8, i as u8, 0x40, 0, ttl, 17]);
-            frame.extend_from_slice(&[0, 0]);
-            frame.extend_from_slice(&src);
-            frame.extend_from_slice(&dst);
-            frame.extend_from_slice(&sport.to_be_bytes());
-            frame.extend_from_slice(&dport.to_be_bytes());
-            frame.extend_from_slice(&[0, 12, 0, 0]);
-            frame.extend_from_slice(&payload);
-            let ts = 1_700_000_000_000u64 + i as u64; // in microseconds
-            out.extend_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
-            out.extend_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
-            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            out.extend_from_slice(&frame);
+            let mut frame = Vec::with_capacity(builder.size(payload.len()));
+            builder
+                .write(&mut frame, &payload)
+                .expect("PacketBuilder writes");
+            let us = 1_700_000_000_000u64 + i as u64;
+            let (sec, frac) = ((us / 1_000_000) as u32, (us % 1_000_000) as u32);
+            pcap = pcap.record(sec, frac, &frame, frame.len() as u32);
         }
-        out
+        pcap.bytes()
     }
 
     fn analyse_bytes(bytes: &[u8], opts: &ReadOptions) -> PointResult {

@@ -69,7 +69,7 @@ mod input;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io::Read;
 use std::path::Path;

@@ -16,19 +16,19 @@ fn put32(out: &mut Vec<u8>, v: u32, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
-const MAGIC_US: u32 = 0xa1b2_c3d4;
+pub(crate) const MAGIC_US: u32 = 0xa1b2_c3d4;
 const MAGIC_NS: u32 = 0xa1b2_3c4d;
 const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 
-/// Writes a classic pcap file.
-struct Pcap {
+/// Writes a classic pcap file (other modules' tests use it too).
+pub(crate) struct Pcap {
     out: Vec<u8>,
     be: bool,
     modified: bool,
 }
 
 impl Pcap {
-    fn new(magic: u32, be: bool, snaplen: u32, network: u32) -> Pcap {
+    pub(crate) fn new(magic: u32, be: bool, snaplen: u32, network: u32) -> Pcap {
         Pcap::with_version(magic, be, 2, 4, snaplen, network)
     }
 
@@ -71,11 +71,11 @@ impl Pcap {
         self
     }
 
-    fn record(self, sec: u32, frac: u32, data: &[u8], wire_len: u32) -> Pcap {
+    pub(crate) fn record(self, sec: u32, frac: u32, data: &[u8], wire_len: u32) -> Pcap {
         self.raw(sec, frac, data.len() as u32, wire_len, data)
     }
 
-    fn bytes(self) -> Vec<u8> {
+    pub(crate) fn bytes(self) -> Vec<u8> {
         self.out
     }
 }
