@@ -569,9 +569,10 @@ fn judge_into<S: Sentence>(
             bypassed: RareVec::new(),
         };
     }
-    let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
-    let missed: Vec<&str> = bypassed.iter().map(|&p| name(p)).collect();
+    // the names are gathered only when the sentence is written
     out.prepend(|| {
+        let seen: Vec<&str> = c.points.iter().map(|p| name(p.point)).collect();
+        let missed: Vec<&str> = bypassed.iter().map(|&p| name(p)).collect();
         format!(
             "never reached {} (seen only at {}); {} otherwise: ",
             missed.join(" nor "),
