@@ -1,0 +1,627 @@
+//! The walk: each direction of a conversation routed hop by hop as Azure would.
+//!
+//! A direction starts at the NIC of the point hosting its sender (or at the gateway, for a
+//! sender behind it: an address in a `VirtualNetworkGateway` route's prefix) and takes the
+//! route [`lookup`](super::lookup) picks there:
+//! - `VnetLocal` / `VNetPeering`: delivered to the point hosting the destination (if that
+//!   point undoes a NAT flowcheck saw it apply, the packet goes on from there: a source-NATed
+//!   reply is addressed to the appliance itself);
+//! - `VirtualAppliance IP`: to the point hosting IP, which routes it by its own table after
+//!   the NAT it applied; `VirtualApplianceEcmp`: every next hop is tried, the path the packets
+//!   took is kept if one matches, and the decision lists the possible ones;
+//! - `VirtualNetworkGateway`: to the gateway, a hop named `gateway` that is no capture point:
+//!   GatewaySubnet's route table over Azure's system routes (the hub's own space and its
+//!   peerings, and the prefixes behind the gateway, delivered over the tunnel);
+//! - `Internet`: leaves; `None`, or no route: dropped.
+//!
+//! A hop without a table, or an appliance no point is known to host, ends the walk as
+//! unknown (never guessed); a walk longer than [`MAX_HOPS`] decisions is a loop. Which point
+//! hosts an address comes from correlation (a point's own packets: see
+//! [`crate::correlate`]'s hosts), from the source NAT a point applied (it rewrote to its own
+//! address), and from `--host POINT=IP`, which wins.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteSource, RouteTable, TableOwner};
+use crate::correlate::{routable, Conversation, RewriteAt};
+use crate::verdict::Judgement;
+
+/// Most routing decisions on one direction's way: past this it is a loop.
+pub const MAX_HOPS: usize = 16;
+
+/// Where a routing decision was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// The NIC of a capture point (by index).
+    Point(usize),
+    /// The VPN / ExpressRoute gateway.
+    Gateway,
+}
+
+/// One route taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub at: At,
+    /// Index into [`Routing::tables`], and of the route in it.
+    pub table: usize,
+    pub route: usize,
+    /// The destination looked up.
+    pub dst: IpAddr,
+    /// The next hop address taken (an appliance, the gateway's address).
+    pub next_hop_ip: Option<IpAddr>,
+    /// ECMP: every next hop the route offered (the walk took `next_hop_ip`).
+    pub possible: Vec<IpAddr>,
+}
+
+/// How a direction's walk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Delivered to the destination: at this capture point, or at an address no capture
+    /// point hosts.
+    Delivered(Option<usize>),
+    /// Left for the internet.
+    Internet,
+    /// A `None` route: dropped.
+    Dropped,
+    /// No active route matched: dropped.
+    NoRoute,
+    /// The walk could not go on: why.
+    Unknown(String),
+    /// More than [`MAX_HOPS`] decisions, or the same decision twice.
+    Loop,
+    /// Replies: the requests do not reach the server, so none are sent.
+    NotSent,
+}
+
+impl End {
+    pub fn name(&self) -> &'static str {
+        match self {
+            End::Delivered(_) => "delivered",
+            End::Internet => "internet",
+            End::Dropped => "dropped",
+            End::NoRoute => "no_route",
+            End::Unknown(_) => "unknown",
+            End::Loop => "loop",
+            End::NotSent => "not_sent",
+        }
+    }
+}
+
+/// One direction's prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirRouting {
+    /// Capture points, in order.
+    pub path: Vec<usize>,
+    /// The capture points predicted are those that saw the direction.
+    pub agrees: bool,
+    pub decisions: Vec<Decision>,
+    pub end: End,
+}
+
+/// A conversation's prediction: forward (requests) and reverse (replies), and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvRouting {
+    pub dirs: [DirRouting; 2],
+    pub explanation: String,
+    pub fix: Option<String>,
+}
+
+/// Which capture point hosts each address.
+#[derive(Debug, Clone, Default)]
+pub struct Hosts {
+    map: HashMap<IpAddr, usize>,
+}
+
+impl Hosts {
+    pub fn get(&self, ip: IpAddr) -> Option<usize> {
+        self.map.get(&ip).copied()
+    }
+    /// Addresses hosted by `point`, sorted.
+    pub fn of(&self, point: usize) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self
+            .map
+            .iter()
+            .filter(|(_, &p)| p == point)
+            .map(|(&ip, _)| ip)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Learns from the conversations (the points correlation found hosting their ends, the
+    /// address a point source-NATed to), then applies `given` (`--host`, by point index).
+    pub fn learn(convs: &[(Conversation, Judgement)], given: &[(usize, IpAddr)]) -> Hosts {
+        let mut votes: HashMap<IpAddr, HashMap<usize, u64>> = HashMap::new();
+        let mut vote = |ip: IpAddr, point: usize, n: u64| {
+            if routable(&ip) {
+                *votes.entry(ip).or_default().entry(point).or_default() += n.max(1);
+            }
+        };
+        for (c, _) in convs {
+            for p in &c.points {
+                let n = p.total_packets();
+                if p.hosts_client {
+                    vote(c.client.ip, p.point, n);
+                }
+                if p.hosts_server {
+                    vote(c.server.ip, p.point, n);
+                }
+            }
+            for r in &c.rewrites {
+                if let (RewriteAt::Point(p), true) = (r.at, r.nat.source) {
+                    vote(r.nat.to.ip, p, 1);
+                }
+            }
+        }
+        let mut map: HashMap<IpAddr, usize> = votes
+            .into_iter()
+            .filter_map(|(ip, v)| {
+                v.into_iter()
+                    .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
+                    .map(|(p, _)| (ip, p))
+            })
+            .collect();
+        for &(p, ip) in given {
+            map.insert(ip, p);
+        }
+        Hosts { map }
+    }
+}
+
+/// The routing stage's result, beside the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// Every table: the files' (GatewaySubnet's replaced by the gateway's effective table),
+    /// then the gateway's inferred table when no file gave it.
+    pub tables: Vec<RouteTable>,
+    /// Per capture point, its table (index into `tables`).
+    pub point_tables: Vec<Option<usize>>,
+    /// The gateway's effective table, when known.
+    pub gateway: Option<usize>,
+    /// GatewaySubnet's route table was given.
+    pub gateway_file: bool,
+    pub hosts: Hosts,
+    /// Per conversation (parallel to `Analysis::conversations`); None where routes do not
+    /// apply (group, link-local or unspecified addresses).
+    pub conversations: Vec<Option<ConvRouting>>,
+    /// What the user should know: route files named for no capture point, `--host` points
+    /// that do not exist.
+    pub notes: Vec<String>,
+}
+
+impl Routing {
+    pub fn route(&self, d: &Decision) -> &Route {
+        &self.tables[d.table].routes[d.route]
+    }
+    /// The file a decision's route came from (None: a system route flowcheck inferred).
+    pub fn file(&self, d: &Decision) -> Option<&str> {
+        if self.route(d).system {
+            None
+        } else {
+            self.tables[d.table].file.as_deref()
+        }
+    }
+}
+
+/// Runs the routing stage: hosts, the gateway's table, then every conversation's two walks.
+pub fn route_all(
+    convs: &[(Conversation, Judgement)],
+    names: &[String],
+    expect_via: &[usize],
+    set: RouteSet,
+    given_hosts: &[(String, IpAddr)],
+) -> Routing {
+    let mut notes = Vec::new();
+    let mut given = Vec::new();
+    for (p, ip) in given_hosts {
+        match names.iter().position(|n| n == p) {
+            Some(i) => given.push((i, *ip)),
+            None => notes.push(format!("--host {p}={ip}: no capture point named {p}")),
+        }
+    }
+    for t in set.unused(names) {
+        let file = t.file.as_deref().unwrap_or_default();
+        notes.push(match &t.owner {
+            TableOwner::Subnets(s) => format!(
+                "{file}: a route table of subnet {}, which no capture point is named after: not used (name its point with --routes POINT={file})",
+                s.join(", ")
+            ),
+            _ => format!("{file}: names no capture point: not used"),
+        });
+    }
+    let hosts = Hosts::learn(convs, &given);
+    let (tables, gateway, gateway_file) = with_gateway(set);
+    let point_tables = names
+        .iter()
+        .map(|n| {
+            tables
+                .iter()
+                .position(|t| matches!(&t.owner, TableOwner::Point(p) if p == n))
+        })
+        .collect();
+    let mut routing = Routing {
+        tables,
+        point_tables,
+        gateway,
+        gateway_file,
+        hosts,
+        conversations: Vec::new(),
+        notes,
+    };
+    let behind = behind_gateway(&routing.tables);
+    let conversations = convs
+        .iter()
+        .map(|(c, _)| {
+            let net = Net {
+                r: &routing,
+                names,
+                behind: &behind,
+                c,
+            };
+            net.conversation().map(|dirs| {
+                let (explanation, fix) =
+                    super::explain::sentences(&routing, c, &dirs, names, expect_via);
+                ConvRouting {
+                    dirs,
+                    explanation,
+                    fix,
+                }
+            })
+        })
+        .collect();
+    routing.conversations = conversations;
+    routing
+}
+
+/// The prefixes behind the gateway: those of every active `VirtualNetworkGateway` route.
+fn behind_gateway(tables: &[RouteTable]) -> Vec<Prefix> {
+    let mut v: Vec<Prefix> = Vec::new();
+    for t in tables.iter().filter(|t| t.owner != TableOwner::Gateway) {
+        for r in &t.routes {
+            if r.active && r.next_hop == NextHop::VirtualNetworkGateway && !v.contains(&r.prefix) {
+                v.push(r.prefix);
+            }
+        }
+    }
+    v
+}
+
+/// The tables with the gateway's effective one: GatewaySubnet's user routes (if given) over
+/// the system routes, inferred from the hub NIC's table (the table whose own and peered
+/// prefixes hold the most other tables' own prefixes) and the prefixes behind the gateway.
+fn with_gateway(set: RouteSet) -> (Vec<RouteTable>, Option<usize>, bool) {
+    let mut tables = set.tables;
+    let udr = tables.iter().position(|t| t.owner == TableOwner::Gateway);
+    let nics: Vec<&RouteTable> = tables
+        .iter()
+        .filter(|t| matches!(t.owner, TableOwner::Point(_)))
+        .collect();
+    let local = |t: &RouteTable, peer: bool| -> Vec<Prefix> {
+        t.routes
+            .iter()
+            .filter(|r| {
+                r.active
+                    && (r.next_hop == NextHop::VnetLocal
+                        || (peer && r.next_hop == NextHop::VNetPeering))
+            })
+            .map(|r| r.prefix)
+            .collect()
+    };
+    let hub = nics
+        .iter()
+        .map(|t| {
+            let reach = local(t, true);
+            let covered = nics
+                .iter()
+                .filter(|o| {
+                    let own = local(o, false);
+                    !own.is_empty() && own.iter().all(|p| reach.contains(p))
+                })
+                .count();
+            (covered, reach.len(), *t)
+        })
+        .filter(|&(covered, _, _)| covered > 0)
+        .max_by_key(|&(covered, reach, _)| (covered, reach))
+        .map(|(_, _, t)| t);
+    let mut system: Vec<Route> = hub
+        .map(|t| {
+            t.routes
+                .iter()
+                .filter(|r| {
+                    r.active && matches!(r.next_hop, NextHop::VnetLocal | NextHop::VNetPeering)
+                })
+                .map(|r| Route {
+                    source: RouteSource::Default,
+                    name: None,
+                    system: true,
+                    ..r.clone()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in behind_gateway(&tables) {
+        system.push(Route {
+            source: RouteSource::VirtualNetworkGateway,
+            active: true,
+            prefix: p,
+            next_hop: NextHop::VirtualNetworkGateway,
+            next_hop_ips: Vec::new(),
+            name: None,
+            system: true,
+        });
+    }
+    if hub.is_none() && udr.is_none() {
+        return (tables, None, false);
+    }
+    match udr {
+        Some(i) => {
+            tables[i].routes.extend(system);
+            (tables, Some(i), true)
+        }
+        None => {
+            tables.push(RouteTable {
+                file: None,
+                owner: TableOwner::Gateway,
+                routes: system,
+            });
+            let i = tables.len() - 1;
+            (tables, Some(i), false)
+        }
+    }
+}
+
+/// One conversation's walks.
+struct Net<'a> {
+    r: &'a Routing,
+    names: &'a [String],
+    behind: &'a [Prefix],
+    c: &'a Conversation,
+}
+
+/// A walk in progress.
+#[derive(Clone)]
+struct Leg {
+    path: Vec<usize>,
+    decisions: Vec<Decision>,
+    end: End,
+}
+
+impl Leg {
+    fn visit(&mut self, p: usize) {
+        if self.path.last() != Some(&p) {
+            self.path.push(p);
+        }
+    }
+}
+
+impl Net<'_> {
+    fn conversation(&self) -> Option<[DirRouting; 2]> {
+        let c = self.c;
+        if c.to_group() || !routable(&c.client.ip) || !routable(&c.server.ip) {
+            return None;
+        }
+        let fwd = self.direction(0, c.client.ip, c.server.ip);
+        // the replies: from the server as the requests reached it, to the client as the
+        // server saw it (after the NAT of the requests)
+        let (mut src, mut dst) = (c.server.ip, c.client.ip);
+        for r in c.rewrites.iter().filter(|r| r.dir == 0) {
+            if r.nat.source && r.nat.from.ip == dst {
+                dst = r.nat.to.ip;
+            } else if !r.nat.source && r.nat.from.ip == src {
+                src = r.nat.to.ip;
+            }
+        }
+        let rev = if matches!(fwd.end, End::Internet | End::Dropped | End::NoRoute) {
+            DirRouting {
+                path: Vec::new(),
+                agrees: c.path(1).is_empty(),
+                decisions: Vec::new(),
+                end: End::NotSent,
+            }
+        } else {
+            self.direction(1, src, dst)
+        };
+        Some([fwd, rev])
+    }
+
+    fn observed(&self, dir: u8) -> Vec<usize> {
+        let mut v: Vec<usize> = self.c.path(dir.into()).iter().map(|p| p.point).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn direction(&self, dir: u8, src: IpAddr, dst: IpAddr) -> DirRouting {
+        let observed = self.observed(dir);
+        let mut leg = Leg {
+            path: Vec::new(),
+            decisions: Vec::new(),
+            end: End::Loop,
+        };
+        let behind = self.behind.iter().any(|p| p.contains(src));
+        let host = self.r.hosts.get(src);
+        if let Some(h) = host {
+            leg.visit(h);
+        }
+        let start = match host {
+            Some(h) if self.r.point_tables.get(h).copied().flatten().is_some() => Some(At::Point(h)),
+            _ if behind => Some(At::Gateway),
+            Some(_) => None,
+            None => {
+                leg.end = End::Unknown(format!(
+                    "no capture point is known to host {src} (--host POINT={src})"
+                ));
+                None
+            }
+        };
+        let legs = match start {
+            Some(at) => self.step(dir, at, dst, leg),
+            None => {
+                if let (Some(h), End::Loop) = (host, &leg.end) {
+                    leg.end = End::Unknown(format!("{} has no route table", self.name(h)));
+                }
+                vec![leg]
+            }
+        };
+        let same = |l: &Leg| {
+            let mut p = l.path.clone();
+            p.sort_unstable();
+            p.dedup();
+            p == observed
+        };
+        let chosen = legs
+            .iter()
+            .position(same)
+            .unwrap_or(0);
+        let leg = legs.into_iter().nth(chosen).unwrap_or(Leg {
+            path: Vec::new(),
+            decisions: Vec::new(),
+            end: End::Loop,
+        });
+        DirRouting {
+            agrees: same(&leg),
+            path: leg.path,
+            decisions: leg.decisions,
+            end: leg.end,
+        }
+    }
+
+    fn name(&self, p: usize) -> &str {
+        self.names.get(p).map_or("?", String::as_str)
+    }
+
+    /// Walks from `at` towards `dst`; several legs when an ECMP route offered several next
+    /// hops.
+    fn step(&self, dir: u8, mut at: At, mut dst: IpAddr, mut leg: Leg) -> Vec<Leg> {
+        loop {
+            if leg.decisions.len() >= MAX_HOPS {
+                leg.end = End::Loop;
+                return vec![leg];
+            }
+            let table = match at {
+                At::Point(p) => self.r.point_tables.get(p).copied().flatten(),
+                At::Gateway => self.r.gateway,
+            };
+            let Some(t) = table else {
+                leg.end = End::Unknown(match at {
+                    At::Point(p) => format!("{} has no route table", self.name(p)),
+                    At::Gateway => "the gateway's routes are unknown (no GatewaySubnet route \
+                                    table, and no hub NIC's table to infer its system routes from)"
+                        .into(),
+                });
+                return vec![leg];
+            };
+            let Some(ri) = lookup(&self.r.tables[t].routes, dst) else {
+                leg.end = End::NoRoute;
+                return vec![leg];
+            };
+            let route = &self.r.tables[t].routes[ri];
+            let mut d = Decision {
+                at,
+                table: t,
+                route: ri,
+                dst,
+                next_hop_ip: route.next_hop_ips.first().copied(),
+                possible: Vec::new(),
+            };
+            if leg.decisions.iter().any(|o| (o.at, o.table, o.route, o.dst) == (at, t, ri, dst)) {
+                leg.end = End::Loop;
+                return vec![leg];
+            }
+            match route.next_hop {
+                NextHop::VnetLocal | NextHop::VNetPeering => {
+                    d.next_hop_ip = None;
+                    leg.decisions.push(d);
+                    match self.deliver(dir, dst, &mut leg) {
+                        Some((p, to)) => (at, dst) = (At::Point(p), to),
+                        None => return vec![leg],
+                    }
+                }
+                NextHop::VirtualNetworkGateway => {
+                    leg.decisions.push(d);
+                    if at == At::Gateway {
+                        // over the tunnel, to the address behind the gateway
+                        match self.deliver(dir, dst, &mut leg) {
+                            Some((p, to)) => (at, dst) = (At::Point(p), to),
+                            None => return vec![leg],
+                        }
+                    } else {
+                        at = At::Gateway;
+                    }
+                }
+                NextHop::VirtualAppliance | NextHop::VirtualApplianceEcmp => {
+                    let ips = &route.next_hop_ips;
+                    if ips.len() > 1 {
+                        d.possible = ips.clone();
+                    }
+                    let mut out = Vec::new();
+                    for &ip in ips {
+                        let mut l = leg.clone();
+                        let mut d = d.clone();
+                        d.next_hop_ip = Some(ip);
+                        l.decisions.push(d);
+                        match self.r.hosts.get(ip) {
+                            None => {
+                                l.end = End::Unknown(format!(
+                                    "no capture point is known to host the appliance {ip} \
+                                     (--host POINT={ip})"
+                                ));
+                                out.push(l);
+                            }
+                            Some(h) => {
+                                l.visit(h);
+                                let to = self.nat(dir, h, dst);
+                                out.extend(self.step(dir, At::Point(h), to, l));
+                            }
+                        }
+                    }
+                    return out;
+                }
+                NextHop::Internet | NextHop::None => {
+                    d.next_hop_ip = None;
+                    leg.decisions.push(d);
+                    leg.end = if route.next_hop == NextHop::Internet {
+                        End::Internet
+                    } else {
+                        End::Dropped
+                    };
+                    return vec![leg];
+                }
+            }
+        }
+    }
+
+    /// Delivers `dst` to its host; Some((host, new destination)) when the host undoes a NAT
+    /// and the packet goes on from there.
+    fn deliver(&self, dir: u8, dst: IpAddr, leg: &mut Leg) -> Option<(usize, IpAddr)> {
+        let Some(h) = self.r.hosts.get(dst) else {
+            leg.end = End::Delivered(None);
+            return None;
+        };
+        leg.visit(h);
+        let to = self.nat(dir, h, dst);
+        if to != dst {
+            Some((h, to))
+        } else {
+            leg.end = End::Delivered(Some(h));
+            None
+        }
+    }
+
+    /// The destination after point `p`'s NAT of direction `dir`: a destination rewrite seen
+    /// there, or the inverse of the other direction's source rewrite there.
+    fn nat(&self, dir: u8, p: usize, dst: IpAddr) -> IpAddr {
+        for r in self.c.rewrites.iter() {
+            if r.at != RewriteAt::Point(p) {
+                continue;
+            }
+            if r.dir == dir && !r.nat.source && r.nat.from.ip == dst {
+                return r.nat.to.ip;
+            }
+            if r.dir != dir && r.nat.source && r.nat.to.ip == dst {
+                return r.nat.from.ip;
+            }
+        }
+        dst
+    }
+}
