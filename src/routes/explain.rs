@@ -21,14 +21,14 @@ pub(super) fn sentences(
     let mut s = String::new();
     let agree = dirs.iter().all(|d| d.agrees);
     if !agree {
-        s.push_str("the routes and the packets disagree: ");
+        s.push_str("the route tables and the packets disagree: ");
         let mut first = true;
         for (i, d) in dirs.iter().enumerate().filter(|(_, d)| !d.agrees) {
             if !first {
                 s.push_str("; ");
             }
             first = false;
-            let seen: Vec<usize> = c.path(i).iter().map(|p| p.point).collect();
+            let seen = observed(c, i);
             let _ = write!(
                 s,
                 "the routes send the {} {} but the packets went {}",
@@ -36,13 +36,13 @@ pub(super) fn sentences(
                 path_text(&d.path, names),
                 path_text(&seen, names)
             );
-            if !seen.is_empty() && seen.len() < d.path.len() && d.path.starts_with(&seen) {
-                let last = seen[seen.len() - 1];
+            if stopped_early(&seen, &d.path) {
                 let _ = write!(
                     s,
-                    ", stopping at {}, which the routes send them on from (an appliance \
-                     dropping them: a stateful firewall that sees one direction only?)",
-                    nm(names, last)
+                    ", stopping at {} where the routes send them on to {} (an appliance \
+                     dropping them: a stateful firewall that saw only one direction?)",
+                    nm(names, seen[seen.len() - 1]),
+                    nm(names, d.path[seen.len()])
                 );
             } else {
                 s.push_str(" (route tables stale or not applied, or an appliance not forwarding)");
@@ -50,9 +50,9 @@ pub(super) fn sentences(
         }
         s.push_str(". ");
     } else if same_points(&dirs[0].path, &dirs[1].path) {
-        s.push_str("the routes predict the paths the packets took: ");
+        s.push_str("the route tables predict the paths the packets took: ");
     } else {
-        s.push_str("the routes make the paths asymmetric, as the packets show: ");
+        s.push_str("the route tables make the paths asymmetric, as the packets show: ");
     }
     for (i, d) in dirs.iter().enumerate() {
         if i > 0 {
@@ -73,8 +73,27 @@ pub(super) fn sentences(
             );
         }
     }
-    let fix = if agree { fix(r, dirs, &bypass, names) } else { None };
+    // the routes stand when the packets only stopped early on the predicted way
+    let routes_stand = dirs
+        .iter()
+        .enumerate()
+        .all(|(i, d)| d.agrees || stopped_early(&observed(c, i), &d.path));
+    let fix = if routes_stand {
+        fix(r, dirs, &bypass, names)
+    } else {
+        None
+    };
     (s, fix)
+}
+
+/// The capture points that saw direction `i`, in path order.
+fn observed(c: &Conversation, i: usize) -> Vec<usize> {
+    c.path(i).iter().map(|p| p.point).collect()
+}
+
+/// The packets went the predicted way but stopped before its end.
+fn stopped_early(seen: &[usize], predicted: &[usize]) -> bool {
+    !seen.is_empty() && seen.len() < predicted.len() && predicted.starts_with(seen)
 }
 
 /// A point's name.
