@@ -149,6 +149,8 @@ figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .damage { color: #c62828; font-weight: bold; }
 a { color: #1f5fa0; }
 footer { margin-top: 40px; color: #777; font-size: 12px; }
+tr.decided td { background: #fff4d6; font-weight: bold; }
+p.routing { font-size: 13px; }
 "#;
 
 /// A coloured verdict label; `text` defaults to the verdict's name.
@@ -382,6 +384,7 @@ this report is on the reference's timeline.</p>",
     if let Some(p) = pic("latency.svg") {
         figure(&mut o, p);
     }
+    super::html_routes::section(&mut o, a);
     // details
     o.push_str("<h2 id=\"details\">Conversations</h2>\n");
     if laddered.is_empty() {
@@ -410,6 +413,7 @@ this report is on the reference's timeline.</p>",
             &reason,
             &names,
             pic(&svg::ladder::file_name(i)),
+            a.routing_of(i),
         );
     }
     let _ = writeln!(
@@ -497,6 +501,7 @@ fn details(
     reason: &str,
     names: &[String],
     ladder: Option<&Picture>,
+    routing: Option<&crate::routes::ConvRouting>,
 ) {
     let id = i + 1;
     let _ = writeln!(
@@ -506,6 +511,7 @@ fn details(
         escape(&format!("#{id} {}", conversation_title(c))),
         escape(reason)
     );
+    super::html_routes::conversation(o, routing, names);
     if let Some(p) = ladder {
         figure(o, p);
     }

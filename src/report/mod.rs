@@ -6,6 +6,7 @@
 //! the escaping of its medium there.
 
 pub mod html;
+mod html_routes;
 pub mod json;
 mod pages;
 pub mod svg;
