@@ -5,14 +5,13 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::predict::{At, Decision, DirRouting, End, Routing};
+use super::predict::{At, Decision, DirRouting, End, Observed, Routing};
 use super::{NextHop, RouteSource};
-use crate::correlate::Conversation;
 
 /// `(explanation, fix)` of one conversation.
 pub(super) fn sentences(
     r: &Routing,
-    c: &Conversation,
+    c: &Observed,
     dirs: &[DirRouting; 2],
     names: &[String],
     expect_via: &[usize],
@@ -58,7 +57,7 @@ pub(super) fn sentences(
         if i > 0 {
             s.push_str("; ");
         }
-        let nominal = if i == 0 { c.server.ip } else { c.client.ip };
+        let nominal = if i == 0 { c.server } else { c.client };
         let _ = write!(s, "{}: {}", words[i], chain(r, d, nominal, names));
     }
     let bypass = bypassing(dirs, expect_via);
@@ -87,8 +86,8 @@ pub(super) fn sentences(
 }
 
 /// The capture points that saw direction `i`, in path order.
-fn observed(c: &Conversation, i: usize) -> Vec<usize> {
-    c.path(i).iter().map(|p| p.point).collect()
+fn observed(c: &Observed, i: usize) -> Vec<usize> {
+    c.paths[i].clone()
 }
 
 /// The packets went the predicted way but stopped before its end.

@@ -25,7 +25,10 @@ mod table;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-pub use predict::{route_all, At, ConvRouting, Decision, DirRouting, End, Hosts, Routing};
+pub use predict::{
+    behind_gateway, predict, route_all, At, ConvRouting, Decision, DirRouting, End, Hosts, Observed,
+    Routing,
+};
 pub use table::lookup;
 
 /// Where a route came from (`source`), in the order Azure prefers them on a prefix tie.

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteSource, RouteTable, TableOwner};
-use crate::correlate::{routable, Conversation, RewriteAt};
+use crate::correlate::{routable, Conversation, Rewrite, RewriteAt};
 use crate::verdict::Judgement;
 
 /// Most routing decisions on one direction's way: past this it is a loop.
@@ -114,6 +114,12 @@ pub struct Hosts {
 }
 
 impl Hosts {
+    /// Exactly these (address, point index) pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (IpAddr, usize)>) -> Hosts {
+        Hosts {
+            map: pairs.into_iter().collect(),
+        }
+    }
     pub fn get(&self, ip: IpAddr) -> Option<usize> {
         self.map.get(&ip).copied()
     }
@@ -169,6 +175,55 @@ impl Hosts {
     }
 }
 
+/// What the walk needs of a conversation: its ends as the client knows them, the NAT
+/// rewrites correlation saw, and the capture points that saw each direction.
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub rewrites: &'a [Rewrite],
+    /// Per direction (0 requests, 1 replies), in path order.
+    pub paths: [Vec<usize>; 2],
+}
+
+impl<'a> Observed<'a> {
+    /// None where routes do not apply: group, link-local, unspecified or loopback addresses.
+    pub fn of(c: &'a Conversation) -> Option<Observed<'a>> {
+        if c.to_group() || !routable(&c.client.ip) || !routable(&c.server.ip) {
+            return None;
+        }
+        Some(Observed {
+            client: c.client.ip,
+            server: c.server.ip,
+            rewrites: c.rewrites.as_slice(),
+            paths: [0, 1].map(|d| c.path(d).iter().map(|p| p.point).collect()),
+        })
+    }
+}
+
+/// Predicts one conversation (see the module docs) and writes its sentences.
+pub fn predict(
+    r: &Routing,
+    behind: &[Prefix],
+    names: &[String],
+    expect_via: &[usize],
+    o: &Observed,
+) -> ConvRouting {
+    let net = Net {
+        r,
+        names,
+        behind,
+        c: o,
+    };
+    let dirs = net.conversation();
+    let (explanation, fix) = super::explain::sentences(r, o, &dirs, names, expect_via);
+    ConvRouting {
+        dirs,
+        explanation,
+        fix,
+    }
+}
+
 /// The routing stage's result, beside the analysis.
 #[derive(Debug, Clone, Default)]
 pub struct Routing {
@@ -183,7 +238,7 @@ pub struct Routing {
     pub gateway_file: bool,
     pub hosts: Hosts,
     /// Per conversation (parallel to `Analysis::conversations`); None where routes do not
-    /// apply (group, link-local or unspecified addresses).
+    /// apply (see [`Observed::of`]).
     pub conversations: Vec<Option<ConvRouting>>,
     /// What the user should know: route files named for no capture point, `--host` points
     /// that do not exist.
@@ -191,6 +246,29 @@ pub struct Routing {
 }
 
 impl Routing {
+    /// The tables ready to walk: the gateway's effective table built, each capture point's
+    /// table found; no conversation yet.
+    pub fn new(set: RouteSet, names: &[String], hosts: Hosts) -> Routing {
+        let (tables, gateway, gateway_file) = with_gateway(set);
+        let point_tables = names
+            .iter()
+            .map(|n| {
+                tables
+                    .iter()
+                    .position(|t| matches!(&t.owner, TableOwner::Point(p) if p == n))
+            })
+            .collect();
+        Routing {
+            tables,
+            point_tables,
+            gateway,
+            gateway_file,
+            hosts,
+            conversations: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
     pub fn route(&self, d: &Decision) -> &Route {
         &self.tables[d.table].routes[d.route]
     }
@@ -231,43 +309,13 @@ pub fn route_all(
         });
     }
     let hosts = Hosts::learn(convs, &given);
-    let (tables, gateway, gateway_file) = with_gateway(set);
-    let point_tables = names
-        .iter()
-        .map(|n| {
-            tables
-                .iter()
-                .position(|t| matches!(&t.owner, TableOwner::Point(p) if p == n))
-        })
-        .collect();
-    let mut routing = Routing {
-        tables,
-        point_tables,
-        gateway,
-        gateway_file,
-        hosts,
-        conversations: Vec::new(),
-        notes,
-    };
+    let mut routing = Routing::new(set, names, hosts);
+    routing.notes = notes;
     let behind = behind_gateway(&routing.tables);
     let conversations = convs
         .iter()
         .map(|(c, _)| {
-            let net = Net {
-                r: &routing,
-                names,
-                behind: &behind,
-                c,
-            };
-            net.conversation().map(|dirs| {
-                let (explanation, fix) =
-                    super::explain::sentences(&routing, c, &dirs, names, expect_via);
-                ConvRouting {
-                    dirs,
-                    explanation,
-                    fix,
-                }
-            })
+            Observed::of(c).map(|o| predict(&routing, &behind, names, expect_via, &o))
         })
         .collect();
     routing.conversations = conversations;
@@ -275,7 +323,7 @@ pub fn route_all(
 }
 
 /// The prefixes behind the gateway: those of every active `VirtualNetworkGateway` route.
-fn behind_gateway(tables: &[RouteTable]) -> Vec<Prefix> {
+pub fn behind_gateway(tables: &[RouteTable]) -> Vec<Prefix> {
     let mut v: Vec<Prefix> = Vec::new();
     for t in tables.iter().filter(|t| t.owner != TableOwner::Gateway) {
         for r in &t.routes {
@@ -322,6 +370,8 @@ fn with_gateway(set: RouteSet) -> (Vec<RouteTable>, Option<usize>, bool) {
             (covered, reach.len(), *t)
         })
         .filter(|&(covered, _, _)| covered > 0)
+        // the first of equals (max_by_key keeps the last)
+        .rev()
         .max_by_key(|&(covered, reach, _)| (covered, reach))
         .map(|(_, _, t)| t);
     let mut system: Vec<Route> = hub
@@ -376,7 +426,7 @@ struct Net<'a> {
     r: &'a Routing,
     names: &'a [String],
     behind: &'a [Prefix],
-    c: &'a Conversation,
+    c: &'a Observed<'a>,
 }
 
 /// A walk in progress.
@@ -396,15 +446,12 @@ impl Leg {
 }
 
 impl Net<'_> {
-    fn conversation(&self) -> Option<[DirRouting; 2]> {
+    fn conversation(&self) -> [DirRouting; 2] {
         let c = self.c;
-        if c.to_group() || !routable(&c.client.ip) || !routable(&c.server.ip) {
-            return None;
-        }
-        let fwd = self.direction(0, c.client.ip, c.server.ip);
+        let fwd = self.direction(0, c.client, c.server);
         // the replies: from the server as the requests reached it, to the client as the
         // server saw it (after the NAT of the requests)
-        let (mut src, mut dst) = (c.server.ip, c.client.ip);
+        let (mut src, mut dst) = (c.server, c.client);
         for r in c.rewrites.iter().filter(|r| r.dir == 0) {
             if r.nat.source && r.nat.from.ip == dst {
                 dst = r.nat.to.ip;
@@ -415,18 +462,18 @@ impl Net<'_> {
         let rev = if matches!(fwd.end, End::Internet | End::Dropped | End::NoRoute) {
             DirRouting {
                 path: Vec::new(),
-                agrees: c.path(1).is_empty(),
+                agrees: c.paths[1].is_empty(),
                 decisions: Vec::new(),
                 end: End::NotSent,
             }
         } else {
             self.direction(1, src, dst)
         };
-        Some([fwd, rev])
+        [fwd, rev]
     }
 
     fn observed(&self, dir: u8) -> Vec<usize> {
-        let mut v: Vec<usize> = self.c.path(dir.into()).iter().map(|p| p.point).collect();
+        let mut v = self.c.paths[usize::from(dir)].clone();
         v.sort_unstable();
         v
     }
