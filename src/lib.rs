@@ -84,9 +84,10 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         timings::secs(t1.elapsed())
     ));
     // routing runs after judging, as its own stage
-    let routing = aopts.routes.clone().map(|set| {
-        routes::route_all(&corr.conversations, &names, &expect, set, &aopts.hosts)
-    });
+    let routing = aopts
+        .routes
+        .clone()
+        .map(|set| routes::route_all(&corr.conversations, &names, &expect, set, &aopts.hosts));
     Analysis {
         points,
         conversations: corr.conversations,

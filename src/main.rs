@@ -70,7 +70,7 @@ struct Cli {
     no_report: bool,
 
     /// Route tables as the Azure CLI prints them (repeatable): a folder, a file named after
-    /// its capture point, or POINT=FILE. A capture folder's routes/ is read without it.
+    /// its capture point, or POINT=FILE. Without it, a capture folder's routes/ is read.
     #[arg(long, value_name = "PATH")]
     routes: Vec<String>,
 
@@ -225,14 +225,17 @@ fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
 /// the second value is then true (exit status 2, as for a damaged capture).
 fn read_routes(cli: &Cli) -> (Option<flowcheck::routes::RouteSet>, bool) {
     use flowcheck::routes::{load, RouteArg};
-    let mut args: Vec<RouteArg> = cli
-        .captures
-        .iter()
-        .map(std::path::Path::new)
-        .filter(|p| p.is_dir() && p.join("routes").is_dir())
-        .map(|p| RouteArg::Path(p.join("routes")))
-        .collect();
-    args.extend(cli.routes.iter().map(|s| RouteArg::parse(s)));
+    // --routes replaces the capture folders' own routes/
+    let args: Vec<RouteArg> = if cli.routes.is_empty() {
+        cli.captures
+            .iter()
+            .map(std::path::Path::new)
+            .filter(|p| p.is_dir() && p.join("routes").is_dir())
+            .map(|p| RouteArg::Path(p.join("routes")))
+            .collect()
+    } else {
+        cli.routes.iter().map(|s| RouteArg::parse(s)).collect()
+    };
     if args.is_empty() {
         return (None, false);
     }

@@ -57,7 +57,12 @@ pub fn section(o: &mut String, a: &Analysis) {
         for (k, route) in table.routes.iter().enumerate() {
             let ids = used.get(&(t, k));
             let decided = ids.map_or(String::new(), |ids| {
-                let mut s = ids.iter().take(MAX_IDS).cloned().collect::<Vec<_>>().join(", ");
+                let mut s = ids
+                    .iter()
+                    .take(MAX_IDS)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if ids.len() > MAX_IDS {
                     let _ = write!(s, " and {} more", ids.len() - MAX_IDS);
                 }

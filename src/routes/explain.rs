@@ -105,7 +105,10 @@ fn path_text(path: &[usize], names: &[String]) -> String {
     if path.is_empty() {
         return "nowhere".into();
     }
-    path.iter().map(|&p| nm(names, p)).collect::<Vec<_>>().join(" -> ")
+    path.iter()
+        .map(|&p| nm(names, p))
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 fn same_points(a: &[usize], b: &[usize]) -> bool {
@@ -135,7 +138,10 @@ fn chain(r: &Routing, d: &DirRouting, nominal: IpAddr, names: &[String]) -> Stri
         End::Internet => s.push_str(", out to the internet"),
         End::Dropped => s.push_str(", dropped"),
         End::NoRoute => {
-            let at = d.decisions.last().map_or(String::new(), |x| at_text(x.at, names));
+            let at = d
+                .decisions
+                .last()
+                .map_or(String::new(), |x| at_text(x.at, names));
             let _ = write!(s, "{sep}no route{at}: dropped");
         }
         End::Unknown(why) => {
@@ -172,7 +178,11 @@ pub(super) fn describe(r: &Routing, d: &Decision, names: &[String]) -> String {
         s => s.name().to_string(),
     };
     let mut s = match d.at {
-        At::Point(p) => format!("{}'s route {} -> {hop} ({source})", nm(names, p), route.prefix),
+        At::Point(p) => format!(
+            "{}'s route {} -> {hop} ({source})",
+            nm(names, p),
+            route.prefix
+        ),
         At::Gateway if route.system => {
             let kind = match route.next_hop {
                 NextHop::VNetPeering => "VNet peering",

@@ -26,8 +26,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use predict::{
-    behind_gateway, predict, route_all, At, ConvRouting, Decision, DirRouting, End, Hosts, Observed,
-    Routing,
+    behind_gateway, predict, route_all, At, ConvRouting, Decision, DirRouting, End, Hosts,
+    Observed, Routing,
 };
 pub use table::lookup;
 
@@ -105,7 +105,10 @@ impl NextHop {
     }
     /// The next hop is an appliance's address.
     pub fn is_appliance(self) -> bool {
-        matches!(self, NextHop::VirtualAppliance | NextHop::VirtualApplianceEcmp)
+        matches!(
+            self,
+            NextHop::VirtualAppliance | NextHop::VirtualApplianceEcmp
+        )
     }
     fn parse(s: &str) -> Option<NextHop> {
         Some(match s.to_ascii_lowercase().as_str() {
@@ -151,7 +154,9 @@ impl Prefix {
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -254,12 +259,10 @@ impl RouteArg {
     /// `POINT=FILE` when the text has `=` and is not itself an existing path.
     pub fn parse(s: &str) -> RouteArg {
         match s.split_once('=') {
-            Some((point, path)) if !point.is_empty() && !Path::new(s).exists() => {
-                RouteArg::Named {
-                    point: point.to_string(),
-                    path: PathBuf::from(path),
-                }
-            }
+            Some((point, path)) if !point.is_empty() && !Path::new(s).exists() => RouteArg::Named {
+                point: point.to_string(),
+                path: PathBuf::from(path),
+            },
             _ => RouteArg::Path(PathBuf::from(s)),
         }
     }
@@ -296,9 +299,7 @@ pub fn load(args: &[RouteArg]) -> Result<RouteSet, RouteError> {
                     .map_err(io)?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| {
-                        p.is_file()
-                            && p.extension()
-                                .is_some_and(|e| e == "json" || e == "txt")
+                        p.is_file() && p.extension().is_some_and(|e| e == "json" || e == "txt")
                     })
                     .collect();
                 files.sort();
@@ -338,9 +339,7 @@ fn read_file(path: &Path, point: Option<&str>) -> Result<RouteTable, RouteError>
         (Some(p), _) if p == "gateway" || p == "GatewaySubnet" => TableOwner::Gateway,
         (Some(p), _) => TableOwner::Point(p.to_string()),
         (None, Some(s)) if s.iter().any(|s| s == "GatewaySubnet") => TableOwner::Gateway,
-        (None, Some(s)) if !s.is_empty() && !s.iter().any(|s| *s == stem) => {
-            TableOwner::Subnets(s)
-        }
+        (None, Some(s)) if !s.is_empty() && !s.iter().any(|s| *s == stem) => TableOwner::Subnets(s),
         (None, _) if stem == "GatewaySubnet" => TableOwner::Gateway,
         (None, _) => TableOwner::Point(stem),
     };
@@ -353,7 +352,8 @@ fn read_file(path: &Path, point: Option<&str>) -> Result<RouteTable, RouteError>
 
 impl RouteSet {
     fn add(&mut self, t: RouteTable) -> Result<(), RouteError> {
-        let same = |o: &RouteTable| o.owner == t.owner && !matches!(t.owner, TableOwner::Subnets(_));
+        let same =
+            |o: &RouteTable| o.owner == t.owner && !matches!(t.owner, TableOwner::Subnets(_));
         if self.tables.iter().any(same) {
             return Err(RouteError::Twice {
                 path: t.file.clone().unwrap_or_default(),

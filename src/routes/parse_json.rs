@@ -8,7 +8,10 @@ use super::{NextHop, Prefix, Route, RouteError, RouteSource};
 
 /// The routes of `text`, and for a route table the names of the subnets it is associated
 /// with (`.../subnets/GatewaySubnet` gives `GatewaySubnet`).
-pub(super) fn parse(text: &str, path: &str) -> Result<(Vec<Route>, Option<Vec<String>>), RouteError> {
+pub(super) fn parse(
+    text: &str,
+    path: &str,
+) -> Result<(Vec<Route>, Option<Vec<String>>), RouteError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| RouteError::Json {
         path: path.to_string(),
         line: e.line(),
@@ -124,7 +127,10 @@ impl<'a> Entry<'a> {
             .collect()
     }
     fn name(&self) -> Option<String> {
-        self.value.get("name").and_then(Value::as_str).map(str::to_string)
+        self.value
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 }
 

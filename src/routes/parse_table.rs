@@ -13,7 +13,13 @@
 
 use super::{NextHop, Prefix, Route, RouteError, RouteSource};
 
-const HEADER: [&str; 5] = ["source", "state", "address prefix", "next hop type", "next hop ip"];
+const HEADER: [&str; 5] = [
+    "source",
+    "state",
+    "address prefix",
+    "next hop type",
+    "next hop ip",
+];
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Route>, RouteError> {
     let err = |line: usize, message: String| RouteError::Table {
@@ -46,7 +52,10 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Route>, RouteError> {
     match lines.next() {
         Some((_, l)) if l.chars().all(|c| c == '-' || c.is_whitespace()) => {}
         Some((n, l)) => {
-            return Err(err(n, format!("expected the dashed line under the header, found '{l}'")))
+            return Err(err(
+                n,
+                format!("expected the dashed line under the header, found '{l}'"),
+            ))
         }
         None => return Ok(Vec::new()),
     }

@@ -314,9 +314,7 @@ pub fn route_all(
     let behind = behind_gateway(&routing.tables);
     let conversations = convs
         .iter()
-        .map(|(c, _)| {
-            Observed::of(c).map(|o| predict(&routing, &behind, names, expect_via, &o))
-        })
+        .map(|(c, _)| Observed::of(c).map(|o| predict(&routing, &behind, names, expect_via, &o)))
         .collect();
     routing.conversations = conversations;
     routing
@@ -491,7 +489,9 @@ impl Net<'_> {
             leg.visit(h);
         }
         let start = match host {
-            Some(h) if self.r.point_tables.get(h).copied().flatten().is_some() => Some(At::Point(h)),
+            Some(h) if self.r.point_tables.get(h).copied().flatten().is_some() => {
+                Some(At::Point(h))
+            }
             _ if behind => Some(At::Gateway),
             Some(_) => None,
             None => {
@@ -516,10 +516,7 @@ impl Net<'_> {
             p.dedup();
             p == observed
         };
-        let chosen = legs
-            .iter()
-            .position(same)
-            .unwrap_or(0);
+        let chosen = legs.iter().position(same).unwrap_or(0);
         let leg = legs.into_iter().nth(chosen).unwrap_or(Leg {
             path: Vec::new(),
             decisions: Vec::new(),
@@ -571,7 +568,11 @@ impl Net<'_> {
                 next_hop_ip: route.next_hop_ips.first().copied(),
                 possible: Vec::new(),
             };
-            if leg.decisions.iter().any(|o| (o.at, o.table, o.route, o.dst) == (at, t, ri, dst)) {
+            if leg
+                .decisions
+                .iter()
+                .any(|o| (o.at, o.table, o.route, o.dst) == (at, t, ri, dst))
+            {
                 leg.end = End::Loop;
                 return vec![leg];
             }

@@ -34,11 +34,23 @@ fn longest_prefix_wins_and_ties_go_to_user_then_gateway_then_default() {
     let routes = vec![
         route(Sys, true, "10.0.0.0/8", VNetPeering, &[]),
         route(Sys, true, "10.1.0.0/16", VnetLocal, &[]),
-        route(Gw, true, "10.1.0.0/16", VirtualNetworkGateway, &["20.0.0.1"]),
+        route(
+            Gw,
+            true,
+            "10.1.0.0/16",
+            VirtualNetworkGateway,
+            &["20.0.0.1"],
+        ),
         route(User, true, "10.1.0.0/16", VirtualAppliance, &["10.9.0.4"]),
         route(Sys, true, "0.0.0.0/0", Internet, &[]),
         route(Sys, true, "10.2.0.0/16", VnetLocal, &[]),
-        route(Gw, true, "10.2.0.0/16", VirtualNetworkGateway, &["20.0.0.1"]),
+        route(
+            Gw,
+            true,
+            "10.2.0.0/16",
+            VirtualNetworkGateway,
+            &["20.0.0.1"],
+        ),
         route(Sys, true, "10.3.0.0/16", None, &[]),
         route(Sys, true, "10.3.0.0/16", Internet, &[]),
     ];
@@ -58,7 +70,13 @@ fn longest_prefix_wins_and_ties_go_to_user_then_gateway_then_default() {
 fn invalid_routes_are_never_taken() {
     // stage 3's spoke: the system default route is Invalid, the user's 0/0 wins
     let routes = vec![
-        route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.100.200.68"]),
+        route(
+            User,
+            true,
+            "0.0.0.0/0",
+            VirtualAppliance,
+            &["10.100.200.68"],
+        ),
         route(Sys, false, "0.0.0.0/0", Internet, &[]),
         route(Sys, false, "10.100.204.0/24", VirtualNetworkGateway, &[]),
     ];
@@ -72,7 +90,13 @@ fn ipv6_prefixes_match_their_family_only() {
     let routes = vec![
         route(Sys, true, "::/0", Internet, &[]),
         route(Sys, true, "fd00:100::/48", VNetPeering, &[]),
-        route(User, true, "fd00:100:0:201::/64", VirtualAppliance, &["fd00:100::68"]),
+        route(
+            User,
+            true,
+            "fd00:100:0:201::/64",
+            VirtualAppliance,
+            &["fd00:100::68"],
+        ),
     ];
     assert_eq!(lookup(&routes, ip("fd00:100:0:201::4")), Some(2));
     assert_eq!(lookup(&routes, ip("fd00:100:0:202::4")), Some(1));
@@ -84,7 +108,10 @@ fn ipv6_prefixes_match_their_family_only() {
     assert_eq!(Prefix::parse("fd00::/129"), Option::None);
     assert_eq!(Prefix::parse("10.0.0.0/33"), Option::None);
     assert_eq!(Prefix::parse("10.0.0.4").map(|p| p.len), Some(32));
-    assert_eq!(Prefix::parse("fd00::4").map(|p| p.to_string()), Some("fd00::4/128".into()));
+    assert_eq!(
+        Prefix::parse("fd00::4").map(|p| p.to_string()),
+        Some("fd00::4/128".into())
+    );
 }
 
 const TABLE: &str = "Source   State    Address Prefix   Next Hop Type     Next Hop IP
@@ -131,10 +158,16 @@ fn a_route_table_on_gateway_subnet_is_the_gateways() {
 #[test]
 fn malformed_files_name_the_file_and_the_line_or_json_path() {
     let cut = TABLE.replace("VirtualAppliance  10.100.200.68", "");
-    let e = parse_table::parse(&cut.replace("User     Active   0.0.0.0/0", "User Active"), "s.txt")
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("s.txt: line 7: expected Source, State"), "{e}");
+    let e = parse_table::parse(
+        &cut.replace("User     Active   0.0.0.0/0", "User Active"),
+        "s.txt",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("s.txt: line 7: expected Source, State"),
+        "{e}"
+    );
     let e = parse_table::parse(&TABLE.replace("Invalid", "Sleeping"), "s.txt")
         .unwrap_err()
         .to_string();
@@ -142,22 +175,35 @@ fn malformed_files_name_the_file_and_the_line_or_json_path() {
     let e = parse_table::parse(&TABLE.replace("10.100.200.68", ""), "s.txt")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("line 7: an appliance route needs its Next Hop IP"), "{e}");
-    let e = parse_table::parse("Name  Prefix\n----  ----\n", "s.txt").unwrap_err().to_string();
+    assert!(
+        e.contains("line 7: an appliance route needs its Next Hop IP"),
+        "{e}"
+    );
+    let e = parse_table::parse("Name  Prefix\n----  ----\n", "s.txt")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 1: expected the header"), "{e}");
     let e = parse_json::parse(&JSON.replace("\"VNetPeering\"", "\"Teleport\""), "s.json")
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("s.json: value[1].nextHopType: unknown next hop type 'Teleport'"), "{e}");
+    assert!(
+        e.starts_with("s.json: value[1].nextHopType: unknown next hop type 'Teleport'"),
+        "{e}"
+    );
     let e = parse_json::parse(&JSON.replace("\"0.0.0.0/0\"", "\"0.0.0.0/99\""), "s.json")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("value[2].addressPrefix[0]: '0.0.0.0/99' is not an address prefix"), "{e}");
+    assert!(
+        e.contains("value[2].addressPrefix[0]: '0.0.0.0/99' is not an address prefix"),
+        "{e}"
+    );
     let e = parse_json::parse("{\"value\": [\n {\"source\": \"User\",\n}]}", "s.json")
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("s.json: line 3, column 1: not JSON"), "{e}");
-    let e = parse_json::parse("{\"other\": 1}", "s.json").unwrap_err().to_string();
+    let e = parse_json::parse("{\"other\": 1}", "s.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("s.json: $: neither effective routes"), "{e}");
 }
 
@@ -183,7 +229,13 @@ fn two_appliances(spoke1_default: Route) -> Routing {
             ),
             nic(
                 "spoke2",
-                vec![route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.4"])],
+                vec![route(
+                    User,
+                    true,
+                    "0.0.0.0/0",
+                    VirtualAppliance,
+                    &["10.0.0.4"],
+                )],
             ),
         ],
     };
@@ -197,7 +249,9 @@ fn two_appliances(spoke1_default: Route) -> Routing {
 }
 
 fn names() -> Vec<String> {
-    ["spoke1", "nva1", "nva2", "spoke2"].map(String::from).to_vec()
+    ["spoke1", "nva1", "nva2", "spoke2"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn observed(forward: Vec<usize>, reverse: Vec<usize>) -> Observed<'static> {
@@ -211,7 +265,13 @@ fn observed(forward: Vec<usize>, reverse: Vec<usize>) -> Observed<'static> {
 
 #[test]
 fn ecmp_names_every_possible_next_hop_and_follows_the_one_the_packets_took() {
-    let ecmp = route(User, true, "0.0.0.0/0", VirtualApplianceEcmp, &["10.0.0.4", "10.0.0.5"]);
+    let ecmp = route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualApplianceEcmp,
+        &["10.0.0.4", "10.0.0.5"],
+    );
     let r = two_appliances(ecmp);
     let behind = behind_gateway(&r.tables);
     // the requests went through nva2, the replies through nva1 (spoke2's plain route)
@@ -240,7 +300,9 @@ fn ecmp_names_every_possible_next_hop_and_follows_the_one_the_packets_took() {
     let p = predict(&r, &behind, &names(), &[], &o);
     assert_eq!(p.dirs[0].path, vec![0, 1, 3]);
     assert!(!p.dirs[0].agrees);
-    assert!(p.explanation.starts_with("the route tables and the packets disagree"));
+    assert!(p
+        .explanation
+        .starts_with("the route tables and the packets disagree"));
     assert_eq!(p.fix, Option::None);
 }
 
@@ -252,7 +314,9 @@ fn an_asymmetry_through_an_appliance_gets_the_missing_route() {
     let o = observed(vec![0, 3], vec![3, 1, 0]);
     let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
     assert!(p.dirs[0].agrees && p.dirs[1].agrees);
-    assert!(p.explanation.starts_with("the route tables make the paths asymmetric"));
+    assert!(p
+        .explanation
+        .starts_with("the route tables make the paths asymmetric"));
     assert_eq!(
         p.fix.as_deref(),
         Some("add 10.1.0.0/16 -> VirtualAppliance 10.0.0.4 to the route table of spoke1's subnet")
@@ -262,22 +326,57 @@ fn an_asymmetry_through_an_appliance_gets_the_missing_route() {
 #[test]
 fn what_no_table_says_is_unknown_and_loops_are_caught() {
     // an appliance no capture point is known to host
-    let r = two_appliances(route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.9"]));
+    let r = two_appliances(route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualAppliance,
+        &["10.0.0.9"],
+    ));
     let o = observed(vec![0, 3], vec![]);
     let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
     assert_eq!(p.dirs[0].path, vec![0]);
     assert!(matches!(&p.dirs[0].end, End::Unknown(w) if w.contains("--host POINT=10.0.0.9")));
     // a point without a table
-    let mut r = two_appliances(route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.4"]));
+    let mut r = two_appliances(route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualAppliance,
+        &["10.0.0.4"],
+    ));
     r.point_tables[1] = Option::None;
     let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
     assert_eq!(p.dirs[0].path, vec![0, 1]);
-    assert_eq!(p.dirs[0].end, End::Unknown("nva1 has no route table".into()));
-    assert!(p.explanation.contains("then unknown: nva1 has no route table"));
+    assert_eq!(
+        p.dirs[0].end,
+        End::Unknown("nva1 has no route table".into())
+    );
+    assert!(p
+        .explanation
+        .contains("then unknown: nva1 has no route table"));
     // nva1 and nva2 send everything to each other
-    let mut r = two_appliances(route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.4"]));
-    r.tables[1].routes = vec![route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.5"])];
-    r.tables[2].routes = vec![route(User, true, "0.0.0.0/0", VirtualAppliance, &["10.0.0.4"])];
+    let mut r = two_appliances(route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualAppliance,
+        &["10.0.0.4"],
+    ));
+    r.tables[1].routes = vec![route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualAppliance,
+        &["10.0.0.5"],
+    )];
+    r.tables[2].routes = vec![route(
+        User,
+        true,
+        "0.0.0.0/0",
+        VirtualAppliance,
+        &["10.0.0.4"],
+    )];
     let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
     assert_eq!(p.dirs[0].end, End::Loop);
     assert!(p.dirs[0].decisions.len() <= predict::MAX_HOPS);
@@ -291,7 +390,13 @@ fn the_gateway_prefers_gateway_subnets_user_route_to_its_system_route() {
         vec![
             route(Sys, true, "10.0.0.0/16", VnetLocal, &[]),
             route(Sys, true, "10.1.0.0/16", VNetPeering, &[]),
-            route(Gw, true, "172.16.0.0/24", VirtualNetworkGateway, &["20.0.0.1"]),
+            route(
+                Gw,
+                true,
+                "172.16.0.0/24",
+                VirtualNetworkGateway,
+                &["20.0.0.1"],
+            ),
         ],
     );
     let spoke = nic(
@@ -318,7 +423,16 @@ fn the_gateway_prefers_gateway_subnets_user_route_to_its_system_route() {
     assert!(r.route(&p.dirs[0].decisions[0]).system);
     assert_eq!(p.dirs[0].path, vec![1]);
     // with GatewaySubnet's route to the hub appliance: through the hub
-    let mut gw = nic("x", vec![route(User, true, "10.1.0.0/16", VirtualAppliance, &["10.0.0.4"])]);
+    let mut gw = nic(
+        "x",
+        vec![route(
+            User,
+            true,
+            "10.1.0.0/16",
+            VirtualAppliance,
+            &["10.0.0.4"],
+        )],
+    );
     gw.owner = TableOwner::Gateway;
     let set = RouteSet {
         tables: vec![hub, spoke, gw],
