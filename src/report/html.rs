@@ -22,7 +22,7 @@ use super::text::{clock_text, conversation_title};
 use super::{link_type_name, Analysis};
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
-use crate::verdict::{Judgement, Verdict};
+use crate::verdict::Verdict;
 
 /// How the report is made.
 #[derive(Debug, Clone)]
@@ -403,17 +403,15 @@ this report is on the reference's timeline.</p>",
         );
     }
     for &i in &laddered {
-        let (c, j) = &a.conversations[i];
+        let c = &a.conversations[i].0;
         let reason = a.reason(c, &names);
         details(
             &mut o,
+            a,
             i,
-            c,
-            j,
             &reason,
             &names,
             pic(&svg::ladder::file_name(i)),
-            a.routing_of(i),
         );
     }
     let _ = writeln!(
@@ -495,14 +493,13 @@ fn verdict_table(
 
 fn details(
     o: &mut String,
+    a: &Analysis,
     i: usize,
-    c: &Conversation,
-    j: &Judgement,
     reason: &str,
     names: &[String],
     ladder: Option<&Picture>,
-    routing: Option<&crate::routes::ConvRouting>,
 ) {
+    let (c, j) = &a.conversations[i];
     let id = i + 1;
     let _ = writeln!(
         o,
@@ -511,7 +508,7 @@ fn details(
         escape(&format!("#{id} {}", conversation_title(c))),
         escape(reason)
     );
-    super::html_routes::conversation(o, routing, names);
+    super::html_routes::conversation(o, a.routing_of(i), names);
     if let Some(p) = ladder {
         figure(o, p);
     }

@@ -339,7 +339,7 @@ fn read_file(path: &Path, point: Option<&str>) -> Result<RouteTable, RouteError>
         (Some(p), _) if p == "gateway" || p == "GatewaySubnet" => TableOwner::Gateway,
         (Some(p), _) => TableOwner::Point(p.to_string()),
         (None, Some(s)) if s.iter().any(|s| s == "GatewaySubnet") => TableOwner::Gateway,
-        (None, Some(s)) if !s.is_empty() && !s.iter().any(|s| *s == stem) => TableOwner::Subnets(s),
+        (None, Some(s)) if !s.is_empty() && !s.contains(&stem) => TableOwner::Subnets(s),
         (None, _) if stem == "GatewaySubnet" => TableOwner::Gateway,
         (None, _) => TableOwner::Point(stem),
     };
