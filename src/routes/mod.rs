@@ -186,6 +186,32 @@ pub struct Route {
     pub system: bool,
 }
 
+/// What one entry of a route file says, for each of its prefixes.
+struct Entry {
+    source: RouteSource,
+    active: bool,
+    next_hop: NextHop,
+    next_hop_ips: Vec<IpAddr>,
+    name: Option<String>,
+}
+
+impl Entry {
+    /// One route per prefix, appended to `out`.
+    fn routes(self, prefixes: Vec<Prefix>, out: &mut Vec<Route>) {
+        for prefix in prefixes {
+            out.push(Route {
+                source: self.source,
+                active: self.active,
+                prefix,
+                next_hop: self.next_hop,
+                next_hop_ips: self.next_hop_ips.clone(),
+                name: self.name.clone(),
+                system: false,
+            });
+        }
+    }
+}
+
 /// Whose table it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableOwner {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{NextHop, Prefix, Route, RouteError, RouteSource};
+use super::{Entry as Parsed, NextHop, Prefix, Route, RouteError, RouteSource};
 
 /// The routes of `text`, and for a route table the names of the subnets it is associated
 /// with (`.../subnets/GatewaySubnet` gives `GatewaySubnet`).
@@ -155,17 +155,14 @@ fn effective(entries: &[Value], base: &str, path: &str) -> Result<Vec<Route>, Ro
             _ => return Err(e.err("state", "expected Active or Invalid")),
         };
         let (next_hop, next_hop_ips) = e.next_hop()?;
-        for prefix in e.prefixes()? {
-            out.push(Route {
-                source,
-                active,
-                prefix,
-                next_hop,
-                next_hop_ips: next_hop_ips.clone(),
-                name: e.name(),
-                system: false,
-            });
-        }
+        let parsed = Parsed {
+            source,
+            active,
+            next_hop,
+            next_hop_ips,
+            name: e.name(),
+        };
+        parsed.routes(e.prefixes()?, &mut out);
     }
     Ok(out)
 }
@@ -179,17 +176,14 @@ fn user_routes(entries: &[Value], path: &str) -> Result<Vec<Route>, RouteError> 
             path,
         };
         let (next_hop, next_hop_ips) = e.next_hop()?;
-        for prefix in e.prefixes()? {
-            out.push(Route {
-                source: RouteSource::User,
-                active: true,
-                prefix,
-                next_hop,
-                next_hop_ips: next_hop_ips.clone(),
-                name: e.name(),
-                system: false,
-            });
-        }
+        let parsed = Parsed {
+            source: RouteSource::User,
+            active: true,
+            next_hop,
+            next_hop_ips,
+            name: e.name(),
+        };
+        parsed.routes(e.prefixes()?, &mut out);
     }
     Ok(out)
 }

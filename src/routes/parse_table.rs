@@ -11,7 +11,7 @@
 //! whose columns no longer line up, tabs) does not matter. Several prefixes or next hop
 //! addresses in one cell are separated by commas. Errors name the file and the line.
 
-use super::{NextHop, Prefix, Route, RouteError, RouteSource};
+use super::{Entry, NextHop, Prefix, Route, RouteError, RouteSource};
 
 const HEADER: [&str; 5] = [
     "source",
@@ -94,19 +94,21 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Route>, RouteError> {
         if next_hop.is_appliance() && next_hop_ips.is_empty() {
             return Err(err(n, "an appliance route needs its Next Hop IP".into()));
         }
-        for p in cells[2].split(',').filter(|s| !s.is_empty()) {
-            let prefix = Prefix::parse(p)
-                .ok_or_else(|| err(n, format!("'{p}' is not an address prefix")))?;
-            out.push(Route {
-                source,
-                active,
-                prefix,
-                next_hop,
-                next_hop_ips: next_hop_ips.clone(),
-                name: None,
-                system: false,
-            });
-        }
+        let prefixes = cells[2]
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|p| {
+                Prefix::parse(p).ok_or_else(|| err(n, format!("'{p}' is not an address prefix")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let entry = Entry {
+            source,
+            active,
+            next_hop,
+            next_hop_ips,
+            name: None,
+        };
+        entry.routes(prefixes, &mut out);
     }
     Ok(out)
 }

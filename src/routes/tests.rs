@@ -155,6 +155,14 @@ fn a_route_table_on_gateway_subnet_is_the_gateways() {
     assert_eq!(routes[0].next_hop_ips, vec![ip("10.100.200.68")]);
 }
 
+fn table_err(text: &str) -> String {
+    parse_table::parse(text, "s.txt").unwrap_err().to_string()
+}
+
+fn json_err(text: &str) -> String {
+    parse_json::parse(text, "s.json").unwrap_err().to_string()
+}
+
 #[test]
 fn malformed_files_name_the_file_and_the_line_or_json_path() {
     let cut = TABLE.replace("VirtualAppliance  10.100.200.68", "");
@@ -168,42 +176,28 @@ fn malformed_files_name_the_file_and_the_line_or_json_path() {
         e.starts_with("s.txt: line 7: expected Source, State"),
         "{e}"
     );
-    let e = parse_table::parse(&TABLE.replace("Invalid", "Sleeping"), "s.txt")
-        .unwrap_err()
-        .to_string();
+    let e = table_err(&TABLE.replace("Invalid", "Sleeping"));
     assert!(e.contains("s.txt: line 6: unknown state"), "{e}");
-    let e = parse_table::parse(&TABLE.replace("10.100.200.68", ""), "s.txt")
-        .unwrap_err()
-        .to_string();
+    let e = table_err(&TABLE.replace("10.100.200.68", ""));
     assert!(
         e.contains("line 7: an appliance route needs its Next Hop IP"),
         "{e}"
     );
-    let e = parse_table::parse("Name  Prefix\n----  ----\n", "s.txt")
-        .unwrap_err()
-        .to_string();
+    let e = table_err("Name  Prefix\n----  ----\n");
     assert!(e.contains("line 1: expected the header"), "{e}");
-    let e = parse_json::parse(&JSON.replace("\"VNetPeering\"", "\"Teleport\""), "s.json")
-        .unwrap_err()
-        .to_string();
+    let e = json_err(&JSON.replace("\"VNetPeering\"", "\"Teleport\""));
     assert!(
         e.starts_with("s.json: value[1].nextHopType: unknown next hop type 'Teleport'"),
         "{e}"
     );
-    let e = parse_json::parse(&JSON.replace("\"0.0.0.0/0\"", "\"0.0.0.0/99\""), "s.json")
-        .unwrap_err()
-        .to_string();
+    let e = json_err(&JSON.replace("\"0.0.0.0/0\"", "\"0.0.0.0/99\""));
     assert!(
         e.contains("value[2].addressPrefix[0]: '0.0.0.0/99' is not an address prefix"),
         "{e}"
     );
-    let e = parse_json::parse("{\"value\": [\n {\"source\": \"User\",\n}]}", "s.json")
-        .unwrap_err()
-        .to_string();
+    let e = json_err("{\"value\": [\n {\"source\": \"User\",\n}]}");
     assert!(e.starts_with("s.json: line 3, column 1: not JSON"), "{e}");
-    let e = parse_json::parse("{\"other\": 1}", "s.json")
-        .unwrap_err()
-        .to_string();
+    let e = json_err("{\"other\": 1}");
     assert!(e.contains("s.json: $: neither effective routes"), "{e}");
 }
 
