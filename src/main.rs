@@ -18,8 +18,9 @@ use flowcheck::verdict::Verdict;
 #[command(
     after_help = "CAPTURE is a pcap/pcapng file (gzip is read directly), a folder of them \
 (each file is a capture point named after its file stem), or NAME=PATH.\n\n\
-Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error or a \
-capture was unreadable or damaged (what could be read is still reported)."
+Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error, a \
+capture was unreadable or damaged (what could be read is still reported), or a route file was \
+bad (the analysis then runs without routes)."
 )]
 struct Cli {
     /// Capture files, folders of captures, or NAME=PATH.
