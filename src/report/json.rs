@@ -1380,8 +1380,17 @@ mod tests {
                 .map(|s| here.join(s).display().to_string())
                 .collect();
             let inputs = crate::point::resolve_inputs(&args).unwrap();
-            let a = crate::analyse(&inputs, &crate::point::ReadOptions::default());
+            // with the folder's route tables, when it has some: the routing rows too
+            let routes = here.join(&set[0]).join("routes");
+            let aopts = crate::AnalyseOptions {
+                routes: routes.is_dir().then(|| {
+                    crate::routes::load(&[crate::routes::RouteArg::Path(routes)]).unwrap()
+                }),
+                ..crate::AnalyseOptions::default()
+            };
+            let a = crate::analyse_with(&inputs, &crate::point::ReadOptions::default(), &aopts);
             assert!(!a.conversations.is_empty(), "{set:?}");
+            assert_eq!(a.routing.is_some(), set[0] != "hub-nva.pcap");
             let (fast, reference) = both(&a);
             assert!(fast == reference, "{set:?}: documents differ");
         }
