@@ -30,6 +30,9 @@ use crate::verdict::Judgement;
 /// Most routing decisions on one direction's way: past this it is a loop.
 pub const MAX_HOPS: usize = 16;
 
+/// Most ECMP alternatives followed for one direction (ECMP routes in series multiply them).
+pub const MAX_BRANCHES: usize = 32;
+
 /// Where a routing decision was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum At {
@@ -214,6 +217,7 @@ pub fn predict(
         names,
         behind,
         c: o,
+        branches: std::cell::Cell::new(MAX_BRANCHES),
     };
     let dirs = net.conversation();
     let (explanation, fix) = super::explain::sentences(r, o, &dirs, names, expect_via);
@@ -425,6 +429,8 @@ struct Net<'a> {
     names: &'a [String],
     behind: &'a [Prefix],
     c: &'a Observed<'a>,
+    /// ECMP alternatives still allowed for the direction being walked.
+    branches: std::cell::Cell<usize>,
 }
 
 /// A walk in progress.
@@ -477,36 +483,32 @@ impl Net<'_> {
     }
 
     fn direction(&self, dir: u8, src: IpAddr, dst: IpAddr) -> DirRouting {
+        self.branches.set(MAX_BRANCHES);
         let observed = self.observed(dir);
         let mut leg = Leg {
             path: Vec::new(),
             decisions: Vec::new(),
             end: End::Loop,
         };
-        let behind = self.behind.iter().any(|p| p.contains(src));
         let host = self.r.hosts.get(src);
         if let Some(h) = host {
             leg.visit(h);
         }
-        let start = match host {
-            Some(h) if self.r.point_tables.get(h).copied().flatten().is_some() => {
-                Some(At::Point(h))
-            }
-            _ if behind => Some(At::Gateway),
-            Some(_) => None,
-            None => {
-                leg.end = End::Unknown(format!(
-                    "no capture point is known to host {src} (--host POINT={src})"
-                ));
-                None
-            }
+        let behind = self.behind.iter().any(|p| p.contains(src));
+        let has_table = |h: usize| self.r.point_tables.get(h).copied().flatten().is_some();
+        let start = match (host, behind) {
+            (Some(h), _) if has_table(h) => Ok(At::Point(h)),
+            // the VPN client: its traffic enters through the gateway
+            (_, true) => Ok(At::Gateway),
+            (Some(h), false) => Err(format!("{} has no route table", self.name(h))),
+            (None, false) => Err(format!(
+                "no capture point is known to host {src} (--host POINT={src})"
+            )),
         };
-        let legs = match start {
-            Some(at) => self.step(dir, at, dst, leg),
-            None => {
-                if let (Some(h), End::Loop) = (host, &leg.end) {
-                    leg.end = End::Unknown(format!("{} has no route table", self.name(h)));
-                }
+        let mut legs = match start {
+            Ok(at) => self.step(dir, at, dst, leg),
+            Err(why) => {
+                leg.end = End::Unknown(why);
                 vec![leg]
             }
         };
@@ -516,12 +518,9 @@ impl Net<'_> {
             p.dedup();
             p == observed
         };
+        // ECMP: the possibility the packets took, else the first
         let chosen = legs.iter().position(same).unwrap_or(0);
-        let leg = legs.into_iter().nth(chosen).unwrap_or(Leg {
-            path: Vec::new(),
-            decisions: Vec::new(),
-            end: End::Loop,
-        });
+        let leg = legs.swap_remove(chosen);
         DirRouting {
             agrees: same(&leg),
             path: leg.path,
@@ -598,32 +597,7 @@ impl Net<'_> {
                     }
                 }
                 NextHop::VirtualAppliance | NextHop::VirtualApplianceEcmp => {
-                    let ips = &route.next_hop_ips;
-                    if ips.len() > 1 {
-                        d.possible = ips.clone();
-                    }
-                    let mut out = Vec::new();
-                    for &ip in ips {
-                        let mut l = leg.clone();
-                        let mut d = d.clone();
-                        d.next_hop_ip = Some(ip);
-                        l.decisions.push(d);
-                        match self.r.hosts.get(ip) {
-                            None => {
-                                l.end = End::Unknown(format!(
-                                    "no capture point is known to host the appliance {ip} \
-                                     (--host POINT={ip})"
-                                ));
-                                out.push(l);
-                            }
-                            Some(h) => {
-                                l.visit(h);
-                                let to = self.nat(dir, h, dst);
-                                out.extend(self.step(dir, At::Point(h), to, l));
-                            }
-                        }
-                    }
-                    return out;
+                    return self.via_appliances(dir, d, &route.next_hop_ips, dst, leg);
                 }
                 NextHop::Internet | NextHop::None => {
                     d.next_hop_ip = None;
@@ -637,6 +611,55 @@ impl Net<'_> {
                 }
             }
         }
+    }
+
+    /// Sends the packet to each appliance `ips` offers (one leg each, at most
+    /// [`MAX_BRANCHES`] alternatives per direction; the decision lists them all when there are
+    /// several), to be routed there by the appliance's own table.
+    fn via_appliances(
+        &self,
+        dir: u8,
+        mut d: Decision,
+        ips: &[IpAddr],
+        dst: IpAddr,
+        leg: Leg,
+    ) -> Vec<Leg> {
+        if ips.len() > 1 {
+            d.possible = ips.to_vec();
+        }
+        let mut out = Vec::new();
+        for (k, &ip) in ips.iter().enumerate() {
+            if k > 0 {
+                match self.branches.get() {
+                    0 => break,
+                    n => self.branches.set(n - 1),
+                }
+            }
+            let mut l = leg.clone();
+            let mut d = d.clone();
+            d.next_hop_ip = Some(ip);
+            l.decisions.push(d);
+            match self.r.hosts.get(ip) {
+                None => {
+                    l.end = End::Unknown(format!(
+                        "no capture point is known to host the appliance {ip} (--host POINT={ip})"
+                    ));
+                    out.push(l);
+                }
+                Some(h) => {
+                    l.visit(h);
+                    let to = self.nat(dir, h, dst);
+                    out.extend(self.step(dir, At::Point(h), to, l));
+                }
+            }
+        }
+        if out.is_empty() {
+            let mut l = leg;
+            l.decisions.push(d);
+            l.end = End::Unknown("the appliance route names no next hop address".into());
+            out.push(l);
+        }
+        out
     }
 
     /// Delivers `dst` to its host; Some((host, new destination)) when the host undoes a NAT

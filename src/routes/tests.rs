@@ -374,6 +374,14 @@ fn what_no_table_says_is_unknown_and_loops_are_caught() {
     let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
     assert_eq!(p.dirs[0].end, End::Loop);
     assert!(p.dirs[0].decisions.len() <= predict::MAX_HOPS);
+    // ECMP between the two at every hop: the alternatives are capped, the walk ends
+    let both = ["10.0.0.4", "10.0.0.5"];
+    for t in 0..3 {
+        r.tables[t].routes = vec![route(User, true, "0.0.0.0/0", VirtualApplianceEcmp, &both)];
+    }
+    let p = predict(&r, &behind_gateway(&r.tables), &names(), &[], &o);
+    assert_eq!(p.dirs[0].end, End::Loop);
+    assert_eq!(p.dirs[0].decisions[0].possible.len(), 2);
 }
 
 #[test]
