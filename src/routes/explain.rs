@@ -151,6 +151,10 @@ fn chain(r: &Routing, d: &DirRouting, nominal: IpAddr, names: &[String]) -> Stri
             let _ = write!(s, "{sep}a routing loop");
         }
         End::NotSent => s.push_str("none: the requests do not reach the server"),
+        End::FromInternet => s.push_str(
+            "in from the internet, straight to the client's NIC (no route table applies to \
+             traffic from the internet)",
+        ),
     }
     s
 }

@@ -27,6 +27,33 @@ use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteSource, RouteTable, T
 use crate::correlate::{routable, Conversation, Rewrite, RewriteAt};
 use crate::verdict::Judgement;
 
+/// True for an address the internet routes: not private, shared, link-local, loopback,
+/// documentation, unique-local or multicast.
+fn public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let [x, y, ..] = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || a.is_unspecified()
+                || a.is_documentation()
+                || (x == 100 && (64..128).contains(&y)))
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments()[0];
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && a.segments()[1] == 0x0db8)
+        }
+    }
+}
+
 /// Most routing decisions on one direction's way: past this it is a loop.
 pub const MAX_HOPS: usize = 16;
 
@@ -75,6 +102,9 @@ pub enum End {
     Loop,
     /// Replies: the requests do not reach the server, so none are sent.
     NotSent,
+    /// Replies of an internet server: they come in from the internet to the client's NIC,
+    /// where no route table applies.
+    FromInternet,
 }
 
 impl End {
@@ -87,6 +117,7 @@ impl End {
             End::Unknown(_) => "unknown",
             End::Loop => "loop",
             End::NotSent => "not_sent",
+            End::FromInternet => "from_internet",
         }
     }
 }
@@ -463,17 +494,30 @@ impl Net<'_> {
                 src = r.nat.to.ip;
             }
         }
-        let rev = if matches!(fwd.end, End::Internet | End::Dropped | End::NoRoute) {
-            DirRouting {
-                path: Vec::new(),
-                agrees: c.paths[1].is_empty(),
-                decisions: Vec::new(),
-                end: End::NotSent,
+        let rev = match fwd.end {
+            // an internet server answers from outside: no route table applies to traffic
+            // coming in from the internet, it reaches the client's NIC straight
+            End::Internet if public(c.server) => {
+                let path: Vec<usize> = self.r.hosts.get(dst).into_iter().collect();
+                self.fixed(1, path, End::FromInternet)
             }
-        } else {
-            self.direction(1, src, dst)
+            // a private address out on the internet, or dropped: nobody answers
+            End::Internet | End::Dropped | End::NoRoute => self.fixed(1, Vec::new(), End::NotSent),
+            _ => self.direction(1, src, dst),
         };
         [fwd, rev]
+    }
+
+    /// A direction whose path needs no walk.
+    fn fixed(&self, dir: u8, path: Vec<usize>, end: End) -> DirRouting {
+        let mut sorted = path.clone();
+        sorted.sort_unstable();
+        DirRouting {
+            agrees: sorted == self.observed(dir),
+            path,
+            decisions: Vec::new(),
+            end,
+        }
     }
 
     fn observed(&self, dir: u8) -> Vec<usize> {

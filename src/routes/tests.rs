@@ -445,3 +445,28 @@ fn the_gateway_prefers_gateway_subnets_user_route_to_its_system_route() {
     assert_eq!(r.route(&p.dirs[0].decisions[0]).source, User);
     assert!(!p.dirs[0].agrees);
 }
+
+#[test]
+fn an_internet_server_answers_from_outside_a_private_address_there_never_does() {
+    let r = two_appliances(route(Sys, true, "0.0.0.0/0", Internet, &[]));
+    let behind = behind_gateway(&r.tables);
+    let mut o = observed(vec![0], vec![0]);
+    o.server = ip("93.184.216.34");
+    let p = predict(&r, &behind, &names(), &[], &o);
+    assert_eq!(
+        (p.dirs[0].end.name(), p.dirs[1].end.name()),
+        ("internet", "from_internet")
+    );
+    assert_eq!(p.dirs[1].path, vec![0]);
+    assert!(p.dirs[0].agrees && p.dirs[1].agrees);
+    assert!(
+        p.explanation.contains("replies: in from the internet"),
+        "{}",
+        p.explanation
+    );
+    // 10.1.0.4 is private: sent to the internet, it never arrives (stage 1's spoke to spoke)
+    let o = observed(vec![0], vec![]);
+    let p = predict(&r, &behind, &names(), &[], &o);
+    assert_eq!(p.dirs[1].end, End::NotSent);
+    assert!(p.dirs[1].path.is_empty() && p.dirs[1].agrees);
+}

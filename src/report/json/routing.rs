@@ -24,7 +24,7 @@ pub struct DirectionRow {
     /// The predicted capture points are those that saw this direction.
     pub agrees: bool,
     pub decisions: Vec<DecisionRow>,
-    /// delivered | internet | dropped | no_route | unknown | loop | not_sent
+    /// delivered | internet | dropped | no_route | unknown | loop | not_sent | from_internet
     pub end: &'static str,
     /// Why the walk could not go on (`end` unknown).
     #[serde(skip_serializing_if = "Option::is_none")]
