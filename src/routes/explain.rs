@@ -18,36 +18,21 @@ pub(super) fn sentences(
 ) -> (String, Option<String>) {
     let words = ["requests", "replies"];
     let mut s = String::new();
-    let agree = dirs.iter().all(|d| d.agrees);
-    if !agree {
+    let unknown = |d: &DirRouting| matches!(d.end, End::Unknown(_));
+    let disagree: Vec<usize> = (0..2)
+        .filter(|&i| !dirs[i].agrees && !unknown(&dirs[i]))
+        .collect();
+    if !disagree.is_empty() {
         s.push_str("the route tables and the packets disagree: ");
-        let mut first = true;
-        for (i, d) in dirs.iter().enumerate().filter(|(_, d)| !d.agrees) {
-            if !first {
+        for (k, &i) in disagree.iter().enumerate() {
+            if k > 0 {
                 s.push_str("; ");
             }
-            first = false;
-            let seen = observed(c, i);
-            let _ = write!(
-                s,
-                "the routes send the {} {} but the packets went {}",
-                words[i],
-                path_text(&d.path, names),
-                path_text(&seen, names)
-            );
-            if stopped_early(&seen, &d.path) {
-                let _ = write!(
-                    s,
-                    ", stopping at {} where the routes send them on to {} (an appliance \
-                     dropping them: a stateful firewall that saw only one direction?)",
-                    nm(names, seen[seen.len() - 1]),
-                    nm(names, d.path[seen.len()])
-                );
-            } else {
-                s.push_str(" (route tables stale or not applied, or an appliance not forwarding)");
-            }
+            disagreement(&mut s, words[i], &dirs[i].path, &observed(c, i), names);
         }
         s.push_str(". ");
+    } else if dirs.iter().any(unknown) {
+        s.push_str("the route tables do not tell the whole way: ");
     } else if same_points(&dirs[0].path, &dirs[1].path) {
         s.push_str("the route tables predict the paths the packets took: ");
     } else {
@@ -83,6 +68,27 @@ pub(super) fn sentences(
         None
     };
     (s, fix)
+}
+
+/// `the routes send the replies a -> b -> c but the packets went a -> b, ...`.
+fn disagreement(s: &mut String, word: &str, predicted: &[usize], seen: &[usize], names: &[String]) {
+    let _ = write!(
+        s,
+        "the routes send the {word} {} but the packets went {}",
+        path_text(predicted, names),
+        path_text(seen, names)
+    );
+    if stopped_early(seen, predicted) {
+        let _ = write!(
+            s,
+            ", stopping at {} where the routes send them on to {} (an appliance dropping them: \
+             a stateful firewall that saw only one direction?)",
+            nm(names, seen[seen.len() - 1]),
+            nm(names, predicted[seen.len()])
+        );
+    } else {
+        s.push_str(" (route tables stale or not applied, or an appliance not forwarding)");
+    }
 }
 
 /// The capture points that saw direction `i`, in path order.
@@ -144,8 +150,11 @@ fn chain(r: &Routing, d: &DirRouting, nominal: IpAddr, names: &[String]) -> Stri
                 .map_or(String::new(), |x| at_text(x.at, names));
             let _ = write!(s, "{sep}no route{at}: dropped");
         }
+        End::Unknown(why) if s.is_empty() => {
+            let _ = write!(s, "unknown: {why}");
+        }
         End::Unknown(why) => {
-            let _ = write!(s, "{sep}then unknown: {why}");
+            let _ = write!(s, "; then unknown: {why}");
         }
         End::Loop => {
             let _ = write!(s, "{sep}a routing loop");
