@@ -13,10 +13,14 @@
 //!   path or the line;
 //! - `table`: longest-prefix match over the `Active` routes with Azure's tie rule (User over
 //!   BGP / VirtualNetworkGateway over Default), IPv4 and IPv6;
-//! - `predict`: which point hosts an address, and the walk;
+//! - `hosts`: which capture point hosts an address;
+//! - `gateway`: the gateway's table (GatewaySubnet's over the system routes it infers);
+//! - `predict`: the walk;
 //! - `explain`: the explanation and fix sentences.
 
 mod explain;
+mod gateway;
+mod hosts;
 mod parse_json;
 mod parse_table;
 mod predict;
@@ -25,9 +29,10 @@ mod table;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use gateway::behind_gateway;
+pub use hosts::Hosts;
 pub use predict::{
-    behind_gateway, predict, route_all, At, ConvRouting, Decision, DirRouting, End, Hosts,
-    Observed, Routing,
+    predict, route_all, At, ConvRouting, Decision, DirRouting, End, Observed, Routing,
 };
 pub use table::lookup;
 

@@ -20,10 +20,11 @@
 //! [`crate::correlate`]'s hosts), from the source NAT a point applied (it rewrote to its own
 //! address), and from `--host POINT=IP`, which wins.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteSource, RouteTable, TableOwner};
+use super::gateway::{behind_gateway, with_gateway};
+use super::hosts::Hosts;
+use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteTable, TableOwner};
 use crate::correlate::{routable, Conversation, Rewrite, RewriteAt};
 use crate::verdict::Judgement;
 
@@ -139,74 +140,6 @@ pub struct ConvRouting {
     pub dirs: [DirRouting; 2],
     pub explanation: String,
     pub fix: Option<String>,
-}
-
-/// Which capture point hosts each address.
-#[derive(Debug, Clone, Default)]
-pub struct Hosts {
-    map: HashMap<IpAddr, usize>,
-}
-
-impl Hosts {
-    /// Exactly these (address, point index) pairs.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (IpAddr, usize)>) -> Hosts {
-        Hosts {
-            map: pairs.into_iter().collect(),
-        }
-    }
-    pub fn get(&self, ip: IpAddr) -> Option<usize> {
-        self.map.get(&ip).copied()
-    }
-    /// Addresses hosted by `point`, sorted.
-    pub fn of(&self, point: usize) -> Vec<IpAddr> {
-        let mut v: Vec<IpAddr> = self
-            .map
-            .iter()
-            .filter(|(_, &p)| p == point)
-            .map(|(&ip, _)| ip)
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Learns from the conversations (the points correlation found hosting their ends, the
-    /// address a point source-NATed to), then applies `given` (`--host`, by point index).
-    pub fn learn(convs: &[(Conversation, Judgement)], given: &[(usize, IpAddr)]) -> Hosts {
-        let mut votes: HashMap<IpAddr, HashMap<usize, u64>> = HashMap::new();
-        let mut vote = |ip: IpAddr, point: usize, n: u64| {
-            if routable(&ip) {
-                *votes.entry(ip).or_default().entry(point).or_default() += n.max(1);
-            }
-        };
-        for (c, _) in convs {
-            for p in &c.points {
-                let n = p.total_packets();
-                if p.hosts_client {
-                    vote(c.client.ip, p.point, n);
-                }
-                if p.hosts_server {
-                    vote(c.server.ip, p.point, n);
-                }
-            }
-            for r in &c.rewrites {
-                if let (RewriteAt::Point(p), true) = (r.at, r.nat.source) {
-                    vote(r.nat.to.ip, p, 1);
-                }
-            }
-        }
-        let mut map: HashMap<IpAddr, usize> = votes
-            .into_iter()
-            .filter_map(|(ip, v)| {
-                v.into_iter()
-                    .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
-                    .map(|(p, _)| (ip, p))
-            })
-            .collect();
-        for &(p, ip) in given {
-            map.insert(ip, p);
-        }
-        Hosts { map }
-    }
 }
 
 /// What the walk needs of a conversation: its ends as the client knows them, the NAT
@@ -353,105 +286,6 @@ pub fn route_all(
         .collect();
     routing.conversations = conversations;
     routing
-}
-
-/// The prefixes behind the gateway: those of every active `VirtualNetworkGateway` route.
-pub fn behind_gateway(tables: &[RouteTable]) -> Vec<Prefix> {
-    let mut v: Vec<Prefix> = Vec::new();
-    for t in tables.iter().filter(|t| t.owner != TableOwner::Gateway) {
-        for r in &t.routes {
-            if r.active && r.next_hop == NextHop::VirtualNetworkGateway && !v.contains(&r.prefix) {
-                v.push(r.prefix);
-            }
-        }
-    }
-    v
-}
-
-/// The tables with the gateway's effective one: GatewaySubnet's user routes (if given) over
-/// the system routes, inferred from the hub NIC's table (the table whose own and peered
-/// prefixes hold the most other tables' own prefixes) and the prefixes behind the gateway.
-fn with_gateway(set: RouteSet) -> (Vec<RouteTable>, Option<usize>, bool) {
-    let mut tables = set.tables;
-    let udr = tables.iter().position(|t| t.owner == TableOwner::Gateway);
-    let nics: Vec<&RouteTable> = tables
-        .iter()
-        .filter(|t| matches!(t.owner, TableOwner::Point(_)))
-        .collect();
-    let local = |t: &RouteTable, peer: bool| -> Vec<Prefix> {
-        t.routes
-            .iter()
-            .filter(|r| {
-                r.active
-                    && (r.next_hop == NextHop::VnetLocal
-                        || (peer && r.next_hop == NextHop::VNetPeering))
-            })
-            .map(|r| r.prefix)
-            .collect()
-    };
-    let hub = nics
-        .iter()
-        .map(|t| {
-            let reach = local(t, true);
-            let covered = nics
-                .iter()
-                .filter(|o| {
-                    let own = local(o, false);
-                    !own.is_empty() && own.iter().all(|p| reach.contains(p))
-                })
-                .count();
-            (covered, reach.len(), *t)
-        })
-        .filter(|&(covered, _, _)| covered > 0)
-        // the first of equals (max_by_key keeps the last)
-        .rev()
-        .max_by_key(|&(covered, reach, _)| (covered, reach))
-        .map(|(_, _, t)| t);
-    let mut system: Vec<Route> = hub
-        .map(|t| {
-            t.routes
-                .iter()
-                .filter(|r| {
-                    r.active && matches!(r.next_hop, NextHop::VnetLocal | NextHop::VNetPeering)
-                })
-                .map(|r| Route {
-                    source: RouteSource::Default,
-                    name: None,
-                    system: true,
-                    ..r.clone()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for p in behind_gateway(&tables) {
-        system.push(Route {
-            source: RouteSource::VirtualNetworkGateway,
-            active: true,
-            prefix: p,
-            next_hop: NextHop::VirtualNetworkGateway,
-            next_hop_ips: Vec::new(),
-            name: None,
-            system: true,
-        });
-    }
-    if hub.is_none() && udr.is_none() {
-        return (tables, None, false);
-    }
-    match udr {
-        Some(i) => {
-            tables[i].routes.extend(system);
-            (tables, Some(i), true)
-        }
-        None => {
-            tables.push(RouteTable {
-                file: None,
-                owner: TableOwner::Gateway,
-                routes: system,
-            });
-            let i = tables.len() - 1;
-            (tables, Some(i), false)
-        }
-    }
 }
 
 /// One conversation's walks.
