@@ -10,6 +10,7 @@
 //! correlate flows of all points -> Conversations (NAT legs joined, same packet across points,
 //!           clock offsets (clock), paths and losses)
 //! verdict   Conversation -> Verdict + evidence sentence
+//! routes    route tables + Conversations -> predicted path per direction, explanation, fix
 //! report    Analysis -> terminal text | JSON
 //! ```
 pub mod capture;
@@ -21,6 +22,7 @@ pub mod hash;
 pub mod list;
 pub mod point;
 pub mod report;
+pub mod routes;
 pub mod timings;
 pub mod verdict;
 
@@ -41,6 +43,11 @@ pub struct AnalyseOptions {
     /// Do not keep the packet traces that only the SVG pictures draw (see
     /// [`correlate::Options::without_traces`]): for runs that write no report.
     pub without_traces: bool,
+    /// Route tables (`--routes`, a capture folder's `routes/`): each conversation's path is
+    /// then predicted and explained (see [`routes`]).
+    pub routes: Option<routes::RouteSet>,
+    /// `--host POINT=IP`: the point that hosts an address, when the captures do not say.
+    pub hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 /// Runs the whole pipeline on the given capture points.
@@ -76,11 +83,17 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         timings::secs(t1 - t0),
         timings::secs(t1.elapsed())
     ));
+    // routing runs after judging, as its own stage
+    let routing = aopts
+        .routes
+        .clone()
+        .map(|set| routes::route_all(&corr.conversations, &names, &expect, set, &aopts.hosts));
     Analysis {
         points,
         conversations: corr.conversations,
         clocks: corr.clocks,
         matches: corr.matches,
         expect_via: expect,
+        routing,
     }
 }

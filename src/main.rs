@@ -18,8 +18,9 @@ use flowcheck::verdict::Verdict;
 #[command(
     after_help = "CAPTURE is a pcap/pcapng file (gzip is read directly), a folder of them \
 (each file is a capture point named after its file stem), or NAME=PATH.\n\n\
-Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error or a \
-capture was unreadable or damaged (what could be read is still reported)."
+Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error, a \
+capture was unreadable or damaged (what could be read is still reported), or a route file was \
+bad (the analysis then runs without routes)."
 )]
 struct Cli {
     /// Capture files, folders of captures, or NAME=PATH.
@@ -68,6 +69,16 @@ struct Cli {
     /// Write no HTML report.
     #[arg(long)]
     no_report: bool,
+
+    /// Route tables as the Azure CLI prints them (repeatable): a folder, a file named after
+    /// its capture point, or POINT=FILE. Without it, a capture folder's routes/ is read.
+    #[arg(long, value_name = "PATH")]
+    routes: Vec<String>,
+
+    /// The capture point that hosts an address (repeatable), when the captures do not say:
+    /// POINT=IP.
+    #[arg(long, value_name = "POINT=IP")]
+    host: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -210,6 +221,37 @@ fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
 }
 
+/// The route files of `--routes` and of every capture folder's `routes/`. A bad file is
+/// reported (naming the file and the line or JSON path) and the analysis runs without routes:
+/// the second value is then true (exit status 2, as for a damaged capture).
+fn read_routes(cli: &Cli) -> (Option<flowcheck::routes::RouteSet>, bool) {
+    use flowcheck::routes::{load, RouteArg};
+    // --routes replaces the capture folders' own routes/
+    let args: Vec<RouteArg> = if cli.routes.is_empty() {
+        cli.captures
+            .iter()
+            .map(std::path::Path::new)
+            .filter(|p| p.is_dir() && p.join("routes").is_dir())
+            .map(|p| RouteArg::Path(p.join("routes")))
+            .collect()
+    } else {
+        cli.routes.iter().map(|s| RouteArg::parse(s)).collect()
+    };
+    if args.is_empty() {
+        return (None, false);
+    }
+    match load(&args) {
+        Ok(set) => (Some(set), false),
+        Err(e) => {
+            eprintln!(
+                "flowcheck: routes: {} (the analysis runs without routes)",
+                text::sanitize(&e.to_string())
+            );
+            (None, true)
+        }
+    }
+}
+
 fn usage(msg: String) -> std::io::Result<u8> {
     eprintln!("flowcheck: {msg}");
     Ok(2)
@@ -248,6 +290,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             ));
         }
     }
+    let mut hosts = Vec::new();
+    for h in &cli.host {
+        match flowcheck::routes::parse_host(h) {
+            Ok(h) => hosts.push(h),
+            Err(e) => return usage(text::sanitize(&e.to_string())),
+        }
+    }
+    let (routes, routes_failed) = read_routes(&cli);
     let report_name = html::default_name(&cli.captures);
     let report_dir = match (&cli.report, cli.no_report) {
         (_, true) => None,
@@ -286,9 +336,16 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         expect_via: cli.expect_via.clone(),
         // the traces are drawn in the report only
         without_traces: report_dir.is_none(),
+        routes,
+        hosts,
     };
     let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
+    if let Some(r) = &analysis.routing {
+        for note in &r.notes {
+            eprintln!("flowcheck: routes: {}", text::sanitize(note));
+        }
+    }
 
     let mut lap = flowcheck::timings::Lap::new("");
     if let Some(f) = json_file {
@@ -359,7 +416,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             }
         }
     }
-    let code = if analysis.damaged() {
+    let code = if analysis.damaged() || routes_failed {
         2
     } else if analysis
         .conversations

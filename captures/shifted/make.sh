@@ -12,6 +12,8 @@ for n in 0 1 2 3 4; do
     editcap -F pcap -t "${SHIFT[$p]}" "$src/$p.pcap" "$dst/$p.pcap"
   done
   cp "$src/truth.json" "$dst/truth.json"
+  # the same network: the same route tables
+  rm -rf "$dst/routes" && cp -r "$src/routes" "$dst/routes"
 done
 printf '{"hub-nva": %s, "spoke1-vm": %s, "spoke2-vm": %s, "vpn-client": %s}\n' \
   "${SHIFT[hub-nva]}" "${SHIFT[spoke1-vm]}" "${SHIFT[spoke2-vm]}" "${SHIFT[vpn-client]}" > shifts.json

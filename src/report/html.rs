@@ -22,7 +22,7 @@ use super::text::{clock_text, conversation_title};
 use super::{link_type_name, Analysis};
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
-use crate::verdict::{Judgement, Verdict};
+use crate::verdict::Verdict;
 
 /// How the report is made.
 #[derive(Debug, Clone)]
@@ -149,6 +149,8 @@ figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .damage { color: #c62828; font-weight: bold; }
 a { color: #1f5fa0; }
 footer { margin-top: 40px; color: #777; font-size: 12px; }
+tr.decided td { background: #fff4d6; font-weight: bold; }
+p.routing { font-size: 13px; }
 "#;
 
 /// A coloured verdict label; `text` defaults to the verdict's name.
@@ -382,6 +384,7 @@ this report is on the reference's timeline.</p>",
     if let Some(p) = pic("latency.svg") {
         figure(&mut o, p);
     }
+    super::html_routes::section(&mut o, a);
     // details
     o.push_str("<h2 id=\"details\">Conversations</h2>\n");
     if laddered.is_empty() {
@@ -400,13 +403,12 @@ this report is on the reference's timeline.</p>",
         );
     }
     for &i in &laddered {
-        let (c, j) = &a.conversations[i];
+        let c = &a.conversations[i].0;
         let reason = a.reason(c, &names);
         details(
             &mut o,
+            a,
             i,
-            c,
-            j,
             &reason,
             &names,
             pic(&svg::ladder::file_name(i)),
@@ -491,13 +493,13 @@ fn verdict_table(
 
 fn details(
     o: &mut String,
+    a: &Analysis,
     i: usize,
-    c: &Conversation,
-    j: &Judgement,
     reason: &str,
     names: &[String],
     ladder: Option<&Picture>,
 ) {
+    let (c, j) = &a.conversations[i];
     let id = i + 1;
     let _ = writeln!(
         o,
@@ -506,6 +508,7 @@ fn details(
         escape(&format!("#{id} {}", conversation_title(c))),
         escape(reason)
     );
+    super::html_routes::conversation(o, a.routing_of(i), names);
     if let Some(p) = ladder {
         figure(o, p);
     }

@@ -13,6 +13,7 @@
 
 mod chunks;
 mod emit;
+pub mod routing;
 
 use std::collections::BTreeMap;
 
@@ -275,6 +276,9 @@ pub struct ConversationRow {
     /// True when TCP sequence numbers differed between points.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub seq_rewritten: bool,
+    /// The path the route tables predict for each direction, and why (null without route
+    /// tables, or for group, link-local and unspecified addresses).
+    pub routing: Option<routing::RoutingRow>,
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
@@ -445,6 +449,7 @@ fn conversation_row(
         sampled_packets: c.sampled_packets,
         matched_packets: c.matched_packets,
         seq_rewritten: c.seq_rewritten,
+        routing: None,
     }
 }
 
@@ -574,8 +579,9 @@ pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::R
             out.write_all(b",")?;
         }
         let reason = a.reason(c, &names);
-        serde_json::to_writer(&mut out, &conversation_row(i + 1, c, j, reason, &names))
-            .map_err(std::io::Error::other)?;
+        let mut row = conversation_row(i + 1, c, j, reason, &names);
+        row.routing = routing::row(a, i, &names);
+        serde_json::to_writer(&mut out, &row).map_err(std::io::Error::other)?;
     }
     out.write_all(b"]}\n")?;
     out.flush()
@@ -636,7 +642,8 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
                 buf.push(b',');
             }
             crate::verdict::with_reason(c, &plain_names, &a.expect_via, |reason| {
-                write_conversation(buf, start + i + 1, c, j, reason, &names)
+                let route = routing::row(a, start + i, &plain_names);
+                write_conversation(buf, start + i + 1, c, j, reason, &names, route.as_ref())
             });
         }
     })?;
@@ -789,6 +796,7 @@ fn write_conversation(
     j: &Judgement,
     reason: &str,
     names: &[Vec<u8>],
+    route: Option<&routing::RoutingRow>,
 ) {
     let ports = c.kind == KeyKind::Ports;
     let port = |p: u16| ports.then_some(u64::from(p));
@@ -990,6 +998,7 @@ fn write_conversation(
     if c.seq_rewritten {
         out.extend_from_slice(b",\"seq_rewritten\":true");
     }
+    routing::write(out, route);
     out.push(b'}');
 }
 
@@ -1294,7 +1303,7 @@ mod tests {
                 "via \"hub\\nva\"\n\u{7f}\u{1f}é",
             ]);
             out.clear();
-            write_conversation(&mut out, id, &c, &j, reason, &quoted);
+            write_conversation(&mut out, id, &c, &j, reason, &quoted, None);
             let row = conversation_row(id, &c, &j, reason.to_string(), &names);
             let want = serde_json::to_string(&row).unwrap();
             assert_eq!(String::from_utf8(out.clone()).unwrap(), want);
@@ -1333,6 +1342,7 @@ mod tests {
             clocks: crate::clock::Clocks::default(),
             matches: MatchSummary::default(),
             expect_via: Vec::new(),
+            routing: None,
         };
         let (fast, reference) = both(&a);
         assert!(fast == reference, "documents differ");
@@ -1370,8 +1380,17 @@ mod tests {
                 .map(|s| here.join(s).display().to_string())
                 .collect();
             let inputs = crate::point::resolve_inputs(&args).unwrap();
-            let a = crate::analyse(&inputs, &crate::point::ReadOptions::default());
+            // with the folder's route tables, when it has some: the routing rows too
+            let routes = here.join(&set[0]).join("routes");
+            let aopts = crate::AnalyseOptions {
+                routes: routes.is_dir().then(|| {
+                    crate::routes::load(&[crate::routes::RouteArg::Path(routes)]).unwrap()
+                }),
+                ..crate::AnalyseOptions::default()
+            };
+            let a = crate::analyse_with(&inputs, &crate::point::ReadOptions::default(), &aopts);
             assert!(!a.conversations.is_empty(), "{set:?}");
+            assert_eq!(a.routing.is_some(), set[0] != "hub-nva.pcap");
             let (fast, reference) = both(&a);
             assert!(fast == reference, "{set:?}: documents differ");
         }

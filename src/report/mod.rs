@@ -6,6 +6,7 @@
 //! the escaping of its medium there.
 
 pub mod html;
+mod html_routes;
 pub mod json;
 mod pages;
 pub mod svg;
@@ -31,6 +32,8 @@ pub struct Analysis {
     pub matches: crate::correlate::MatchSummary,
     /// The `--expect-via` points, by index (what the judgements were made against).
     pub expect_via: Vec<usize>,
+    /// The routing stage's predictions (None: no route tables were given).
+    pub routing: Option<crate::routes::Routing>,
 }
 
 impl Analysis {
@@ -38,6 +41,12 @@ impl Analysis {
     /// [`Judgement`]). `names` are [`point_names`](Self::point_names).
     pub fn reason(&self, c: &Conversation, names: &[String]) -> String {
         crate::verdict::reason(c, names, &self.expect_via)
+    }
+
+    /// The routing of conversation `i` (index into `conversations`), when routes were given
+    /// and apply to it.
+    pub fn routing_of(&self, i: usize) -> Option<&crate::routes::ConvRouting> {
+        self.routing.as_ref()?.conversations.get(i)?.as_ref()
     }
 
     /// Capture point names by index.

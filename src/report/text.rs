@@ -323,10 +323,11 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
     }
     // conversations by verdict
     for v in Verdict::ALL {
-        let group: Vec<&(Conversation, crate::verdict::Judgement)> = a
+        let group: Vec<(usize, &(Conversation, crate::verdict::Judgement))> = a
             .conversations
             .iter()
-            .filter(|(_, j)| j.verdict == v)
+            .enumerate()
+            .filter(|(_, (_, j))| j.verdict == v)
             .collect();
         if group.is_empty() {
             continue;
@@ -342,12 +343,15 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         } else {
             opts.limit.min(group.len())
         };
-        for (c, _) in &group[..shown] {
+        for &(i, (c, _)) in &group[..shown] {
             let title = conversation_title(c);
             let head = format!("  {title}  ");
             let col = head.chars().count();
             let text = wrap(&sanitize(&a.reason(c, &names)), col, 6, opts.width);
             writeln!(out, "  {}  {}", paint.bold(&title), text)?;
+            if let Some(r) = a.routing_of(i) {
+                write_routing(out, &paint, r, opts.width)?;
+            }
         }
         if shown < group.len() {
             writeln!(
@@ -363,6 +367,22 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
     if a.conversations.is_empty() {
         writeln!(out)?;
         writeln!(out, "no IP conversation found")?;
+    }
+    Ok(())
+}
+
+/// A conversation's routing under its evidence: `routes: ...` and `fix: ...`, indented.
+fn write_routing(
+    out: &mut dyn Write,
+    paint: &Paint,
+    r: &crate::routes::ConvRouting,
+    width: usize,
+) -> io::Result<()> {
+    let line = format!("routes: {}", sanitize(&r.explanation));
+    writeln!(out, "      {}", paint.dim(&wrap(&line, 6, 8, width)))?;
+    if let Some(fix) = &r.fix {
+        let line = format!("fix: {}", sanitize(fix));
+        writeln!(out, "      {}", paint.bold(&wrap(&line, 6, 8, width)))?;
     }
     Ok(())
 }

@@ -1,0 +1,576 @@
+//! The walk: each direction of a conversation routed hop by hop as Azure would.
+//!
+//! A direction starts at the NIC of the point hosting its sender (or at the gateway, for a
+//! sender behind it: an address in a `VirtualNetworkGateway` route's prefix) and takes the
+//! route [`lookup`](super::lookup) picks there:
+//! - `VnetLocal` / `VNetPeering`: delivered to the point hosting the destination (if that
+//!   point undoes a NAT flowcheck saw it apply, the packet goes on from there: a source-NATed
+//!   reply is addressed to the appliance itself);
+//! - `VirtualAppliance IP`: to the point hosting IP, which routes it by its own table after
+//!   the NAT it applied; `VirtualApplianceEcmp`: every next hop is tried, the path the packets
+//!   took is kept if one matches, and the decision lists the possible ones;
+//! - `VirtualNetworkGateway`: to the gateway, a hop named `gateway` that is no capture point:
+//!   GatewaySubnet's route table over Azure's system routes (the hub's own space and its
+//!   peerings, and the prefixes behind the gateway, delivered over the tunnel);
+//! - `Internet`: leaves; `None`, or no route: dropped.
+//!
+//! A hop without a table, or an appliance no point is known to host, ends the walk as
+//! unknown (never guessed); a walk longer than [`MAX_HOPS`] decisions is a loop. Which point
+//! hosts an address comes from correlation (a point's own packets: see
+//! [`crate::correlate`]'s hosts), from the source NAT a point applied (it rewrote to its own
+//! address), and from `--host POINT=IP`, which wins.
+
+use std::net::IpAddr;
+
+use super::gateway::{behind_gateway, with_gateway};
+use super::hosts::Hosts;
+use super::{lookup, NextHop, Prefix, Route, RouteSet, RouteTable, TableOwner};
+use crate::correlate::{routable, Conversation, Rewrite, RewriteAt};
+use crate::verdict::Judgement;
+
+/// True for an address the internet routes: not private, shared, link-local, loopback,
+/// documentation, unique-local or multicast.
+fn public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let [x, y, ..] = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || a.is_unspecified()
+                || a.is_documentation()
+                || (x == 100 && (64..128).contains(&y)))
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments()[0];
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && a.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+/// Most routing decisions on one direction's way: past this it is a loop.
+pub const MAX_HOPS: usize = 16;
+
+/// Most ECMP alternatives followed for one direction (ECMP routes in series multiply them).
+pub const MAX_BRANCHES: usize = 32;
+
+/// Where a routing decision was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// The NIC of a capture point (by index).
+    Point(usize),
+    /// The VPN / ExpressRoute gateway.
+    Gateway,
+}
+
+/// One route taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub at: At,
+    /// Index into [`Routing::tables`], and of the route in it.
+    pub table: usize,
+    pub route: usize,
+    /// The destination looked up.
+    pub dst: IpAddr,
+    /// The next hop address taken (an appliance, the gateway's address).
+    pub next_hop_ip: Option<IpAddr>,
+    /// ECMP: every next hop the route offered (the walk took `next_hop_ip`).
+    pub possible: Vec<IpAddr>,
+}
+
+/// How a direction's walk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Delivered to the destination: at this capture point, or at an address no capture
+    /// point hosts.
+    Delivered(Option<usize>),
+    /// Left for the internet.
+    Internet,
+    /// A `None` route: dropped.
+    Dropped,
+    /// No active route matched: dropped.
+    NoRoute,
+    /// The walk could not go on: why.
+    Unknown(String),
+    /// More than [`MAX_HOPS`] decisions, or the same decision twice.
+    Loop,
+    /// Replies: the requests do not reach the server, so none are sent.
+    NotSent,
+    /// Replies of an internet server: they come in from the internet to the client's NIC,
+    /// where no route table applies.
+    FromInternet,
+}
+
+impl End {
+    pub fn name(&self) -> &'static str {
+        match self {
+            End::Delivered(_) => "delivered",
+            End::Internet => "internet",
+            End::Dropped => "dropped",
+            End::NoRoute => "no_route",
+            End::Unknown(_) => "unknown",
+            End::Loop => "loop",
+            End::NotSent => "not_sent",
+            End::FromInternet => "from_internet",
+        }
+    }
+}
+
+/// One direction's prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirRouting {
+    /// Capture points, in order.
+    pub path: Vec<usize>,
+    /// The capture points predicted are those that saw the direction.
+    pub agrees: bool,
+    pub decisions: Vec<Decision>,
+    pub end: End,
+}
+
+/// A conversation's prediction: forward (requests) and reverse (replies), and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvRouting {
+    pub dirs: [DirRouting; 2],
+    pub explanation: String,
+    pub fix: Option<String>,
+}
+
+/// What the walk needs of a conversation: its ends as the client knows them, the NAT
+/// rewrites correlation saw, and the capture points that saw each direction.
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub rewrites: &'a [Rewrite],
+    /// Per direction (0 requests, 1 replies), in path order.
+    pub paths: [Vec<usize>; 2],
+}
+
+impl<'a> Observed<'a> {
+    /// None where routes do not apply: group, link-local, unspecified or loopback addresses.
+    pub fn of(c: &'a Conversation) -> Option<Observed<'a>> {
+        if c.to_group() || !routable(&c.client.ip) || !routable(&c.server.ip) {
+            return None;
+        }
+        Some(Observed {
+            client: c.client.ip,
+            server: c.server.ip,
+            rewrites: c.rewrites.as_slice(),
+            paths: [0, 1].map(|d| c.path(d).iter().map(|p| p.point).collect()),
+        })
+    }
+}
+
+/// Predicts one conversation (see the module docs) and writes its sentences.
+pub fn predict(
+    r: &Routing,
+    behind: &[Prefix],
+    names: &[String],
+    expect_via: &[usize],
+    o: &Observed,
+) -> ConvRouting {
+    let net = Net {
+        r,
+        names,
+        behind,
+        c: o,
+        branches: std::cell::Cell::new(MAX_BRANCHES),
+    };
+    let dirs = net.conversation();
+    let (explanation, fix) = super::explain::sentences(r, o, &dirs, names, expect_via);
+    ConvRouting {
+        dirs,
+        explanation,
+        fix,
+    }
+}
+
+/// The routing stage's result, beside the analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// Every table: the files' (GatewaySubnet's replaced by the gateway's effective table),
+    /// then the gateway's inferred table when no file gave it.
+    pub tables: Vec<RouteTable>,
+    /// Per capture point, its table (index into `tables`).
+    pub point_tables: Vec<Option<usize>>,
+    /// The gateway's effective table, when known.
+    pub gateway: Option<usize>,
+    /// GatewaySubnet's route table was given.
+    pub gateway_file: bool,
+    pub hosts: Hosts,
+    /// Per conversation (parallel to `Analysis::conversations`); None where routes do not
+    /// apply (see [`Observed::of`]).
+    pub conversations: Vec<Option<ConvRouting>>,
+    /// What the user should know: route files named for no capture point, `--host` points
+    /// that do not exist.
+    pub notes: Vec<String>,
+}
+
+impl Routing {
+    /// The tables ready to walk: the gateway's effective table built, each capture point's
+    /// table found; no conversation yet.
+    pub fn new(set: RouteSet, names: &[String], hosts: Hosts) -> Routing {
+        let (tables, gateway, gateway_file) = with_gateway(set);
+        let point_tables = names
+            .iter()
+            .map(|n| {
+                tables
+                    .iter()
+                    .position(|t| matches!(&t.owner, TableOwner::Point(p) if p == n))
+            })
+            .collect();
+        Routing {
+            tables,
+            point_tables,
+            gateway,
+            gateway_file,
+            hosts,
+            conversations: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn route(&self, d: &Decision) -> &Route {
+        &self.tables[d.table].routes[d.route]
+    }
+    /// The file a decision's route came from (None: a system route flowcheck inferred).
+    pub fn file(&self, d: &Decision) -> Option<&str> {
+        if self.route(d).system {
+            None
+        } else {
+            self.tables[d.table].file.as_deref()
+        }
+    }
+}
+
+/// Runs the routing stage: hosts, the gateway's table, then every conversation's two walks.
+pub fn route_all(
+    convs: &[(Conversation, Judgement)],
+    names: &[String],
+    expect_via: &[usize],
+    set: RouteSet,
+    given_hosts: &[(String, IpAddr)],
+) -> Routing {
+    let mut notes = Vec::new();
+    let mut given = Vec::new();
+    for (p, ip) in given_hosts {
+        match names.iter().position(|n| n == p) {
+            Some(i) => given.push((i, *ip)),
+            None => notes.push(format!("--host {p}={ip}: no capture point named {p}")),
+        }
+    }
+    for t in set.unused(names) {
+        let file = t.file.as_deref().unwrap_or_default();
+        notes.push(match &t.owner {
+            TableOwner::Subnets(s) => format!(
+                "{file}: a route table of subnet {}, which no capture point is named after: not used (name its point with --routes POINT={file})",
+                s.join(", ")
+            ),
+            _ => format!("{file}: names no capture point: not used"),
+        });
+    }
+    let hosts = Hosts::learn(convs, &given);
+    let mut routing = Routing::new(set, names, hosts);
+    routing.notes = notes;
+    let behind = behind_gateway(&routing.tables);
+    let conversations = convs
+        .iter()
+        .map(|(c, _)| Observed::of(c).map(|o| predict(&routing, &behind, names, expect_via, &o)))
+        .collect();
+    routing.conversations = conversations;
+    routing
+}
+
+/// One conversation's walks.
+struct Net<'a> {
+    r: &'a Routing,
+    names: &'a [String],
+    behind: &'a [Prefix],
+    c: &'a Observed<'a>,
+    /// ECMP alternatives still allowed for the direction being walked.
+    branches: std::cell::Cell<usize>,
+}
+
+/// A walk in progress.
+#[derive(Clone)]
+struct Leg {
+    path: Vec<usize>,
+    decisions: Vec<Decision>,
+    end: End,
+}
+
+impl Leg {
+    fn visit(&mut self, p: usize) {
+        if self.path.last() != Some(&p) {
+            self.path.push(p);
+        }
+    }
+}
+
+impl Net<'_> {
+    fn conversation(&self) -> [DirRouting; 2] {
+        let c = self.c;
+        let fwd = self.direction(0, c.client, c.server);
+        // the replies: from the server as the requests reached it, to the client as the
+        // server saw it (after the NAT of the requests)
+        let (mut src, mut dst) = (c.server, c.client);
+        for r in c.rewrites.iter().filter(|r| r.dir == 0) {
+            if r.nat.source && r.nat.from.ip == dst {
+                dst = r.nat.to.ip;
+            } else if !r.nat.source && r.nat.from.ip == src {
+                src = r.nat.to.ip;
+            }
+        }
+        let rev = match fwd.end {
+            // an internet server answers from outside: no route table applies to traffic
+            // coming in from the internet, it reaches the client's NIC straight
+            End::Internet if public(c.server) => {
+                let path: Vec<usize> = self.r.hosts.get(dst).into_iter().collect();
+                self.fixed(1, path, End::FromInternet)
+            }
+            // a private address out on the internet, or dropped: nobody answers
+            End::Internet | End::Dropped | End::NoRoute => self.fixed(1, Vec::new(), End::NotSent),
+            _ => self.direction(1, src, dst),
+        };
+        [fwd, rev]
+    }
+
+    /// A direction whose path needs no walk.
+    fn fixed(&self, dir: u8, path: Vec<usize>, end: End) -> DirRouting {
+        let mut sorted = path.clone();
+        sorted.sort_unstable();
+        DirRouting {
+            agrees: sorted == self.observed(dir),
+            path,
+            decisions: Vec::new(),
+            end,
+        }
+    }
+
+    fn observed(&self, dir: u8) -> Vec<usize> {
+        let mut v = self.c.paths[usize::from(dir)].clone();
+        v.sort_unstable();
+        v
+    }
+
+    fn direction(&self, dir: u8, src: IpAddr, dst: IpAddr) -> DirRouting {
+        self.branches.set(MAX_BRANCHES);
+        let observed = self.observed(dir);
+        let mut leg = Leg {
+            path: Vec::new(),
+            decisions: Vec::new(),
+            end: End::Loop,
+        };
+        let host = self.r.hosts.get(src);
+        if let Some(h) = host {
+            leg.visit(h);
+        }
+        let behind = self.behind.iter().any(|p| p.contains(src));
+        let has_table = |h: usize| self.r.point_tables.get(h).copied().flatten().is_some();
+        let start = match (host, behind) {
+            (Some(h), _) if has_table(h) => Ok(At::Point(h)),
+            // the VPN client: its traffic enters through the gateway
+            (_, true) => Ok(At::Gateway),
+            (Some(h), false) => Err(format!("{} has no route table", self.name(h))),
+            (None, false) => Err(format!(
+                "no capture point is known to host {src} (--host POINT={src})"
+            )),
+        };
+        let mut legs = match start {
+            Ok(at) => self.step(dir, at, dst, leg),
+            Err(why) => {
+                leg.end = End::Unknown(why);
+                vec![leg]
+            }
+        };
+        let same = |l: &Leg| {
+            let mut p = l.path.clone();
+            p.sort_unstable();
+            p.dedup();
+            p == observed
+        };
+        // ECMP: the possibility the packets took, else the first
+        let chosen = legs.iter().position(same).unwrap_or(0);
+        let leg = legs.swap_remove(chosen);
+        DirRouting {
+            agrees: same(&leg),
+            path: leg.path,
+            decisions: leg.decisions,
+            end: leg.end,
+        }
+    }
+
+    fn name(&self, p: usize) -> &str {
+        self.names.get(p).map_or("?", String::as_str)
+    }
+
+    /// Walks from `at` towards `dst`; several legs when an ECMP route offered several next
+    /// hops.
+    fn step(&self, dir: u8, mut at: At, mut dst: IpAddr, mut leg: Leg) -> Vec<Leg> {
+        loop {
+            if leg.decisions.len() >= MAX_HOPS {
+                leg.end = End::Loop;
+                return vec![leg];
+            }
+            let table = match at {
+                At::Point(p) => self.r.point_tables.get(p).copied().flatten(),
+                At::Gateway => self.r.gateway,
+            };
+            let Some(t) = table else {
+                leg.end = End::Unknown(match at {
+                    At::Point(p) => format!("{} has no route table", self.name(p)),
+                    At::Gateway => "the gateway's routes are unknown (no GatewaySubnet route \
+                                    table, and no hub NIC's table to infer its system routes from)"
+                        .into(),
+                });
+                return vec![leg];
+            };
+            let Some(ri) = lookup(&self.r.tables[t].routes, dst) else {
+                leg.end = End::NoRoute;
+                return vec![leg];
+            };
+            let route = &self.r.tables[t].routes[ri];
+            let mut d = Decision {
+                at,
+                table: t,
+                route: ri,
+                dst,
+                next_hop_ip: route.next_hop_ips.first().copied(),
+                possible: Vec::new(),
+            };
+            if leg
+                .decisions
+                .iter()
+                .any(|o| (o.at, o.table, o.route, o.dst) == (at, t, ri, dst))
+            {
+                leg.end = End::Loop;
+                return vec![leg];
+            }
+            match route.next_hop {
+                NextHop::VnetLocal | NextHop::VNetPeering => {
+                    d.next_hop_ip = None;
+                    leg.decisions.push(d);
+                    match self.deliver(dir, dst, &mut leg) {
+                        Some((p, to)) => (at, dst) = (At::Point(p), to),
+                        None => return vec![leg],
+                    }
+                }
+                NextHop::VirtualNetworkGateway => {
+                    leg.decisions.push(d);
+                    if at == At::Gateway {
+                        // over the tunnel, to the address behind the gateway
+                        match self.deliver(dir, dst, &mut leg) {
+                            Some((p, to)) => (at, dst) = (At::Point(p), to),
+                            None => return vec![leg],
+                        }
+                    } else {
+                        at = At::Gateway;
+                    }
+                }
+                NextHop::VirtualAppliance | NextHop::VirtualApplianceEcmp => {
+                    return self.via_appliances(dir, d, &route.next_hop_ips, dst, leg);
+                }
+                NextHop::Internet | NextHop::None => {
+                    d.next_hop_ip = None;
+                    leg.decisions.push(d);
+                    leg.end = if route.next_hop == NextHop::Internet {
+                        End::Internet
+                    } else {
+                        End::Dropped
+                    };
+                    return vec![leg];
+                }
+            }
+        }
+    }
+
+    /// Sends the packet to each appliance `ips` offers (one leg each, at most
+    /// [`MAX_BRANCHES`] alternatives per direction; the decision lists them all when there are
+    /// several), to be routed there by the appliance's own table.
+    fn via_appliances(
+        &self,
+        dir: u8,
+        mut d: Decision,
+        ips: &[IpAddr],
+        dst: IpAddr,
+        leg: Leg,
+    ) -> Vec<Leg> {
+        if ips.len() > 1 {
+            d.possible = ips.to_vec();
+        }
+        let mut out = Vec::new();
+        for (k, &ip) in ips.iter().enumerate() {
+            if k > 0 {
+                match self.branches.get() {
+                    0 => break,
+                    n => self.branches.set(n - 1),
+                }
+            }
+            let mut l = leg.clone();
+            let mut d = d.clone();
+            d.next_hop_ip = Some(ip);
+            l.decisions.push(d);
+            match self.r.hosts.get(ip) {
+                None => {
+                    l.end = End::Unknown(format!(
+                        "no capture point is known to host the appliance {ip} (--host POINT={ip})"
+                    ));
+                    out.push(l);
+                }
+                Some(h) => {
+                    l.visit(h);
+                    let to = self.nat(dir, h, dst);
+                    out.extend(self.step(dir, At::Point(h), to, l));
+                }
+            }
+        }
+        if out.is_empty() {
+            let mut l = leg;
+            l.decisions.push(d);
+            l.end = End::Unknown("the appliance route names no next hop address".into());
+            out.push(l);
+        }
+        out
+    }
+
+    /// Delivers `dst` to its host; Some((host, new destination)) when the host undoes a NAT
+    /// and the packet goes on from there.
+    fn deliver(&self, dir: u8, dst: IpAddr, leg: &mut Leg) -> Option<(usize, IpAddr)> {
+        let Some(h) = self.r.hosts.get(dst) else {
+            leg.end = End::Delivered(None);
+            return None;
+        };
+        leg.visit(h);
+        let to = self.nat(dir, h, dst);
+        if to != dst {
+            Some((h, to))
+        } else {
+            leg.end = End::Delivered(Some(h));
+            None
+        }
+    }
+
+    /// The destination after point `p`'s NAT of direction `dir`: a destination rewrite seen
+    /// there, or the inverse of the other direction's source rewrite there.
+    fn nat(&self, dir: u8, p: usize, dst: IpAddr) -> IpAddr {
+        for r in self.c.rewrites.iter() {
+            if r.at != RewriteAt::Point(p) {
+                continue;
+            }
+            if r.dir == dir && !r.nat.source && r.nat.from.ip == dst {
+                return r.nat.to.ip;
+            }
+            if r.dir != dir && r.nat.source && r.nat.to.ip == dst {
+                return r.nat.from.ip;
+            }
+        }
+        dst
+    }
+}
