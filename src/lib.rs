@@ -16,6 +16,7 @@ pub mod capture;
 pub mod clock;
 pub mod correlate;
 pub mod decode;
+pub mod filter;
 pub mod flow;
 pub mod hash;
 pub mod list;
