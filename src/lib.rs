@@ -24,6 +24,7 @@ pub mod point;
 pub mod report;
 pub mod timings;
 pub mod verdict;
+pub mod window;
 
 #[cfg(test)]
 mod test_rng;
@@ -83,5 +84,6 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         clocks: corr.clocks,
         matches: corr.matches,
         expect_via: expect,
+        selection: report::Selection::default(),
     }
 }

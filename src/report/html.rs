@@ -404,12 +404,12 @@ this report is on the reference's timeline.</p>",
         let reason = a.reason(c, &names);
         details(
             &mut o,
-            i,
+            a.id(i),
             c,
             j,
             &reason,
             &names,
-            pic(&svg::ladder::file_name(i)),
+            pic(&svg::ladder::file_name(a.id(i))),
         );
     }
     let _ = writeln!(
@@ -470,7 +470,7 @@ fn verdict_table(
         }
         *listed += 1;
         let (c, j) = &a.conversations[i];
-        let id = i + 1;
+        let id = a.id(i);
         let conv = if laddered.contains(&i) {
             format!("<a href=\"#c{id}\">{}</a>", escape(&conversation_title(c)))
         } else {
@@ -491,14 +491,13 @@ fn verdict_table(
 
 fn details(
     o: &mut String,
-    i: usize,
+    id: usize,
     c: &Conversation,
     j: &Judgement,
     reason: &str,
     names: &[String],
     ladder: Option<&Picture>,
 ) {
-    let id = i + 1;
     let _ = writeln!(
         o,
         "<section id=\"c{id}\" class=\"conversation\">\n<h3>{} {}</h3>\n<p>{}</p>",

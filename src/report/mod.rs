@@ -31,6 +31,34 @@ pub struct Analysis {
     pub matches: crate::correlate::MatchSummary,
     /// The `--expect-via` points, by index (what the judgements were made against).
     pub expect_via: Vec<usize>,
+    /// What `--filter`, `--from` and `--to` asked for and what they left out (see
+    /// [`Analysis::retain`]).
+    pub selection: Selection,
+}
+
+/// What the user narrowed the report to, and how many conversations that left out.
+///
+/// Narrowing is done once, on the [`Analysis`], by [`Analysis::retain`]: every renderer
+/// (terminal, JSON, HTML, `--fail-on`) then sees only what was kept and needs nothing else,
+/// except [`Analysis::id`] for a conversation's id.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `--filter` as given.
+    pub expression: Option<String>,
+    /// `--from` / `--to` (aligned nanoseconds).
+    pub window: crate::window::Window,
+    /// Conversations left out of the reports.
+    pub left_out: usize,
+    /// The id of each kept conversation, by index; empty while nothing was left out (ids are
+    /// then index + 1).
+    ids: Vec<usize>,
+}
+
+impl Selection {
+    /// True when a filter or a time window was given.
+    pub fn is_set(&self) -> bool {
+        self.expression.is_some() || !self.window.is_open()
+    }
 }
 
 impl Analysis {
@@ -38,6 +66,34 @@ impl Analysis {
     /// [`Judgement`]). `names` are [`point_names`](Self::point_names).
     pub fn reason(&self, c: &Conversation, names: &[String]) -> String {
         crate::verdict::reason(c, names, &self.expect_via)
+    }
+
+    /// Keeps the conversations `keep` accepts and leaves the others out of every report,
+    /// counting them in [`Selection::left_out`]. Ids stay those of the whole analysis: the
+    /// kept conversation 26 is still `#26`, `ladder-26.svg`, `"id": 26`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Conversation, &Judgement) -> bool) {
+        let before = self.conversations.len();
+        let mut ids = Vec::new();
+        let mut i = 0;
+        let old = std::mem::take(&mut self.selection.ids);
+        self.conversations.retain(|(c, j)| {
+            let k = keep(c, j);
+            if k {
+                ids.push(old.get(i).copied().unwrap_or(i + 1));
+            }
+            i += 1;
+            k
+        });
+        self.selection.left_out += before - self.conversations.len();
+        if self.selection.left_out > 0 {
+            self.selection.ids = ids;
+        }
+    }
+
+    /// The id of the conversation at index `i` of [`conversations`](Self::conversations):
+    /// 1-based, its place among all the conversations found (also when some are left out).
+    pub fn id(&self, i: usize) -> usize {
+        self.selection.ids.get(i).copied().unwrap_or(i + 1)
     }
 
     /// Capture point names by index.
@@ -91,6 +147,41 @@ pub fn link_type_name(lt: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retain_keeps_ids_and_counts_what_it_left_out() {
+        let a = crate::analyse(
+            &[crate::point::PointInput {
+                name: "hub-nva".into(),
+                path: concat!(env!("CARGO_MANIFEST_DIR"), "/captures/hub-nva.pcap").into(),
+            }],
+            &crate::point::ReadOptions::default(),
+        );
+        let n = a.conversations.len();
+        assert!(n > 4, "{n}");
+        let mut b = a.clone();
+        b.retain(|c, _| c.ip_proto == 6);
+        let tcp: Vec<usize> = (0..n).filter(|&i| a.conversations[i].0.ip_proto == 6).collect();
+        assert_eq!(b.conversations.len(), tcp.len());
+        assert_eq!(b.selection.left_out, n - tcp.len());
+        for (k, &i) in tcp.iter().enumerate() {
+            assert_eq!(b.id(k), i + 1);
+        }
+        // narrowing again composes
+        let first = b.id(1);
+        b.retain(|_, _| true);
+        b.retain({
+            let mut k = 0;
+            move |_, _| {
+                k += 1;
+                k == 2
+            }
+        });
+        assert_eq!(b.conversations.len(), 1);
+        assert_eq!(b.id(0), first);
+        assert_eq!(b.selection.left_out, n - 1);
+        assert_eq!(a.id(3), 4);
+    }
 
     #[test]
     fn timestamps_print_like_tshark() {
