@@ -68,14 +68,16 @@ pub fn safe_name(s: &str) -> String {
 
 /// The default report name for the command-line captures: the folder's name, the single
 /// capture's point name (or the NAME of NAME=PATH), or `combined` for several.
-pub fn default_name(args: &[String]) -> String {
+pub fn default_name<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     let [arg] = args else {
         return "combined".into();
     };
+    let arg = arg.as_ref();
     if arg == "-" || arg == "/dev/stdin" {
         return "stdin".into();
     }
-    if let Some((name, _)) = arg.split_once('=') {
+    let os = crate::point::os_text;
+    if let Some((name, _)) = os(arg).split_once('=') {
         if !Path::new(arg).exists() && !name.is_empty() {
             return safe_name(name);
         }
@@ -83,11 +85,11 @@ pub fn default_name(args: &[String]) -> String {
     let path = Path::new(arg);
     let name = if path.is_dir() {
         path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(os)
             .or_else(|| {
                 std::fs::canonicalize(path)
                     .ok()
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .and_then(|p| p.file_name().map(os))
             })
             .unwrap_or_default()
     } else {
@@ -584,13 +586,13 @@ mod tests {
     #[test]
     fn default_names() {
         assert_eq!(
-            default_name(&["x.pcap".into(), "y.pcap".into()]),
+            default_name(&["x.pcap", "y.pcap"]),
             "combined"
         );
-        assert_eq!(default_name(&["-".into()]), "stdin");
-        assert_eq!(default_name(&["nva=/nonexistent/x.pcap".into()]), "nva");
+        assert_eq!(default_name(&["-"]), "stdin");
+        assert_eq!(default_name(&["nva=/nonexistent/x.pcap"]), "nva");
         assert_eq!(
-            default_name(&["/nonexistent/hub-nva.pcap.gz".into()]),
+            default_name(&["/nonexistent/hub-nva.pcap.gz"]),
             "hub-nva"
         );
         let here = env!("CARGO_MANIFEST_DIR");

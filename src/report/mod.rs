@@ -7,6 +7,7 @@
 
 pub mod html;
 pub mod json;
+pub mod noise;
 mod pages;
 pub mod svg;
 pub mod text;
