@@ -148,6 +148,7 @@ figure { margin: 14px 0 22px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }
+ul.noise { color: #555; font-size: 13px; margin: 6px 0; }
 .damage { color: #c62828; font-weight: bold; }
 a { color: #1f5fa0; }
 footer { margin-top: 40px; color: #777; font-size: 12px; }
@@ -163,7 +164,7 @@ fn badge(v: &str, text: Option<&str>) -> String {
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    super::text::plural(n as u64, one, many)
 }
 
 fn figure(out: &mut String, p: &Picture) {
@@ -225,11 +226,19 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
     let _ = writeln!(o, "<h1>{}</h1>", escape(&title));
     let _ = writeln!(
         o,
-        "<p class=\"lead\">{}, {} packets, {}.</p>",
+        "<p class=\"lead\">{}, {}, {}.</p>",
         plural(a.points.len(), "capture point", "capture points"),
-        packets,
+        super::text::plural(packets, "packet", "packets"),
         plural(a.conversations.len(), "conversation", "conversations")
     );
+    if a.selection.is_set() {
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">Narrowed to {}: {} left out (everything was read and correlated).</p>",
+            escape(&selection_text(a)),
+            plural(a.selection.left_out, "conversation", "conversations")
+        );
+    }
     o.push_str("<p class=\"counts\">");
     for v in Verdict::ALL {
         let k = a.count(v);
@@ -349,6 +358,14 @@ this report is on the reference's timeline.</p>",
         opts.table_rows,
         &mut listed,
     );
+    let kinds = super::noise::counts(&a.conversations);
+    if !kinds.is_empty() {
+        o.push_str("<ul class=\"noise\">\n");
+        for (k, n) in kinds {
+            let _ = writeln!(o, "<li>{}</li>", escape(&k.line(n)));
+        }
+        o.push_str("</ul>\n");
+    }
     if !one_way.is_empty() && listed < opts.table_rows {
         let _ = writeln!(
             o,
@@ -421,6 +438,22 @@ this report is on the reference's timeline.</p>",
     );
     o.push_str("</main>\n</body>\n</html>\n");
     o
+}
+
+/// `--filter 'host 10.0.0.1', from 2026-11-25 03:40:33.000` for the note on narrowing.
+fn selection_text(a: &Analysis) -> String {
+    let s = &a.selection;
+    let mut parts = Vec::new();
+    if let Some(e) = &s.expression {
+        parts.push(format!("--filter '{e}'"));
+    }
+    if let Some(f) = s.window.from {
+        parts.push(format!("from {} UTC", clock_text(f, true)));
+    }
+    if let Some(t) = s.window.to {
+        parts.push(format!("to {} UTC", clock_text(t, true)));
+    }
+    parts.join(", ")
 }
 
 /// A point's clock against the reference: `reference`, `+1.234 ms ±9 µs`, `not estimated`.

@@ -185,8 +185,7 @@ fn clock_note(a: &Analysis, point: usize, names: &[String]) -> Option<String> {
 }
 
 /// `1 packet`, `2 packets`: `n` and the word that fits it.
-pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
-    let n = n.into();
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
