@@ -57,7 +57,11 @@ pub enum FilterError {
         expected: &'static str,
     },
     #[error("'{word}' at character {at}: {why}")]
-    BadValue { word: String, at: usize, why: String },
+    BadValue {
+        word: String,
+        at: usize,
+        why: String,
+    },
 }
 
 impl FilterError {
@@ -96,11 +100,15 @@ impl Net {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -153,7 +161,8 @@ impl Subject {
             ip_proto: c.ip_proto,
             client: c.client.ip,
             server: c.server.ip,
-            ports: (c.kind == crate::flow::KeyKind::Ports).then_some((c.client.port, c.server.port)),
+            ports: (c.kind == crate::flow::KeyKind::Ports)
+                .then_some((c.client.port, c.server.port)),
             verdict,
         }
     }
@@ -252,11 +261,7 @@ fn tokenize(s: &str) -> Vec<Token> {
             continue;
         }
         let start = i;
-        while i < chars.len()
-            && !chars[i].is_whitespace()
-            && !matches!(chars[i], '(' | ')' | '!')
-            && !(matches!(chars[i], '&' | '|') && chars.get(i + 1) == Some(&chars[i]))
-        {
+        while i < chars.len() && !ends_word(&chars, i) {
             i += 1;
         }
         out.push(Token {
@@ -265,6 +270,15 @@ fn tokenize(s: &str) -> Vec<Token> {
         });
     }
     out
+}
+
+/// True when the character at `i` is not part of a word: a space, a parenthesis, `!`, or the
+/// start of `&&` / `||`.
+fn ends_word(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    c.is_whitespace()
+        || matches!(c, '(' | ')' | '!')
+        || (matches!(c, '&' | '|') && chars.get(i + 1) == Some(&c))
 }
 
 struct Parser {
@@ -282,7 +296,8 @@ impl Parser {
     }
 
     fn peek_is(&self, words: &[&str]) -> bool {
-        self.peek().is_some_and(|t| words.contains(&t.word.as_str()))
+        self.peek()
+            .is_some_and(|t| words.contains(&t.word.as_str()))
     }
 
     fn unexpected(&self, t: &Token, expected: &'static str) -> FilterError {
@@ -386,11 +401,14 @@ impl Parser {
             }
             "portrange" => {
                 let a = self.next("expected LOW-HIGH after 'portrange'")?;
-                let (lo, hi) = a.word.split_once('-').ok_or_else(|| FilterError::BadValue {
-                    word: a.word.clone(),
-                    at: a.at,
-                    why: "expected LOW-HIGH (1024-65535)".into(),
-                })?;
+                let (lo, hi) = a
+                    .word
+                    .split_once('-')
+                    .ok_or_else(|| FilterError::BadValue {
+                        word: a.word.clone(),
+                        at: a.at,
+                        why: "expected LOW-HIGH (1024-65535)".into(),
+                    })?;
                 let (lo, hi) = (port(lo, &a)?, port(hi, &a)?);
                 Expr::Port(dir, lo.min(hi), lo.max(hi))
             }
@@ -610,7 +628,10 @@ mod tests {
         assert_eq!(err("port 70000").word(), Some(("70000", 6)));
         assert_eq!(err("net 10.0.0.0/33").word(), Some(("10.0.0.0/33", 5)));
         assert_eq!(err("net 10.0.0.1/8").word(), Some(("10.0.0.1/8", 5)));
-        assert_eq!(err("net 2001:db8::/129").word(), Some(("2001:db8::/129", 5)));
+        assert_eq!(
+            err("net 2001:db8::/129").word(),
+            Some(("2001:db8::/129", 5))
+        );
         assert_eq!(err("verdict weird").word(), Some(("weird", 9)));
         assert_eq!(err("tcp udp").word(), Some(("udp", 5)));
         assert_eq!(err("(tcp or udp").word(), Some(("udp", 9)));

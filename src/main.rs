@@ -310,9 +310,9 @@ impl Narrowing {
     fn apply(self, a: &mut Analysis) {
         let w = self.window;
         match &self.filter {
-            Some((_, e)) => {
-                a.retain(|c, j| w.overlaps(c.first_ts, c.last_ts) && e.matches(&Subject::of(c, j.verdict)))
-            }
+            Some((_, e)) => a.retain(|c, j| {
+                w.overlaps(c.first_ts, c.last_ts) && e.matches(&Subject::of(c, j.verdict))
+            }),
             None if !w.is_open() => a.retain(|c, _| w.overlaps(c.first_ts, c.last_ts)),
             None => {}
         }
@@ -391,7 +391,9 @@ fn print_summary(cli: &Cli, analysis: &Analysis, json_to_stdout: bool) -> std::i
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     let topts = text::TextOptions {
         color,

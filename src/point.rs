@@ -842,7 +842,10 @@ mod tests {
         let e = resolve_inputs(&[repo("shifted")]).unwrap_err();
         assert!(matches!(e, InputError::OnlySubfolders { .. }), "{e}");
         let text = e.to_string();
-        assert!(text.contains("but its subfolders do (stage0, stage1, stage2, 2 more)"), "{text}");
+        assert!(
+            text.contains("but its subfolders do (stage0, stage1, stage2, 2 more)"),
+            "{text}"
+        );
         assert!(text.ends_with(": -r reads them"), "{text}");
         let empty = resolve_inputs(&[concat!(env!("CARGO_MANIFEST_DIR"), "/src")]);
         assert!(matches!(empty, Err(InputError::EmptyFolder(_))));
@@ -852,7 +855,10 @@ mod tests {
         assert!(names.contains(&"hub-nva"), "{names:?}");
         assert!(names.contains(&"stage3/hub-nva"), "{names:?}");
         assert!(names.contains(&"shifted/stage3/vpn-client"), "{names:?}");
-        assert!(names.contains(&"variants/stage1-pcapng/hub-nva"), "{names:?}");
+        assert!(
+            names.contains(&"variants/stage1-pcapng/hub-nva"),
+            "{names:?}"
+        );
         // a folder of captures reads the same either way
         let flat = resolve_inputs(&[repo("stage3")]).unwrap();
         let rec = resolve_inputs_with(&[repo("stage3")], ResolveOptions { recursive: true });

@@ -15,8 +15,11 @@ pub struct TimeError(pub String);
 pub fn parse_time(s: &str) -> Result<i64, TimeError> {
     let t = s.trim();
     let err = || TimeError(s.to_string());
-    if t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-')
-        && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    if t.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-')
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
         && !t[1..].contains('-')
     {
         return epoch_seconds(t).ok_or_else(err);
@@ -159,10 +162,7 @@ mod tests {
         assert_eq!(parse_time("2026-11-25T04:40:33+01:00"), Ok(ns));
         assert_eq!(parse_time("2026-11-24T22:10:33-05:30"), Ok(ns));
         assert_eq!(parse_time("2026-11-25T03:40:33.5Z"), Ok(ns + 500_000_000));
-        assert_eq!(
-            parse_time("2026-11-25T03:40:33.000000001Z"),
-            Ok(ns + 1)
-        );
+        assert_eq!(parse_time("2026-11-25T03:40:33.000000001Z"), Ok(ns + 1));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
         assert_eq!(
             parse_time("2024-02-29T00:00:00Z"),

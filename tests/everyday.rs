@@ -88,7 +88,11 @@ fn host_keeps_the_vpn_clients_conversations_as_it_knows_them() {
     // the NVA's legs of them stay in (what hub-nva saw of each is reported)
     for c in doc["conversations"].as_array().unwrap() {
         assert!(
-            c["points"].as_array().unwrap().iter().any(|p| p["point"] == "hub-nva"),
+            c["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["point"] == "hub-nva"),
             "{c}"
         );
     }
@@ -122,14 +126,14 @@ fn verdict_and_protocol_select_one_conversation() {
     assert_eq!(convs[0]["proto"], "tcp");
     assert_eq!(convs[0]["verdict"], "asymmetric");
     // the same in the terminal: one ASYMMETRIC line
-    let run = flowcheck(&[
-        s3.to_str().unwrap(),
-        "-f",
-        "verdict asymmetric && tcp",
-    ]);
+    let run = flowcheck(&[s3.to_str().unwrap(), "-f", "verdict asymmetric && tcp"]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("ASYMMETRIC (1)"), "{}", run.stdout);
-    assert!(run.stdout.contains("(30 left out by --filter)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("(30 left out by --filter)"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -150,7 +154,12 @@ fn a_malformed_filter_is_a_usage_error_pointing_at_the_word() {
     }
     let run = flowcheck(&[s3.to_str().unwrap(), "--filter", "tcp and prot 80"]);
     let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines[1..], ["  tcp and prot 80", "          ^^^^"], "{}", run.stderr);
+    assert_eq!(
+        lines[1..],
+        ["  tcp and prot 80", "          ^^^^"],
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -165,19 +174,40 @@ fn from_and_to_narrow_to_a_time_window() {
     let want_from = convs.iter().filter(|c| secs(&c["last_ts"]) >= mid).count();
     let want_to = convs.iter().filter(|c| secs(&c["first_ts"]) <= mid).count();
     assert!(want_from > 0 && want_from < convs.len(), "{want_from}");
-    for t in ["1795578035", "2026-11-25T03:40:35Z", "2026-11-25T04:40:35+01:00"] {
+    for t in [
+        "1795578035",
+        "2026-11-25T03:40:35Z",
+        "2026-11-25T04:40:35+01:00",
+    ] {
         let (_, doc) = json_with(&[s3, "--from", t]);
-        assert_eq!(doc["conversations"].as_array().unwrap().len(), want_from, "{t}");
+        assert_eq!(
+            doc["conversations"].as_array().unwrap().len(),
+            want_from,
+            "{t}"
+        );
         assert_eq!(doc["filter"]["from"], "1795578035.000000000");
         assert_eq!(doc["filter"]["left_out"], convs.len() - want_from);
         let (_, doc) = json_with(&[s3, "--to", t]);
-        assert_eq!(doc["conversations"].as_array().unwrap().len(), want_to, "{t}");
+        assert_eq!(
+            doc["conversations"].as_array().unwrap().len(),
+            want_to,
+            "{t}"
+        );
     }
     // a window before the captures leaves nothing, and says so
     let run = flowcheck(&[s3, "--to", "2020-01-01T00:00:00Z"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("0 conversations (31 left out by the time window)"), "{}", run.stdout);
-    assert!(run.stdout.contains("no conversation left after the filter"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("0 conversations (31 left out by the time window)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("no conversation left after the filter"),
+        "{}",
+        run.stdout
+    );
     // the window and the filter together
     let (_, doc) = json_with(&[s3, "--from", "1795578035", "-f", "icmp"]);
     for c in doc["conversations"].as_array().unwrap() {
@@ -187,7 +217,11 @@ fn from_and_to_narrow_to_a_time_window() {
     for bad in [["--from", "yesterday"], ["--to", "2026-11-25T03:40:35"]] {
         let run = flowcheck(&[s3, bad[0], bad[1]]);
         assert_eq!(run.code, 2, "{bad:?}");
-        assert!(run.stderr.starts_with(&format!("flowcheck: {}: '", bad[0])), "{}", run.stderr);
+        assert!(
+            run.stderr.starts_with(&format!("flowcheck: {}: '", bad[0])),
+            "{}",
+            run.stderr
+        );
         assert!(run.stdout.is_empty());
     }
     let run = flowcheck(&[s3, "--from", "1795578036", "--to", "1795578035"]);
@@ -206,7 +240,10 @@ fn one_way_traffic_is_one_line_per_kind_unless_everything_is_asked_for() {
         .find(|l| l.starts_with("  IPv6 neighbour discovery: "))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(nd.ends_with(" conversations, one-way by nature"), "{nd}");
-    assert!(out.contains("  MLD (IPv6 multicast listener reports): "), "{out}");
+    assert!(
+        out.contains("  MLD (IPv6 multicast listener reports): "),
+        "{out}"
+    );
     // none of them is listed one by one
     assert!(!out.contains("icmpv6 "), "{out}");
     // what needs a look comes before the folded noise
@@ -219,7 +256,11 @@ fn one_way_traffic_is_one_line_per_kind_unless_everything_is_asked_for() {
     // --limit 0 lists every one, and the JSON has them all
     let run = flowcheck(&[s0.to_str().unwrap(), "--limit", "0"]);
     assert!(!run.stdout.contains("ONE-WAY BY NATURE"), "{}", run.stdout);
-    let listed = run.stdout.lines().filter(|l| l.starts_with("  icmpv6 ")).count();
+    let listed = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  icmpv6 "))
+        .count();
     let (_, doc) = json_with(&[s0.to_str().unwrap()]);
     let icmp6 = doc["conversations"]
         .as_array()
@@ -253,8 +294,10 @@ fn the_html_report_summarises_one_way_traffic_per_kind() {
         .map(|li| li.text().unwrap_or("").to_string())
         .collect();
     assert!(
-        items.iter().any(|i| i.starts_with("IPv6 neighbour discovery: ")
-            && i.ends_with("conversations, one-way by nature")),
+        items
+            .iter()
+            .any(|i| i.starts_with("IPv6 neighbour discovery: ")
+                && i.ends_with("conversations, one-way by nature")),
         "{items:?}"
     );
 }
@@ -287,12 +330,18 @@ fn fail_on_says_why_on_the_last_line_even_when_quiet() {
     assert_eq!(run.code, 1);
     let last = run.stderr.lines().last().unwrap_or("");
     assert!(
-        last.starts_with("flowcheck: failing on asymmetric: 1 conversation, first tcp 10.100.204.2:")
-            && last.contains("; symmetric: 1 conversation, first tcp 10.100.201.4:35100"),
+        last.starts_with(
+            "flowcheck: failing on asymmetric: 1 conversation, first tcp 10.100.204.2:"
+        ) && last.contains("; symmetric: 1 conversation, first tcp 10.100.201.4:35100"),
         "{last}"
     );
     // nothing found: nothing said
-    let run = flowcheck(&[stage(3).as_os_str(), "-q".as_ref(), "--fail-on".as_ref(), "unanswered".as_ref()]);
+    let run = flowcheck(&[
+        stage(3).as_os_str(),
+        "-q".as_ref(),
+        "--fail-on".as_ref(),
+        "unanswered".as_ref(),
+    ]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
 }
 
@@ -323,18 +372,35 @@ impl Drop for Immutable {
 fn report_by_product_in(cwd: &Path) {
     let run = flowcheck_in(cwd, &[stage(3)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("flowcheck: 4 capture points"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("flowcheck: 4 capture points"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("report: "), "{}", run.stdout);
     assert!(
-        run.stderr.starts_with("flowcheck: warning: no report written: reports")
+        run.stderr
+            .starts_with("flowcheck: warning: no report written: reports")
             && run.stderr.contains("--report DIR writes it elsewhere"),
         "{}",
         run.stderr
     );
     // the warning does not hide --fail-on's reason, which stays last
-    let run = flowcheck_in(cwd, &[stage(3).as_os_str(), "--fail-on".as_ref(), "asymmetric".as_ref()]);
+    let run = flowcheck_in(
+        cwd,
+        &[
+            stage(3).as_os_str(),
+            "--fail-on".as_ref(),
+            "asymmetric".as_ref(),
+        ],
+    );
     assert_eq!(run.code, 1);
-    assert!(run.stderr.lines().last().unwrap_or("").starts_with("flowcheck: failing on"));
+    assert!(run
+        .stderr
+        .lines()
+        .last()
+        .unwrap_or("")
+        .starts_with("flowcheck: failing on"));
 }
 
 #[test]
@@ -344,9 +410,17 @@ fn the_default_report_is_a_by_product_an_explicit_one_is_not() {
     dir.file("reports", b"not a folder");
     report_by_product_in(dir.path());
     let explicit = dir.path().join("reports/stage3");
-    let run = flowcheck(&[stage(3).as_os_str(), "--report".as_ref(), explicit.as_os_str()]);
+    let run = flowcheck(&[
+        stage(3).as_os_str(),
+        "--report".as_ref(),
+        explicit.as_os_str(),
+    ]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.starts_with("flowcheck: report: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("flowcheck: report: "),
+        "{}",
+        run.stderr
+    );
 
     // a read-only working directory: permission bits for other users, the immutable
     // attribute for root (skipped where chattr is not allowed)
@@ -358,7 +432,11 @@ fn the_default_report_is_a_by_product_an_explicit_one_is_not() {
     }
     let writable = std::fs::create_dir(ro.path().join("probe")).is_ok();
     let _ = std::fs::remove_dir(ro.path().join("probe"));
-    let guard = if writable { Immutable::new(ro.path()) } else { None };
+    let guard = if writable {
+        Immutable::new(ro.path())
+    } else {
+        None
+    };
     if !writable || guard.is_some() {
         report_by_product_in(ro.path());
     } else {
@@ -405,7 +483,12 @@ fn standard_input_gives_the_verdicts_of_the_file() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["client"].to_string() + &c["server"].to_string(), c["verdict"].to_string()))
+            .map(|c| {
+                (
+                    c["client"].to_string() + &c["server"].to_string(),
+                    c["verdict"].to_string(),
+                )
+            })
             .collect()
     };
     assert!(!verdicts(&file).is_empty());
@@ -423,7 +506,10 @@ fn a_missing_file_is_one_line_and_no_table() {
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert_eq!(run.stderr, "flowcheck: nope.pcap: no such file\n");
     // among other captures too, and under NAME=PATH
-    let run = flowcheck(&[stage(3).join("hub-nva.pcap").as_os_str(), "x=nope.pcap".as_ref()]);
+    let run = flowcheck(&[
+        stage(3).join("hub-nva.pcap").as_os_str(),
+        "x=nope.pcap".as_ref(),
+    ]);
     assert_eq!((run.code, run.stdout.as_str()), (2, ""));
     assert_eq!(run.stderr, "flowcheck: nope.pcap: no such file\n");
 }
@@ -435,7 +521,8 @@ fn folders_of_capture_folders_need_recursive() {
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
     assert!(
-        run.stderr.contains("the folder holds no capture file, but its subfolders do (stage0,")
+        run.stderr
+            .contains("the folder holds no capture file, but its subfolders do (stage0,")
             && run.stderr.trim_end().ends_with("-r reads them"),
         "{}",
         run.stderr
@@ -457,9 +544,14 @@ fn folders_of_capture_folders_need_recursive() {
 fn the_summary_wraps_at_columns_and_at_100_off_a_terminal() {
     let run_with = |columns: Option<&str>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowcheck"));
-        cmd.args([stage(3).as_os_str(), "--no-report".as_ref(), "--limit".as_ref(), "0".as_ref()])
-            .env("NO_COLOR", "1")
-            .env_remove("COLUMNS");
+        cmd.args([
+            stage(3).as_os_str(),
+            "--no-report".as_ref(),
+            "--limit".as_ref(),
+            "0".as_ref(),
+        ])
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS");
         if let Some(c) = columns {
             cmd.env("COLUMNS", c);
         }
@@ -468,10 +560,17 @@ fn the_summary_wraps_at_columns_and_at_100_off_a_terminal() {
     let widest = |out: &str| {
         // the points table is a table: only the verdict sections wrap
         let from = out.find("\nASYMMETRIC").unwrap();
-        out[from..].lines().map(|l| l.chars().count()).max().unwrap_or(0)
+        out[from..]
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
     };
     let default = run_with(None);
-    assert!(widest(&default) <= 100 && widest(&default) > 90, "{default}");
+    assert!(
+        widest(&default) <= 100 && widest(&default) > 90,
+        "{default}"
+    );
     let narrow = run_with(Some("60"));
     assert!(widest(&narrow) <= 60, "{narrow}");
     assert!(narrow.lines().count() > default.lines().count());
@@ -482,15 +581,30 @@ fn singular_and_plural_are_right() {
     let one = common::shared().join("corpus/files/4in4.pcap");
     let run = flowcheck(&[&one]);
     assert!(
-        run.stdout.starts_with("flowcheck: 1 capture point, 1 packet, 1 conversation\n"),
+        run.stdout
+            .starts_with("flowcheck: 1 capture point, 1 packet, 1 conversation\n"),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("1 request, no reply seen"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 request, no reply seen"),
+        "{}",
+        run.stdout
+    );
     let ntp = common::shared().join("corpus/files/gre-sample.pcap");
     let run = flowcheck(&[&ntp]);
-    assert!(run.stdout.contains("1 request and 1 reply both seen here"), "{}", run.stdout);
-    for wrong in ["1 packets", "1 conversations", "1 requests", "1 replies", "1 times"] {
+    assert!(
+        run.stdout.contains("1 request and 1 reply both seen here"),
+        "{}",
+        run.stdout
+    );
+    for wrong in [
+        "1 packets",
+        "1 conversations",
+        "1 requests",
+        "1 replies",
+        "1 times",
+    ] {
         assert!(!run.stdout.contains(wrong), "{wrong}: {}", run.stdout);
     }
 }
@@ -505,7 +619,11 @@ fn every_error_has_the_one_prefix() {
     ] {
         let run = flowcheck(&args);
         assert_eq!(run.code, 2, "{args:?}");
-        assert!(run.stderr.starts_with("flowcheck: "), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("flowcheck: "),
+            "{args:?}: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("error: "), "{args:?}: {}", run.stderr);
     }
 }
@@ -518,9 +636,9 @@ fn file_names_that_are_not_utf8_stay_apart_and_can_be_named() {
     let nva = std::fs::read(captures().join("hub-nva.pcap")).unwrap();
     let mut paths = Vec::new();
     for b in [0xe9u8, 0xff] {
-        let p = dir
-            .path()
-            .join(OsString::from_vec([b"nva-".as_slice(), &[b], b".pcap"].concat()));
+        let p = dir.path().join(OsString::from_vec(
+            [b"nva-".as_slice(), &[b], b".pcap"].concat(),
+        ));
         std::fs::write(&p, &nva).unwrap();
         paths.push(p);
     }

@@ -618,16 +618,10 @@ mod tests {
 
     #[test]
     fn default_names() {
-        assert_eq!(
-            default_name(&["x.pcap", "y.pcap"]),
-            "combined"
-        );
+        assert_eq!(default_name(&["x.pcap", "y.pcap"]), "combined");
         assert_eq!(default_name(&["-"]), "stdin");
         assert_eq!(default_name(&["nva=/nonexistent/x.pcap"]), "nva");
-        assert_eq!(
-            default_name(&["/nonexistent/hub-nva.pcap.gz"]),
-            "hub-nva"
-        );
+        assert_eq!(default_name(&["/nonexistent/hub-nva.pcap.gz"]), "hub-nva");
         let here = env!("CARGO_MANIFEST_DIR");
         assert_eq!(default_name(&[format!("{here}/src")]), "src");
         assert_eq!(default_name(&[format!("{here}/src/")]), "src");

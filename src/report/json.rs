@@ -1370,7 +1370,10 @@ mod tests {
         assert!(fast == reference, "narrowed documents differ");
         let doc: serde_json::Value = serde_json::from_slice(&fast).unwrap();
         assert_eq!(doc["conversations"][1]["id"], 6);
-        assert_eq!(doc["filter"]["left_out"], a.conversations.len() - narrowed.conversations.len());
+        assert_eq!(
+            doc["filter"]["left_out"],
+            a.conversations.len() - narrowed.conversations.len()
+        );
         serde_json::from_slice::<serde_json::Value>(&fast).unwrap();
         // nothing at all, then one row of each
         a.conversations.truncate(1);

@@ -162,7 +162,9 @@ mod tests {
         assert!(n > 4, "{n}");
         let mut b = a.clone();
         b.retain(|c, _| c.ip_proto == 6);
-        let tcp: Vec<usize> = (0..n).filter(|&i| a.conversations[i].0.ip_proto == 6).collect();
+        let tcp: Vec<usize> = (0..n)
+            .filter(|&i| a.conversations[i].0.ip_proto == 6)
+            .collect();
         assert_eq!(b.conversations.len(), tcp.len());
         assert_eq!(b.selection.left_out, n - tcp.len());
         for (k, &i) in tcp.iter().enumerate() {

@@ -111,7 +111,10 @@ mod tests {
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         let incomplete = a.count(Verdict::Incomplete);
         assert!(total > 0 && total <= incomplete, "{counts:?}");
-        assert!(counts.iter().any(|(k, _)| *k == Noise::NeighbourDiscovery), "{counts:?}");
+        assert!(
+            counts.iter().any(|(k, _)| *k == Noise::NeighbourDiscovery),
+            "{counts:?}"
+        );
         assert!(counts.iter().any(|(k, _)| *k == Noise::Mld), "{counts:?}");
         // nothing that was judged otherwise is noise
         for (c, j) in &a.conversations {

@@ -212,7 +212,11 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         "{}, {}, {}{}",
         plural(a.points.len() as u64, "capture point", "capture points"),
         plural(packets, "packet", "packets"),
-        plural(a.conversations.len() as u64, "conversation", "conversations"),
+        plural(
+            a.conversations.len() as u64,
+            "conversation",
+            "conversations"
+        ),
         left_out_note(a)
     );
     writeln!(
@@ -315,7 +319,11 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         if s.timestamp_fixups > 0 {
             notes.push(format!(
                 "{} normalised",
-                plural(s.timestamp_fixups, "invalid time stamp", "invalid time stamps")
+                plural(
+                    s.timestamp_fixups,
+                    "invalid time stamp",
+                    "invalid time stamps"
+                )
             ));
         }
         if s.packets_over_flow_cap > 0 {

@@ -79,7 +79,13 @@ pub fn render(a: &Analysis, limit: usize) -> String {
 
     let labels: Vec<String> = rows
         .iter()
-        .map(|&i| format!("#{}  {}", a.id(i), conversation_label(&a.conversations[i].0)))
+        .map(|&i| {
+            format!(
+                "#{}  {}",
+                a.id(i),
+                conversation_label(&a.conversations[i].0)
+            )
+        })
         .collect();
     let verdict_w = Verdict::ALL
         .iter()
