@@ -330,19 +330,24 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, FilterError> {
-        let mut e = self.and()?;
-        while self.peek_is(&["or", "||"]) {
-            self.pos += 1;
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
-        }
-        Ok(e)
+        self.chain(&["or", "||"], Parser::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, FilterError> {
-        let mut e = self.not()?;
-        while self.peek_is(&["and", "&&"]) {
+        self.chain(&["and", "&&"], Parser::not, Expr::And)
+    }
+
+    /// `operand { op operand }`, joined from the left.
+    fn chain(
+        &mut self,
+        ops: &[&str],
+        operand: fn(&mut Parser) -> Result<Expr, FilterError>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Result<Expr, FilterError> {
+        let mut e = operand(self)?;
+        while self.peek_is(ops) {
             self.pos += 1;
-            e = Expr::And(Box::new(e), Box::new(self.not()?));
+            e = join(Box::new(e), Box::new(operand(self)?));
         }
         Ok(e)
     }
