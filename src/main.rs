@@ -507,6 +507,9 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Ok(i) => i,
         Err(e) => return usage(text::sanitize(&e.to_string())),
     };
+    if cli.captures.iter().any(|c| c == "-") && std::io::stdin().is_terminal() {
+        return usage("-: standard input is a terminal: pipe a capture into it".into());
+    }
     for p in &cli.expect_via {
         if !inputs.iter().any(|i| &i.name == p) {
             let all: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
