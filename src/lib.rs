@@ -19,6 +19,7 @@ pub mod decode;
 pub mod filter;
 pub mod flow;
 pub mod hash;
+pub mod inputs;
 pub mod list;
 pub mod point;
 pub mod report;
