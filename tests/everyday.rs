@@ -647,3 +647,37 @@ fn file_names_that_are_not_utf8_stay_apart_and_can_be_named() {
     assert_eq!(doc["points"][0]["name"], "hub");
     assert_eq!(doc["points"][1]["name"], "nva-\\xe9");
 }
+
+#[test]
+fn a_narrowed_report_keeps_the_ids_of_the_whole_analysis() {
+    let dir = TempDir::new("narrowed-report");
+    let report = dir.path().join("r");
+    let run = flowcheck(&[
+        stage(3).as_os_str(),
+        "-f".as_ref(),
+        "verdict asymmetric and tcp".as_ref(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_, doc) = json_with(&[
+        stage(3).to_str().unwrap(),
+        "-f",
+        "verdict asymmetric and tcp",
+    ]);
+    let id = doc["conversations"][0]["id"].as_u64().unwrap();
+    assert!(id > 1, "{id}");
+    let ladders: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ladder-"))
+        .collect();
+    assert_eq!(ladders, [format!("ladder-{id}.svg")]);
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    has(&page, &format!("id=\"v{id}\""));
+    has(
+        &page,
+        "Narrowed to --filter &#39;verdict asymmetric and tcp&#39;: 30 conversations left out",
+    );
+}
