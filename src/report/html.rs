@@ -358,14 +358,7 @@ this report is on the reference's timeline.</p>",
         opts.table_rows,
         &mut listed,
     );
-    let kinds = super::noise::counts(&a.conversations);
-    if !kinds.is_empty() {
-        o.push_str("<ul class=\"noise\">\n");
-        for (k, n) in kinds {
-            let _ = writeln!(o, "<li>{}</li>", escape(&k.line(n)));
-        }
-        o.push_str("</ul>\n");
-    }
+    noise_list(&mut o, a);
     if !one_way.is_empty() && listed < opts.table_rows {
         let _ = writeln!(
             o,
@@ -438,6 +431,20 @@ this report is on the reference's timeline.</p>",
     );
     o.push_str("</main>\n</body>\n</html>\n");
     o
+}
+
+/// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
+/// conversations, one-way by nature"), above the folded table that lists them.
+fn noise_list(o: &mut String, a: &Analysis) {
+    let kinds = super::noise::counts(&a.conversations);
+    if kinds.is_empty() {
+        return;
+    }
+    o.push_str("<ul class=\"noise\">\n");
+    for (k, n) in kinds {
+        let _ = writeln!(o, "<li>{}</li>", escape(&k.line(n)));
+    }
+    o.push_str("</ul>\n");
 }
 
 /// `--filter 'host 10.0.0.1', from 2026-11-25 03:40:33.000` for the note on narrowing.
