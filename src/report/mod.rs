@@ -72,20 +72,17 @@ impl Analysis {
     /// Keeps the conversations `keep` accepts and leaves the others out of every report,
     /// counting them in [`Selection::left_out`]. Ids stay those of the whole analysis: the
     /// kept conversation 26 is still `#26`, `ladder-26.svg`, `"id": 26`.
+    ///
+    /// Anything kept beside `conversations` and indexed like it must be narrowed here with the
+    /// same mask (see [`narrow`]).
     pub fn retain(&mut self, mut keep: impl FnMut(&Conversation, &Judgement) -> bool) {
-        let before = self.conversations.len();
-        let mut ids = Vec::new();
-        let mut i = 0;
-        let old = std::mem::take(&mut self.selection.ids);
-        self.conversations.retain(|(c, j)| {
-            let k = keep(c, j);
-            if k {
-                ids.push(old.get(i).copied().unwrap_or(i + 1));
-            }
-            i += 1;
-            k
-        });
-        self.selection.left_out += before - self.conversations.len();
+        let kept: Vec<bool> = self.conversations.iter().map(|(c, j)| keep(c, j)).collect();
+        let ids: Vec<usize> = (0..kept.len())
+            .filter(|&i| kept[i])
+            .map(|i| self.id(i))
+            .collect();
+        narrow(&mut self.conversations, &kept);
+        self.selection.left_out += kept.iter().filter(|&&k| !k).count();
         if self.selection.left_out > 0 {
             self.selection.ids = ids;
         }
@@ -112,6 +109,15 @@ impl Analysis {
     pub fn damaged(&self) -> bool {
         self.points.iter().any(|p| p.summary.damage.is_some())
     }
+}
+
+/// Keeps the items of `v` whose `kept` is true (a vector indexed like the conversations).
+pub fn narrow<T>(v: &mut Vec<T>, kept: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        kept.get(i - 1).copied().unwrap_or(true)
+    });
 }
 
 /// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false.
