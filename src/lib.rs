@@ -17,14 +17,17 @@ pub mod capture;
 pub mod clock;
 pub mod correlate;
 pub mod decode;
+pub mod filter;
 pub mod flow;
 pub mod hash;
+pub mod inputs;
 pub mod list;
 pub mod point;
 pub mod report;
 pub mod routes;
 pub mod timings;
 pub mod verdict;
+pub mod window;
 
 #[cfg(test)]
 mod test_rng;
@@ -95,5 +98,6 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         matches: corr.matches,
         expect_via: expect,
         routing,
+        selection: report::Selection::default(),
     }
 }

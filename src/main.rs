@@ -1,15 +1,18 @@
 //! The `flowcheck` command: parses flags, runs the library, prints, maps the outcome to an
 //! exit code (0 analysed, 1 a `--fail-on` verdict was found, 2 usage error or damaged input).
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 
-use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
-use flowcheck::report::{html, json, text, PageWriter};
+use flowcheck::filter::{Expr, Subject};
+use flowcheck::point::{resolve_inputs_with, Progress, ReadOptions, ResolveOptions};
+use flowcheck::report::{html, json, text, Analysis, PageWriter};
 use flowcheck::verdict::Verdict;
+use flowcheck::window::{parse_time, Window};
 
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
 /// of a network, and tell which took an asymmetric path.
@@ -17,15 +20,37 @@ use flowcheck::verdict::Verdict;
 #[command(name = "flowcheck", version, about, long_about = None)]
 #[command(
     after_help = "CAPTURE is a pcap/pcapng file (gzip is read directly), a folder of them \
-(each file is a capture point named after its file stem), or NAME=PATH.\n\n\
+(each file is a capture point named after its file stem), NAME=PATH, or - (standard input).\n\n\
+FILTER words (tcpdump's, on the client and server before NAT): host, src host, dst host, \
+net CIDR, port, src/dst port, portrange LOW-HIGH, tcp, udp, icmp, icmp6, ip, ip6, \
+verdict VERDICT; and/&&, or/||, not/!, parentheses. Example: -f 'host 10.100.204.2 and \
+not icmp6'.\n\n\
 Exit status: 0 analysed; 1 a conversation has a --fail-on verdict; 2 usage error, a \
 capture was unreadable or damaged (what could be read is still reported), or a route file was \
 bad (the analysis then runs without routes)."
 )]
 struct Cli {
-    /// Capture files, folders of captures, or NAME=PATH.
+    /// Capture files, folders of captures, NAME=PATH, or - for standard input.
     #[arg(required = true, value_name = "CAPTURE")]
-    captures: Vec<String>,
+    captures: Vec<OsString>,
+
+    /// Report only the conversations this tcpdump-style expression selects (everything is
+    /// still read and correlated).
+    #[arg(short, long, value_name = "FILTER", allow_hyphen_values = true)]
+    filter: Option<String>,
+
+    /// Report only conversations that end at or after TIME (RFC 3339 or epoch seconds, on
+    /// the aligned timeline).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    from: Option<String>,
+
+    /// Report only conversations that start at or before TIME.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    to: Option<String>,
+
+    /// Read folders of captures recursively (point names are the paths below the folder).
+    #[arg(short, long)]
+    recursive: bool,
 
     /// Write the flowcheck/1 JSON document to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
@@ -89,7 +114,23 @@ enum ColorChoice {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // one error prefix for every message
+            let text = e.render().to_string();
+            eprint!(
+                "flowcheck: {}",
+                text.strip_prefix("error: ").unwrap_or(&text)
+            );
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -257,15 +298,80 @@ fn usage(msg: String) -> std::io::Result<u8> {
     Ok(2)
 }
 
-fn run(cli: Cli) -> std::io::Result<u8> {
-    // validate everything before reading anything
+/// What `--filter`, `--from` and `--to` ask for, checked before anything is read.
+struct Narrowing {
+    filter: Option<(String, Expr)>,
+    window: Window,
+}
+
+impl Narrowing {
+    /// Parses the flags; the error is the usage message (for a filter, the expression with a
+    /// caret under the offending word).
+    fn parse(cli: &Cli) -> Result<Narrowing, String> {
+        let filter = match &cli.filter {
+            None => None,
+            Some(f) => match Expr::parse(f) {
+                Ok(e) => Some((f.clone(), e)),
+                Err(e) => {
+                    let mut msg = format!("--filter: {}", text::sanitize(&e.to_string()));
+                    if let Some((word, at)) = e.word() {
+                        let expr = text::sanitize(f);
+                        // the caret line only when the expression prints as it was typed
+                        if expr == *f && at > 0 {
+                            let width = word.chars().count().max(1);
+                            msg.push_str(&format!(
+                                "\n  {expr}\n  {}{}",
+                                " ".repeat(at - 1),
+                                "^".repeat(width)
+                            ));
+                        }
+                    }
+                    return Err(msg);
+                }
+            },
+        };
+        let time = |flag: &str, v: &Option<String>| match v {
+            None => Ok(None),
+            Some(t) => parse_time(t)
+                .map(Some)
+                .map_err(|e| format!("{flag}: {}", text::sanitize(&e.to_string()))),
+        };
+        let window = Window {
+            from: time("--from", &cli.from)?,
+            to: time("--to", &cli.to)?,
+        };
+        if let (Some(f), Some(t)) = (window.from, window.to) {
+            if f > t {
+                return Err("--from is after --to: no conversation could be reported".into());
+            }
+        }
+        Ok(Narrowing { filter, window })
+    }
+
+    /// Leaves out of the analysis's reports what the user did not ask for.
+    fn apply(self, a: &mut Analysis) {
+        let w = self.window;
+        match &self.filter {
+            Some((_, e)) => a.retain(|c, j| {
+                w.overlaps(c.first_ts, c.last_ts) && e.matches(&Subject::of(c, j.verdict))
+            }),
+            None if !w.is_open() => a.retain(|c, _| w.overlaps(c.first_ts, c.last_ts)),
+            None => {}
+        }
+        a.selection.expression = self.filter.map(|(text, _)| text);
+        a.selection.window = w;
+    }
+}
+
+/// Validates `--fail-on`.
+fn fail_on_verdicts(names: &[String]) -> Result<Vec<Verdict>, String> {
     let mut fail_on = Vec::new();
-    for v in &cli.fail_on {
+    for v in names {
         match Verdict::from_name(v.trim()) {
             Some(v) => fail_on.push(v),
             None => {
                 let all: Vec<&str> = Verdict::ALL.iter().map(|v| v.name()).collect();
-                return usage(format!(
+                return Err(format!(
                     "--fail-on: unknown verdict '{}' (one of: {})",
                     text::sanitize(v),
                     all.join(", ")
@@ -273,13 +379,179 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             }
         }
     }
+    Ok(fail_on)
+}
+
+/// `failing on asymmetric: 4 conversations, first icmp 10.100.204.2 -> 10.100.201.4 id 13`
+/// (each `--fail-on` verdict found, in the verdicts' order), or None when none was found.
+fn fail_reason(a: &Analysis, fail_on: &[Verdict]) -> Option<String> {
+    let parts: Vec<String> = Verdict::ALL
+        .into_iter()
+        .filter(|v| fail_on.contains(v))
+        .filter_map(|v| {
+            let first = a.conversations.iter().find(|(_, j)| j.verdict == v)?;
+            let n = a.count(v);
+            Some(format!(
+                "{}: {n} conversation{}, first {}",
+                v.name(),
+                if n == 1 { "" } else { "s" },
+                text::sanitize(&text::conversation_title(&first.0))
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("failing on {}", parts.join("; ")))
+}
+
+/// The width to wrap the summary at: `COLUMNS` when set, the terminal's width on a terminal,
+/// 100 otherwise.
+fn summary_width(to_terminal: bool) -> usize {
+    if let Some(n) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n.max(40);
+    }
+    let size = if !to_terminal {
+        None
+    } else if std::io::stdout().is_terminal() {
+        terminal_size::terminal_size_of(std::io::stdout())
+    } else {
+        terminal_size::terminal_size_of(std::io::stderr())
+    };
+    size.map_or(100, |(w, _)| usize::from(w.0).max(40))
+}
+
+/// Prints the terminal summary on standard output (standard error when the JSON goes to
+/// standard output).
+fn print_summary(cli: &Cli, analysis: &Analysis, json_to_stdout: bool) -> std::io::Result<()> {
+    let to_terminal = if json_to_stdout {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let topts = text::TextOptions {
+        color,
+        limit: cli.limit,
+        width: summary_width(to_terminal),
+    };
+    let mut buf = Vec::new();
+    text::write(analysis, &topts, &mut buf)?;
+    if json_to_stdout {
+        std::io::stderr().write_all(&buf)
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&buf)?;
+        out.flush()
+    }
+}
+
+/// Writes the HTML report and says where. The default folder is a by-product: when it cannot
+/// be written the run warns and goes on; a folder given with `--report` must be written.
+fn write_report(
+    cli: &Cli,
+    analysis: &Analysis,
+    dir: &std::path::Path,
+    name: &str,
+    json_to_stdout: bool,
+) -> std::io::Result<()> {
+    let opts = html::ReportOptions::new(name);
+    let index = match html::write_report(analysis, dir, &opts) {
+        Ok(index) => index,
+        Err(e) if cli.report.is_none() => {
+            eprintln!(
+                "flowcheck: warning: no report written: {} (--report DIR writes it elsewhere, \
+                 --no-report skips it)",
+                text::sanitize(&e.to_string())
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(std::io::Error::new(e.kind(), format!("report: {e}"))),
+    };
+    if !cli.quiet {
+        let line = format!("report: {}", text::sanitize(&index.display().to_string()));
+        if json_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Says on standard error which captures were damaged or unreadable.
+fn print_damage(analysis: &Analysis) {
+    for p in &analysis.points {
+        if let Some(d) = &p.summary.damage {
+            let path = text::sanitize(&flowcheck::point::os_text(p.summary.path.as_os_str()));
+            let reason = text::sanitize(&d.reason);
+            if p.summary.format.is_empty() {
+                // Never recognised as a capture: nothing was read.
+                eprintln!(
+                    "flowcheck: {path}: unreadable at byte {}: {reason}",
+                    d.offset
+                );
+            } else {
+                eprintln!(
+                    "flowcheck: {path}: damaged at byte {}: {reason} (packets before it were \
+                     analysed)",
+                    d.offset
+                );
+            }
+        }
+    }
+}
+
+/// Opens the `--json` file before anything is read (refusing one of the captures), or
+/// returns the usage error.
+fn open_json(
+    path: &std::path::Path,
+    inputs: &[flowcheck::point::PointInput],
+) -> Result<std::io::Result<JsonFile>, String> {
+    if let Ok(target) = std::fs::canonicalize(path) {
+        if inputs
+            .iter()
+            .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
+        {
+            return Err(format!(
+                "--json {}: is one of the captures to read (it would be overwritten)",
+                text::sanitize(&path.display().to_string())
+            ));
+        }
+    }
+    Ok(JsonFile::open(path))
+}
+
+fn run(cli: Cli) -> std::io::Result<u8> {
+    // validate everything before reading anything
+    let fail_on = match fail_on_verdicts(&cli.fail_on) {
+        Ok(v) => v,
+        Err(msg) => return usage(msg),
+    };
+    let narrowing = match Narrowing::parse(&cli) {
+        Ok(n) => n,
+        Err(msg) => return usage(msg),
+    };
     if cli.max_flows == 0 {
         return usage("--max-flows must be at least 1".into());
     }
-    let inputs = match resolve_inputs(&cli.captures) {
+    let ropts = ResolveOptions {
+        recursive: cli.recursive,
+    };
+    let inputs = match resolve_inputs_with(&cli.captures, ropts) {
         Ok(i) => i,
         Err(e) => return usage(text::sanitize(&e.to_string())),
     };
+    if cli.captures.iter().any(|c| c == "-") && std::io::stdin().is_terminal() {
+        return usage("-: standard input is a terminal: pipe a capture into it".into());
+    }
     for p in &cli.expect_via {
         if !inputs.iter().any(|i| &i.name == p) {
             let all: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
@@ -308,20 +580,10 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     // once rather than after minutes of analysis
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     let json_file = match &cli.json {
-        Some(path) if !json_to_stdout => {
-            if let Ok(target) = std::fs::canonicalize(path) {
-                if inputs
-                    .iter()
-                    .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
-                {
-                    return usage(format!(
-                        "--json {}: is one of the captures to read (it would be overwritten)",
-                        text::sanitize(&path.display().to_string())
-                    ));
-                }
-            }
-            Some(JsonFile::open(path)?)
-        }
+        Some(path) if !json_to_stdout => match open_json(path, &inputs) {
+            Ok(f) => Some(f?),
+            Err(msg) => return usage(msg),
+        },
         _ => None,
     };
     let progress =
@@ -339,13 +601,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         routes,
         hosts,
     };
-    let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
+    let mut analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
     if let Some(r) = &analysis.routing {
         for note in &r.notes {
             eprintln!("flowcheck: routes: {}", text::sanitize(note));
         }
     }
+    narrowing.apply(&mut analysis);
 
     let mut lap = flowcheck::timings::Lap::new("");
     if let Some(f) = json_file {
@@ -357,76 +620,24 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         lap.mark("json");
     }
     if !cli.quiet {
-        let to_terminal = if json_to_stdout {
-            std::io::stderr().is_terminal()
-        } else {
-            std::io::stdout().is_terminal()
-        };
-        let color = match cli.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
-        let topts = text::TextOptions {
-            color,
-            limit: cli.limit,
-            ..text::TextOptions::default()
-        };
-        let mut buf = Vec::new();
-        text::write(&analysis, &topts, &mut buf)?;
-        if json_to_stdout {
-            std::io::stderr().write_all(&buf)?;
-        } else {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&buf)?;
-            out.flush()?;
-        }
+        print_summary(&cli, &analysis, json_to_stdout)?;
     }
     if let Some(dir) = &report_dir {
-        let opts = html::ReportOptions::new(&report_name);
-        let index = html::write_report(&analysis, dir, &opts)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("report: {e}")))?;
-        if !cli.quiet {
-            let line = format!("report: {}", text::sanitize(&index.display().to_string()));
-            if json_to_stdout {
-                eprintln!("{line}");
-            } else {
-                println!("{line}");
-            }
-        }
+        write_report(&cli, &analysis, dir, &report_name, json_to_stdout)?;
     }
-    for p in &analysis.points {
-        if let Some(d) = &p.summary.damage {
-            let path = text::sanitize(&p.summary.path.display().to_string());
-            let reason = text::sanitize(&d.reason);
-            if p.summary.format.is_empty() {
-                // Never recognised as a capture: nothing was read.
-                eprintln!(
-                    "flowcheck: {path}: unreadable at byte {}: {reason}",
-                    d.offset
-                );
-            } else {
-                eprintln!(
-                    "flowcheck: {path}: damaged at byte {}: {reason} (packets before it were \
-                     analysed)",
-                    d.offset
-                );
-            }
-        }
-    }
+    print_damage(&analysis);
+    let failing = fail_reason(&analysis, &fail_on);
     let code = if analysis.damaged() || routes_failed {
         2
-    } else if analysis
-        .conversations
-        .iter()
-        .any(|(_, j)| fail_on.contains(&j.verdict))
-    {
+    } else if failing.is_some() {
         1
     } else {
         0
     };
+    // the last line on standard error, also under -q: why the exit status is 1
+    if let (1, Some(why)) = (code, failing) {
+        eprintln!("flowcheck: {why}");
+    }
     // the process ends here: freeing hundreds of thousands of flows and conversations one by
     // one would only delay the exit (tens of milliseconds on a large capture)
     std::mem::forget(analysis);

@@ -1,7 +1,7 @@
 //! point: one capture point from file to flow table.
 //!
-//! Resolves what the user named on the command line into capture points (a file, a folder
-//! of captures, or `name=path`), then runs each point through the first three stages
+//! Takes the capture points the user named (resolved by [`crate::inputs`], re-exported here),
+//! and runs each point through the first three stages
 //! (capture -> decode -> flow) and keeps what the report needs about the point itself:
 //! format, link types, packet counts, packets not decoded by reason, and damage. Points are
 //! analysed in parallel, one thread each, up to the number of cores. A point with a core to
@@ -24,104 +24,9 @@ pub struct PointInput {
     pub path: PathBuf,
 }
 
-/// Why the inputs could not be resolved (usage errors).
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("{path}: {source}")]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}: the folder holds no pcap, pcapng or gzip file")]
-    EmptyFolder(PathBuf),
-    #[error("two captures are named '{name}' ({first} and {second}); name them with NAME=PATH")]
-    DuplicateName {
-        name: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
-    #[error("'{0}': a point name must not be empty")]
-    EmptyName(String),
-}
-
-/// The point name for a capture file: its file name without `.gz` and the capture extension.
-pub fn point_name(path: &Path) -> String {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".dmp"] {
-        if let Some(stem) = name.strip_suffix(ext) {
-            if !stem.is_empty() {
-                name = stem.to_string();
-            }
-        }
-    }
-    name
-}
-
-/// True when the file starts like a pcap, pcapng or gzip file.
-fn looks_like_capture(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    f.read_exact(&mut magic).is_ok() && crate::capture::starts_like_capture(&magic)
-}
-
-/// Turns command-line arguments into capture points. A folder contributes every file in it
-/// (not recursively) that starts like a capture, sorted by name; `NAME=PATH` names a point.
-/// Files that do not exist are kept: reading them reports the error on that point.
-pub fn resolve_inputs(args: &[String]) -> Result<Vec<PointInput>, InputError> {
-    let mut out: Vec<PointInput> = Vec::new();
-    for arg in args {
-        let (name, path) = match arg.split_once('=') {
-            Some((n, p)) if !Path::new(arg).exists() => {
-                if n.is_empty() {
-                    return Err(InputError::EmptyName(arg.clone()));
-                }
-                (Some(n.to_string()), PathBuf::from(p))
-            }
-            _ => (None, PathBuf::from(arg)),
-        };
-        if path.is_dir() {
-            let entries = std::fs::read_dir(&path).map_err(|source| InputError::Unreadable {
-                path: path.clone(),
-                source,
-            })?;
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && looks_like_capture(p))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                return Err(InputError::EmptyFolder(path));
-            }
-            for f in files {
-                out.push(PointInput {
-                    name: point_name(&f),
-                    path: f,
-                });
-            }
-        } else {
-            out.push(PointInput {
-                name: name.unwrap_or_else(|| point_name(&path)),
-                path,
-            });
-        }
-    }
-    let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
-    for a in &out {
-        if let Some(first) = seen.insert(&a.name, &a.path) {
-            return Err(InputError::DuplicateName {
-                name: a.name.clone(),
-                first: first.to_path_buf(),
-                second: a.path.clone(),
-            });
-        }
-    }
-    Ok(out)
-}
+pub use crate::inputs::{
+    os_text, point_name, resolve_inputs, resolve_inputs_with, InputError, ResolveOptions,
+};
 
 /// Damage found while reading a capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -648,30 +553,6 @@ pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointRes
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn point_names_drop_capture_extensions() {
-        assert_eq!(point_name(Path::new("a/hub-nva.pcap")), "hub-nva");
-        assert_eq!(point_name(Path::new("vpn.pcap.gz")), "vpn");
-        assert_eq!(point_name(Path::new("x.pcapng")), "x");
-        assert_eq!(point_name(Path::new("noext")), "noext");
-    }
-
-    #[test]
-    fn named_inputs_and_duplicate_names() {
-        let args = vec!["nva=/nonexistent/a.pcap".to_string()];
-        let r = resolve_inputs(&args).unwrap();
-        assert_eq!(r[0].name, "nva");
-        let dup = vec!["x/a.pcap".to_string(), "y/a.pcap".to_string()];
-        assert!(matches!(
-            resolve_inputs(&dup),
-            Err(InputError::DuplicateName { .. })
-        ));
-        assert!(matches!(
-            resolve_inputs(&["=a.pcap".to_string()]),
-            Err(InputError::EmptyName(_))
-        ));
-    }
 
     /// A classic pcap of `n` UDP packets between 40 client ports and one server, both ways,
     /// a microsecond apart.

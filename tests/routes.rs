@@ -460,3 +460,32 @@ fn route_file_strings_are_escaped_in_the_report() {
     };
     roxmltree::Document::parse_with_options(&html, opts).expect("the report is well-formed XML");
 }
+
+/// `--filter` narrows the routing with the conversations: each kept conversation keeps its
+/// own routing (not that of the conversation that had its place before the filter).
+#[test]
+fn a_filter_keeps_each_conversation_with_its_own_routing() {
+    let folder = captures().join("stage3");
+    let (run, doc) = analyse(&[
+        folder.as_os_str(),
+        "--filter".as_ref(),
+        "host 10.100.202.4 and icmp".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let convs = doc["conversations"].as_array().expect("conversations");
+    assert_eq!(convs.len(), 2, "{doc}");
+    for c in convs {
+        let r = &c["routing"];
+        let server = c["server"].as_str().expect("server");
+        let explained = r["explanation"].as_str().expect("an explanation");
+        assert!(
+            explained.contains("10.100.202.0/24"),
+            "conversation {} to {server}: {explained}",
+            c["id"]
+        );
+        if c["verdict"] == "asymmetric" {
+            let fix = r["fix"].as_str().expect("a fix for the asymmetric ping");
+            assert!(fix.contains("10.100.202.0/24"), "{fix}");
+        }
+    }
+}

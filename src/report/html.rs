@@ -68,14 +68,16 @@ pub fn safe_name(s: &str) -> String {
 
 /// The default report name for the command-line captures: the folder's name, the single
 /// capture's point name (or the NAME of NAME=PATH), or `combined` for several.
-pub fn default_name(args: &[String]) -> String {
+pub fn default_name<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     let [arg] = args else {
         return "combined".into();
     };
+    let arg = arg.as_ref();
     if arg == "-" || arg == "/dev/stdin" {
         return "stdin".into();
     }
-    if let Some((name, _)) = arg.split_once('=') {
+    let os = crate::point::os_text;
+    if let Some((name, _)) = os(arg).split_once('=') {
         if !Path::new(arg).exists() && !name.is_empty() {
             return safe_name(name);
         }
@@ -83,11 +85,11 @@ pub fn default_name(args: &[String]) -> String {
     let path = Path::new(arg);
     let name = if path.is_dir() {
         path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(os)
             .or_else(|| {
                 std::fs::canonicalize(path)
                     .ok()
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .and_then(|p| p.file_name().map(os))
             })
             .unwrap_or_default()
     } else {
@@ -146,6 +148,7 @@ figure { margin: 14px 0 22px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }
+ul.noise { color: #555; font-size: 13px; margin: 6px 0; }
 .damage { color: #c62828; font-weight: bold; }
 a { color: #1f5fa0; }
 footer { margin-top: 40px; color: #777; font-size: 12px; }
@@ -163,7 +166,7 @@ fn badge(v: &str, text: Option<&str>) -> String {
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    super::text::plural(n as u64, one, many)
 }
 
 fn figure(out: &mut String, p: &Picture) {
@@ -225,11 +228,19 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
     let _ = writeln!(o, "<h1>{}</h1>", escape(&title));
     let _ = writeln!(
         o,
-        "<p class=\"lead\">{}, {} packets, {}.</p>",
+        "<p class=\"lead\">{}, {}, {}.</p>",
         plural(a.points.len(), "capture point", "capture points"),
-        packets,
+        super::text::plural(packets, "packet", "packets"),
         plural(a.conversations.len(), "conversation", "conversations")
     );
+    if a.selection.is_set() {
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">Narrowed to {}: {} left out (everything was read and correlated).</p>",
+            escape(&selection_text(a)),
+            plural(a.selection.left_out, "conversation", "conversations")
+        );
+    }
     o.push_str("<p class=\"counts\">");
     for v in Verdict::ALL {
         let k = a.count(v);
@@ -349,6 +360,7 @@ this report is on the reference's timeline.</p>",
         opts.table_rows,
         &mut listed,
     );
+    noise_list(&mut o, a);
     if !one_way.is_empty() && listed < opts.table_rows {
         let _ = writeln!(
             o,
@@ -411,7 +423,7 @@ this report is on the reference's timeline.</p>",
             i,
             &reason,
             &names,
-            pic(&svg::ladder::file_name(i)),
+            pic(&svg::ladder::file_name(a.id(i))),
         );
     }
     let _ = writeln!(
@@ -421,6 +433,36 @@ this report is on the reference's timeline.</p>",
     );
     o.push_str("</main>\n</body>\n</html>\n");
     o
+}
+
+/// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
+/// conversations, one-way by nature"), above the folded table that lists them.
+fn noise_list(o: &mut String, a: &Analysis) {
+    let kinds = super::noise::counts(&a.conversations);
+    if kinds.is_empty() {
+        return;
+    }
+    o.push_str("<ul class=\"noise\">\n");
+    for (k, n) in kinds {
+        let _ = writeln!(o, "<li>{}</li>", escape(&k.line(n)));
+    }
+    o.push_str("</ul>\n");
+}
+
+/// `--filter 'host 10.0.0.1', from 2026-11-25 03:40:33.000` for the note on narrowing.
+fn selection_text(a: &Analysis) -> String {
+    let s = &a.selection;
+    let mut parts = Vec::new();
+    if let Some(e) = &s.expression {
+        parts.push(format!("--filter '{e}'"));
+    }
+    if let Some(f) = s.window.from {
+        parts.push(format!("from {} UTC", clock_text(f, true)));
+    }
+    if let Some(t) = s.window.to {
+        parts.push(format!("to {} UTC", clock_text(t, true)));
+    }
+    parts.join(", ")
 }
 
 /// A point's clock against the reference: `reference`, `+1.234 ms ±9 µs`, `not estimated`.
@@ -472,7 +514,7 @@ fn verdict_table(
         }
         *listed += 1;
         let (c, j) = &a.conversations[i];
-        let id = i + 1;
+        let id = a.id(i);
         let conv = if laddered.contains(&i) {
             format!("<a href=\"#c{id}\">{}</a>", escape(&conversation_title(c)))
         } else {
@@ -500,7 +542,7 @@ fn details(
     ladder: Option<&Picture>,
 ) {
     let (c, j) = &a.conversations[i];
-    let id = i + 1;
+    let id = a.id(i);
     let _ = writeln!(
         o,
         "<section id=\"c{id}\" class=\"conversation\">\n<h3>{} {}</h3>\n<p>{}</p>",
@@ -587,16 +629,10 @@ mod tests {
 
     #[test]
     fn default_names() {
-        assert_eq!(
-            default_name(&["x.pcap".into(), "y.pcap".into()]),
-            "combined"
-        );
-        assert_eq!(default_name(&["-".into()]), "stdin");
-        assert_eq!(default_name(&["nva=/nonexistent/x.pcap".into()]), "nva");
-        assert_eq!(
-            default_name(&["/nonexistent/hub-nva.pcap.gz".into()]),
-            "hub-nva"
-        );
+        assert_eq!(default_name(&["x.pcap", "y.pcap"]), "combined");
+        assert_eq!(default_name(&["-"]), "stdin");
+        assert_eq!(default_name(&["nva=/nonexistent/x.pcap"]), "nva");
+        assert_eq!(default_name(&["/nonexistent/hub-nva.pcap.gz"]), "hub-nva");
         let here = env!("CARGO_MANIFEST_DIR");
         assert_eq!(default_name(&[format!("{here}/src")]), "src");
         assert_eq!(default_name(&[format!("{here}/src/")]), "src");

@@ -26,7 +26,7 @@ pub fn section(o: &mut String, a: &Analysis) {
         for (d, dir) in c.dirs.iter().enumerate() {
             for x in &dir.decisions {
                 let ids = used.entry((x.table, x.route)).or_default();
-                let tag = format!("#{}{}", i + 1, if d == 0 { "" } else { " replies" });
+                let tag = format!("#{}{}", a.id(i), if d == 0 { "" } else { " replies" });
                 if !ids.contains(&tag) {
                     ids.push(tag);
                 }

@@ -33,7 +33,22 @@ pub struct Head {
     pub schema: &'static str,
     pub version: &'static str,
     pub summary: Summary,
+    /// `--filter`, `--from`, `--to` and how many conversations they left out; null when none
+    /// was given.
+    pub filter: Option<Filter>,
     pub points: Vec<Point>,
+}
+
+/// What the reported conversations were narrowed to (`summary` counts the kept ones).
+#[derive(Serialize)]
+pub struct Filter {
+    /// `--filter` as given, or null.
+    pub expression: Option<String>,
+    /// `--from` / `--to` (aligned timeline), or null.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Conversations found but left out of `conversations`.
+    pub left_out: usize,
 }
 
 #[derive(Serialize)]
@@ -543,6 +558,12 @@ pub fn head(a: &Analysis) -> Head {
                 .map(|r| a.points[r].summary.name.clone()),
             clocks_assumed_synced: a.clocks.assumed_synced,
         },
+        filter: a.selection.is_set().then(|| Filter {
+            expression: a.selection.expression.clone(),
+            from: a.selection.window.from.map(ts_text),
+            to: a.selection.window.to.map(ts_text),
+            left_out: a.selection.left_out,
+        }),
         points,
     }
 }
@@ -579,7 +600,7 @@ pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::R
             out.write_all(b",")?;
         }
         let reason = a.reason(c, &names);
-        let mut row = conversation_row(i + 1, c, j, reason, &names);
+        let mut row = conversation_row(a.id(i), c, j, reason, &names);
         row.routing = routing::row(a, i, &names);
         serde_json::to_writer(&mut out, &row).map_err(std::io::Error::other)?;
     }
@@ -643,7 +664,7 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
             }
             crate::verdict::with_reason(c, &plain_names, &a.expect_via, |reason| {
                 let route = routing::row(a, start + i, &plain_names);
-                write_conversation(buf, start + i + 1, c, j, reason, &names, route.as_ref())
+                write_conversation(buf, a.id(start + i), c, j, reason, &names, route.as_ref())
             });
         }
     })?;
@@ -1343,9 +1364,26 @@ mod tests {
             matches: MatchSummary::default(),
             expect_via: Vec::new(),
             routing: None,
+            selection: Default::default(),
         };
         let (fast, reference) = both(&a);
         assert!(fast == reference, "documents differ");
+        // narrowed: the ids of the kept rows stay those of the whole list
+        let mut narrowed = a.clone();
+        let mut k = 0;
+        narrowed.retain(|_, _| {
+            k += 1;
+            k % 3 == 0
+        });
+        narrowed.selection.expression = Some("every third".into());
+        let (fast, reference) = both(&narrowed);
+        assert!(fast == reference, "narrowed documents differ");
+        let doc: serde_json::Value = serde_json::from_slice(&fast).unwrap();
+        assert_eq!(doc["conversations"][1]["id"], 6);
+        assert_eq!(
+            doc["filter"]["left_out"],
+            a.conversations.len() - narrowed.conversations.len()
+        );
         serde_json::from_slice::<serde_json::Value>(&fast).unwrap();
         // nothing at all, then one row of each
         a.conversations.truncate(1);

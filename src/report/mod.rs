@@ -8,6 +8,7 @@
 pub mod html;
 mod html_routes;
 pub mod json;
+pub mod noise;
 mod pages;
 pub mod svg;
 pub mod text;
@@ -34,6 +35,34 @@ pub struct Analysis {
     pub expect_via: Vec<usize>,
     /// The routing stage's predictions (None: no route tables were given).
     pub routing: Option<crate::routes::Routing>,
+    /// What `--filter`, `--from` and `--to` asked for and what they left out (see
+    /// [`Analysis::retain`]).
+    pub selection: Selection,
+}
+
+/// What the user narrowed the report to, and how many conversations that left out.
+///
+/// Narrowing is done once, on the [`Analysis`], by [`Analysis::retain`]: every renderer
+/// (terminal, JSON, HTML, `--fail-on`) then sees only what was kept and needs nothing else,
+/// except [`Analysis::id`] for a conversation's id.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `--filter` as given.
+    pub expression: Option<String>,
+    /// `--from` / `--to` (aligned nanoseconds).
+    pub window: crate::window::Window,
+    /// Conversations left out of the reports.
+    pub left_out: usize,
+    /// The id of each kept conversation, by index; empty while nothing was left out (ids are
+    /// then index + 1).
+    ids: Vec<usize>,
+}
+
+impl Selection {
+    /// True when a filter or a time window was given.
+    pub fn is_set(&self) -> bool {
+        self.expression.is_some() || !self.window.is_open()
+    }
 }
 
 impl Analysis {
@@ -47,6 +76,34 @@ impl Analysis {
     /// and apply to it.
     pub fn routing_of(&self, i: usize) -> Option<&crate::routes::ConvRouting> {
         self.routing.as_ref()?.conversations.get(i)?.as_ref()
+    }
+
+    /// Keeps the conversations `keep` accepts and leaves the others out of every report,
+    /// counting them in [`Selection::left_out`]. Ids stay those of the whole analysis: the
+    /// kept conversation 26 is still `#26`, `ladder-26.svg`, `"id": 26`.
+    ///
+    /// Anything kept beside `conversations` and indexed like it must be narrowed here with the
+    /// same mask (see [`narrow`]).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Conversation, &Judgement) -> bool) {
+        let kept: Vec<bool> = self.conversations.iter().map(|(c, j)| keep(c, j)).collect();
+        let ids: Vec<usize> = (0..kept.len())
+            .filter(|&i| kept[i])
+            .map(|i| self.id(i))
+            .collect();
+        narrow(&mut self.conversations, &kept);
+        if let Some(r) = &mut self.routing {
+            narrow(&mut r.conversations, &kept);
+        }
+        self.selection.left_out += kept.iter().filter(|&&k| !k).count();
+        if self.selection.left_out > 0 {
+            self.selection.ids = ids;
+        }
+    }
+
+    /// The id of the conversation at index `i` of [`conversations`](Self::conversations):
+    /// 1-based, its place among all the conversations found (also when some are left out).
+    pub fn id(&self, i: usize) -> usize {
+        self.selection.ids.get(i).copied().unwrap_or(i + 1)
     }
 
     /// Capture point names by index.
@@ -64,6 +121,15 @@ impl Analysis {
     pub fn damaged(&self) -> bool {
         self.points.iter().any(|p| p.summary.damage.is_some())
     }
+}
+
+/// Keeps the items of `v` whose `kept` is true (a vector indexed like the conversations).
+pub fn narrow<T>(v: &mut Vec<T>, kept: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        kept.get(i - 1).copied().unwrap_or(true)
+    });
 }
 
 /// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false.
@@ -100,6 +166,43 @@ pub fn link_type_name(lt: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retain_keeps_ids_and_counts_what_it_left_out() {
+        let a = crate::analyse(
+            &[crate::point::PointInput {
+                name: "hub-nva".into(),
+                path: concat!(env!("CARGO_MANIFEST_DIR"), "/captures/hub-nva.pcap").into(),
+            }],
+            &crate::point::ReadOptions::default(),
+        );
+        let n = a.conversations.len();
+        assert!(n > 4, "{n}");
+        let mut b = a.clone();
+        b.retain(|c, _| c.ip_proto == 6);
+        let tcp: Vec<usize> = (0..n)
+            .filter(|&i| a.conversations[i].0.ip_proto == 6)
+            .collect();
+        assert_eq!(b.conversations.len(), tcp.len());
+        assert_eq!(b.selection.left_out, n - tcp.len());
+        for (k, &i) in tcp.iter().enumerate() {
+            assert_eq!(b.id(k), i + 1);
+        }
+        // narrowing again composes
+        let first = b.id(1);
+        b.retain(|_, _| true);
+        b.retain({
+            let mut k = 0;
+            move |_, _| {
+                k += 1;
+                k == 2
+            }
+        });
+        assert_eq!(b.conversations.len(), 1);
+        assert_eq!(b.id(0), first);
+        assert_eq!(b.selection.left_out, n - 1);
+        assert_eq!(a.id(3), 4);
+    }
 
     #[test]
     fn timestamps_print_like_tshark() {

@@ -7,6 +7,7 @@
 
 use std::io::{self, Write};
 
+use super::noise::{self, Noise};
 use super::{endpoint_text, link_type_name, Analysis};
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
@@ -183,19 +184,46 @@ fn clock_note(a: &Analysis, point: usize, names: &[String]) -> Option<String> {
     ))
 }
 
+/// `1 packet`, `2 packets`: `n` and the word that fits it.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `, 27 left out by --filter` when the report was narrowed.
+fn left_out_note(a: &Analysis) -> String {
+    let s = &a.selection;
+    if !s.is_set() {
+        return String::new();
+    }
+    let by = match (s.expression.is_some(), !s.window.is_open()) {
+        (true, true) => "--filter and the time window",
+        (true, false) => "--filter",
+        _ => "the time window",
+    };
+    format!(" ({} left out by {by})", s.left_out)
+}
+
 /// Writes the terminal summary.
 pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: opts.color };
     let names = a.point_names();
     let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
+    let head = format!(
+        "{}, {}, {}{}",
+        plural(a.points.len() as u64, "capture point", "capture points"),
+        plural(packets, "packet", "packets"),
+        plural(
+            a.conversations.len() as u64,
+            "conversation",
+            "conversations"
+        ),
+        left_out_note(a)
+    );
     writeln!(
         out,
-        "{} {} capture point{}, {} packets, {} conversations",
+        "{} {}",
         paint.bold("flowcheck:"),
-        a.points.len(),
-        if a.points.len() == 1 { "" } else { "s" },
-        packets,
-        a.conversations.len()
+        wrap(&head, 11, 4, opts.width)
     )?;
     if a.points.len() > 1 && a.matches.sampled_packets > 0 {
         let m = &a.matches;
@@ -274,23 +302,34 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         }
         if s.forwarded_packets > 0 {
             notes.push(format!(
-                "{} packets forwarded by this point (seen arriving and leaving)",
-                s.forwarded_packets
+                "{} forwarded by this point (seen arriving and leaving)",
+                plural(s.forwarded_packets, "packet", "packets")
             ));
         }
         if s.clock_steps_back > 0 {
-            notes.push(format!("clock went backwards {} times", s.clock_steps_back));
+            notes.push(format!(
+                "clock went backwards {}",
+                if s.clock_steps_back == 1 {
+                    "once".to_string()
+                } else {
+                    format!("{} times", s.clock_steps_back)
+                }
+            ));
         }
         if s.timestamp_fixups > 0 {
             notes.push(format!(
-                "{} invalid time stamps normalised",
-                s.timestamp_fixups
+                "{} normalised",
+                plural(
+                    s.timestamp_fixups,
+                    "invalid time stamp",
+                    "invalid time stamps"
+                )
             ));
         }
         if s.packets_over_flow_cap > 0 {
             notes.push(format!(
-                "flow cap reached: {} packets not tracked (raise --max-flows)",
-                s.packets_over_flow_cap
+                "flow cap reached: {} not tracked (raise --max-flows)",
+                plural(s.packets_over_flow_cap, "packet", "packets")
             ));
         }
         if let Some(n) = clock_note(a, pi, &names) {
@@ -321,13 +360,34 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             )?;
         }
     }
-    // conversations by verdict
+    write_verdicts(a, opts, &paint, &names, out)?;
+    if a.conversations.is_empty() {
+        writeln!(out)?;
+        if a.selection.left_out > 0 {
+            writeln!(out, "no conversation left after the filter")?;
+        } else {
+            writeln!(out, "no IP conversation found")?;
+        }
+    }
+    Ok(())
+}
+
+/// The conversations grouped by verdict, the suspicious first, then (unless `--limit 0`
+/// lists everything) one line per kind of traffic that is one-way by nature.
+fn write_verdicts(
+    a: &Analysis,
+    opts: &TextOptions,
+    paint: &Paint,
+    names: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let fold = opts.limit != 0;
     for v in Verdict::ALL {
         let group: Vec<(usize, &(Conversation, crate::verdict::Judgement))> = a
             .conversations
             .iter()
             .enumerate()
-            .filter(|(_, (_, j))| j.verdict == v)
+            .filter(|(_, (c, j))| j.verdict == v && !(fold && Noise::of(c, j).is_some()))
             .collect();
         if group.is_empty() {
             continue;
@@ -344,13 +404,13 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             opts.limit.min(group.len())
         };
         for &(i, (c, _)) in &group[..shown] {
-            let title = conversation_title(c);
+            let title = sanitize(&conversation_title(c));
             let head = format!("  {title}  ");
             let col = head.chars().count();
-            let text = wrap(&sanitize(&a.reason(c, &names)), col, 6, opts.width);
+            let text = wrap(&sanitize(&a.reason(c, names)), col, 6, opts.width);
             writeln!(out, "  {}  {}", paint.bold(&title), text)?;
             if let Some(r) = a.routing_of(i) {
-                write_routing(out, &paint, r, opts.width)?;
+                write_routing(out, paint, r, opts.width)?;
             }
         }
         if shown < group.len() {
@@ -364,9 +424,23 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             )?;
         }
     }
-    if a.conversations.is_empty() {
+    let kinds = noise::counts(&a.conversations);
+    if fold && !kinds.is_empty() {
+        let total: usize = kinds.iter().map(|(_, n)| n).sum();
         writeln!(out)?;
-        writeln!(out, "no IP conversation found")?;
+        writeln!(
+            out,
+            "{}",
+            paint.dim(&format!("ONE-WAY BY NATURE ({total}, judged incomplete)"))
+        )?;
+        for (k, n) in kinds {
+            writeln!(out, "  {}", wrap(&k.line(n), 2, 6, opts.width))?;
+        }
+        writeln!(
+            out,
+            "  {}",
+            paint.dim("(--limit 0 lists them, --json has every one)")
+        )?;
     }
     Ok(())
 }

@@ -83,9 +83,9 @@ pub struct Ladder {
     pub notes: Vec<String>,
 }
 
-/// File name of the ladder of conversation index `i` (0-based).
-pub fn file_name(i: usize) -> String {
-    format!("ladder-{}.svg", i + 1)
+/// File name of the ladder of the conversation whose id is `id` ([`Analysis::id`]).
+pub fn file_name(id: usize) -> String {
+    format!("ladder-{id}.svg")
 }
 
 /// The conversations that get a ladder: the suspicious first, at most `limit`.
@@ -471,7 +471,7 @@ pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
         packets.truncate(max_packets);
     }
     Ladder {
-        id: i + 1,
+        id: a.id(i),
         title: conversation_label(c),
         verdict: j.verdict.name().to_string(),
         evidence: a.reason(c, &a.point_names()),

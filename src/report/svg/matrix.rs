@@ -79,7 +79,13 @@ pub fn render(a: &Analysis, limit: usize) -> String {
 
     let labels: Vec<String> = rows
         .iter()
-        .map(|&i| format!("#{}  {}", i + 1, conversation_label(&a.conversations[i].0)))
+        .map(|&i| {
+            format!(
+                "#{}  {}",
+                a.id(i),
+                conversation_label(&a.conversations[i].0)
+            )
+        })
         .collect();
     let verdict_w = Verdict::ALL
         .iter()
@@ -185,7 +191,7 @@ pub fn render(a: &Analysis, limit: usize) -> String {
         let vname = j.verdict.name();
         svg.open(&[
             ("class", "row"),
-            ("data-conversation", &(i + 1).to_string()),
+            ("data-conversation", &a.id(i).to_string()),
             ("data-verdict", vname),
         ]);
         svg.tooltip(&format!("{}: {}", vname, a.reason(c, &names)));
@@ -220,7 +226,7 @@ pub fn render(a: &Analysis, limit: usize) -> String {
             let x = grid_x + col_w * k as f64;
             svg.open(&[
                 ("class", "cell"),
-                ("data-conversation", &(i + 1).to_string()),
+                ("data-conversation", &a.id(i).to_string()),
                 ("data-point", name),
                 ("data-state", seen.name()),
             ]);

@@ -495,8 +495,8 @@ pub fn pictures(a: &Analysis, limits: &Limits) -> Vec<Picture> {
     ];
     for i in ladder::chosen(a, limits.ladders) {
         out.push(Picture {
-            file: ladder::file_name(i),
-            title: format!("Ladder of conversation {}", i + 1),
+            file: ladder::file_name(a.id(i)),
+            title: format!("Ladder of conversation {}", a.id(i)),
             svg: ladder::render(&ladder::from_conversation(a, i, limits.ladder_packets)),
         });
     }
