@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
-use flowcheck::report::{html, json, text, PageWriter};
+use flowcheck::report::{folder, html, json, text, PageWriter};
 use flowcheck::verdict::Verdict;
 
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
@@ -254,24 +254,44 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         (Some(dir), false) => Some(dir.clone()),
         (None, false) => Some(PathBuf::from("reports").join(&report_name)),
     };
+    // the outputs are checked before anything is read: neither may overwrite the other or a
+    // capture, and the report folder must be one flowcheck may write into
+    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
+    if let (Some(path), false) = (&cli.json, json_to_stdout) {
+        let captures: Vec<&std::path::Path> = inputs.iter().map(|i| i.path.as_path()).collect();
+        let shown = |p: &std::path::Path| text::sanitize(&p.display().to_string());
+        match folder::json_conflict(path, report_dir.as_deref(), &captures) {
+            Some(folder::JsonConflict::InsideReport) => {
+                return usage(format!(
+                    "--json {}: is inside the report folder {} (the report would overwrite \
+                     it); write it elsewhere or give --report another folder",
+                    shown(path),
+                    shown(report_dir.as_deref().unwrap_or(path))
+                ))
+            }
+            Some(folder::JsonConflict::IsCapture(c)) => {
+                let same = if c == *path {
+                    String::new()
+                } else {
+                    format!(": the same file as {}", shown(&c))
+                };
+                return usage(format!(
+                    "--json {}: is one of the captures to read{same} (it would be overwritten)",
+                    shown(path)
+                ));
+            }
+            None => {}
+        }
+    }
+    let report_folder = match report_dir.as_deref().map(folder::ReportFolder::prepare) {
+        Some(Err(e)) => return usage(format!("--report: {}", text::sanitize(&e.to_string()))),
+        Some(Ok(f)) => Some(f),
+        None => None,
+    };
     // the JSON file is opened before reading, so that a path that cannot be written fails at
     // once rather than after minutes of analysis
-    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     let json_file = match &cli.json {
-        Some(path) if !json_to_stdout => {
-            if let Ok(target) = std::fs::canonicalize(path) {
-                if inputs
-                    .iter()
-                    .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
-                {
-                    return usage(format!(
-                        "--json {}: is one of the captures to read (it would be overwritten)",
-                        text::sanitize(&path.display().to_string())
-                    ));
-                }
-            }
-            Some(JsonFile::open(path)?)
-        }
+        Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
         _ => None,
     };
     let progress =
@@ -285,7 +305,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         assume_synced: cli.assume_synced,
         expect_via: cli.expect_via.clone(),
         // the traces are drawn in the report only
-        without_traces: report_dir.is_none(),
+        without_traces: report_folder.is_none(),
     };
     let analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
     drop(progress);
@@ -327,9 +347,9 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             out.flush()?;
         }
     }
-    if let Some(dir) = &report_dir {
+    if let Some(folder) = &report_folder {
         let opts = html::ReportOptions::new(&report_name);
-        let index = html::write_report(&analysis, dir, &opts)
+        let index = html::write_report(&analysis, folder, &opts)
             .map_err(|e| std::io::Error::new(e.kind(), format!("report: {e}")))?;
         if !cli.quiet {
             let line = format!("report: {}", text::sanitize(&index.display().to_string()));

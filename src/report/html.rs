@@ -14,8 +14,9 @@
 //! checkable.
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::{Path, PathBuf};
+
+use super::folder::{FolderError, ReportFolder};
 
 use super::svg::{self, escape, verdict_colour, Limits, Picture};
 use super::text::{clock_text, conversation_title};
@@ -96,33 +97,20 @@ pub fn default_name(args: &[String]) -> String {
     safe_name(&name)
 }
 
-/// Writes the report into `dir` (created if needed): `index.html` and the pictures. Ladder
-/// files of an earlier run that this run did not draw are removed. Returns the page's path.
-pub fn write_report(a: &Analysis, dir: &Path, opts: &ReportOptions) -> io::Result<PathBuf> {
-    let wrap =
-        |what: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", what.display()));
-    std::fs::create_dir_all(dir).map_err(|e| wrap(dir, e))?;
+/// Writes the report into its folder (see [`ReportFolder`]): `index.html` and the pictures;
+/// files of an earlier run that this run did not write are removed. Returns the page's path.
+pub fn write_report(
+    a: &Analysis,
+    folder: &ReportFolder,
+    opts: &ReportOptions,
+) -> Result<PathBuf, FolderError> {
     let pictures = svg::pictures(a, &opts.limits);
-    for p in &pictures {
-        let path = dir.join(&p.file);
-        std::fs::write(&path, &p.svg).map_err(|e| wrap(&path, e))?;
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let stale = name
-                .strip_prefix("ladder-")
-                .and_then(|r| r.strip_suffix(".svg"))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                && !pictures.iter().any(|p| p.file == name);
-            if stale {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    let index = dir.join("index.html");
-    std::fs::write(&index, page(a, &pictures, opts)).map_err(|e| wrap(&index, e))?;
-    Ok(index)
+    let index = page(a, &pictures, opts);
+    let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(pictures.len() + 1);
+    files.extend(pictures.iter().map(|p| (p.file.as_str(), p.svg.as_bytes())));
+    files.push(("index.html", index.as_bytes()));
+    folder.write(&files)?;
+    Ok(folder.path().join("index.html"))
 }
 
 const CSS: &str = r#"
