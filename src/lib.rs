@@ -19,6 +19,7 @@ pub mod decode;
 pub mod flow;
 pub mod hash;
 pub mod list;
+pub mod oom;
 pub mod point;
 pub mod report;
 pub mod timings;

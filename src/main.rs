@@ -11,6 +11,10 @@ use flowcheck::point::{resolve_inputs, Progress, ReadOptions};
 use flowcheck::report::{folder, html, json, text, PageWriter};
 use flowcheck::verdict::Verdict;
 
+/// An allocation refused ends the run with status 2 and a message (see `flowcheck::oom`).
+#[global_allocator]
+static ALLOCATOR: flowcheck::oom::ExitOnOom = flowcheck::oom::ExitOnOom;
+
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
 /// of a network, and tell which took an asymmetric path.
 #[derive(Parser, Debug)]
@@ -48,7 +52,8 @@ struct Cli {
     #[arg(long, default_value_t = 20, value_name = "N")]
     limit: usize,
 
-    /// Most flows tracked per capture point; packets of further flows are counted, not tracked.
+    /// Most flows tracked in the whole run, shared by the capture points; packets of further
+    /// flows are counted and reported, not tracked.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     max_flows: usize,
 

@@ -48,6 +48,8 @@ pub struct Summary {
     pub clock_reference: Option<String>,
     /// True with `--assume-synced`: no clock offset was estimated.
     pub clocks_assumed_synced: bool,
+    /// Packets of flows left out, over all points (`--max-flows` is the run's total).
+    pub packets_over_flow_cap: u64,
 }
 
 /// How many sampled packets were recognised at several capture points.
@@ -89,6 +91,8 @@ pub struct Point {
     pub timestamp_fixups: u64,
     pub forwarded_packets: u64,
     pub packets_over_flow_cap: u64,
+    /// The flow table could not grow: packets of new flows were counted, not tracked.
+    pub flow_table_out_of_memory: bool,
     pub flows: usize,
     pub damage: Option<Damage>,
     /// This point's clock minus the reference point's, in seconds (null: not estimated).
@@ -493,6 +497,7 @@ pub fn head(a: &Analysis) -> Head {
                 timestamp_fixups: s.timestamp_fixups,
                 forwarded_packets: s.forwarded_packets,
                 packets_over_flow_cap: s.packets_over_flow_cap,
+                flow_table_out_of_memory: s.flow_table_out_of_memory,
                 flows: p.flows.len(),
                 damage: s.damage.as_ref().map(|d| Damage {
                     offset: d.offset,
@@ -537,6 +542,11 @@ pub fn head(a: &Analysis) -> Head {
                 .filter(|_| !a.clocks.assumed_synced)
                 .map(|r| a.points[r].summary.name.clone()),
             clocks_assumed_synced: a.clocks.assumed_synced,
+            packets_over_flow_cap: a
+                .points
+                .iter()
+                .map(|p| p.summary.packets_over_flow_cap)
+                .sum(),
         },
         points,
     }

@@ -287,9 +287,15 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
                 s.timestamp_fixups
             ));
         }
-        if s.packets_over_flow_cap > 0 {
+        if s.flow_table_out_of_memory {
             notes.push(format!(
-                "flow cap reached: {} packets not tracked (raise --max-flows)",
+                "memory ran out: {} packets of new flows not tracked (lower --max-flows)",
+                s.packets_over_flow_cap
+            ));
+        } else if s.packets_over_flow_cap > 0 {
+            notes.push(format!(
+                "flow cap reached: {} packets of further flows not tracked (--max-flows is \
+                 the whole run's, shared by the points: raise it)",
                 s.packets_over_flow_cap
             ));
         }
