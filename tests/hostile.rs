@@ -4,8 +4,73 @@
 mod common;
 #[path = "common/manyflows.rs"]
 mod manyflows;
+#[path = "common/pcap_writer.rs"]
+mod pcap_writer;
 
 use common::TempDir;
+use pcap_writer::PcapOut;
+
+/// One ping (request and reply) as every one of `points` capture points saw it, one file each.
+fn one_ping_at_many_points(dir: &std::path::Path, points: usize) {
+    use etherparse::PacketBuilder;
+    let frame = |src: [u8; 4], dst: [u8; 4], request: bool| {
+        let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
+        let b = if request {
+            b.icmpv4_echo_request(7, 1)
+        } else {
+            b.icmpv4_echo_reply(7, 1)
+        };
+        let mut out = Vec::new();
+        b.write(&mut out, b"the same ping everywhere")
+            .expect("a frame");
+        out
+    };
+    let request = frame([10, 0, 0, 1], [10, 0, 0, 2], true);
+    let reply = frame([10, 0, 0, 2], [10, 0, 0, 1], false);
+    for i in 0..points {
+        let mut out = PcapOut::create(&dir.join(format!("p{i:04}.pcap"))).expect("a capture");
+        let us = i as u32 * 10;
+        out.record(1_796_256_000, us, &request).expect("a record");
+        out.record(1_796_256_000, 500_000 + us, &reply)
+            .expect("a record");
+        out.finish().expect("a capture");
+    }
+}
+
+/// Hundreds of points in one conversation: the pictures draw at most 24 of them, say how
+/// many they left out, and stay small (they grew with points x conversations x lanes).
+#[test]
+fn pictures_of_many_points_draw_a_bounded_number_and_say_so() {
+    let dir = TempDir::new("many-points");
+    let caps = dir.path().join("caps");
+    std::fs::create_dir_all(&caps).expect("a folder");
+    one_ping_at_many_points(&caps, 300);
+    let rep = dir.path().join("rep");
+    let start = std::time::Instant::now();
+    let run = common::flowcheck(&[
+        caps.as_os_str(),
+        "--report".as_ref(),
+        rep.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+    for (file, lanes) in [
+        ("ladder-1.svg", true),
+        ("matrix.svg", false),
+        ("timeline.svg", false),
+    ] {
+        let svg = std::fs::read_to_string(rep.join(file)).expect("the picture");
+        assert!(
+            svg.contains("276 more capture points not drawn"),
+            "{file} says what it left out"
+        );
+        assert!(svg.len() < 1_000_000, "{file}: {} bytes", svg.len());
+        if lanes {
+            assert_eq!(svg.matches("class=\"lane\"").count(), 24, "{file}");
+        }
+    }
+}
 
 /// `--max-flows` bounds the whole run: three points of one-packet flows, each alone over the
 /// cap, share it; what was left out is in the JSON (per point and in all) and on the terminal.

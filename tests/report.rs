@@ -357,7 +357,7 @@ fn pictures_cap_their_rows_and_say_what_was_left_out() {
     use flowcheck::report::svg;
     let inputs = flowcheck::point::resolve_inputs(&[stage3().display().to_string()]).unwrap();
     let a = flowcheck::analyse(&inputs, &flowcheck::point::ReadOptions::default());
-    let m = svg::matrix::render(&a, 2);
+    let m = svg::matrix::render(&a, 2, svg::Limits::default().points);
     let doc = parse(&m);
     assert_eq!(groups(&doc, "row").len(), 2);
     assert!(

@@ -8,8 +8,11 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+#[path = "pcap_writer.rs"]
+mod pcap_writer;
+use pcap_writer::PcapOut;
 
 use etherparse::{
     EtherType, Ethernet2Header, IpNumber, Ipv4Header, Ipv6FlowLabel, Ipv6Header, UdpHeader,
@@ -137,34 +140,6 @@ fn frame(
     out
 }
 
-/// A classic pcap file being written, records in the order given.
-struct PcapOut {
-    out: std::io::BufWriter<std::fs::File>,
-}
-
-impl PcapOut {
-    fn create(path: &Path) -> std::io::Result<PcapOut> {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&[0; 8])?; // thiszone, sigfigs
-        out.write_all(&65_535u32.to_le_bytes())?;
-        out.write_all(&1u32.to_le_bytes())?; // Ethernet
-        Ok(PcapOut { out })
-    }
-
-    fn record(&mut self, ts_ns: u64, data: &[u8]) -> std::io::Result<()> {
-        let sec = (T0_S + ts_ns / 1_000_000_000) as u32;
-        let usec = (ts_ns % 1_000_000_000 / 1000) as u32;
-        self.out.write_all(&sec.to_le_bytes())?;
-        self.out.write_all(&usec.to_le_bytes())?;
-        self.out.write_all(&(data.len() as u32).to_le_bytes())?;
-        self.out.write_all(&(data.len() as u32).to_le_bytes())?;
-        self.out.write_all(data)
-    }
-}
-
 /// Writes `edge.pcap` (the clients' side: queries with TTL 64, replies with TTL 63) and
 /// `dns.pcap` (the server's side: queries with TTL 63, replies with TTL 64) into `dir`, and
 /// returns their paths. Records are in time order in each file.
@@ -196,9 +171,11 @@ pub fn write(dir: &Path, spec: &Lookalike) -> std::io::Result<[PathBuf; 2]> {
     for (records, out) in at.iter_mut().zip([&mut edge, &mut dns]) {
         records.sort_by_key(|r| r.0);
         for (t, f) in records.iter() {
-            out.record(*t, f)?;
+            let sec = (T0_S + t / 1_000_000_000) as u32;
+            out.record(sec, (t % 1_000_000_000 / 1000) as u32, f)?;
         }
-        out.out.flush()?;
     }
+    edge.finish()?;
+    dns.finish()?;
     Ok(paths)
 }

@@ -5,17 +5,15 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+#[path = "pcap_writer.rs"]
+mod pcap_writer;
+use pcap_writer::PcapOut;
 
 /// Writes `points` files of `flows` one-packet flows each into `dir`.
 pub fn write_all(dir: &std::path::Path, flows: u32, points: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for p in 1..=points {
-        let mut out =
-            std::io::BufWriter::new(std::fs::File::create(dir.join(format!("p{p}.pcap")))?);
-        for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-            out.write_all(&w.to_le_bytes())?;
-        }
+        let mut out = PcapOut::create(&dir.join(format!("p{p}.pcap")))?;
         let mut frame = [0u8; 14 + 20 + 8 + 4];
         frame[12] = 0x08; // IPv4
         frame[14] = 0x45;
@@ -34,18 +32,9 @@ pub fn write_all(dir: &std::path::Path, flows: u32, points: u32) -> std::io::Res
             frame[30..34].copy_from_slice(&[10, 200, 0, 1]);
             frame[34..36].copy_from_slice(&(1024 + (i & 0xff) as u16).to_be_bytes());
             frame[42..46].copy_from_slice(&(i ^ p << 28).to_be_bytes());
-            let ts = 1_796_256_000u32 + i / 100_000;
-            for w in [
-                ts,
-                (i % 100_000) * 10,
-                frame.len() as u32,
-                frame.len() as u32,
-            ] {
-                out.write_all(&w.to_le_bytes())?;
-            }
-            out.write_all(&frame)?;
+            out.record(1_796_256_000 + i / 100_000, (i % 100_000) * 10, &frame)?;
         }
-        out.flush()?;
+        out.finish()?;
     }
     Ok(())
 }
