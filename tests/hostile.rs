@@ -4,11 +4,9 @@
 mod common;
 #[path = "common/manyflows.rs"]
 mod manyflows;
-#[path = "common/pcap_writer.rs"]
-mod pcap_writer;
 
 use common::TempDir;
-use pcap_writer::PcapOut;
+use manyflows::pcap_writer::PcapOut;
 
 /// One ping (request and reply) as every one of `points` capture points saw it, one file each.
 fn one_ping_at_many_points(dir: &std::path::Path, points: usize) {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 #[path = "pcap_writer.rs"]
-mod pcap_writer;
+pub mod pcap_writer;
 use pcap_writer::PcapOut;
 
 use etherparse::{

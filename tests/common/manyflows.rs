@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 #[path = "pcap_writer.rs"]
-mod pcap_writer;
+pub mod pcap_writer;
 use pcap_writer::PcapOut;
 
 /// Writes `points` files of `flows` one-packet flows each into `dir`.
