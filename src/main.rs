@@ -91,7 +91,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The message may quote a path given on the command line.
-            eprintln!("flowcheck: {}", text::sanitize(&e.to_string()));
+            eprintln!(
+                "flowcheck: {}",
+                text::clip(&text::sanitize(&e.to_string()), MESSAGE)
+            );
             ExitCode::from(2)
         }
     }
@@ -215,8 +218,11 @@ fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
 }
 
+/// Most characters of an error message (a name of thousands of characters is clipped).
+const MESSAGE: usize = 400;
+
 fn usage(msg: String) -> std::io::Result<u8> {
-    eprintln!("flowcheck: {msg}");
+    eprintln!("flowcheck: {}", text::clip(&msg, MESSAGE));
     Ok(2)
 }
 

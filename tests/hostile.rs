@@ -145,3 +145,67 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// A point name of 10,000 characters: the default report folder gets a short name (its start
+/// and a hash), and an error that quotes the name stays one short line.
+#[test]
+fn a_very_long_point_name_gives_a_short_folder_name_and_short_errors() {
+    let dir = TempDir::new("long-name");
+    let nva = common::captures().join("hub-nva.pcap");
+    let arg = format!("{}={}", "n".repeat(10_000), nva.display());
+    let run = common::flowcheck_in(dir.path(), &[arg.as_str(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let made: Vec<String> = std::fs::read_dir(dir.path().join("reports"))
+        .expect("the reports folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(
+        made[0].len() <= 64 && made[0].starts_with("nnnn"),
+        "{made:?}"
+    );
+    let run = common::flowcheck_in(
+        dir.path(),
+        &[arg.as_str(), "--expect-via", "elsewhere", "--no-report"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.len() < 600 && run.stderr.contains("characters left out"),
+        "{} bytes: {}",
+        run.stderr.len(),
+        &run.stderr[..run.stderr.len().min(300)]
+    );
+}
+
+/// Bidirectional overrides and zero-width characters in a point name reach neither the
+/// terminal nor the report raw: they are written as `\u{NNNN}`, like control characters.
+#[test]
+fn bidi_overrides_and_zero_width_characters_are_escaped_on_the_terminal_and_in_html() {
+    let dir = TempDir::new("bidi");
+    let nva = common::captures().join("hub-nva.pcap");
+    let name = "nva\u{202e}gpj.exe\u{200b}\u{2066}x";
+    let arg = format!("{name}={}", nva.display());
+    let rep = dir.path().join("rep");
+    let run = common::flowcheck(&[arg.as_str().as_ref(), "--report".as_ref(), rep.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (what, text) in [
+        ("terminal", run.stdout.clone()),
+        (
+            "index.html",
+            std::fs::read_to_string(rep.join("index.html")).expect("the page"),
+        ),
+        (
+            "timeline.svg",
+            std::fs::read_to_string(rep.join("timeline.svg")).expect("a picture"),
+        ),
+    ] {
+        for c in ['\u{202e}', '\u{200b}', '\u{2066}'] {
+            assert!(!text.contains(c), "{what} holds U+{:04X} raw", u32::from(c));
+        }
+        assert!(
+            text.contains("nva\\u{202e}gpj.exe"),
+            "{what} shows it escaped"
+        );
+    }
+}

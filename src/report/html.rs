@@ -45,8 +45,13 @@ impl ReportOptions {
     }
 }
 
+/// Longest name [`safe_name`] returns: a file name may have 255 bytes, and a folder name
+/// of thousands of characters is of no use to anyone.
+pub const MAX_NAME: usize = 64;
+
 /// A name that is safe as one path component: letters, digits, `.`, `_`, `-`; anything else
-/// becomes `_`; never empty, never `.` or `..`.
+/// becomes `_`; never empty, never `.` or `..`; at most [`MAX_NAME`] characters (a longer one
+/// keeps its start and a hash of the whole, so that two long names stay apart).
 pub fn safe_name(s: &str) -> String {
     let mut out: String = s
         .chars()
@@ -63,6 +68,14 @@ pub fn safe_name(s: &str) -> String {
     }
     if out.is_empty() {
         out = "report".into();
+    }
+    if out.len() > MAX_NAME {
+        // FNV-1a of the whole name: stable across runs and builds
+        let hash = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        out.truncate(MAX_NAME - 17);
+        out = format!("{out}-{hash:016x}");
     }
     out
 }
@@ -568,6 +581,10 @@ mod tests {
         assert_eq!(safe_name("../etc"), "_etc");
         assert_eq!(safe_name(".."), "report");
         assert_eq!(safe_name("a b/c"), "a_b_c");
+        let long = safe_name(&"a".repeat(10_000));
+        assert_eq!(long.len(), MAX_NAME);
+        assert!(long.starts_with("aaaa"), "{long}");
+        assert_ne!(long, safe_name(&format!("{}b", "a".repeat(10_000))));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod charts;
 pub mod ladder;
 pub mod matrix;
 
+use crate::report::text::is_invisible;
 use std::fmt::Write as _;
 
 use super::Analysis;
@@ -140,6 +141,9 @@ pub fn escape(s: &str) -> String {
                     let _ = write!(out, "\\x{byte:02x}");
                 }
             }
+            c if is_invisible(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -158,6 +162,9 @@ pub fn plain(s: &str) -> String {
                 for byte in c.encode_utf8(&mut b).bytes() {
                     let _ = write!(out, "\\x{byte:02x}");
                 }
+            }
+            c if is_invisible(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
             }
             c => out.push(c),
         }
@@ -542,6 +549,9 @@ mod tests {
         );
         assert_eq!(escape("a\u{1}b\u{fffe}"), "a\\x01b\u{fffd}");
         assert_eq!(plain("x\u{7}<y>"), "x\\x07<y>");
+        // a name that would read backwards, or hide a character
+        assert_eq!(escape("a\u{202e}gpj.exe"), "a\\u{202e}gpj.exe");
+        assert_eq!(plain("a\u{200b}b\u{2066}"), "a\\u{200b}b\\u{2066}");
     }
 
     #[test]
