@@ -757,6 +757,41 @@ fn pcapng_time_stamp_resolution_and_offset() {
 }
 
 #[test]
+fn pcapng_if_tsoffset_at_its_extremes_is_clamped_and_counted() {
+    let max = i64::MAX.to_le_bytes();
+    let min = i64::MIN.to_le_bytes();
+    let hour = 3_600i64.to_le_bytes();
+    let bytes = Ng::new()
+        .shb(false, 1, &[])
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &max)])
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &min)])
+        .idb(1, 0, &[(IF_TSRESOL_OPT, &[0]), (IF_TSOFFSET_OPT, &min)]) // whole seconds
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &hour)])
+        .epb(0, 1_000_000, &[0], 1)
+        .epb(1, 1_000_000, &[1], 1)
+        // a saturated count plus the most negative offset: not a time near 1970
+        .epb(1, u64::MAX, &[2], 1)
+        .epb(2, u64::MAX, &[3], 1)
+        .epb(3, 1_000_000, &[4], 1)
+        .bytes();
+    let mut r = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes))).unwrap();
+    let mut ts = Vec::new();
+    while let Ok(Some(f)) = r.next_frame() {
+        ts.push(f.ts_ns);
+    }
+    assert_eq!(
+        ts,
+        // u64::MAX seconds outweigh i64::MIN seconds: past the end, not before the start
+        vec![MAX_TS_NS, MIN_TS_NS, MIN_TS_NS, MAX_TS_NS, 3_601 * S]
+    );
+    assert_eq!(
+        r.timestamp_fixups(),
+        4,
+        "every clamped time stamp is counted"
+    );
+}
+
+#[test]
 fn pcapng_64_bit_time_stamps_past_2106() {
     let bytes = Ng::new()
         .shb(false, 1, &[])
