@@ -372,6 +372,17 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         }
     }
     for p in &analysis.points {
+        if p.summary.gzip_trailing_zeros > 0 {
+            // what gzip itself says of such a file (a warning, not damage)
+            eprintln!(
+                "flowcheck: {}: warning: decompression OK, {} trailing zero bytes ignored",
+                text::clip(
+                    &text::sanitize(&p.summary.path.display().to_string()),
+                    MESSAGE
+                ),
+                p.summary.gzip_trailing_zeros
+            );
+        }
         if let Some(d) = &p.summary.damage {
             let path = text::sanitize(&p.summary.path.display().to_string());
             let reason = text::sanitize(&d.reason);

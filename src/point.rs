@@ -154,6 +154,8 @@ pub struct PointSummary {
     pub last_ts: Option<i64>,
     /// Frames whose time stamp is earlier than the one before them.
     pub clock_steps_back: u64,
+    /// Zero bytes after the end of the gzip stream, ignored with a warning (as gzip does).
+    pub gzip_trailing_zeros: u64,
     /// Time stamps that were invalid and normalised by the reader.
     pub timestamp_fixups: u64,
     /// Packets seen twice because this point forwarded them (the leaving leg).
@@ -418,6 +420,7 @@ pub fn analyse_reader(
     }
     s.link_types = reader.link_types().to_vec();
     s.timestamp_fixups = reader.timestamp_fixups();
+    s.gzip_trailing_zeros = reader.gzip_trailing_zeros();
     finish(s, table)
 }
 

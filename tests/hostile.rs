@@ -209,3 +209,30 @@ fn bidi_overrides_and_zero_width_characters_are_escaped_on_the_terminal_and_in_h
         );
     }
 }
+
+/// A gzip capture followed by zero padding (a tape block, `dd`) is read whole and not called
+/// damaged: gzip itself only warns ("decompression OK, trailing zero bytes ignored").
+#[test]
+fn gzip_followed_by_zero_padding_is_read_with_a_warning_not_damage() {
+    use std::io::Write;
+    let dir = TempDir::new("gzip-padding");
+    let nva = common::captures().join("hub-nva.pcap");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&std::fs::read(&nva).expect("the capture"))
+        .expect("compressed");
+    let mut packed = enc.finish().expect("compressed");
+    packed.resize(packed.len() + 10_240, 0);
+    let gz = dir.file("nva.pcap.gz", &packed);
+    let (run, doc) = common::analyse(&[gz.as_os_str()]);
+    let (_, plain) = common::analyse(&[nva.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("decompression OK, 10240 trailing zero bytes ignored"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(doc["points"][0]["damage"], serde_json::Value::Null);
+    assert_eq!(doc["points"][0]["gzip_trailing_zeros"], 10_240);
+    assert_eq!(doc["summary"]["packets"], plain["summary"]["packets"]);
+}

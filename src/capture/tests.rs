@@ -590,6 +590,34 @@ fn gzip_wrapped_pcap() {
     assert!(end.is_some());
 }
 
+#[test]
+fn gzip_followed_by_zero_padding_is_read_whole_and_the_padding_counted() {
+    let plain = Pcap::new(MAGIC_US, false, 65535, 1)
+        .record(1, 2, &[1; 100], 100)
+        .bytes();
+    // padded to a tape block, as dd or a tape drive leaves it: gzip itself warns only
+    let mut padded = gzip(&plain);
+    padded.resize(padded.len() + 200_000, 0);
+    let (frames, end) = read_all(&padded);
+    assert!(end.is_none(), "zero padding is not damage: {end:?}");
+    assert_eq!(frames, read_all(&plain).0);
+    let mut r = open_bytes(&padded).unwrap();
+    drain(&mut r);
+    assert_eq!(r.gzip_trailing_zeros(), 200_000);
+
+    // zeros, then something else: damage, the packets before it kept
+    let mut garbage = padded.clone();
+    garbage.push(7);
+    let (frames, end) = read_all(&garbage);
+    assert_eq!(frames, read_all(&plain).0);
+    let e = end.expect("damage");
+    assert!(
+        e.to_string()
+            .contains("neither a gzip member nor zero padding"),
+        "{e}"
+    );
+}
+
 /// gzip whose deflate blocks end after each record (a sync flush), so that the compressed
 /// offset where each record starts is known: returns the stream and those offsets.
 fn gzip_per_record(file_header: &[u8], records: &[&[u8]]) -> (Vec<u8>, Vec<usize>) {

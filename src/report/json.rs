@@ -89,6 +89,8 @@ pub struct Point {
     pub last_ts: Option<String>,
     pub clock_steps_back: u64,
     pub timestamp_fixups: u64,
+    /// Zero bytes after the end of the gzip stream, ignored (gzip itself only warns).
+    pub gzip_trailing_zeros: u64,
     pub forwarded_packets: u64,
     pub packets_over_flow_cap: u64,
     /// The flow table could not grow: packets of new flows were counted, not tracked.
@@ -495,6 +497,7 @@ pub fn head(a: &Analysis) -> Head {
                 last_ts: s.last_ts.map(ts_text),
                 clock_steps_back: s.clock_steps_back,
                 timestamp_fixups: s.timestamp_fixups,
+                gzip_trailing_zeros: s.gzip_trailing_zeros,
                 forwarded_packets: s.forwarded_packets,
                 packets_over_flow_cap: s.packets_over_flow_cap,
                 flow_table_out_of_memory: s.flow_table_out_of_memory,

@@ -323,6 +323,12 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
                 s.timestamp_fixups
             ));
         }
+        if s.gzip_trailing_zeros > 0 {
+            notes.push(format!(
+                "gzip: decompression OK, {} trailing zero bytes ignored",
+                s.gzip_trailing_zeros
+            ));
+        }
         if s.flow_table_out_of_memory {
             notes.push(format!(
                 "memory ran out: {} packets of new flows not tracked (lower --max-flows)",
