@@ -22,6 +22,7 @@ pub mod flow;
 pub mod hash;
 pub mod inputs;
 pub mod list;
+pub mod oom;
 pub mod point;
 pub mod report;
 pub mod routes;

@@ -10,9 +10,13 @@ use clap::{Parser, ValueEnum};
 
 use flowcheck::filter::{Expr, Subject};
 use flowcheck::point::{resolve_inputs_with, Progress, ReadOptions, ResolveOptions};
-use flowcheck::report::{html, json, text, Analysis, PageWriter};
+use flowcheck::report::{folder, html, json, text, Analysis, PageWriter};
 use flowcheck::verdict::Verdict;
 use flowcheck::window::{parse_time, Window};
+
+/// An allocation refused ends the run with status 2 and a message (see `flowcheck::oom`).
+#[global_allocator]
+static ALLOCATOR: flowcheck::oom::ExitOnOom = flowcheck::oom::ExitOnOom;
 
 /// Rebuild the ICMP, TCP and UDP conversations in captures taken at one or several points
 /// of a network, and tell which took an asymmetric path.
@@ -74,7 +78,8 @@ struct Cli {
     #[arg(long, default_value_t = 20, value_name = "N")]
     limit: usize,
 
-    /// Most flows tracked per capture point; packets of further flows are counted, not tracked.
+    /// Most flows tracked in the whole run, shared by the capture points; packets of further
+    /// flows are counted and reported, not tracked.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     max_flows: usize,
 
@@ -138,7 +143,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The message may quote a path given on the command line.
-            eprintln!("flowcheck: {}", text::sanitize(&e.to_string()));
+            eprintln!(
+                "flowcheck: {}",
+                text::clip(&text::sanitize(&e.to_string()), MESSAGE)
+            );
             ExitCode::from(2)
         }
     }
@@ -293,8 +301,11 @@ fn read_routes(cli: &Cli) -> (Option<flowcheck::routes::RouteSet>, bool) {
     }
 }
 
+/// Most characters of an error message (a name of thousands of characters is clipped).
+const MESSAGE: usize = 400;
+
 fn usage(msg: String) -> std::io::Result<u8> {
-    eprintln!("flowcheck: {msg}");
+    eprintln!("flowcheck: {}", text::clip(&msg, MESSAGE));
     Ok(2)
 }
 
@@ -458,12 +469,12 @@ fn print_summary(cli: &Cli, analysis: &Analysis, json_to_stdout: bool) -> std::i
 fn write_report(
     cli: &Cli,
     analysis: &Analysis,
-    dir: &std::path::Path,
+    folder: &folder::ReportFolder,
     name: &str,
     json_to_stdout: bool,
 ) -> std::io::Result<()> {
     let opts = html::ReportOptions::new(name);
-    let index = match html::write_report(analysis, dir, &opts) {
+    let index = match html::write_report(analysis, folder, &opts) {
         Ok(index) => index,
         Err(e) if cli.report.is_none() => {
             eprintln!(
@@ -489,6 +500,17 @@ fn write_report(
 /// Says on standard error which captures were damaged or unreadable.
 fn print_damage(analysis: &Analysis) {
     for p in &analysis.points {
+        if p.summary.gzip_trailing_zeros > 0 {
+            // what gzip itself says of such a file (a warning, not damage)
+            eprintln!(
+                "flowcheck: {}: warning: decompression OK, {} trailing zero bytes ignored",
+                text::clip(
+                    &text::sanitize(&flowcheck::point::os_text(p.summary.path.as_os_str())),
+                    MESSAGE
+                ),
+                p.summary.gzip_trailing_zeros
+            );
+        }
         if let Some(d) = &p.summary.damage {
             let path = text::sanitize(&flowcheck::point::os_text(p.summary.path.as_os_str()));
             let reason = text::sanitize(&d.reason);
@@ -509,24 +531,34 @@ fn print_damage(analysis: &Analysis) {
     }
 }
 
-/// Opens the `--json` file before anything is read (refusing one of the captures), or
-/// returns the usage error.
-fn open_json(
+/// Refuses, before anything is read, a `--json` FILE that the report would overwrite or that
+/// is one of the captures (the same file, hard links included).
+fn json_conflict(
     path: &std::path::Path,
+    report_dir: Option<&std::path::Path>,
     inputs: &[flowcheck::point::PointInput],
-) -> Result<std::io::Result<JsonFile>, String> {
-    if let Ok(target) = std::fs::canonicalize(path) {
-        if inputs
-            .iter()
-            .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
-        {
-            return Err(format!(
-                "--json {}: is one of the captures to read (it would be overwritten)",
-                text::sanitize(&path.display().to_string())
-            ));
+) -> Option<String> {
+    let captures: Vec<&std::path::Path> = inputs.iter().map(|i| i.path.as_path()).collect();
+    let shown = |p: &std::path::Path| text::sanitize(&p.display().to_string());
+    match folder::json_conflict(path, report_dir, &captures)? {
+        folder::JsonConflict::InsideReport => Some(format!(
+            "--json {}: is inside the report folder {} (the report would overwrite it); write \
+             it elsewhere or give --report another folder",
+            shown(path),
+            shown(report_dir.unwrap_or(path))
+        )),
+        folder::JsonConflict::IsCapture(c) => {
+            let same = if c == *path {
+                String::new()
+            } else {
+                format!(": the same file as {}", shown(&c))
+            };
+            Some(format!(
+                "--json {}: is one of the captures to read{same} (it would be overwritten)",
+                shown(path)
+            ))
         }
     }
-    Ok(JsonFile::open(path))
 }
 
 fn run(cli: Cli) -> std::io::Result<u8> {
@@ -576,14 +608,32 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         (Some(dir), false) => Some(dir.clone()),
         (None, false) => Some(PathBuf::from("reports").join(&report_name)),
     };
+    // the outputs are checked before anything is read: neither may overwrite the other or a
+    // capture, and the report folder must be one flowcheck may write into
+    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
+    if let (Some(path), false) = (&cli.json, json_to_stdout) {
+        if let Some(msg) = json_conflict(path, report_dir.as_deref(), &inputs) {
+            return usage(msg);
+        }
+    }
+    let report_folder = match report_dir.as_deref().map(folder::ReportFolder::prepare) {
+        // the default folder is a by-product: the run goes on without it
+        Some(Err(e)) if cli.report.is_none() => {
+            eprintln!(
+                "flowcheck: warning: no report written: {} (--report DIR writes it elsewhere, \
+                 --no-report skips it)",
+                text::clip(&text::sanitize(&e.to_string()), MESSAGE)
+            );
+            None
+        }
+        Some(Err(e)) => return usage(format!("--report: {}", text::sanitize(&e.to_string()))),
+        Some(Ok(f)) => Some(f),
+        None => None,
+    };
     // the JSON file is opened before reading, so that a path that cannot be written fails at
     // once rather than after minutes of analysis
-    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     let json_file = match &cli.json {
-        Some(path) if !json_to_stdout => match open_json(path, &inputs) {
-            Ok(f) => Some(f?),
-            Err(msg) => return usage(msg),
-        },
+        Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
         _ => None,
     };
     let progress =
@@ -597,7 +647,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         assume_synced: cli.assume_synced,
         expect_via: cli.expect_via.clone(),
         // the traces are drawn in the report only
-        without_traces: report_dir.is_none(),
+        without_traces: report_folder.is_none(),
         routes,
         hosts,
     };
@@ -622,8 +672,8 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     if !cli.quiet {
         print_summary(&cli, &analysis, json_to_stdout)?;
     }
-    if let Some(dir) = &report_dir {
-        write_report(&cli, &analysis, dir, &report_name, json_to_stdout)?;
+    if let Some(folder) = &report_folder {
+        write_report(&cli, &analysis, folder, &report_name, json_to_stdout)?;
     }
     print_damage(&analysis);
     let failing = fail_reason(&analysis, &fail_on);

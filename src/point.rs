@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::capture::{CaptureReader, Format};
 use crate::decode::{self, Packet, SkipReason};
-use crate::flow::{Flow, FlowTable, Link};
+use crate::flow::{Flow, FlowBudget, FlowTable, Link};
 
 /// A capture point as named by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,12 +59,18 @@ pub struct PointSummary {
     pub last_ts: Option<i64>,
     /// Frames whose time stamp is earlier than the one before them.
     pub clock_steps_back: u64,
+    /// Zero bytes after the end of the gzip stream, ignored with a warning (as gzip does).
+    pub gzip_trailing_zeros: u64,
     /// Time stamps that were invalid and normalised by the reader.
     pub timestamp_fixups: u64,
     /// Packets seen twice because this point forwarded them (the leaving leg).
     pub forwarded_packets: u64,
-    /// Packets not tracked because the flow cap was reached.
+    /// Packets not tracked because the flow cap was reached (`--max-flows`, the run's total)
+    /// or the flow table ran out of memory.
     pub packets_over_flow_cap: u64,
+    /// The flow table could not grow (the allocator refused): from then on packets of new
+    /// flows were counted in `packets_over_flow_cap`, not tracked.
+    pub flow_table_out_of_memory: bool,
     pub damage: Option<Damage>,
 }
 
@@ -79,8 +85,11 @@ pub struct PointResult {
 /// Knobs for reading points.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// Most flows tracked per point.
+    /// Most flows tracked in the whole run, shared by its points (`analyse_points` draws
+    /// them from one [`FlowBudget`]); also the most of any one point.
     pub max_flows: usize,
+    /// The run's flow budget; `analyse_points` makes one of `max_flows` when it is None.
+    pub budget: Option<std::sync::Arc<FlowBudget>>,
     /// Where to count the bytes read, for a progress display.
     pub progress: Option<std::sync::Arc<Progress>>,
     /// How long to wait for a writer to open a FIFO given as a capture.
@@ -136,6 +145,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             max_flows: 1_000_000,
+            budget: None,
             progress: None,
             fifo_wait: Duration::from_secs(10),
             pipeline: false,
@@ -264,6 +274,9 @@ pub fn analyse_reader(
 ) -> PointResult {
     let mut s = new_summary(input);
     let mut table = FlowTable::with_samples(opts.max_flows, opts.samples);
+    if let Some(b) = &opts.budget {
+        table = table.with_budget(b.clone());
+    }
     let mut reader = match CaptureReader::from_reader(source) {
         Ok(r) => r,
         Err(e) => {
@@ -312,6 +325,7 @@ pub fn analyse_reader(
     }
     s.link_types = reader.link_types().to_vec();
     s.timestamp_fixups = reader.timestamp_fixups();
+    s.gzip_trailing_zeros = reader.gzip_trailing_zeros();
     finish(s, table)
 }
 
@@ -476,6 +490,7 @@ impl Reading {
 fn finish(mut s: PointSummary, table: FlowTable) -> PointResult {
     s.forwarded_packets = table.forwarded_packets;
     s.packets_over_flow_cap = table.dropped_packets;
+    s.flow_table_out_of_memory = table.out_of_memory();
     let (flows, links) = table.finish();
     PointResult {
         summary: s,
@@ -486,6 +501,16 @@ fn finish(mut s: PointSummary, table: FlowTable) -> PointResult {
 
 /// Analyses every point, in parallel where there are cores for it; results in input order.
 pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointResult> {
+    let budgeted;
+    let opts = if opts.budget.is_none() {
+        budgeted = ReadOptions {
+            budget: Some(FlowBudget::new(opts.max_flows)),
+            ..opts.clone()
+        };
+        &budgeted
+    } else {
+        opts
+    };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

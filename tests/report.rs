@@ -357,7 +357,7 @@ fn pictures_cap_their_rows_and_say_what_was_left_out() {
     use flowcheck::report::svg;
     let inputs = flowcheck::point::resolve_inputs(&[stage3().display().to_string()]).unwrap();
     let a = flowcheck::analyse(&inputs, &flowcheck::point::ReadOptions::default());
-    let m = svg::matrix::render(&a, 2);
+    let m = svg::matrix::render(&a, 2, svg::Limits::default().points);
     let doc = parse(&m);
     assert_eq!(groups(&doc, "row").len(), 2);
     assert!(
@@ -390,7 +390,7 @@ fn strings_from_captures_cannot_inject_markup() {
     let arg = format!("{evil}={}", nva.display());
     let (dir, _) = report(&[arg.into()], "evil");
     let out = dir.path().join("out");
-    for name in files(&out) {
+    for name in files(&out).into_iter().filter(|n| n != ".flowcheck-report") {
         let text = read(&out.join(&name));
         let doc = parse(&text);
         for n in doc.descendants() {
@@ -615,15 +615,24 @@ fn the_json_file_is_replaced_whole_and_an_unwritable_one_fails_first() {
 fn a_second_run_removes_the_ladders_it_no_longer_draws() {
     let dir = TempDir::new("stale");
     let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
+    let run_once = || {
+        common::flowcheck(&[
+            stage3().as_os_str(),
+            "--report".as_ref(),
+            out.as_os_str(),
+            "--quiet".as_ref(),
+        ])
+    };
+    let first = run_once();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // a ladder an earlier run drew (its marker lists it) and a file of the user's
+    let marker = out.join(".flowcheck-report");
+    let mut listed = std::fs::read_to_string(&marker).unwrap();
+    listed.push_str("ladder-999.svg\n");
+    std::fs::write(&marker, listed).unwrap();
     std::fs::write(out.join("ladder-999.svg"), "<svg/>").unwrap();
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
-    let run = common::flowcheck(&[
-        stage3().as_os_str(),
-        "--report".as_ref(),
-        out.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    let run = run_once();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let names = files(&out);
     assert!(!names.contains(&"ladder-999.svg".to_string()));
@@ -631,6 +640,7 @@ fn a_second_run_removes_the_ladders_it_no_longer_draws() {
         names.contains(&"notes.txt".to_string()),
         "other files are left alone"
     );
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
 }
 
 /// reports/stage3 is committed; it must be exactly what flowcheck makes now.

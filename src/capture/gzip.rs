@@ -9,7 +9,10 @@
 //! Members follow each other as `cat a.gz b.gz` writes them; each member's CRC-32 and length
 //! are checked at its end. Header fields (extra field, file name, comment) are skipped as
 //! they stream by, whatever their length, so no header can make memory grow. Bytes after the
-//! last member that do not start another member are damage, like a member cut short.
+//! last member that do not start another member are damage, like a member cut short, except
+//! zero bytes to the end (the padding a tape or `dd` leaves): gzip(1) itself reads such a file
+//! and only warns ("decompression OK, trailing zero bytes ignored"), and so does flowcheck,
+//! through [`Gunzip::trailing_zeros`].
 
 use std::io::{self, Read};
 
@@ -48,6 +51,8 @@ pub(super) struct Gunzip {
     inflate: Decompress,
     crc: Crc,
     members: u64,
+    /// Zero bytes after the last member, skipped (shared with the capture reader).
+    zeros: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn damage(what: &str) -> io::Error {
@@ -66,6 +71,34 @@ impl Gunzip {
             inflate: Decompress::new(false),
             crc: Crc::new(),
             members: 0,
+            zeros: Default::default(),
+        }
+    }
+
+    /// The count of zero bytes found after the last member and ignored, as the stream is
+    /// read (a handle that stays valid once the reader is boxed).
+    pub(super) fn trailing_zeros(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.zeros.clone()
+    }
+
+    /// Skips zero bytes to the end of the stream: `Ok(false)` (a clean end) when only zeros
+    /// are left, damage at the first other byte.
+    fn skip_zero_padding(&mut self) -> io::Result<bool> {
+        loop {
+            let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let zeros = avail.iter().position(|&b| b != 0);
+            let n = zeros.unwrap_or(avail.len());
+            self.zeros
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            self.pos += n;
+            if zeros.is_some() {
+                return Err(damage(
+                    "bytes after the last member are neither a gzip member nor zero padding",
+                ));
+            }
+            if !self.fill()? {
+                return Ok(false);
+            }
         }
     }
 
@@ -148,6 +181,9 @@ impl Gunzip {
     fn header(&mut self) -> io::Result<bool> {
         if !self.need(1)? && self.members > 0 {
             return Ok(false);
+        }
+        if self.members > 0 && self.byte_at(0) == 0 {
+            return self.skip_zero_padding();
         }
         let magic = self.need(2)? && self.byte_at(0) == 0x1f && self.byte_at(1) == 0x8b;
         if !magic {

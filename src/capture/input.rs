@@ -13,6 +13,8 @@ pub(super) struct Input {
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
+    /// Zero padding the gzip decoder skipped after the last member (see `gzip`).
+    gzip_zeros: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Input {
@@ -24,7 +26,15 @@ impl Input {
             end: 0,
             base: 0,
             eof: false,
+            gzip_zeros: None,
         }
+    }
+
+    /// Zero bytes the gzip decoder skipped after the last member.
+    pub(super) fn gzip_trailing_zeros(&self) -> u64 {
+        self.gzip_zeros
+            .as_ref()
+            .map_or(0, |z| z.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Switches to decompressing the stream: the bytes buffered so far are handed to the gzip
@@ -33,7 +43,9 @@ impl Input {
     pub(super) fn ungzip(&mut self) {
         let read_so_far = self.peek().to_vec();
         let src = std::mem::replace(&mut self.src, Box::new(io::empty()));
-        self.src = Box::new(Gunzip::new(Box::new(Cursor::new(read_so_far).chain(src))));
+        let gunzip = Gunzip::new(Box::new(Cursor::new(read_so_far).chain(src)));
+        self.gzip_zeros = Some(gunzip.trailing_zeros());
+        self.src = Box::new(gunzip);
         self.pos = 0;
         self.end = 0;
         self.base = 0;

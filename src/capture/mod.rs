@@ -358,6 +358,11 @@ impl CaptureReader {
     pub fn timestamp_fixups(&self) -> u64 {
         self.shared.fixups
     }
+
+    /// Zero bytes after the last gzip member, ignored (gzip itself only warns about them).
+    pub fn gzip_trailing_zeros(&self) -> u64 {
+        self.input.gzip_trailing_zeros()
+    }
 }
 
 /// What the first bytes of the (decompressed) stream say.

@@ -52,20 +52,19 @@ impl TsUnit {
         }
     }
 
+    /// The count in nanoseconds, exactly (a 64-bit count of any unit fits in 128 bits):
+    /// adding a huge negative `if_tsoffset` to a saturated count would otherwise land on a
+    /// plausible time, neither clamped nor counted.
     #[inline]
-    fn to_ns(self, count: u64) -> i64 {
+    fn to_ns(self, count: u64) -> i128 {
+        let count = u128::from(count);
         let ns = match self {
-            TsUnit::Mul(m) => count.saturating_mul(m),
-            TsUnit::Div(d) => count / d,
-            TsUnit::Binary(n) => {
-                let scaled = (u128::from(count) * 1_000_000_000)
-                    .checked_shr(n)
-                    .unwrap_or(0);
-                u64::try_from(scaled).unwrap_or(u64::MAX)
-            }
+            TsUnit::Mul(m) => count * u128::from(m),
+            TsUnit::Div(d) => count / u128::from(d),
+            TsUnit::Binary(n) => (count * 1_000_000_000).checked_shr(n).unwrap_or(0),
             TsUnit::Zero => 0,
         };
-        i64::try_from(ns).unwrap_or(i64::MAX)
+        i128::try_from(ns).unwrap_or(i128::MAX)
     }
 }
 
@@ -74,8 +73,8 @@ struct Interface {
     link_type: u32,
     snaplen: u32,
     unit: TsUnit,
-    /// if_tsoffset, in nanoseconds.
-    offset_ns: i64,
+    /// if_tsoffset, in nanoseconds (exact: seconds of any i64 value).
+    offset_ns: i128,
 }
 
 pub(super) struct PcapNgReader {
@@ -280,7 +279,7 @@ impl PcapNgReader {
                     } else {
                         i64::from_le_bytes(b)
                     };
-                    iface.offset_ns = secs.saturating_mul(NS_PER_SEC);
+                    iface.offset_ns = i128::from(secs) * i128::from(NS_PER_SEC);
                 }
             }
             _ => {}
@@ -353,7 +352,10 @@ impl PcapNgReader {
             ));
         };
         let count = (u64::from(ts_high) << 32) | u64::from(ts_low);
-        let ts_ns = iface.unit.to_ns(count).saturating_add(iface.offset_ns);
+        // exact, then saturated into i64: the reader clamps it to the range it hands out
+        // and counts the fixup
+        let exact = iface.unit.to_ns(count).saturating_add(iface.offset_ns);
+        let ts_ns = i64::try_from(exact).unwrap_or(if exact < 0 { i64::MIN } else { i64::MAX });
         Ok(FrameMeta::new(
             ts_ns,
             iface.link_type,

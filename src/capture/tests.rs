@@ -590,6 +590,34 @@ fn gzip_wrapped_pcap() {
     assert!(end.is_some());
 }
 
+#[test]
+fn gzip_followed_by_zero_padding_is_read_whole_and_the_padding_counted() {
+    let plain = Pcap::new(MAGIC_US, false, 65535, 1)
+        .record(1, 2, &[1; 100], 100)
+        .bytes();
+    // padded to a tape block, as dd or a tape drive leaves it: gzip itself warns only
+    let mut padded = gzip(&plain);
+    padded.resize(padded.len() + 200_000, 0);
+    let (frames, end) = read_all(&padded);
+    assert!(end.is_none(), "zero padding is not damage: {end:?}");
+    assert_eq!(frames, read_all(&plain).0);
+    let mut r = open_bytes(&padded).unwrap();
+    drain(&mut r);
+    assert_eq!(r.gzip_trailing_zeros(), 200_000);
+
+    // zeros, then something else: damage, the packets before it kept
+    let mut garbage = padded.clone();
+    garbage.push(7);
+    let (frames, end) = read_all(&garbage);
+    assert_eq!(frames, read_all(&plain).0);
+    let e = end.expect("damage");
+    assert!(
+        e.to_string()
+            .contains("neither a gzip member nor zero padding"),
+        "{e}"
+    );
+}
+
 /// gzip whose deflate blocks end after each record (a sync flush), so that the compressed
 /// offset where each record starts is known: returns the stream and those offsets.
 fn gzip_per_record(file_header: &[u8], records: &[&[u8]]) -> (Vec<u8>, Vec<usize>) {
@@ -753,6 +781,41 @@ fn pcapng_time_stamp_resolution_and_offset() {
             1_500_000_000,
             0
         ]
+    );
+}
+
+#[test]
+fn pcapng_if_tsoffset_at_its_extremes_is_clamped_and_counted() {
+    let max = i64::MAX.to_le_bytes();
+    let min = i64::MIN.to_le_bytes();
+    let hour = 3_600i64.to_le_bytes();
+    let bytes = Ng::new()
+        .shb(false, 1, &[])
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &max)])
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &min)])
+        .idb(1, 0, &[(IF_TSRESOL_OPT, &[0]), (IF_TSOFFSET_OPT, &min)]) // whole seconds
+        .idb(1, 0, &[(IF_TSOFFSET_OPT, &hour)])
+        .epb(0, 1_000_000, &[0], 1)
+        .epb(1, 1_000_000, &[1], 1)
+        // a saturated count plus the most negative offset: not a time near 1970
+        .epb(1, u64::MAX, &[2], 1)
+        .epb(2, u64::MAX, &[3], 1)
+        .epb(3, 1_000_000, &[4], 1)
+        .bytes();
+    let mut r = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes))).unwrap();
+    let mut ts = Vec::new();
+    while let Ok(Some(f)) = r.next_frame() {
+        ts.push(f.ts_ns);
+    }
+    assert_eq!(
+        ts,
+        // u64::MAX seconds outweigh i64::MIN seconds: past the end, not before the start
+        vec![MAX_TS_NS, MIN_TS_NS, MIN_TS_NS, MAX_TS_NS, 3_601 * S]
+    );
+    assert_eq!(
+        r.timestamp_fixups(),
+        4,
+        "every clamped time stamp is counted"
     );
 }
 

@@ -84,15 +84,20 @@ impl FlowIndex {
 
     /// Records that the flow at `pos` has a key hashing to `hash`, in the vacant slot `at`
     /// that [`find`](Self::find) returned (and nothing was inserted since). `flows` holds
-    /// every flow indexed so far, to rehash them when the index grows.
-    pub(super) fn insert(&mut self, at: usize, hash: u64, pos: usize, flows: &[Flow]) {
+    /// every flow indexed so far, to rehash them when the index grows. False (nothing
+    /// inserted) when the index had to grow and the allocator refused the memory.
+    #[must_use]
+    pub(super) fn insert(&mut self, at: usize, hash: u64, pos: usize, flows: &[Flow]) -> bool {
         if (self.len + 1) * 2 > self.slots.len() {
-            self.grow(flows);
+            if !self.grow(flows) {
+                return false;
+            }
             self.put(hash, pos);
         } else if let Some(s) = self.slots.get_mut(at) {
             *s = slot_value(hash, pos);
         }
         self.len += 1;
+        true
     }
 
     /// Writes a position into the first empty slot of its probe sequence.
@@ -108,11 +113,19 @@ impl FlowIndex {
     }
 
     /// Doubles the slots and reinserts every flow indexed so far (positions below `len`).
-    fn grow(&mut self, flows: &[Flow]) {
-        self.slots = vec![0; self.slots.len() * 2];
+    /// False, the index unchanged, when the allocator refuses the new slots.
+    fn grow(&mut self, flows: &[Flow]) -> bool {
+        let n = self.slots.len().saturating_mul(2);
+        let mut slots: Vec<u64> = Vec::new();
+        if crate::oom::fallible(|| slots.try_reserve_exact(n)).is_err() {
+            return false;
+        }
+        slots.resize(n, 0);
+        self.slots = slots;
         for (pos, f) in flows.iter().enumerate().take(self.len) {
             self.put(key_hash(&f.key), pos);
         }
+        true
     }
 
     /// Asks the processor to fetch the flow the first slot of `hash` points to, if that slot
@@ -161,7 +174,7 @@ mod tests {
             Slot::Found(p) => p,
             Slot::Vacant(at) => {
                 flows.push(f);
-                index.insert(at, h, flows.len() - 1, flows);
+                assert!(index.insert(at, h, flows.len() - 1, flows));
                 flows.len() - 1
             }
         }
@@ -198,11 +211,11 @@ mod tests {
         let Slot::Vacant(at) = index.find(h, &flows[0].key, &flows) else {
             panic!("empty index found a key");
         };
-        index.insert(at, h, 0, &flows);
+        assert!(index.insert(at, h, 0, &flows));
         let Slot::Vacant(at) = index.find(h, &flows[1].key, &flows) else {
             panic!("a different key with the same hash was found");
         };
-        index.insert(at, h, 1, &flows);
+        assert!(index.insert(at, h, 1, &flows));
         assert!(matches!(
             index.find(h, &flows[1].key, &flows),
             Slot::Found(1)

@@ -56,7 +56,9 @@ use std::net::IpAddr;
 use crate::decode::{tcp_flags, Packet, Quoted, Transport};
 use crate::hash::{FastIndexMap, FastMap, FastState};
 
+mod budget;
 mod index;
+pub use budget::FlowBudget;
 use index::{key_hash, FlowIndex, Slot};
 
 /// One side of a flow. `port` is 0 where the protocol has none.
@@ -995,6 +997,10 @@ pub struct FlowTable {
     pub forwarded_packets: u64,
     /// True when flows keep packet samples.
     sampling: bool,
+    /// The run's flows, shared with the other points (see `budget`), and those granted.
+    budget: Option<std::sync::Arc<FlowBudget>>,
+    granted: usize,
+    out_of_memory: bool,
 }
 
 impl FlowTable {
@@ -1018,6 +1024,9 @@ impl FlowTable {
             max_flows,
             dropped_packets: 0,
             forwarded_packets: 0,
+            budget: None,
+            granted: 0,
+            out_of_memory: false,
         }
     }
 
@@ -1313,12 +1322,17 @@ impl FlowTable {
     fn find_or_open(&mut self, of: FlowOf, make: impl FnOnce() -> Flow) -> Option<usize> {
         match self.index.find(of.hash, &of.key, &self.flows) {
             Slot::Found(i) => Some(i),
-            Slot::Vacant(_) if self.flows.len() >= self.max_flows => None,
+            Slot::Vacant(_) if !self.may_open() => None,
             Slot::Vacant(at) => {
                 self.flows.push(make());
                 let i = self.flows.len() - 1;
-                self.index.insert(at, of.hash, i, &self.flows);
-                Some(i)
+                if self.index.insert(at, of.hash, i, &self.flows) {
+                    Some(i)
+                } else {
+                    self.flows.pop();
+                    self.out_of_memory = true;
+                    None
+                }
             }
         }
     }
@@ -1326,6 +1340,7 @@ impl FlowTable {
     /// Ends the capture: fragments whose first fragment never came become ports-unknown
     /// flows. Returns the flows (in order of first packet) and the forwarding links.
     pub fn finish(mut self) -> (Vec<Flow>, Vec<Link>) {
+        self.return_grant();
         let pending: Vec<PendingFragments> = self.pending.drain(..).map(|(_, v)| v).collect();
         for p in &pending {
             self.flush_pending(p);

@@ -14,8 +14,9 @@
 //! checkable.
 
 use std::fmt::Write as _;
-use std::io;
 use std::path::{Path, PathBuf};
+
+use super::folder::{FolderError, ReportFolder};
 
 use super::svg::{self, escape, verdict_colour, Limits, Picture};
 use super::text::{clock_text, conversation_title};
@@ -44,8 +45,13 @@ impl ReportOptions {
     }
 }
 
+/// Longest name [`safe_name`] returns: a file name may have 255 bytes, and a folder name
+/// of thousands of characters is of no use to anyone.
+pub const MAX_NAME: usize = 64;
+
 /// A name that is safe as one path component: letters, digits, `.`, `_`, `-`; anything else
-/// becomes `_`; never empty, never `.` or `..`.
+/// becomes `_`; never empty, never `.` or `..`; at most [`MAX_NAME`] characters (a longer one
+/// keeps its start and a hash of the whole, so that two long names stay apart).
 pub fn safe_name(s: &str) -> String {
     let mut out: String = s
         .chars()
@@ -62,6 +68,14 @@ pub fn safe_name(s: &str) -> String {
     }
     if out.is_empty() {
         out = "report".into();
+    }
+    if out.len() > MAX_NAME {
+        // FNV-1a of the whole name: stable across runs and builds
+        let hash = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        out.truncate(MAX_NAME - 17);
+        out = format!("{out}-{hash:016x}");
     }
     out
 }
@@ -98,33 +112,20 @@ pub fn default_name<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     safe_name(&name)
 }
 
-/// Writes the report into `dir` (created if needed): `index.html` and the pictures. Ladder
-/// files of an earlier run that this run did not draw are removed. Returns the page's path.
-pub fn write_report(a: &Analysis, dir: &Path, opts: &ReportOptions) -> io::Result<PathBuf> {
-    let wrap =
-        |what: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", what.display()));
-    std::fs::create_dir_all(dir).map_err(|e| wrap(dir, e))?;
+/// Writes the report into its folder (see [`ReportFolder`]): `index.html` and the pictures;
+/// files of an earlier run that this run did not write are removed. Returns the page's path.
+pub fn write_report(
+    a: &Analysis,
+    folder: &ReportFolder,
+    opts: &ReportOptions,
+) -> Result<PathBuf, FolderError> {
     let pictures = svg::pictures(a, &opts.limits);
-    for p in &pictures {
-        let path = dir.join(&p.file);
-        std::fs::write(&path, &p.svg).map_err(|e| wrap(&path, e))?;
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let stale = name
-                .strip_prefix("ladder-")
-                .and_then(|r| r.strip_suffix(".svg"))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                && !pictures.iter().any(|p| p.file == name);
-            if stale {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    let index = dir.join("index.html");
-    std::fs::write(&index, page(a, &pictures, opts)).map_err(|e| wrap(&index, e))?;
-    Ok(index)
+    let index = page(a, &pictures, opts);
+    let mut files: Vec<(&str, &[u8])> = Vec::with_capacity(pictures.len() + 1);
+    files.extend(pictures.iter().map(|p| (p.file.as_str(), p.svg.as_bytes())));
+    files.push(("index.html", index.as_bytes()));
+    folder.write(&files)?;
+    Ok(folder.path().join("index.html"))
 }
 
 const CSS: &str = r#"
@@ -625,6 +626,10 @@ mod tests {
         assert_eq!(safe_name("../etc"), "_etc");
         assert_eq!(safe_name(".."), "report");
         assert_eq!(safe_name("a b/c"), "a_b_c");
+        let long = safe_name(&"a".repeat(10_000));
+        assert_eq!(long.len(), MAX_NAME);
+        assert!(long.starts_with("aaaa"), "{long}");
+        assert_ne!(long, safe_name(&format!("{}b", "a".repeat(10_000))));
     }
 
     #[test]

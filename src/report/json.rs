@@ -64,6 +64,8 @@ pub struct Summary {
     pub clock_reference: Option<String>,
     /// True with `--assume-synced`: no clock offset was estimated.
     pub clocks_assumed_synced: bool,
+    /// Packets of flows left out, over all points (`--max-flows` is the run's total).
+    pub packets_over_flow_cap: u64,
 }
 
 /// How many sampled packets were recognised at several capture points.
@@ -103,8 +105,12 @@ pub struct Point {
     pub last_ts: Option<String>,
     pub clock_steps_back: u64,
     pub timestamp_fixups: u64,
+    /// Zero bytes after the end of the gzip stream, ignored (gzip itself only warns).
+    pub gzip_trailing_zeros: u64,
     pub forwarded_packets: u64,
     pub packets_over_flow_cap: u64,
+    /// The flow table could not grow: packets of new flows were counted, not tracked.
+    pub flow_table_out_of_memory: bool,
     pub flows: usize,
     pub damage: Option<Damage>,
     /// This point's clock minus the reference point's, in seconds (null: not estimated).
@@ -511,8 +517,10 @@ pub fn head(a: &Analysis) -> Head {
                 last_ts: s.last_ts.map(ts_text),
                 clock_steps_back: s.clock_steps_back,
                 timestamp_fixups: s.timestamp_fixups,
+                gzip_trailing_zeros: s.gzip_trailing_zeros,
                 forwarded_packets: s.forwarded_packets,
                 packets_over_flow_cap: s.packets_over_flow_cap,
+                flow_table_out_of_memory: s.flow_table_out_of_memory,
                 flows: p.flows.len(),
                 damage: s.damage.as_ref().map(|d| Damage {
                     offset: d.offset,
@@ -557,6 +565,11 @@ pub fn head(a: &Analysis) -> Head {
                 .filter(|_| !a.clocks.assumed_synced)
                 .map(|r| a.points[r].summary.name.clone()),
             clocks_assumed_synced: a.clocks.assumed_synced,
+            packets_over_flow_cap: a
+                .points
+                .iter()
+                .map(|p| p.summary.packets_over_flow_cap)
+                .sum(),
         },
         filter: a.selection.is_set().then(|| Filter {
             expression: a.selection.expression.clone(),

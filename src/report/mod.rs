@@ -5,6 +5,7 @@
 //! `flowcheck/1` document. Every string that comes from a capture or a file name goes through
 //! the escaping of its medium there.
 
+pub mod folder;
 pub mod html;
 mod html_routes;
 pub mod json;

@@ -33,7 +33,9 @@ impl Default for TextOptions {
     }
 }
 
-/// Escapes control characters (and DEL) as `\xNN`: safe to print on a terminal.
+/// Escapes control characters (and DEL) as `\xNN`, and the characters that change how text
+/// is shown without being seen ([`is_invisible`]) as `\u{NNNN}`: safe to print on a
+/// terminal, and what is printed is what the name is.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -41,11 +43,45 @@ pub fn sanitize(s: &str) -> String {
             for b in c.to_string().bytes() {
                 out.push_str(&format!("\\x{b:02x}"));
             }
+        } else if is_invisible(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Characters that change how the text around them is shown without being seen themselves:
+/// bidirectional embeddings, overrides, marks and isolates (a name that reads backwards),
+/// zero-width spaces and joiners, the word joiner, the byte order mark, the soft hyphen.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+    )
+}
+
+/// `s` cut to about `max` characters for an error message: its start and end, and how many
+/// characters were left out between them (a 10,000-character name stays one short line).
+pub fn clip(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max * 2 / 3).collect();
+    let tail: String = s.chars().skip(n - max / 3).collect();
+    format!(
+        "{head}…({} characters left out)…{tail}",
+        n - max * 2 / 3 - max / 3
+    )
 }
 
 struct Paint {
@@ -326,9 +362,21 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
                 )
             ));
         }
-        if s.packets_over_flow_cap > 0 {
+        if s.gzip_trailing_zeros > 0 {
             notes.push(format!(
-                "flow cap reached: {} not tracked (raise --max-flows)",
+                "gzip: decompression OK, {} trailing zero bytes ignored",
+                s.gzip_trailing_zeros
+            ));
+        }
+        if s.flow_table_out_of_memory {
+            notes.push(format!(
+                "memory ran out: {} of new flows not tracked (lower --max-flows)",
+                plural(s.packets_over_flow_cap, "packet", "packets")
+            ));
+        } else if s.packets_over_flow_cap > 0 {
+            notes.push(format!(
+                "flow cap reached: {} of further flows not tracked (--max-flows is the whole \
+                 run's, shared by the points: raise it)",
                 plural(s.packets_over_flow_cap, "packet", "packets")
             ));
         }
@@ -469,6 +517,28 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(sanitize("a\x1b[31mb"), "a\\x1b[31mb");
         assert_eq!(sanitize("ok-name"), "ok-name");
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_escaped() {
+        assert_eq!(sanitize("nva\u{202e}txt.exe"), "nva\\u{202e}txt.exe");
+        assert_eq!(sanitize("a\u{200b}b\u{feff}"), "a\\u{200b}b\\u{feff}");
+        assert_eq!(sanitize("\u{2067}x\u{2069}"), "\\u{2067}x\\u{2069}");
+        assert_eq!(
+            sanitize("café ü 東京"),
+            "café ü 東京",
+            "visible text is kept"
+        );
+    }
+
+    #[test]
+    fn long_text_is_clipped_in_the_middle() {
+        let long = format!("{}{}", "a".repeat(5000), "z".repeat(5000));
+        let c = clip(&long, 120);
+        assert!(c.chars().count() < 160, "{c}");
+        assert!(c.starts_with("aaaa") && c.ends_with("zzzz"), "{c}");
+        assert!(c.contains("9880 characters left out"), "{c}");
+        assert_eq!(clip("short", 120), "short");
     }
 
     #[test]

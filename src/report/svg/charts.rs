@@ -314,9 +314,17 @@ fn nice_bin(ns: f64) -> f64 {
 }
 
 /// Packets per capture point over time, stacked by verdict.
-pub fn timeline(a: &Analysis) -> String {
+pub fn timeline(a: &Analysis, max_points: usize) -> String {
     let names = a.point_names();
-    let npoints = names.len().max(1);
+    // one panel per point drawn: those with the most packets when there are too many
+    let (shown, left_out) = super::drawn_points(names.len(), max_points, |p| {
+        a.points.get(p).map_or(0, |pt| pt.summary.decoded)
+    });
+    let mut panel_of: Vec<Option<usize>> = vec![None; names.len()];
+    for (k, &p) in shown.iter().enumerate() {
+        panel_of[p] = Some(k);
+    }
+    let npoints = shown.len().max(1);
     let (mut t0, mut t1) = (i64::MAX, i64::MIN);
     for (c, _) in &a.conversations {
         for p in &c.points {
@@ -337,28 +345,35 @@ pub fn timeline(a: &Analysis) -> String {
     let mut counts = vec![vec![vec![0f64; Verdict::ALL.len()]; bins]; npoints];
     let mut present = vec![false; Verdict::ALL.len()];
     let mut approximated = false;
+    // the sightings of a conversation by point, sorted once (not searched once per point)
+    let mut sighted: Vec<(usize, i64)> = Vec::new();
     for (c, j) in &a.conversations {
         let k = rank(j.verdict);
-        for p in &c.points {
-            if p.point >= npoints {
-                continue;
-            }
-            let seen: Vec<i64> = c
-                .traces
+        sighted.clear();
+        sighted.extend(
+            c.traces
                 .iter()
                 .flat_map(|t| t.sightings.iter())
-                .filter(|s| s.point == p.point)
-                .map(|s| s.ts)
-                .collect();
+                .filter(|s| panel_of.get(s.point).is_some_and(Option::is_some))
+                .map(|s| (s.point, s.ts)),
+        );
+        sighted.sort_unstable();
+        for p in &c.points {
+            let Some(panel) = panel_of.get(p.point).copied().flatten() else {
+                continue;
+            };
+            let lo = sighted.partition_point(|s| s.0 < p.point);
+            let hi = sighted.partition_point(|s| s.0 <= p.point);
+            let seen = sighted.get(lo..hi).unwrap_or(&[]);
             let times = if seen.len() as u64 == p.total_packets() {
-                seen.into_iter().map(|t| (t, 1.0)).collect()
+                seen.iter().map(|&(_, t)| (t, 1.0)).collect()
             } else {
                 approximated = true;
                 spread(p.first_ts, p.last_ts, p.total_packets())
             };
             for (t, w) in times {
                 let b = (((t - t0) as f64 / bin_ns) as usize).min(bins - 1);
-                counts[p.point][b][k] += w;
+                counts[panel][b][k] += w;
                 present[k] = true;
             }
         }
@@ -374,9 +389,8 @@ pub fn timeline(a: &Analysis) -> String {
     let leg_h = legend_height(&items, width as f64);
     let panel_h = 96i32;
     let axis_h = 44;
-    let height =
-        (78 + panel_h * npoints as i32 + axis_h + leg_h + 16 + if approximated { 20 } else { 0 })
-            as u32;
+    let notes_h = if approximated { 20 } else { 0 } + if left_out > 0 { 20 } else { 0 };
+    let height = (78 + panel_h * npoints as i32 + axis_h + leg_h + 16 + notes_h) as u32;
     let ymax = counts
         .iter()
         .flat_map(|pt| pt.iter().map(|b| b.iter().sum::<f64>()))
@@ -440,8 +454,9 @@ pub fn timeline(a: &Analysis) -> String {
                 mesh.x_label_formatter(&|_| String::new());
             }
             mesh.draw().map_err(err)?;
-            let name = names.get(k).map(String::as_str).unwrap_or("?");
-            let packets = a.points.get(k).map(|p| p.summary.packets).unwrap_or(0);
+            let pt = shown.get(k).copied().unwrap_or(usize::MAX);
+            let name = names.get(pt).map(String::as_str).unwrap_or("?");
+            let packets = a.points.get(pt).map(|p| p.summary.packets).unwrap_or(0);
             area.draw_text(
                 &plain(&format!("{name}  ({packets} packets captured)")),
                 &bold(12.0),
@@ -481,13 +496,22 @@ pub fn timeline(a: &Analysis) -> String {
             }
         }
         legend(&bottom, &items, 12)?;
+        let mut note_y = leg_h + 8;
         if approximated {
             bottom
                 .draw_text(
                     "Packets not followed one by one across points are spread evenly over their conversation's time at the point.",
                     &muted(11.0),
-                    (20, leg_h + 8),
+                    (20, note_y),
                 )
+                .map_err(err)?;
+            note_y += 20;
+        }
+        if left_out > 0 {
+            let note =
+                super::points_left_out(left_out, "the panels are the points with the most packets");
+            bottom
+                .draw_text(&plain(&note), &muted(11.0), (20, note_y))
                 .map_err(err)?;
         }
         Ok(())

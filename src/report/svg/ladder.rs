@@ -23,8 +23,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    conversation_label, verdict_colour, wrap, Anchor, Svg, TextStyle, FORWARD, INK, LOST, MUTED,
-    REVERSE, RULE,
+    conversation_label, verdict_colour, wrap, Anchor, Limits, Svg, TextStyle, FORWARD, INK, LOST,
+    MUTED, REVERSE, RULE,
 };
 use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
 use crate::flow::KeyKind;
@@ -119,39 +119,69 @@ fn side(c: &Conversation, pt: usize) -> u8 {
 /// path of the requests merged with the reverse of the path of the replies (a topological
 /// merge; ties and contradictions go to the client's host, then to the earlier point).
 pub fn lane_order(c: &Conversation) -> Vec<usize> {
-    let fwd: Vec<usize> = c.path(0).iter().map(|p| p.point).collect();
-    let mut rev: Vec<usize> = c.path(1).iter().map(|p| p.point).collect();
-    rev.reverse();
-    let key = |pt: usize| {
-        let first = c.at(pt).map(|p| p.first_ts).unwrap_or(i64::MAX);
-        (side(c, pt), first, pt)
+    use std::collections::BTreeSet;
+    let n = c.points.len();
+    // points by their index in c.points (sorted by point)
+    let idx = |pt: usize| c.points.binary_search_by_key(&pt, |p| p.point).ok();
+    let key = |i: usize| {
+        let p = &c.points[i];
+        (side(c, p.point), p.first_ts, p.point)
     };
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    for seq in [&fwd, &rev] {
-        for w in seq.windows(2) {
-            if w[0] != w[1] && !edges.contains(&(w[0], w[1])) {
-                edges.push((w[0], w[1]));
+    let fwd: Vec<usize> = c.path(0).iter().filter_map(|p| idx(p.point)).collect();
+    let mut rev: Vec<usize> = c.path(1).iter().filter_map(|p| idx(p.point)).collect();
+    rev.reverse();
+    let mut edges: Vec<(usize, usize)> = [&fwd, &rev]
+        .iter()
+        .flat_map(|seq| seq.windows(2).map(|w| (w[0], w[1])))
+        .filter(|(a, b)| a != b)
+        .collect();
+    edges.sort_unstable();
+    edges.dedup();
+    let mut incoming = vec![0usize; n];
+    for &(_, b) in &edges {
+        incoming[b] += 1;
+    }
+    // Kahn's order, the smallest key first among the points no remaining point leads to; on
+    // a cycle, the smallest key of all remaining: O((points + edges) log points)
+    let mut left: BTreeSet<_> = (0..n).map(|i| (key(i), i)).collect();
+    let mut ready: BTreeSet<_> = (0..n)
+        .filter(|&i| incoming[i] == 0)
+        .map(|i| (key(i), i))
+        .collect();
+    let mut out: Vec<usize> = Vec::with_capacity(n);
+    while let Some(first) = ready.pop_first().or_else(|| left.first().cloned()) {
+        let i = first.1;
+        left.remove(&first);
+        ready.remove(&first);
+        out.push(c.points[i].point);
+        let lo = edges.partition_point(|e| e.0 < i);
+        for &(_, b) in edges.iter().skip(lo).take_while(|e| e.0 == i) {
+            incoming[b] = incoming[b].saturating_sub(1);
+            if incoming[b] == 0 && left.contains(&(key(b), b)) {
+                ready.insert((key(b), b));
             }
         }
     }
-    let mut out: Vec<usize> = Vec::with_capacity(c.points.len());
-    let mut left: Vec<usize> = c.points.iter().map(|p| p.point).collect();
-    while !left.is_empty() {
-        let ready: Vec<usize> = left
-            .iter()
-            .copied()
-            .filter(|&v| !edges.iter().any(|&(a, b)| b == v && left.contains(&a)))
-            .collect();
-        let pool = if ready.is_empty() {
-            left.clone()
-        } else {
-            ready
-        };
-        let next = pool.into_iter().min_by_key(|&v| key(v)).unwrap_or(left[0]);
-        out.push(next);
-        left.retain(|&v| v != next);
-    }
     out
+}
+
+/// The points a ladder draws as lanes, in [`lane_order`]: at most `limit`, the points on
+/// either direction's path first.
+fn lanes_drawn(c: &Conversation, limit: usize) -> Vec<usize> {
+    let order = lane_order(c);
+    if order.len() <= limit {
+        return order;
+    }
+    let on_path = |pt: usize| c.route.iter().any(|r| r.iter().any(|h| h.point == pt));
+    let mut pick: Vec<(bool, usize)> = order
+        .iter()
+        .enumerate()
+        .map(|(k, &pt)| (!on_path(pt), k))
+        .collect();
+    pick.sort_unstable();
+    let mut keep: Vec<usize> = pick.iter().take(limit).map(|&(_, k)| k).collect();
+    keep.sort_unstable();
+    keep.into_iter().map(|k| order[k]).collect()
 }
 
 /// The second line(s) of a point's lane header: its role and what it did.
@@ -264,7 +294,8 @@ fn lost_after(c: &Conversation, dir: usize, point: usize) -> bool {
 /// Builds the ladder of conversation index `i` of `a`: one arrow per packet the correlation
 /// followed across the points (at most `max_packets`); a direction it followed no packet of
 /// (seen at one point only) gets one arrow for its first packet.
-pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
+pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
+    let max_packets = limits.ladder_packets;
     let (c, j) = &a.conversations[i];
     let names = a.point_names();
     let name = |pt: usize| names.get(pt).cloned().unwrap_or_else(|| "?".into());
@@ -299,7 +330,7 @@ pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
             });
         }
     } else {
-        for pt in lane_order(c) {
+        for pt in lanes_drawn(c, limits.points) {
             lane_of.insert(pt, lanes.len());
             lanes.push(Lane {
                 name: name(pt),
@@ -461,6 +492,12 @@ pub fn from_conversation(a: &Analysis, i: usize, max_packets: usize) -> Ladder {
                 rw.nat.describe().replace(" -> ", " → ")
             ));
         }
+    }
+    if c.points.len() > lanes.len() && c.points.len() > 1 {
+        notes.push(super::points_left_out(
+            c.points.len() - lanes.len(),
+            "the lanes are the points of its path first",
+        ));
     }
     notes.push(time_note(a, c));
     if packets.len() > max_packets {

@@ -67,8 +67,9 @@ const MARGIN: f64 = 20.0;
 const ROW_H: f64 = 30.0;
 const CELL_PAD: f64 = 3.0;
 
-/// Draws the matrix of the conversations worth showing, at most `limit` rows.
-pub fn render(a: &Analysis, limit: usize) -> String {
+/// Draws the matrix of the conversations worth showing, at most `limit` rows and
+/// `max_points` columns (the points that saw the most of the rows shown).
+pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
     let names: Vec<String> = a.point_names();
     let order = by_severity(a);
     let (shown_pool, one_way): (Vec<usize>, Vec<usize>) = order
@@ -76,6 +77,17 @@ pub fn render(a: &Analysis, limit: usize) -> String {
         .partition(|&i| worth_showing(&a.conversations[i].1));
     let rows: Vec<usize> = shown_pool.iter().copied().take(limit).collect();
     let left_out: Vec<usize> = shown_pool.iter().copied().skip(limit).collect();
+    let mut seen_in_rows = vec![0u64; names.len()];
+    for &i in &rows {
+        for p in &a.conversations[i].0.points {
+            if let Some(n) = seen_in_rows.get_mut(p.point) {
+                *n += 1;
+            }
+        }
+    }
+    let (cols, cols_left_out) = super::drawn_points(names.len(), max_points, |p| {
+        seen_in_rows[p] << 32 | a.points[p].summary.decoded.min(u32::MAX.into())
+    });
 
     let labels: Vec<String> = rows
         .iter()
@@ -96,13 +108,13 @@ pub fn render(a: &Analysis, limit: usize) -> String {
         .map(|l| text_width(l, 12.0))
         .fold(160.0, f64::max)
         .min(440.0);
-    let col_w = names
+    let col_w = cols
         .iter()
-        .map(|n| text_width(n, 12.0) + 18.0)
+        .map(|&p| text_width(&names[p], 12.0) + 18.0)
         .fold(84.0, f64::max)
         .min(170.0);
     let grid_x = MARGIN + verdict_w + 10.0 + label_w + 14.0;
-    let width = (grid_x + col_w * names.len() as f64 + MARGIN).max(620.0);
+    let width = (grid_x + col_w * cols.len() as f64 + MARGIN).max(620.0);
     let text_w = width - 2.0 * MARGIN;
 
     let mut notes: Vec<String> = Vec::new();
@@ -111,6 +123,12 @@ pub fn render(a: &Analysis, limit: usize) -> String {
             "{} more conversations not shown ({}); the verdict table and --json list every one.",
             left_out.len(),
             verdict_counts(a, &left_out)
+        ));
+    }
+    if cols_left_out > 0 {
+        notes.push(super::points_left_out(
+            cols_left_out,
+            "the columns are the points that saw the most of these rows",
         ));
     }
     if !one_way.is_empty() {
@@ -162,7 +180,7 @@ pub fn render(a: &Analysis, limit: usize) -> String {
         TextStyle::new(12.0, MUTED),
     );
     // column heads
-    for (k, name) in names.iter().enumerate() {
+    for (k, name) in cols.iter().map(|&p| &names[p]).enumerate() {
         let x = grid_x + col_w * (k as f64 + 0.5);
         svg.open(&[("class", "column"), ("data-point", name)]);
         svg.tooltip(name);
@@ -220,10 +238,10 @@ pub fn render(a: &Analysis, limit: usize) -> String {
         );
         svg.close();
         let words = dir_words(c);
-        for (k, name) in names.iter().enumerate() {
-            let p = c.points.iter().find(|p| p.point == k);
+        for (col, (k, name)) in cols.iter().map(|&p| (p, &names[p])).enumerate() {
+            let p = c.at(k);
             let seen = Seen::of(p);
-            let x = grid_x + col_w * k as f64;
+            let x = grid_x + col_w * col as f64;
             svg.open(&[
                 ("class", "cell"),
                 ("data-conversation", &a.id(i).to_string()),

@@ -22,6 +22,7 @@ pub mod charts;
 pub mod ladder;
 pub mod matrix;
 
+use crate::report::text::is_invisible;
 use std::fmt::Write as _;
 
 use super::Analysis;
@@ -50,6 +51,10 @@ pub struct Limits {
     pub matrix_rows: usize,
     /// Most point pairs (rows) in the latency chart.
     pub latency_pairs: usize,
+    /// Most capture points one picture draws (ladder lanes, matrix columns, timeline
+    /// panels): a run of thousands of points would otherwise draw pictures of hundreds of
+    /// megabytes, in time that grows with points x conversations x lanes.
+    pub points: usize,
 }
 
 impl Default for Limits {
@@ -59,8 +64,31 @@ impl Default for Limits {
             ladder_packets: 60,
             matrix_rows: 40,
             latency_pairs: 12,
+            points: 24,
         }
     }
+}
+
+/// The capture points (of `n`) a picture draws when it may draw at most `limit`: those
+/// `weight` ranks highest (ties: argument order), listed in argument order; and how many
+/// were left out.
+pub fn drawn_points(n: usize, limit: usize, weight: impl Fn(usize) -> u64) -> (Vec<usize>, usize) {
+    if n <= limit {
+        return ((0..n).collect(), 0);
+    }
+    let mut by_weight: Vec<usize> = (0..n).collect();
+    by_weight.sort_by_key(|&p| (std::cmp::Reverse(weight(p)), p));
+    by_weight.truncate(limit);
+    by_weight.sort_unstable();
+    (by_weight, n - limit)
+}
+
+/// The note under a picture that left capture points out.
+pub fn points_left_out(n: usize, what: &str) -> String {
+    format!(
+        "{n} more capture point{} not drawn ({what}); the verdict table and --json list every one.",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// The font every picture names; the viewer picks what it has.
@@ -113,6 +141,9 @@ pub fn escape(s: &str) -> String {
                     let _ = write!(out, "\\x{byte:02x}");
                 }
             }
+            c if is_invisible(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -131,6 +162,9 @@ pub fn plain(s: &str) -> String {
                 for byte in c.encode_utf8(&mut b).bytes() {
                     let _ = write!(out, "\\x{byte:02x}");
                 }
+            }
+            c if is_invisible(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
             }
             c => out.push(c),
         }
@@ -480,12 +514,12 @@ pub fn pictures(a: &Analysis, limits: &Limits) -> Vec<Picture> {
         Picture {
             file: "matrix.svg".into(),
             title: "Asymmetry matrix: who saw what".into(),
-            svg: matrix::render(a, limits.matrix_rows),
+            svg: matrix::render(a, limits.matrix_rows, limits.points),
         },
         Picture {
             file: "timeline.svg".into(),
             title: "Packets per capture point over time".into(),
-            svg: charts::timeline(a),
+            svg: charts::timeline(a, limits.points),
         },
         Picture {
             file: "latency.svg".into(),
@@ -497,7 +531,7 @@ pub fn pictures(a: &Analysis, limits: &Limits) -> Vec<Picture> {
         out.push(Picture {
             file: ladder::file_name(a.id(i)),
             title: format!("Ladder of conversation {}", a.id(i)),
-            svg: ladder::render(&ladder::from_conversation(a, i, limits.ladder_packets)),
+            svg: ladder::render(&ladder::from_conversation(a, i, limits)),
         });
     }
     out
@@ -515,6 +549,9 @@ mod tests {
         );
         assert_eq!(escape("a\u{1}b\u{fffe}"), "a\\x01b\u{fffd}");
         assert_eq!(plain("x\u{7}<y>"), "x\\x07<y>");
+        // a name that would read backwards, or hide a character
+        assert_eq!(escape("a\u{202e}gpj.exe"), "a\\u{202e}gpj.exe");
+        assert_eq!(plain("a\u{200b}b\u{2066}"), "a\\u{200b}b\\u{2066}");
     }
 
     #[test]
