@@ -3,7 +3,7 @@
 
 use super::bytes::{be16, byte, len_u32, v4_addr, OrTruncated};
 use super::ipv6::ext_chain;
-use super::layer::{ip_payload, to_end_of_frame, Ctx, IpRead, QuotedIp};
+use super::layer::{ip_payload, to_end_of_frame, Ctx, IpPayload, QuotedIp};
 use super::numbers::proto;
 use super::packet::{Fragment, Packet, SkipReason, Transport};
 
@@ -28,7 +28,12 @@ fn header_len(version_ihl: u8) -> usize {
 }
 
 /// Reads the IPv4 header at the start of `d` (version nibble 4 already checked or not).
-pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
+#[inline(always)]
+pub(super) fn read<'a>(
+    d: &'a [u8],
+    ctx: Ctx,
+    pkt: &mut Packet,
+) -> Result<IpPayload<'a>, SkipReason> {
     let b0 = byte(d, VERSION_IHL).or_truncated()?;
     if b0 >> 4 != 4 {
         return Err(SkipReason::MalformedIp);
@@ -73,7 +78,7 @@ pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
         l4_len = l4_len.saturating_sub(chain.len as u32);
         truncated |= chain.cut;
     }
-    let pkt = Packet {
+    *pkt = Packet {
         src,
         dst,
         ip_proto,
@@ -89,8 +94,7 @@ pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
         vlan_count: ctx.vlan_count,
         truncated,
     };
-    Ok(IpRead {
-        pkt,
+    Ok(IpPayload {
         l4,
         l4_len,
         inner_ctx,

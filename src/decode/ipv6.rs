@@ -2,7 +2,7 @@
 //! IPv6 header an ICMPv6 error quotes.
 
 use super::bytes::{be16, be32, byte, len_u32, v6_addr, OrTruncated};
-use super::layer::{ip_payload, to_end_of_frame, Ctx, IpRead, QuotedIp};
+use super::layer::{ip_payload, to_end_of_frame, Ctx, IpPayload, QuotedIp};
 use super::numbers::proto;
 use super::packet::{Fragment, Packet, SkipReason, Transport};
 
@@ -31,7 +31,12 @@ const FRAG_OFFSET_MASK: u16 = 0xfff8;
 const FRAG_MORE: u16 = 0x0001;
 
 /// Reads the IPv6 header at the start of `d` and skips its extension headers.
-pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
+#[inline(always)]
+pub(super) fn read<'a>(
+    d: &'a [u8],
+    ctx: Ctx,
+    pkt: &mut Packet,
+) -> Result<IpPayload<'a>, SkipReason> {
     if byte(d, VERSION).or_truncated()? >> 4 != 6 {
         return Err(SkipReason::MalformedIp);
     }
@@ -50,7 +55,7 @@ pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
     };
     let (payload, inner_ctx) = ip_payload(d, HEADER, ip_len, ctx);
     let chain = ext_chain(payload, next);
-    let pkt = Packet {
+    *pkt = Packet {
         src,
         dst,
         ip_proto: chain.proto,
@@ -66,8 +71,7 @@ pub(super) fn read(d: &[u8], ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
         vlan_count: ctx.vlan_count,
         truncated: len_u32(d) < ip_len || chain.cut,
     };
-    Ok(IpRead {
-        pkt,
+    Ok(IpPayload {
         l4: payload.get(chain.len..).unwrap_or(&[]),
         l4_len: (ip_len - HEADER as u32).saturating_sub(chain.len as u32),
         inner_ctx,

@@ -1,12 +1,11 @@
 //! What one layer hands the next: the context of the layers already read ([`Ctx`]), the layer
 //! still to read ([`Layer`], which ends at an IP header, [`Ip`]), an IP header once read
-//! ([`IpRead`]) and the key fields of an IP header quoted by an ICMP error ([`QuotedIp`]).
+//! ([`IpPayload`]) and the key fields of an IP header quoted by an ICMP error ([`QuotedIp`]).
 //! The layer modules only return these; the loop in `decode/mod.rs` moves between them.
 
 use std::net::IpAddr;
 
 use super::bytes::len_u32;
-use super::packet::Packet;
 
 /// At most this many tunnels (IP-in-IP, GRE, UDP tunnels, MPLS pseudowires) one inside the
 /// other.
@@ -78,12 +77,12 @@ pub(super) enum Layer<'a> {
     Ip(Ip<'a>),
 }
 
-/// An IP header once read: the packet (transport not yet filled in), the captured IP payload
-/// after the extension headers, its length by the headers, and the context a tunnel inside it
-/// starts from.
+/// What an IP header, once read into a `Packet`, leaves to the layers inside it: the captured
+/// IP payload after the extension headers, its length by the headers, and the context a
+/// tunnel inside it starts from. (The packet itself is written in place, not moved around:
+/// it is the largest value of the decoder.)
 #[derive(Debug, Clone, Copy)]
-pub(super) struct IpRead<'a> {
-    pub pkt: Packet,
+pub(super) struct IpPayload<'a> {
     pub l4: &'a [u8],
     pub l4_len: u32,
     pub inner_ctx: Ctx,

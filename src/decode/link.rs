@@ -75,13 +75,14 @@ const ARPHRD_NETLINK: u16 = 824;
 const NULL_LEN: usize = 4;
 
 /// The first layer of a frame of the given LINKTYPE_*.
+#[inline(always)]
 pub(super) fn first<'a>(
     link_type: u32,
     d: &'a [u8],
     ctx: &mut Ctx,
 ) -> Result<Layer<'a>, SkipReason> {
     match link_type {
-        linktype::ETHERNET => Ok(Layer::Ethernet(d)),
+        linktype::ETHERNET => ethernet(d),
         linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 => {
             Ok(Layer::Ip(Ip::Any(d)))
         }
@@ -102,20 +103,22 @@ pub(super) fn first<'a>(
     }
 }
 
-/// Reads link layers from `layer` on until an IP header, and the context in front of it.
-pub(super) fn walk(mut layer: Layer<'_>, mut ctx: Ctx) -> Result<(Ip<'_>, Ctx), SkipReason> {
+/// Reads link layers from `layer` on until an IP header; `ctx` collects their bits.
+#[inline(always)]
+pub(super) fn walk<'a>(mut layer: Layer<'a>, ctx: &mut Ctx) -> Result<Ip<'a>, SkipReason> {
     loop {
         layer = match layer {
-            Layer::Ip(ip) => return Ok((ip, ctx)),
+            Layer::Ip(ip) => return Ok(ip),
             Layer::Ethernet(d) => ethernet(d)?,
-            Layer::EtherType(et, d) => by_ethertype(et, d, &mut ctx)?,
+            Layer::EtherType(et, d) => by_ethertype(et, d, ctx)?,
             Layer::Ppp(d) => ppp(d)?,
-            Layer::Mpls(d) => mpls(d, &mut ctx)?,
+            Layer::Mpls(d) => mpls(d, ctx)?,
         };
     }
 }
 
 /// Ethernet II (or 802.3) header: its payload and ether type.
+#[inline(always)]
 fn ethernet(d: &[u8]) -> Result<Layer<'_>, SkipReason> {
     let et = be16(d, ETH_TYPE).or_truncated()?;
     Ok(Layer::EtherType(et, rest(d, ETH_HEADER).or_truncated()?))
@@ -123,6 +126,7 @@ fn ethernet(d: &[u8]) -> Result<Layer<'_>, SkipReason> {
 
 /// The payload `d` of ether type `et`: VLAN tags are popped here (at most [`MAX_TAGS`]), then
 /// IP, PPPoE, MPLS or LLC/SNAP.
+#[inline(always)]
 fn by_ethertype<'a>(mut et: u16, mut d: &'a [u8], ctx: &mut Ctx) -> Result<Layer<'a>, SkipReason> {
     let mut tags = 0;
     loop {

@@ -87,8 +87,10 @@ mod tests;
 
 pub use packet::{encap, tcp_flags, Fragment, Packet, Quoted, SkipReason, Transport};
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use bytes::{byte, OrTruncated};
-use layer::{Ctx, Ip, IpRead};
+use layer::{Ctx, Ip, IpPayload};
 use numbers::proto;
 
 /// Decodes one frame of the given LINKTYPE_*.
@@ -99,53 +101,72 @@ pub fn decode(link_type: u32, data: &[u8], wire_len: u32) -> Result<Packet, Skip
     let captured = bytes::len_u32(data);
     let mut ctx = Ctx::frame(wire_len.saturating_sub(captured));
     let first = link::first(link_type, data, &mut ctx)?;
-    let (ip, ctx) = link::walk(first, ctx)?;
-    let mut outer = ip_layer(ip, ctx)?;
+    let ip = link::walk(first, &mut ctx)?;
+    let mut pkt = UNREAD;
+    let mut payload = ip_layer(ip, ctx, &mut pkt)?;
     // One tunnel per pass: `tunnel::inner` enters it only while `Ctx::deeper` allows (at most
     // `MAX_TUNNEL_DEPTH`), so the loop ends. A tunnel with no usable IP inside leaves the
     // packet reached so far as the packet.
     loop {
-        let Some((layer, ctx)) = tunnel::inner(&outer.pkt, outer.l4, outer.inner_ctx) else {
-            return Ok(outer.pkt);
+        let Some((layer, mut ctx)) = tunnel::inner(&pkt, payload.l4, payload.inner_ctx) else {
+            return Ok(pkt);
         };
-        match link::walk(layer, ctx).and_then(|(ip, ctx)| ip_layer(ip, ctx)) {
-            Ok(inner) => outer = inner,
-            Err(_) => return Ok(outer.pkt),
+        let mut inner = pkt;
+        match link::walk(layer, &mut ctx).and_then(|ip| ip_layer(ip, ctx, &mut inner)) {
+            Ok(inner_payload) => (pkt, payload) = (inner, inner_payload),
+            Err(_) => return Ok(pkt),
         }
     }
 }
 
-/// Reads an IP header and fills in the transport it carries.
-#[inline]
-fn ip_layer(ip: Ip<'_>, ctx: Ctx) -> Result<IpRead<'_>, SkipReason> {
-    let mut read = match ip {
+/// The packet before an IP header is read into it (the IP readers write every field).
+const UNREAD: Packet = Packet {
+    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    ip_proto: 0,
+    ttl: 0,
+    ip_id: 0,
+    ip_len: 0,
+    fragment: None,
+    transport: Transport::None,
+    payload_len: 0,
+    digest: 0,
+    digest_len: 0,
+    encap: 0,
+    vlan_count: 0,
+    truncated: false,
+};
+
+/// Reads an IP header into `pkt` and fills in the transport it carries.
+#[inline(always)]
+fn ip_layer<'a>(ip: Ip<'a>, ctx: Ctx, pkt: &mut Packet) -> Result<IpPayload<'a>, SkipReason> {
+    let payload = match ip {
         Ip::Any(d) => match byte(d, 0).or_truncated()? >> 4 {
-            4 => ipv4::read(d, ctx)?,
-            6 => ipv6::read(d, ctx)?,
+            4 => ipv4::read(d, ctx, pkt)?,
+            6 => ipv6::read(d, ctx, pkt)?,
             _ => return Err(SkipReason::MalformedIp),
         },
-        Ip::V6(d) => ipv6::read(d, ctx)?,
+        Ip::V6(d) => ipv6::read(d, ctx, pkt)?,
     };
-    transport(&mut read);
-    Ok(read)
+    transport(pkt, &payload);
+    Ok(payload)
 }
 
 /// Fills `transport`, `payload_len`, `digest`/`digest_len` (and `truncated` when the transport
-/// header is cut) of the packet from its IP payload. A non-first fragment has no transport
-/// header: its digest is over the IP payload.
-fn transport(read: &mut IpRead<'_>) {
-    let IpRead {
-        pkt, l4, l4_len, ..
-    } = read;
+/// header is cut) of `pkt` from its IP payload. A non-first fragment has no transport header:
+/// its digest is over the IP payload.
+#[inline(always)]
+fn transport(pkt: &mut Packet, payload: &IpPayload<'_>) {
+    let IpPayload { l4, l4_len, .. } = *payload;
     if pkt.fragment.is_some_and(|f| f.offset > 0) {
-        digest::set_payload(pkt, l4, *l4_len);
+        digest::set_payload(pkt, l4, l4_len);
         return;
     }
     match pkt.ip_proto {
-        proto::TCP => tcp::fill(pkt, l4, *l4_len),
-        proto::UDP => udp::fill(pkt, l4, *l4_len),
-        proto::ICMP => icmp::fill(pkt, l4, *l4_len, false),
-        proto::ICMPV6 => icmp::fill(pkt, l4, *l4_len, true),
-        _ => digest::set_payload(pkt, l4, *l4_len),
+        proto::TCP => tcp::fill(pkt, l4, l4_len),
+        proto::UDP => udp::fill(pkt, l4, l4_len),
+        proto::ICMP => icmp::fill(pkt, l4, l4_len, false),
+        proto::ICMPV6 => icmp::fill(pkt, l4, l4_len, true),
+        _ => digest::set_payload(pkt, l4, l4_len),
     }
 }

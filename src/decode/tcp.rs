@@ -17,6 +17,7 @@ const MIN_HEADER: usize = 20;
 
 /// Fills the TCP transport of `pkt` from the IP payload `l4` (captured) of length `l4_len`.
 /// The ports are enough; flags, sequence and acknowledgement are 0 when cut.
+#[inline(always)]
 pub(super) fn fill(pkt: &mut Packet, l4: &[u8], l4_len: u32) {
     let (Some(sport), Some(dport)) = (be16(l4, SRC_PORT), be16(l4, DST_PORT)) else {
         pkt.truncated = true;

@@ -11,6 +11,7 @@ pub(super) const DST_PORT: usize = 2;
 pub(super) const HEADER: usize = 8;
 
 /// Fills the UDP transport of `pkt` from the IP payload `l4` (captured) of length `l4_len`.
+#[inline(always)]
 pub(super) fn fill(pkt: &mut Packet, l4: &[u8], l4_len: u32) {
     let payload_len = l4_len.saturating_sub(HEADER as u32);
     let (Some(sport), Some(dport)) = (be16(l4, SRC_PORT), be16(l4, DST_PORT)) else {

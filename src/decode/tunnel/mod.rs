@@ -35,11 +35,24 @@ type Inner<'a> = Result<Layer<'a>, SkipReason>;
 /// The first layer inside `outer` and its context, when `outer` is a tunnel (`None` when it
 /// is not one, is a fragment, or [`super::layer::MAX_TUNNEL_DEPTH`] tunnels were already
 /// entered, or holds no usable IP). `l4` is the outer IP payload, `ctx` the context inside it.
+#[inline]
 pub(super) fn inner<'a>(outer: &Packet, l4: &'a [u8], ctx: Ctx) -> Option<(Layer<'a>, Ctx)> {
+    let maybe = match outer.ip_proto {
+        proto::IPIP | proto::IPV6 | proto::GRE => true,
+        proto::UDP => matches!(outer.transport, Transport::Udp { sport, dport }
+            if tunnel_port(sport, dport).is_some()),
+        _ => false,
+    };
     // All fragments of one datagram describe the same (outer) flow.
-    if outer.fragment.is_some_and(|f| f.offset > 0 || f.more) {
+    if !maybe || outer.fragment.is_some_and(|f| f.offset > 0 || f.more) {
         return None;
     }
+    enter(outer, l4, ctx)
+}
+
+/// [`inner`] for a packet that may be a tunnel.
+#[cold]
+fn enter<'a>(outer: &Packet, l4: &'a [u8], ctx: Ctx) -> Option<(Layer<'a>, Ctx)> {
     let mut ctx = ctx;
     let layer = match outer.ip_proto {
         proto::IPIP => {
