@@ -15,7 +15,7 @@
 //! the small shared pieces: `layer` (what one layer hands the next), `bytes` (bounds-checked
 //! readers), `numbers` (IP protocols, ether types). The layers never call each other: each
 //! returns what comes next, and [`decode`] below runs them in a loop (link -> IP -> transport
-//! -> tunnel -> link ...), which is also where the depth bound lives.
+//! -> tunnel -> link ...), ended by the tunnel depth bound (`Ctx::deeper`, 8 tunnels).
 //!
 //! **Hand-written, not etherparse (measured 2026-12-03).** etherparse 0.21's
 //! `LaxSlicedPacket::from_ethernet` (the card's crate, its lax zero-copy slicer) was tried for
