@@ -1,0 +1,259 @@
+//! Building one conversation from its group of flows, step by step (one file per step):
+//!
+//! 1. [`orient`]: the joins between the members, the flow that tells the client best, every
+//!    member oriented from it, the NAT of the forwarding links, and the client's view (the
+//!    flow whose key names the client and the server as the client knows them);
+//! 2. [`points`]: the totals at each capture point, and the class of each point per
+//!    direction (hosts the sender, transit, hosts the receiver);
+//! 3. [`packets`]: the sampled sightings grouped into packets seen at several points, each
+//!    packet's sightings in path order;
+//! 4. [`route`]: the path of each direction, with TTLs and one-way delays;
+//! 5. [`rewrites`]: the NAT rewrites seen on the packets and on the forwarding links, and the
+//!    packet traces kept for the ladder;
+//! 6. [`losses`]: the directions that vanished on the way.
+//!
+//! [`Context::build_lone`] builds the most common conversation, one flow without samples or
+//! forwarding links, with steps 2, 4 and 6 alone: steps 1, 3 and 5 have nothing to do
+//! there (no joins, no sightings, no links). The test
+//! `lone_flows_built_the_short_way_are_built_the_same` builds every capture set both ways.
+
+mod losses;
+mod orient;
+mod packets;
+mod points;
+mod rewrites;
+mod route;
+
+use std::collections::BTreeMap;
+
+use super::group::{Groups, Nodes};
+use super::hosts::NO_HOST;
+use super::model::{ConvPoint, Conversation, Hop, IcmpNote, Nat, Traces};
+use super::pairs::Joined;
+use crate::clock::Clocks;
+use crate::flow::{Endpoint, Flow, KeyKind};
+use crate::list::{OneOrVec, RareVec};
+use crate::point::PointResult;
+
+use orient::Oriented;
+use points::Totals;
+
+/// What building a conversation needs.
+pub(super) struct Context<'a> {
+    pub(super) points: &'a [PointResult],
+    pub(super) nodes: &'a Nodes<'a>,
+    /// The groups' joins by node (forwarding links, matched pairs) and ICMP notes by root.
+    pub(super) groups: &'a Groups,
+    pub(super) pairs: &'a [Joined],
+    pub(super) clocks: &'a Clocks,
+    /// Per node, the points hosting the two addresses of its flow key (see
+    /// [`hosts`](super::hosts::hosts)).
+    pub(super) hosts: &'a [[u32; 2]],
+    /// Build lone flows the short way (see [`Context::build_lone`]); off only to test that
+    /// it changes nothing.
+    pub(super) lone: bool,
+    /// Keep each conversation's packet traces ([`Options::without_traces`] unset).
+    ///
+    /// [`Options::without_traces`]: super::Options::without_traces
+    pub(super) traces: bool,
+}
+
+/// Buffers a worker reuses from one conversation to the next (one set per step), and its
+/// share of the [`MatchSummary`](super::MatchSummary).
+#[derive(Default)]
+pub(super) struct Scratch {
+    orient: orient::Scratch,
+    /// The class of each point per direction (see [`points`]).
+    class: Vec<[u8; 2]>,
+    packets: packets::Scratch,
+    route: route::Scratch,
+    /// The packets kept as traces: (first sighting, direction, sequence number), packet.
+    kept: Vec<((i64, u8, u32), usize)>,
+    pub(super) sampled_packets: u64,
+    pub(super) matched_packets: u64,
+}
+
+/// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
+pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
+    if ts == i64::MAX || ts == i64::MIN {
+        ts
+    } else {
+        clocks.align(pt, ts)
+    }
+}
+
+/// True when the flow kept packet samples (to follow across points).
+fn sampled(f: &Flow) -> bool {
+    f.samples
+        .as_deref()
+        .is_some_and(|s| s.iter().any(|d| !d.samples().is_empty()))
+}
+
+/// The endpoints of direction `dir` of a flow, with the echo identifier as port for ICMP
+/// echo.
+fn ends(f: &Flow, dir: usize) -> (Endpoint, Endpoint) {
+    let (mut s, mut d) = (f.key.sender(dir), f.key.sender(1 - dir));
+    if let KeyKind::Echo { id } = f.key.kind {
+        s.port = id;
+        d.port = id;
+    }
+    (s, d)
+}
+
+impl Context<'_> {
+    fn flow(&self, m: &(usize, usize)) -> &Flow {
+        &self.points[m.0].flows[m.1]
+    }
+
+    /// A time of point `pt` on the aligned timeline (see [`aligned`]).
+    fn align(&self, pt: usize, ts: i64) -> i64 {
+        aligned(self.clocks, pt, ts)
+    }
+
+    /// The point hosting the sender of direction `dir` of a member's flow (`1 - dir`: the
+    /// receiver), if any.
+    fn host(&self, m: &(usize, usize), dir: usize) -> Option<usize> {
+        let h = self.hosts[self.nodes.id(m.0, m.1)][dir];
+        (h != NO_HOST).then_some(h as usize)
+    }
+
+    /// The class of a member's point for direction `dir` of its flow: 0 hosts the sender,
+    /// 2 hosts the receiver, 1 transit.
+    fn class(&self, m: &(usize, usize), dir: usize) -> u8 {
+        if self.host(m, dir) == Some(m.0) {
+            0
+        } else if self.host(m, 1 - dir) == Some(m.0) {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn links_from(&self, m: &(usize, usize)) -> &[usize] {
+        self.groups.links_from.get(self.nodes.id(m.0, m.1))
+    }
+
+    /// Builds one conversation from its member flows (sorted by point, then flow), the group
+    /// of flows under `root_node`.
+    pub(super) fn build(
+        &self,
+        s: &mut Scratch,
+        members: &[(usize, usize)],
+        root_node: usize,
+    ) -> Conversation {
+        match members {
+            [m] if self.lone && self.links_from(m).is_empty() && !sampled(self.flow(m)) => {
+                self.build_lone(m, root_node)
+            }
+            _ => self.build_general(s, members, root_node),
+        }
+    }
+
+    /// [`build`](Self::build) for a conversation of one flow that starts no forwarding link
+    /// and kept no packet samples (every flow of a single capture point is one): the same
+    /// steps, with nothing to join, orient, follow across points or find rewritten.
+    fn build_lone(&self, m: &(usize, usize), root_node: usize) -> Conversation {
+        let f = self.flow(m);
+        let (d, orientation) = f.originator();
+        let mut cp = ConvPoint::empty(m.0);
+        let mut class = [2u8; 2];
+        self.add_member(&mut cp, &mut class, m, d);
+        let route = [0, 1].map(|dir| {
+            if cp.packets[dir] > 0 {
+                OneOrVec::one(Hop::at(&cp, dir, None, None))
+            } else {
+                OneOrVec::new()
+            }
+        });
+        let class_of = |pt: usize, dir: usize| if pt == m.0 { class[dir] } else { 1 };
+        let losses = self.losses(&route, std::slice::from_ref(m), |_| d, class_of, f);
+        Conversation {
+            ip_proto: f.key.ip_proto,
+            kind: f.key.kind,
+            client: f.key.sender(d),
+            server: f.key.sender(1 - d),
+            orientation,
+            first_ts: self.align(m.0, f.first_ts),
+            last_ts: self.align(m.0, f.last_ts),
+            points: OneOrVec::one(cp),
+            icmp_errors: self.notes_of(root_node),
+            encap: f.encap,
+            route,
+            rewrites: RareVec::new(),
+            losses: losses.into(),
+            traces: Traces::default(),
+            sampled_packets: 0,
+            matched_packets: 0,
+            seq_rewritten: false,
+        }
+    }
+
+    /// The ICMP errors about the group under `root_node`.
+    fn notes_of(&self, root_node: usize) -> RareVec<IcmpNote> {
+        match self.groups.notes.get(&root_node) {
+            Some(list) => list.clone().into(),
+            None => RareVec::new(),
+        }
+    }
+
+    /// [`build`](Self::build), every step (see the module docs).
+    fn build_general(
+        &self,
+        s: &mut Scratch,
+        members: &[(usize, usize)],
+        root_node: usize,
+    ) -> Conversation {
+        // NAT of the forwarding links, by point
+        let mut nats: BTreeMap<usize, Vec<Nat>> = BTreeMap::new();
+        let Oriented {
+            root,
+            view,
+            seq_rewritten,
+        } = self.orient(&mut s.orient, members, &mut nats);
+        let client_dir = &s.orient.client_dir;
+        let cdir = |i: usize| client_dir[i].unwrap_or(0);
+        let vf = self.flow(&members[view]);
+        let vd = cdir(view);
+        let Totals {
+            points,
+            first_ts,
+            last_ts,
+            encap,
+        } = self.totals(members, cdir, &mut s.class, nats);
+        let class = &s.class;
+        let class_of = |pt: usize, d: usize| {
+            points
+                .binary_search_by_key(&pt, |c| c.point)
+                .ok()
+                .map_or(1, |i| class[i][d])
+        };
+        let packets = self.packets(&mut s.packets, members, cdir);
+        let route = [0, 1].map(|d| route::route(&mut s.route, d, &points, class, &packets));
+        let rewrites = rewrites::rewrites(&packets, &points);
+        let traces = if self.traces {
+            rewrites::traces(&packets, &mut s.kept)
+        } else {
+            Traces::default()
+        };
+        let losses = self.losses(&route, members, cdir, class_of, vf);
+        Conversation {
+            ip_proto: vf.key.ip_proto,
+            kind: vf.key.kind,
+            client: vf.key.sender(vd),
+            server: vf.key.sender(1 - vd),
+            orientation: self.flow(&members[root]).originator().1,
+            first_ts,
+            last_ts,
+            points,
+            icmp_errors: self.notes_of(root_node),
+            encap,
+            route,
+            rewrites: rewrites.into(),
+            losses: losses.into(),
+            traces,
+            sampled_packets: packets.len() as u64,
+            matched_packets: packets.matched(),
+            seq_rewritten,
+        }
+    }
+}

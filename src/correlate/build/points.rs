@@ -1,0 +1,111 @@
+//! Step 2 of building a conversation: what it looked like at each capture point (packets,
+//! bytes, TTLs, forwards, TCP history, ... per direction of the client, [`ConvPoint`]), and
+//! the class of each point per direction: 0 hosts the sender, 2 hosts the receiver, 1
+//! transit (the lowest any member there says).
+
+use std::collections::BTreeMap;
+
+use super::Context;
+use crate::correlate::model::{ConvPoint, Nat};
+use crate::list::OneOrVec;
+
+/// The per-point totals of a conversation and its span.
+pub(super) struct Totals {
+    /// In point order.
+    pub(super) points: OneOrVec<ConvPoint>,
+    /// Aligned times.
+    pub(super) first_ts: i64,
+    pub(super) last_ts: i64,
+    /// `decode::encap` bits of every packet.
+    pub(super) encap: u16,
+}
+
+impl Context<'_> {
+    /// The totals of the members (in point order) oriented by `cdir`, with the NAT of each
+    /// point (`nats`); `class` gets the class of each point per direction, in point order.
+    pub(super) fn totals(
+        &self,
+        members: &[(usize, usize)],
+        cdir: impl Fn(usize) -> usize,
+        class: &mut Vec<[u8; 2]>,
+        nats: BTreeMap<usize, Vec<Nat>>,
+    ) -> Totals {
+        let n_points = 1 + members.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let mut per_point: OneOrVec<ConvPoint> = if n_points > 1 {
+            OneOrVec::Many(Vec::with_capacity(n_points))
+        } else {
+            OneOrVec::new()
+        };
+        class.clear();
+        let mut encap = 0u16;
+        let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
+        for (i, m) in members.iter().enumerate() {
+            let f = self.flow(m);
+            if per_point.last().map(|c| c.point) != Some(m.0) {
+                per_point.push(ConvPoint::empty(m.0));
+                class.push([2, 2]);
+            }
+            let (Some(cp), Some(cl)) = (per_point.last_mut(), class.last_mut()) else {
+                continue;
+            };
+            self.add_member(cp, cl, m, cdir(i));
+            first_ts = first_ts.min(self.align(m.0, f.first_ts));
+            last_ts = last_ts.max(self.align(m.0, f.last_ts));
+            encap |= f.encap;
+        }
+        for (pt, list) in nats {
+            if let Ok(i) = per_point.binary_search_by_key(&pt, |c| c.point) {
+                per_point[i].nat = list.into();
+            }
+        }
+        Totals {
+            points: per_point,
+            first_ts,
+            last_ts,
+            encap,
+        }
+    }
+
+    /// Adds a member flow, oriented so that its direction `d` is the client's, to the
+    /// conversation at its point; `cl` is the class of that point per direction, lowered to
+    /// what this flow says (0 hosts the sender, 2 hosts the receiver, 1 transit).
+    pub(super) fn add_member(
+        &self,
+        cp: &mut ConvPoint,
+        cl: &mut [u8; 2],
+        m: &(usize, usize),
+        d: usize,
+    ) {
+        let f = self.flow(m);
+        cp.flows.push(m.1);
+        for (k, dir) in [d, 1 - d].into_iter().enumerate() {
+            cp.packets[k] += f.packets[dir];
+            cp.bytes[k] += f.bytes[dir];
+            cp.ttls[k].merge(&f.ttls[dir]);
+            cp.forwarded[k] += f.forwarded()[dir];
+            cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.0, f.dir_first_ts[dir]));
+            cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
+            // the sender and the receiver of this direction
+            let c = self.class(m, dir);
+            cl[k] = cl[k].min(c);
+            if k == 0 {
+                cp.hosts_client |= c == 0;
+                cp.hosts_server |= c == 2;
+            }
+        }
+        if f.key.ip_proto == 17 {
+            // UDP: every datagram carries data
+            cp.data = [cp.packets[0] > 0, cp.packets[1] > 0];
+        }
+        cp.syn |= f.syn_seen(d);
+        cp.synack |= f.synack_seen();
+        cp.echo_requests += f.echo.requests;
+        cp.echo_replies += f.echo.replies;
+        cp.retransmissions += f.retransmissions()[0] + f.retransmissions()[1];
+        if f.key.ip_proto == 6 && cp.history.is_empty() {
+            cp.history = f.history.text(d);
+        }
+        cp.first_ts = cp.first_ts.min(self.align(m.0, f.first_ts));
+        cp.last_ts = cp.last_ts.max(self.align(m.0, f.last_ts));
+    }
+}
