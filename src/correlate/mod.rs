@@ -155,7 +155,7 @@ fn correlate_inner<J: Send>(
         ..MatchSummary::default()
     };
     let groups = group::join(&nodes, &pairs);
-    let (hosts, room, order) = prepare::<(Conversation, J)>(&nodes, &groups, &clocks);
+    let Prepared { hosts, room, order } = prepare::<(Conversation, J)>(&nodes, &groups, &clocks);
     lap.mark("join");
     let ctx = Context {
         points,
@@ -191,16 +191,20 @@ fn correlate_inner<J: Send>(
     }
 }
 
-/// What building the conversations needs besides the groups: which point hosts each
-/// address (see [`hosts::hosts`]), the memory the conversations will fill (touched, see
-/// [`touched`]), and the groups in the final order, of first packet (groups with the same
-/// first packet in the order of their roots), as (first packet, root). With many flows the
-/// first two are found on other cores meanwhile.
-fn prepare<R: Send>(
-    nodes: &Nodes,
-    groups: &Groups,
-    clocks: &Clocks,
-) -> (Vec<[u32; 2]>, Vec<Option<R>>, Vec<(i64, usize)>) {
+/// What building the conversations needs besides the groups.
+struct Prepared<R> {
+    /// Per node, the points hosting the two addresses of its flow key (see [`hosts::hosts`]).
+    hosts: Vec<[u32; 2]>,
+    /// The memory the conversations will fill (see [`touched`]).
+    room: Vec<Option<R>>,
+    /// The groups in the final order, of first packet (groups with the same first packet in
+    /// the order of their roots), as (first packet, root).
+    order: Vec<(i64, usize)>,
+}
+
+/// [`Prepared`]: with many flows, the hosts and the room are found on other cores while the
+/// order is.
+fn prepare<R: Send>(nodes: &Nodes, groups: &Groups, clocks: &Clocks) -> Prepared<R> {
     let n = nodes.n;
     let groups_n = (0..n)
         .filter(|&root| !groups.members.get(root).is_empty())
@@ -231,7 +235,7 @@ fn prepare<R: Send>(
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => Vec::with_capacity(groups_n),
         };
-        (hosts, room, order)
+        Prepared { hosts, room, order }
     })
 }
 
