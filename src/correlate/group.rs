@@ -11,10 +11,18 @@ use crate::flow::{Flow, FlowKey, KeyKind};
 use crate::hash::FastMap;
 use crate::point::PointResult;
 
+/// One flow of one capture point (a member of a conversation); ordered by point, then flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) struct FlowRef {
+    pub(super) point: usize,
+    /// Index into that point's flows.
+    pub(super) flow: usize,
+}
+
 /// The conversations-to-be, and what building each needs to find its joins.
 pub(super) struct Groups {
-    /// Per root node (the group's first flow), the members as (point, flow), sorted.
-    pub(super) members: Index<(usize, usize)>,
+    /// Per root node (the group's first flow), the members, sorted.
+    pub(super) members: Index<FlowRef>,
     /// ICMP errors by group root.
     pub(super) notes: FastMap<usize, Vec<IcmpNote>>,
     /// Per node, the forwarding links (indices into its point's links) it is `from` of.
@@ -47,12 +55,12 @@ pub(super) fn join(nodes: &Nodes, pairs: &[Joined]) -> Groups {
     for &(err, _) in &errors {
         root_of[err] = usize::MAX;
     }
-    let members: Index<(usize, usize)> = Index::new(nodes.n, || {
+    let members: Index<FlowRef> = Index::new(nodes.n, || {
         root_of
             .iter()
             .enumerate()
             .filter(|(_, &r)| r != usize::MAX)
-            .map(|(id, &r)| (r, nodes.locate(id)))
+            .map(|(id, &r)| (r, nodes.flow_ref(id)))
     });
     drop(root_of);
     // the joins each flow starts: forwarding links (from it), matched pairs (it is `a` of)
@@ -191,6 +199,10 @@ impl<'a> Nodes<'a> {
     pub(super) fn locate(&self, node: usize) -> (usize, usize) {
         let pi = self.point_of[node] as usize;
         (pi, node - self.base[pi])
+    }
+    pub(super) fn flow_ref(&self, node: usize) -> FlowRef {
+        let (point, flow) = self.locate(node);
+        FlowRef { point, flow }
     }
     pub(super) fn flow(&self, node: usize) -> &'a Flow {
         let (p, f) = self.locate(node);

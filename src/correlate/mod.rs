@@ -219,7 +219,7 @@ fn prepare<R: Send>(nodes: &Nodes, groups: &Groups, clocks: &Clocks) -> Prepared
                 let members = groups.members.get(root);
                 let first = members
                     .iter()
-                    .map(|&(pi, fi)| align(pi, nodes.points[pi].flows[fi].first_ts))
+                    .map(|m| align(m.point, nodes.points[m.point].flows[m.flow].first_ts))
                     .min()?;
                 Some((first, root))
             })

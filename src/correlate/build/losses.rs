@@ -4,6 +4,7 @@
 //! it left X (or was sent there) and never reached Y.
 
 use super::Context;
+use crate::correlate::group::FlowRef;
 use crate::correlate::hosts::routable;
 use crate::correlate::model::{Hop, Loss};
 use crate::flow::Flow;
@@ -16,7 +17,7 @@ impl Context<'_> {
     pub(super) fn losses(
         &self,
         route: &[OneOrVec<Hop>; 2],
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         cdir: impl Fn(usize) -> usize,
         class_of: impl Fn(usize, usize) -> u8,
         vf: &Flow,
@@ -37,7 +38,7 @@ impl Context<'_> {
             let dest = members
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| m.0 == x)
+                .filter(|(_, m)| m.point == x)
                 .find_map(|(i, m)| {
                     let fd = if d == 0 { cdir(i) } else { 1 - cdir(i) };
                     self.host(m, 1 - fd)

@@ -26,7 +26,7 @@ mod route;
 
 use std::collections::BTreeMap;
 
-use super::group::{Groups, Nodes};
+use super::group::{FlowRef, Groups, Nodes};
 use super::hosts::NO_HOST;
 use super::model::{ConvPoint, Conversation, Hop, IcmpNote, Nat, Traces};
 use super::pairs::Joined;
@@ -101,8 +101,8 @@ fn ends(f: &Flow, dir: usize) -> (Endpoint, Endpoint) {
 }
 
 impl Context<'_> {
-    fn flow(&self, m: &(usize, usize)) -> &Flow {
-        &self.points[m.0].flows[m.1]
+    fn flow(&self, m: &FlowRef) -> &Flow {
+        &self.points[m.point].flows[m.flow]
     }
 
     /// A time of point `pt` on the aligned timeline (see [`aligned`]).
@@ -112,25 +112,25 @@ impl Context<'_> {
 
     /// The point hosting the sender of direction `dir` of a member's flow (`1 - dir`: the
     /// receiver), if any.
-    fn host(&self, m: &(usize, usize), dir: usize) -> Option<usize> {
-        let h = self.hosts[self.nodes.id(m.0, m.1)][dir];
+    fn host(&self, m: &FlowRef, dir: usize) -> Option<usize> {
+        let h = self.hosts[self.nodes.id(m.point, m.flow)][dir];
         (h != NO_HOST).then_some(h as usize)
     }
 
     /// The class of a member's point for direction `dir` of its flow: 0 hosts the sender,
     /// 2 hosts the receiver, 1 transit.
-    fn class(&self, m: &(usize, usize), dir: usize) -> u8 {
-        if self.host(m, dir) == Some(m.0) {
+    fn class(&self, m: &FlowRef, dir: usize) -> u8 {
+        if self.host(m, dir) == Some(m.point) {
             0
-        } else if self.host(m, 1 - dir) == Some(m.0) {
+        } else if self.host(m, 1 - dir) == Some(m.point) {
             2
         } else {
             1
         }
     }
 
-    fn links_from(&self, m: &(usize, usize)) -> &[usize] {
-        self.groups.links_from.get(self.nodes.id(m.0, m.1))
+    fn links_from(&self, m: &FlowRef) -> &[usize] {
+        self.groups.links_from.get(self.nodes.id(m.point, m.flow))
     }
 
     /// Builds one conversation from its member flows (sorted by point, then flow), the group
@@ -138,7 +138,7 @@ impl Context<'_> {
     pub(super) fn build(
         &self,
         s: &mut Scratch,
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         root_node: usize,
     ) -> Conversation {
         match members {
@@ -152,10 +152,10 @@ impl Context<'_> {
     /// [`build`](Self::build) for a conversation of one flow that starts no forwarding link
     /// and kept no packet samples (every flow of a single capture point is one): the same
     /// steps, with nothing to join, orient, follow across points or find rewritten.
-    fn build_lone(&self, m: &(usize, usize), root_node: usize) -> Conversation {
+    fn build_lone(&self, m: &FlowRef, root_node: usize) -> Conversation {
         let f = self.flow(m);
         let (d, orientation) = f.originator();
-        let mut cp = ConvPoint::empty(m.0);
+        let mut cp = ConvPoint::empty(m.point);
         let mut class = [2u8; 2];
         self.add_member(&mut cp, &mut class, m, d);
         let route = [0, 1].map(|dir| {
@@ -165,7 +165,7 @@ impl Context<'_> {
                 OneOrVec::new()
             }
         });
-        let class_of = |pt: usize, dir: usize| if pt == m.0 { class[dir] } else { 1 };
+        let class_of = |pt: usize, dir: usize| if pt == m.point { class[dir] } else { 1 };
         let losses = self.losses(&route, std::slice::from_ref(m), |_| d, class_of, f);
         Conversation {
             ip_proto: f.key.ip_proto,
@@ -173,8 +173,8 @@ impl Context<'_> {
             client: f.key.sender(d),
             server: f.key.sender(1 - d),
             orientation,
-            first_ts: self.align(m.0, f.first_ts),
-            last_ts: self.align(m.0, f.last_ts),
+            first_ts: self.align(m.point, f.first_ts),
+            last_ts: self.align(m.point, f.last_ts),
             points: OneOrVec::one(cp),
             icmp_errors: self.notes_of(root_node),
             encap: f.encap,
@@ -200,7 +200,7 @@ impl Context<'_> {
     fn build_general(
         &self,
         s: &mut Scratch,
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         root_node: usize,
     ) -> Conversation {
         // NAT of the forwarding links, by point

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::rewrites::push_unique;
 use super::Context;
+use crate::correlate::group::FlowRef;
 use crate::correlate::model::Nat;
 use crate::flow::{FlowKey, Link, Orientation};
 
@@ -48,7 +49,7 @@ impl Context<'_> {
     pub(super) fn orient(
         &self,
         s: &mut Scratch,
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         nats: &mut BTreeMap<usize, Vec<Nat>>,
     ) -> Oriented {
         s.client_dir.clear();
@@ -79,9 +80,9 @@ impl Context<'_> {
     /// The joins between members (sorted by (point, flow)), as (member, other member,
     /// directions flipped), both ways, grouped by member, in `edges`. Returns true when a
     /// join is a pair matched with TCP sequence numbers rewritten.
-    fn joins(&self, edges: &mut Vec<(usize, usize, bool)>, members: &[(usize, usize)]) -> bool {
+    fn joins(&self, edges: &mut Vec<(usize, usize, bool)>, members: &[FlowRef]) -> bool {
         let mut seq_rewritten = false;
-        let index = |m: &(usize, usize)| members.binary_search(m).ok();
+        let index = |m: &FlowRef| members.binary_search(m).ok();
         edges.clear();
         let mut by_key: BTreeMap<FlowKey, usize> = BTreeMap::new();
         let mut join = |i: usize, j: usize, flip: bool| {
@@ -104,15 +105,18 @@ impl Context<'_> {
                 }
             }
             for &li in self.links_from(m) {
-                let l: &Link = &self.points[m.0].links[li];
-                if let Some(j) = index(&(m.0, l.to)) {
+                let l: &Link = &self.points[m.point].links[li];
+                if let Some(j) = index(&FlowRef {
+                    point: m.point,
+                    flow: l.to,
+                }) {
                     join(i, j, l.from_dir != l.to_dir);
                 }
             }
-            let node = self.nodes.id(m.0, m.1);
+            let node = self.nodes.id(m.point, m.flow);
             for &pi in self.groups.pairs_from.get(node) {
                 let (p, _) = &self.pairs[pi];
-                if let Some(j) = index(&self.nodes.locate(p.b)) {
+                if let Some(j) = index(&self.nodes.flow_ref(p.b)) {
                     join(i, j, p.flip);
                     seq_rewritten |= p.seq_rewritten;
                 }
@@ -125,7 +129,7 @@ impl Context<'_> {
     /// The member that tells the client best (strongest orientation, then earliest, then
     /// first), and every member oriented from it through the joins (members no join reaches
     /// by their own originator). Returns the root.
-    fn orient_from_root(&self, s: &mut Scratch, members: &[(usize, usize)]) -> usize {
+    fn orient_from_root(&self, s: &mut Scratch, members: &[FlowRef]) -> usize {
         let Scratch {
             edges,
             client_dir,
@@ -141,7 +145,7 @@ impl Context<'_> {
                 let f = self.flow(&members[i]);
                 (
                     strength(f.originator().1),
-                    std::cmp::Reverse(self.align(members[i].0, f.first_ts)),
+                    std::cmp::Reverse(self.align(members[i].point, f.first_ts)),
                     std::cmp::Reverse(i),
                 )
             })
@@ -173,21 +177,24 @@ impl Context<'_> {
     fn client_view(
         &self,
         client_dir: &[Option<usize>],
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         nats: &mut BTreeMap<usize, Vec<Nat>>,
         root: usize,
     ) -> usize {
         let cdir = |i: usize| client_dir[i].unwrap_or(0);
-        let mut post_nat: std::collections::HashSet<(usize, usize), crate::hash::FastState> =
+        let mut post_nat: std::collections::HashSet<FlowRef, crate::hash::FastState> =
             Default::default();
         for (i, m) in members.iter().enumerate() {
             for &li in self.links_from(m) {
-                let l = &self.points[m.0].links[li];
+                let l = &self.points[m.point].links[li];
                 if cdir(i) != l.from_dir as usize {
                     continue;
                 }
-                post_nat.insert((m.0, l.to));
-                let list = nats.entry(m.0).or_default();
+                post_nat.insert(FlowRef {
+                    point: m.point,
+                    flow: l.to,
+                });
+                let list = nats.entry(m.point).or_default();
                 let sides = [
                     (true, l.before.0, l.after.0),
                     (false, l.before.1, l.after.1),
@@ -204,8 +211,8 @@ impl Context<'_> {
             .min_by_key(|&i| {
                 let m = &members[i];
                 let f = self.flow(m);
-                let at_client = self.host(m, cdir(i)) == Some(m.0);
-                (!at_client, self.align(m.0, f.first_ts), m.0, m.1)
+                let at_client = self.host(m, cdir(i)) == Some(m.point);
+                (!at_client, self.align(m.point, f.first_ts), m.point, m.flow)
             })
             .unwrap_or(root)
     }

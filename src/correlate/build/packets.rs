@@ -7,6 +7,7 @@
 //! arriving before leaving, then time.
 
 use super::{ends, Context};
+use crate::correlate::group::FlowRef;
 use crate::correlate::model::Sighting;
 use crate::correlate::MATCH_WINDOW_NS;
 use crate::flow::Sample;
@@ -91,7 +92,7 @@ impl Context<'_> {
     pub(super) fn packets<'s>(
         &self,
         s: &'s mut Scratch,
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         cdir: impl Fn(usize) -> usize,
     ) -> Packets<'s> {
         self.observe(&mut s.obs, members, cdir);
@@ -106,12 +107,7 @@ impl Context<'_> {
     }
 
     /// The sightings of the members' samples, sorted by key, time, point, leaving.
-    fn observe(
-        &self,
-        obs: &mut Vec<Obs>,
-        members: &[(usize, usize)],
-        cdir: impl Fn(usize) -> usize,
-    ) {
+    fn observe(&self, obs: &mut Vec<Obs>, members: &[FlowRef], cdir: impl Fn(usize) -> usize) {
         obs.clear();
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
@@ -126,7 +122,7 @@ impl Context<'_> {
                 let (src, dst) = ends(f, fd);
                 let rank = self.class(m, fd);
                 for smp in ds.samples() {
-                    let ts = self.align(m.0, smp.ts);
+                    let ts = self.align(m.point, smp.ts);
                     obs.push(Obs {
                         key: smp.key,
                         ts,
@@ -134,7 +130,7 @@ impl Context<'_> {
                         rank,
                         sample: *smp,
                         sighting: Sighting {
-                            point: m.0,
+                            point: m.point,
                             ts,
                             ttl: smp.ttl,
                             leaving: smp.leaving,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::Context;
+use crate::correlate::group::FlowRef;
 use crate::correlate::model::{ConvPoint, Nat};
 use crate::list::OneOrVec;
 
@@ -25,12 +26,15 @@ impl Context<'_> {
     /// point (`nats`); `class` gets the class of each point per direction, in point order.
     pub(super) fn totals(
         &self,
-        members: &[(usize, usize)],
+        members: &[FlowRef],
         cdir: impl Fn(usize) -> usize,
         class: &mut Vec<[u8; 2]>,
         nats: BTreeMap<usize, Vec<Nat>>,
     ) -> Totals {
-        let n_points = 1 + members.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let n_points = 1 + members
+            .windows(2)
+            .filter(|w| w[0].point != w[1].point)
+            .count();
         let mut per_point: OneOrVec<ConvPoint> = if n_points > 1 {
             OneOrVec::Many(Vec::with_capacity(n_points))
         } else {
@@ -41,16 +45,16 @@ impl Context<'_> {
         let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
-            if per_point.last().map(|c| c.point) != Some(m.0) {
-                per_point.push(ConvPoint::empty(m.0));
+            if per_point.last().map(|c| c.point) != Some(m.point) {
+                per_point.push(ConvPoint::empty(m.point));
                 class.push([2, 2]);
             }
             let (Some(cp), Some(cl)) = (per_point.last_mut(), class.last_mut()) else {
                 continue;
             };
             self.add_member(cp, cl, m, cdir(i));
-            first_ts = first_ts.min(self.align(m.0, f.first_ts));
-            last_ts = last_ts.max(self.align(m.0, f.last_ts));
+            first_ts = first_ts.min(self.align(m.point, f.first_ts));
+            last_ts = last_ts.max(self.align(m.point, f.last_ts));
             encap |= f.encap;
         }
         for (pt, list) in nats {
@@ -69,21 +73,15 @@ impl Context<'_> {
     /// Adds a member flow, oriented so that its direction `d` is the client's, to the
     /// conversation at its point; `cl` is the class of that point per direction, lowered to
     /// what this flow says (0 hosts the sender, 2 hosts the receiver, 1 transit).
-    pub(super) fn add_member(
-        &self,
-        cp: &mut ConvPoint,
-        cl: &mut [u8; 2],
-        m: &(usize, usize),
-        d: usize,
-    ) {
+    pub(super) fn add_member(&self, cp: &mut ConvPoint, cl: &mut [u8; 2], m: &FlowRef, d: usize) {
         let f = self.flow(m);
-        cp.flows.push(m.1);
+        cp.flows.push(m.flow);
         for (k, dir) in [d, 1 - d].into_iter().enumerate() {
             cp.packets[k] += f.packets[dir];
             cp.bytes[k] += f.bytes[dir];
             cp.ttls[k].merge(&f.ttls[dir]);
             cp.forwarded[k] += f.forwarded()[dir];
-            cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.0, f.dir_first_ts[dir]));
+            cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.point, f.dir_first_ts[dir]));
             cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
             // the sender and the receiver of this direction
             let c = self.class(m, dir);
@@ -105,7 +103,7 @@ impl Context<'_> {
         if f.key.ip_proto == 6 && cp.history.is_empty() {
             cp.history = f.history.text(d);
         }
-        cp.first_ts = cp.first_ts.min(self.align(m.0, f.first_ts));
-        cp.last_ts = cp.last_ts.max(self.align(m.0, f.last_ts));
+        cp.first_ts = cp.first_ts.min(self.align(m.point, f.first_ts));
+        cp.last_ts = cp.last_ts.max(self.align(m.point, f.last_ts));
     }
 }
