@@ -142,6 +142,7 @@ fn notes(
 pub(super) struct UnionFind(pub(super) Vec<usize>);
 
 impl UnionFind {
+    #[inline]
     pub(super) fn find(&mut self, mut x: usize) -> usize {
         while self.0[x] != x {
             self.0[x] = self.0[self.0[x]];
@@ -149,6 +150,7 @@ impl UnionFind {
         }
         x
     }
+    #[inline]
     pub(super) fn union(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
@@ -193,17 +195,21 @@ impl<'a> Nodes<'a> {
             n,
         }
     }
+    #[inline]
     pub(super) fn id(&self, point: usize, flow: usize) -> usize {
         self.base[point] + flow
     }
+    #[inline]
     pub(super) fn locate(&self, node: usize) -> (usize, usize) {
         let pi = self.point_of[node] as usize;
         (pi, node - self.base[pi])
     }
+    #[inline]
     pub(super) fn flow_ref(&self, node: usize) -> FlowRef {
         let (point, flow) = self.locate(node);
         FlowRef { point, flow }
     }
+    #[inline]
     pub(super) fn flow(&self, node: usize) -> &'a Flow {
         let (p, f) = self.locate(node);
         &self.points[p].flows[f]
@@ -303,6 +309,7 @@ impl<V: Copy + Default> Index<V> {
     }
 
     /// The values of key `k`, in the order they came in.
+    #[inline]
     pub(super) fn get(&self, k: usize) -> &[V] {
         match (self.start.get(k), self.start.get(k + 1)) {
             (Some(&a), Some(&b)) => &self.values[a..b],

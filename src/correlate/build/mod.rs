@@ -74,6 +74,7 @@ pub(super) struct Scratch {
 }
 
 /// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
+#[inline]
 pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
     if ts == i64::MAX || ts == i64::MIN {
         ts
