@@ -3,7 +3,7 @@
 //! receiver was lost `after X` when X saw it arrive and never leave, `between X and Y` when
 //! it left X (or was sent there) and never reached Y.
 
-use super::Context;
+use super::{Context, Role};
 use crate::correlate::group::FlowRef;
 use crate::correlate::hosts::routable;
 use crate::correlate::model::{Hop, Loss};
@@ -13,13 +13,13 @@ use crate::list::OneOrVec;
 impl Context<'_> {
     /// Directions that vanished on the way, of traffic that routers forward (unicast, not
     /// link-local; `vf`, the client's view, tells): see the module docs. `cdir` orients the
-    /// members, `class_of` is the class of a point per direction.
+    /// members, `role_of` is the role of a point per direction.
     pub(super) fn losses(
         &self,
         route: &[OneOrVec<Hop>; 2],
         members: &[FlowRef],
         cdir: impl Fn(usize) -> usize,
-        class_of: impl Fn(usize, usize) -> u8,
+        role_of: impl Fn(usize, usize) -> Role,
         vf: &Flow,
     ) -> Vec<Loss> {
         let mut losses = Vec::new();
@@ -32,7 +32,7 @@ impl Context<'_> {
                 continue;
             };
             let x = last.point;
-            let cls = class_of(x, d);
+            let role = role_of(x, d);
             // the point hosting the receiver as seen at the last point (the first such
             // receiver that has one)
             let dest = members
@@ -58,7 +58,7 @@ impl Context<'_> {
                     if !covered {
                         continue;
                     }
-                    if last.forwarded || cls == 0 {
+                    if last.forwarded || role == Role::HostsSender {
                         losses.push(Loss::Between {
                             dir: d as u8,
                             from: x,
@@ -73,7 +73,7 @@ impl Context<'_> {
                 }
                 None => {
                     let forwarder = self.points[x].summary.forwarded_packets > 0;
-                    if forwarder && cls == 1 && !last.forwarded {
+                    if forwarder && role == Role::Transit && !last.forwarded {
                         losses.push(Loss::After {
                             dir: d as u8,
                             point: x,

@@ -3,7 +3,7 @@
 //! 1. [`orient`]: the joins between the members, the flow that tells the client best, every
 //!    member oriented from it, the NAT of the forwarding links, and the client's view (the
 //!    flow whose key names the client and the server as the client knows them);
-//! 2. [`points`]: the totals at each capture point, and the class of each point per
+//! 2. [`points`]: the totals at each capture point, and the [`Role`] of each point per
 //!    direction (hosts the sender, transit, hosts the receiver);
 //! 3. [`packets`]: the sampled sightings grouped into packets seen at several points, each
 //!    packet's sightings in path order;
@@ -63,14 +63,26 @@ pub(super) struct Context<'a> {
 #[derive(Default)]
 pub(super) struct Scratch {
     orient: orient::Scratch,
-    /// The class of each point per direction (see [`points`]).
-    class: Vec<[u8; 2]>,
+    /// The role of each point per direction (see [`points`]).
+    roles: Vec<[Role; 2]>,
     packets: packets::Scratch,
     route: route::Scratch,
     /// The packets kept as traces: (first sighting, direction, sequence number), packet.
     kept: Vec<((i64, u8, u32), usize)>,
     pub(super) sampled_packets: u64,
     pub(super) matched_packets: u64,
+}
+
+/// What a capture point is to one direction of a conversation, in path order: the sender's
+/// host comes first, transit points next, the receiver's host last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    /// The point hosts the sender of the direction.
+    HostsSender,
+    /// The point hosts neither end: the direction passes through.
+    Transit,
+    /// The point hosts the receiver of the direction.
+    HostsReceiver,
 }
 
 /// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
@@ -118,15 +130,14 @@ impl Context<'_> {
         (h != NO_HOST).then_some(h as usize)
     }
 
-    /// The class of a member's point for direction `dir` of its flow: 0 hosts the sender,
-    /// 2 hosts the receiver, 1 transit.
-    fn class(&self, m: &FlowRef, dir: usize) -> u8 {
+    /// The role of a member's point for direction `dir` of its flow.
+    fn role(&self, m: &FlowRef, dir: usize) -> Role {
         if self.host(m, dir) == Some(m.point) {
-            0
+            Role::HostsSender
         } else if self.host(m, 1 - dir) == Some(m.point) {
-            2
+            Role::HostsReceiver
         } else {
-            1
+            Role::Transit
         }
     }
 
@@ -157,8 +168,8 @@ impl Context<'_> {
         let f = self.flow(m);
         let (d, orientation) = f.originator();
         let mut cp = ConvPoint::empty(m.point);
-        let mut class = [2u8; 2];
-        self.add_member(&mut cp, &mut class, m, d);
+        let mut roles = [Role::HostsReceiver; 2];
+        self.add_member(&mut cp, &mut roles, m, d);
         let route = [0, 1].map(|dir| {
             if cp.packets[dir] > 0 {
                 OneOrVec::one(Hop::at(&cp, dir, None, None))
@@ -166,8 +177,14 @@ impl Context<'_> {
                 OneOrVec::new()
             }
         });
-        let class_of = |pt: usize, dir: usize| if pt == m.point { class[dir] } else { 1 };
-        let losses = self.losses(&route, std::slice::from_ref(m), |_| d, class_of, f);
+        let role_of = |pt: usize, dir: usize| {
+            if pt == m.point {
+                roles[dir]
+            } else {
+                Role::Transit
+            }
+        };
+        let losses = self.losses(&route, std::slice::from_ref(m), |_| d, role_of, f);
         Conversation {
             ip_proto: f.key.ip_proto,
             kind: f.key.kind,
@@ -220,23 +237,23 @@ impl Context<'_> {
             first_ts,
             last_ts,
             encap,
-        } = self.totals(members, cdir, &mut s.class, nats);
-        let class = &s.class;
-        let class_of = |pt: usize, d: usize| {
+        } = self.totals(members, cdir, &mut s.roles, nats);
+        let roles = &s.roles;
+        let role_of = |pt: usize, d: usize| {
             points
                 .binary_search_by_key(&pt, |c| c.point)
                 .ok()
-                .map_or(1, |i| class[i][d])
+                .map_or(Role::Transit, |i| roles[i][d])
         };
         let packets = self.packets(&mut s.packets, members, cdir);
-        let route = [0, 1].map(|d| route::route(&mut s.route, d, &points, class, &packets));
+        let route = [0, 1].map(|d| route::route(&mut s.route, d, &points, roles, &packets));
         let rewrites = rewrites::rewrites(&packets, &points);
         let traces = if self.traces {
             rewrites::traces(&packets, &mut s.kept)
         } else {
             Traces::default()
         };
-        let losses = self.losses(&route, members, cdir, class_of, vf);
+        let losses = self.losses(&route, members, cdir, role_of, vf);
         Conversation {
             ip_proto: vf.key.ip_proto,
             kind: vf.key.kind,

@@ -6,7 +6,7 @@
 //! first, the point hosting the receiver last, the others by TTL (forwarding lowers it),
 //! arriving before leaving, then time.
 
-use super::{ends, Context};
+use super::{ends, Context, Role};
 use crate::correlate::group::FlowRef;
 use crate::correlate::model::Sighting;
 use crate::correlate::MATCH_WINDOW_NS;
@@ -19,8 +19,8 @@ pub(super) struct Obs {
     pub(super) ts: i64,
     /// Direction of the client: 0 client to server.
     pub(super) cdir: u8,
-    /// 0 at the host of the sender, 2 at the host of the receiver, 1 in between.
-    rank: u8,
+    /// Where the point lies on the packet's path.
+    rank: Role,
     pub(super) sample: Sample,
     pub(super) sighting: Sighting,
 }
@@ -120,7 +120,7 @@ impl Context<'_> {
                 }
                 let cd = if fd == cdir(i) { 0u8 } else { 1 };
                 let (src, dst) = ends(f, fd);
-                let rank = self.class(m, fd);
+                let rank = self.role(m, fd);
                 for smp in ds.samples() {
                     let ts = self.align(m.point, smp.ts);
                     obs.push(Obs {

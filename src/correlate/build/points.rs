@@ -1,11 +1,11 @@
 //! Step 2 of building a conversation: what it looked like at each capture point (packets,
 //! bytes, TTLs, forwards, TCP history, ... per direction of the client, [`ConvPoint`]), and
-//! the class of each point per direction: 0 hosts the sender, 2 hosts the receiver, 1
-//! transit (the lowest any member there says).
+//! the [`Role`] of each point per direction: hosts the sender, transit, hosts the receiver
+//! (the first in path order that any member there says).
 
 use std::collections::BTreeMap;
 
-use super::Context;
+use super::{Context, Role};
 use crate::correlate::group::FlowRef;
 use crate::correlate::model::{ConvPoint, Nat};
 use crate::list::OneOrVec;
@@ -23,12 +23,12 @@ pub(super) struct Totals {
 
 impl Context<'_> {
     /// The totals of the members (in point order) oriented by `cdir`, with the NAT of each
-    /// point (`nats`); `class` gets the class of each point per direction, in point order.
+    /// point (`nats`); `roles` gets the role of each point per direction, in point order.
     pub(super) fn totals(
         &self,
         members: &[FlowRef],
         cdir: impl Fn(usize) -> usize,
-        class: &mut Vec<[u8; 2]>,
+        roles: &mut Vec<[Role; 2]>,
         nats: BTreeMap<usize, Vec<Nat>>,
     ) -> Totals {
         let n_points = 1 + members
@@ -40,19 +40,19 @@ impl Context<'_> {
         } else {
             OneOrVec::new()
         };
-        class.clear();
+        roles.clear();
         let mut encap = 0u16;
         let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
             if per_point.last().map(|c| c.point) != Some(m.point) {
                 per_point.push(ConvPoint::empty(m.point));
-                class.push([2, 2]);
+                roles.push([Role::HostsReceiver; 2]);
             }
-            let (Some(cp), Some(cl)) = (per_point.last_mut(), class.last_mut()) else {
+            let (Some(cp), Some(role)) = (per_point.last_mut(), roles.last_mut()) else {
                 continue;
             };
-            self.add_member(cp, cl, m, cdir(i));
+            self.add_member(cp, role, m, cdir(i));
             first_ts = first_ts.min(self.align(m.point, f.first_ts));
             last_ts = last_ts.max(self.align(m.point, f.last_ts));
             encap |= f.encap;
@@ -71,9 +71,15 @@ impl Context<'_> {
     }
 
     /// Adds a member flow, oriented so that its direction `d` is the client's, to the
-    /// conversation at its point; `cl` is the class of that point per direction, lowered to
-    /// what this flow says (0 hosts the sender, 2 hosts the receiver, 1 transit).
-    pub(super) fn add_member(&self, cp: &mut ConvPoint, cl: &mut [u8; 2], m: &FlowRef, d: usize) {
+    /// conversation at its point; `role` is the role of that point per direction, moved up
+    /// the path to what this flow says.
+    pub(super) fn add_member(
+        &self,
+        cp: &mut ConvPoint,
+        role: &mut [Role; 2],
+        m: &FlowRef,
+        d: usize,
+    ) {
         let f = self.flow(m);
         cp.flows.push(m.flow);
         for (k, dir) in [d, 1 - d].into_iter().enumerate() {
@@ -84,11 +90,11 @@ impl Context<'_> {
             cp.dir_first_ts[k] = cp.dir_first_ts[k].min(self.align(m.point, f.dir_first_ts[dir]));
             cp.data[k] |= f.history.has(b'D', dir) || f.history.has(b'T', dir);
             // the sender and the receiver of this direction
-            let c = self.class(m, dir);
-            cl[k] = cl[k].min(c);
+            let here = self.role(m, dir);
+            role[k] = role[k].min(here);
             if k == 0 {
-                cp.hosts_client |= c == 0;
-                cp.hosts_server |= c == 2;
+                cp.hosts_client |= here == Role::HostsSender;
+                cp.hosts_server |= here == Role::HostsReceiver;
             }
         }
         if f.key.ip_proto == 17 {

@@ -5,6 +5,7 @@
 //! seen at both).
 
 use super::packets::Packets;
+use super::Role;
 use crate::correlate::lower_middle;
 use crate::correlate::model::{ConvPoint, Hop};
 use crate::list::OneOrVec;
@@ -46,12 +47,12 @@ impl Hop {
 }
 
 /// The path of direction `d` (0 forward) through the conversation's `points` (in point
-/// order, `class` beside them), with the delays of its `packets`.
+/// order, `roles` beside them), with the delays of its `packets`.
 pub(super) fn route(
     s: &mut Scratch,
     d: usize,
     points: &[ConvPoint],
-    class: &[[u8; 2]],
+    roles: &[[Role; 2]],
     packets: &Packets,
 ) -> OneOrVec<Hop> {
     let Scratch { pts, delays, seen } = s;
@@ -60,7 +61,7 @@ pub(super) fn route(
     pts.sort_by_key(|&k| {
         let p = &points[k];
         (
-            class[k][d],
+            roles[k][d],
             std::cmp::Reverse(p.ttls[d].values().last().copied().unwrap_or(0)),
             p.dir_first_ts[d],
             p.point,
