@@ -32,7 +32,7 @@
 //! **Conversations.** Flows join one conversation when
 //! - samples match across points (previous paragraphs), or
 //! - they have the same flow key at different points (no NAT in between), or
-//! - a point forwarded one into the other (a [`Link`] from the flow stage: the same packet
+//! - a point forwarded one into the other (a [`Link`](crate::flow::Link) from the flow stage: the same packet
 //!   arrived as one flow and left, NAT-rewritten, as another), or
 //! - the flow is an ICMP error quoting the conversation (it becomes a note on it).
 //!

@@ -131,7 +131,7 @@ pub struct PacketTrace<'a> {
 }
 
 /// What a [`PacketTrace`] holds besides its sightings, and where they are in
-/// [`Traces::sightings`].
+/// the sightings list of its [`Traces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TraceHead {
     dir: u8,

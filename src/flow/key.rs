@@ -180,7 +180,7 @@ pub fn proto_name(ip_proto: u8) -> &'static str {
 
 /// What the flow table needs of a packet besides the packet itself, computed without the
 /// table: its flow key and direction, the key's hash, its [`match_key`] and forwarding
-/// fingerprint. [`FlowTable::add_batch`] computes a batch of them ahead of the updates.
+/// fingerprint. [`FlowTable::add_batch`](super::FlowTable::add_batch) computes a batch of them ahead of the updates.
 #[derive(Debug, Clone, Copy)]
 pub struct Keyed {
     /// None for a fragment after the first: its flow is the first fragment's, which only

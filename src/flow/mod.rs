@@ -1,6 +1,6 @@
 //! flow: the flow table of one capture point.
 //!
-//! Every decoded [`Packet`] lands in one bidirectional [`Flow`], keyed the way tshark keys its
+//! Every decoded [`Packet`](crate::decode::Packet) lands in one bidirectional [`Flow`], keyed the way tshark keys its
 //! conversations (see `../shared/corpus/ORACLE.md`):
 //!
 //! | protocol | key |

@@ -143,7 +143,7 @@ pub(super) struct RareCounts {
     pub(super) retransmissions: [u64; 2],
     pub(super) fragments: u64,
     pub(super) truncated: u64,
-    /// Position in [`FlowTable::links`] of the link this flow's last leaving leg counted
+    /// Position in `FlowTable::links` of the link this flow's last leaving leg counted
     /// in: the next leg of the same forward (most of them) finds it without a map lookup.
     pub(super) last_link: Option<u32>,
 }
