@@ -13,8 +13,12 @@
 //! 6. [`losses`]: the directions that vanished on the way.
 //!
 //! [`Context::build_lone`] builds the most common conversation, one flow without samples or
-//! forwarding links, with steps 2, 4 and 6 alone: steps 1, 3 and 5 have nothing to do
-//! there (no joins, no sightings, no links). The test
+//! forwarding links, the short way: step 1 is the flow's own originator, steps 3 and 5 have
+//! nothing to do (no joins, no sightings, no links), and steps 2, 4 and 6 are their cores
+//! (`add_member`, `Hop::at`, `losses`) for one point. It is the general path with the empty
+//! work left out, and worth it: the 20,000 conversations of a one-point capture of the
+//! benchmark generator (200,000 packets) took 20.2 M instructions to build this way and
+//! 38.7 M through every step (callgrind, 2026-12-03). The test
 //! `lone_flows_built_the_short_way_are_built_the_same` builds every capture set both ways.
 
 mod losses;
