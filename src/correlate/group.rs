@@ -1,4 +1,4 @@
-//! Which flows are one conversation: every flow of every point is a node (`Nodes`); the
+//! Which flows are one conversation: every flow of every point is a node ([`Nodes`]); the
 //! joins (the same flow key at two points, a forwarding link at one point, a pair of flows
 //! matched by their packets) merge nodes in a union-find; ICMP errors quoting a conversation
 //! become notes on it instead of members. The result, [`Groups`], holds each group's member
@@ -6,18 +6,10 @@
 //! ([`Index`]: two allocations, not one per node).
 
 use super::model::IcmpNote;
+use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
-use crate::flow::{Flow, FlowKey, KeyKind};
+use crate::flow::{FlowKey, KeyKind};
 use crate::hash::FastMap;
-use crate::point::PointResult;
-
-/// One flow of one capture point (a member of a conversation); ordered by point, then flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) struct FlowRef {
-    pub(super) point: usize,
-    /// Index into that point's flows.
-    pub(super) flow: usize,
-}
 
 /// The conversations-to-be, and what building each needs to find its joins.
 pub(super) struct Groups {
@@ -167,58 +159,6 @@ impl UnionFind {
             self.0[x] = self.0[p];
         }
         self.0
-    }
-}
-
-/// Global flow node ids: `base[point] + flow`.
-pub(super) struct Nodes<'a> {
-    pub(super) points: &'a [PointResult],
-    base: Vec<usize>,
-    /// The point of every node.
-    pub(super) point_of: Vec<u32>,
-    pub(super) n: usize,
-}
-
-impl<'a> Nodes<'a> {
-    pub(super) fn new(points: &'a [PointResult]) -> Nodes<'a> {
-        let mut base = Vec::with_capacity(points.len());
-        let mut point_of = Vec::new();
-        for (pi, p) in points.iter().enumerate() {
-            base.push(point_of.len());
-            point_of.extend(std::iter::repeat_n(pi as u32, p.flows.len()));
-        }
-        let n = point_of.len();
-        Nodes {
-            points,
-            base,
-            point_of,
-            n,
-        }
-    }
-    #[inline]
-    pub(super) fn id(&self, point: usize, flow: usize) -> usize {
-        self.base[point] + flow
-    }
-    #[inline]
-    pub(super) fn locate(&self, node: usize) -> (usize, usize) {
-        let pi = self.point_of[node] as usize;
-        (pi, node - self.base[pi])
-    }
-    #[inline]
-    pub(super) fn flow_ref(&self, node: usize) -> FlowRef {
-        let (point, flow) = self.locate(node);
-        FlowRef { point, flow }
-    }
-    #[inline]
-    pub(super) fn flow(&self, node: usize) -> &'a Flow {
-        let (p, f) = self.locate(node);
-        &self.points[p].flows[f]
-    }
-    pub(super) fn total_samples(&self, node: usize) -> usize {
-        self.flow(node)
-            .samples
-            .as_deref()
-            .map_or(0, |s| s[0].samples().len() + s[1].samples().len())
     }
 }
 

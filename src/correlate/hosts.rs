@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::group::Nodes;
+use super::nodes::Nodes;
 use crate::flow::{Flow, TtlSet};
 
 /// TTLs a host starts packets with.

@@ -65,7 +65,8 @@
 //! the order of the stages. `model` holds the output types (re-exported here); `vote`
 //! counts the samples two flows share; `pairs` decides which pairs of flows the votes join,
 //! with the clocks and the time filter; `hosts` finds which point hosts each address;
-//! `group` joins the flows into groups (union-find) and indexes their joins; `build` makes
+//! `nodes` numbers the flows of all points; `group` joins them into groups (union-find)
+//! and indexes their joins; `build` makes
 //! one conversation of a group, one file per step; `parallel` spreads the work over the
 //! cores.
 
@@ -73,6 +74,7 @@ mod build;
 mod group;
 mod hosts;
 mod model;
+mod nodes;
 mod pairs;
 mod parallel;
 mod vote;
@@ -86,7 +88,8 @@ pub use model::{
 use crate::clock::Clocks;
 use crate::point::PointResult;
 use build::{Context, Scratch};
-use group::{Groups, Nodes};
+use group::Groups;
+use nodes::Nodes;
 use parallel::{parallel_fill, touched, SPREAD};
 
 /// Sightings of one packet at different points lie at most this far apart on the aligned

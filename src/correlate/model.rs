@@ -42,9 +42,8 @@ impl Nat {
     }
 }
 
-/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed (as
-/// [`endpoint_text`](crate::report::endpoint_text) writes them:
-/// `10.0.0.1:80 -> [2001:db8::1]:8080`).
+/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed (as the report's
+/// `endpoint_text` writes them: `10.0.0.1:80 -> [2001:db8::1]:8080`).
 impl std::fmt::Display for Nat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ports = self.from.port != self.to.port;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::group::Nodes;
+use super::nodes::Nodes;
 use super::vote::{vote, Votes};
 use super::{median, Options, MATCH_WINDOW_NS};
 use crate::clock::{self, Clocks, PairDelays, Span};

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::group::{quoted_targets, Index, UnionFind};
 use super::hosts::{hosts, initial_ttl, special_address, NO_HOST};
+use super::nodes::Nodes;
 use super::vote::{sort_flat, Flat};
 use super::*;
 use crate::decode::{tcp_flags, Packet, Transport};

@@ -2,9 +2,9 @@
 //! flow becomes a flat record ([`Flat`]); sorted by key, the records of one packet are
 //! adjacent (a run), and each run votes for every pair of flows in it at different points
 //! ([`Votes`]: agreement, directions, time differences, TCP sequence deltas). See the
-//! module docs of `correlate` for the rules; [`super::pairs`] decides what the votes join.
+//! module docs of `correlate` for the rules; `pairs` decides what the votes join.
 
-use super::group::Nodes;
+use super::nodes::Nodes;
 use super::parallel::workers;
 use super::MAX_RUN;
 use crate::clock::Span;

@@ -4,9 +4,9 @@
 //! it left X (or was sent there) and never reached Y.
 
 use super::{Context, Role};
-use crate::correlate::group::FlowRef;
 use crate::correlate::hosts::routable;
 use crate::correlate::model::{Hop, Loss};
+use crate::correlate::nodes::FlowRef;
 use crate::flow::Flow;
 use crate::list::OneOrVec;
 

@@ -30,9 +30,10 @@ mod route;
 
 use std::collections::BTreeMap;
 
-use super::group::{FlowRef, Groups, Nodes};
+use super::group::Groups;
 use super::hosts::NO_HOST;
 use super::model::{ConvPoint, Conversation, Hop, IcmpNote, Nat, Traces};
+use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
 use crate::clock::Clocks;
 use crate::flow::{Endpoint, Flow, KeyKind};

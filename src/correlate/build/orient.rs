@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use super::rewrites::push_unique;
 use super::Context;
-use crate::correlate::group::FlowRef;
 use crate::correlate::model::Nat;
+use crate::correlate::nodes::FlowRef;
 use crate::flow::{FlowKey, Link, Orientation};
 
 /// Buffers of this step; `client_dir` is its result: per member, the direction of its flow

@@ -7,8 +7,8 @@
 //! arriving before leaving, then time.
 
 use super::{ends, Context, Role};
-use crate::correlate::group::FlowRef;
 use crate::correlate::model::Sighting;
+use crate::correlate::nodes::FlowRef;
 use crate::correlate::MATCH_WINDOW_NS;
 use crate::flow::Sample;
 

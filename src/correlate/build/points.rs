@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::{Context, Role};
-use crate::correlate::group::FlowRef;
 use crate::correlate::model::{ConvPoint, Nat};
+use crate::correlate::nodes::FlowRef;
 use crate::list::OneOrVec;
 
 /// The per-point totals of a conversation and its span.
