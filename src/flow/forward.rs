@@ -4,9 +4,8 @@
 //! fingerprint within [`FORWARD_WINDOW_NS`], in fixed memory; the table records it on the
 //! flow, or as a [`Link`] between two flows when NAT changed the key.
 
-use super::key::{Endpoint, FlowKey};
+use super::key::Endpoint;
 use super::sample::mix;
-use super::table::FlowTable;
 use crate::decode::{Packet, Transport};
 
 /// Two flows at one point that carry the same packets: `from`'s packets leave as `to`'s,
@@ -131,57 +130,4 @@ pub(super) fn forward_fingerprint(p: &Packet, key: u64, strong: bool) -> Option<
         Transport::Tcp { seq, ack, .. } => mix(key, (u64::from(seq) << 32) | u64::from(ack)),
         _ => key,
     })
-}
-
-impl FlowTable {
-    /// Records that packet `a` (the arriving leg) left again as a packet of flow `idx`
-    /// (`key`, direction `dir`): counted on both flows, and as a [`Link`] when they differ.
-    /// Returns true when both legs are of the same flow.
-    pub(super) fn forwarded(&mut self, a: LegSeen, idx: usize, key: FlowKey, dir: usize) -> bool {
-        self.forwarded_packets += 1;
-        let a_dir = usize::from(a.dir);
-        let mut before = None;
-        if let Some(from) = self.flows.get_mut(a.flow as usize) {
-            from.rare_mut().forwarded_in[a_dir] += 1;
-            before = Some((from.key.sender(a_dir), from.key.sender(1 - a_dir)));
-        }
-        let second_leg = a.flow as usize == idx;
-        if let (false, Some(before)) = (second_leg, before) {
-            let link_key = (a.flow, idx as u32, a.dir);
-            let cached = self
-                .flows
-                .get(idx)
-                .and_then(|f| f.rare.as_ref())
-                .and_then(|r| r.last_link)
-                .filter(|&at| {
-                    self.links
-                        .get_index(at as usize)
-                        .is_some_and(|(k, _)| *k == link_key)
-                });
-            let at = match cached {
-                Some(at) => at as usize,
-                None => {
-                    let entry = self.links.entry(link_key);
-                    let at = entry.index();
-                    entry.or_insert(Link {
-                        from: a.flow as usize,
-                        to: idx,
-                        from_dir: a.dir,
-                        to_dir: dir as u8,
-                        packets: 0,
-                        before,
-                        after: (key.sender(dir), key.sender(1 - dir)),
-                    });
-                    if let Some(f) = self.flows.get_mut(idx) {
-                        f.rare_mut().last_link = u32::try_from(at).ok();
-                    }
-                    at
-                }
-            };
-            if let Some((_, link)) = self.links.get_index_mut(at) {
-                link.packets += 1;
-            }
-        }
-        second_leg
-    }
 }

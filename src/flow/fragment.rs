@@ -1,14 +1,14 @@
 //! IP fragments: later fragments belong to their datagram's flow through (source,
 //! destination, protocol, IP ID) and the first fragment, which carries the ports; fragments
 //! that come before their first fragment wait, bounded, and become a ports-unknown flow if it
-//! never comes.
+//! never comes. [`Fragments`] keeps that bookkeeping; the table asks it and opens the flows.
 
 use std::net::IpAddr;
 
-use super::key::{Endpoint, FlowKey, FlowOf, KeyKind, Keyed};
+use super::key::{Endpoint, FlowKey, KeyKind};
 use super::record::{Flow, TtlSet};
-use super::table::FlowTable;
 use crate::decode::Packet;
+use crate::hash::{FastIndexMap, FastMap};
 
 /// Fragments whose first fragment has not been seen yet.
 #[derive(Debug, Clone, Copy)]
@@ -16,70 +16,61 @@ pub(super) struct PendingFragments {
     src: IpAddr,
     dst: IpAddr,
     ip_proto: u8,
-    packets: u64,
+    pub(super) packets: u64,
     bytes: u64,
     ip_bytes: u64,
-    first_ts: i64,
+    pub(super) first_ts: i64,
     last_ts: i64,
-    first_frame: u64,
+    pub(super) first_frame: u64,
     last_frame: u64,
     ttls: TtlSet,
 }
 
+/// A datagram: source, destination, protocol, IP ID.
 pub(super) type FragKey = (IpAddr, IpAddr, u8, u32);
 
 /// Bound on datagrams tracked for fragment attribution (oldest forgotten first).
-pub(super) const MAX_FRAGMENT_DATAGRAMS: usize = 65_536;
+const MAX_FRAGMENT_DATAGRAMS: usize = 65_536;
 
-impl FlowTable {
-    /// A first fragment of datagram `fk` opened or found flow `idx` (direction `dir`):
-    /// remembered for the later fragments, and the fragments that came before it join it.
-    pub(super) fn first_fragment(&mut self, fk: FragKey, idx: usize, dir: usize) {
-        if self.fragments.len() >= MAX_FRAGMENT_DATAGRAMS {
-            self.fragments.clear();
+/// The datagrams whose first fragment was seen (and its flow), and the fragments waiting for
+/// theirs.
+#[derive(Default)]
+pub(super) struct Fragments {
+    /// The flow of each datagram whose first fragment was seen.
+    datagrams: FastMap<FragKey, u32>,
+    /// Fragments waiting for their first fragment, oldest datagram first.
+    pending: FastIndexMap<FragKey, PendingFragments>,
+}
+
+impl Fragments {
+    /// The first fragment of datagram `fk` is in flow `idx`: remembered for the later
+    /// fragments. Returns the fragments that came before it.
+    pub(super) fn first(&mut self, fk: FragKey, idx: usize) -> Option<PendingFragments> {
+        if self.datagrams.len() >= MAX_FRAGMENT_DATAGRAMS {
+            self.datagrams.clear();
         }
-        self.fragments.insert(fk, idx as u32);
-        if let Some(pend) = self.pending.swap_remove(&fk) {
-            if let Some(flow) = self.flows.get_mut(idx) {
-                flow.merge_pending(&pend, dir);
-            }
-        }
+        self.datagrams.insert(fk, idx as u32);
+        self.pending.swap_remove(&fk)
     }
 
-    /// The key, direction and (sport, dport) of a fragment after the first, through the
-    /// datagram's first fragment; None when that has not been seen yet and the fragment is
-    /// parked until it comes.
-    pub(super) fn fragment_key(
+    /// The flow of datagram `fk`, when its first fragment was seen.
+    pub(super) fn flow_of(&self, fk: &FragKey) -> Option<usize> {
+        self.datagrams.get(fk).map(|&i| i as usize)
+    }
+
+    /// Keeps a fragment of datagram `fk` until its first fragment comes. Returns the oldest
+    /// datagram's fragments when the bound gave up on them (they become a flow of their own).
+    pub(super) fn park(
         &mut self,
+        fk: FragKey,
         p: &Packet,
         ts: i64,
         wire_len: u32,
         frame: u64,
-    ) -> Option<(FlowKey, usize, (u16, u16))> {
-        let Some(f) = p.fragment else {
-            return Some(Keyed::key_of(p));
-        };
-        let fk = (p.src, p.dst, p.ip_proto, f.id);
-        if let Some(&i) = self.fragments.get(&fk) {
-            if let Some(k) = self.flows.get(i as usize).map(|f| f.key) {
-                let dir = if k.lo.ip == p.src && k.hi.ip == p.dst {
-                    0
-                } else {
-                    1
-                };
-                return Some((k, dir, (k.sender(dir).port, k.sender(1 - dir).port)));
-            }
-        }
-        self.park_fragment(fk, p, ts, wire_len, frame);
-        None
-    }
-
-    fn park_fragment(&mut self, fk: FragKey, p: &Packet, ts: i64, wire_len: u32, frame: u64) {
+    ) -> Option<PendingFragments> {
+        let mut given_up = None;
         if !self.pending.contains_key(&fk) && self.pending.len() >= MAX_FRAGMENT_DATAGRAMS {
-            // give up on the oldest datagram: it becomes a ports-unknown flow
-            if let Some((_, old)) = self.pending.shift_remove_index(0) {
-                self.flush_pending(&old);
-            }
+            given_up = self.pending.shift_remove_index(0).map(|(_, old)| old);
         }
         let e = self.pending.entry(fk).or_insert(PendingFragments {
             src: p.src,
@@ -101,25 +92,24 @@ impl FlowTable {
         e.last_ts = e.last_ts.max(ts);
         e.last_frame = frame;
         e.ttls.insert(p.ttl);
+        given_up
     }
 
-    pub(super) fn flush_pending(&mut self, pend: &PendingFragments) {
-        let kind = match pend.ip_proto {
+    /// The fragments still waiting, oldest datagram first (the capture ended).
+    pub(super) fn drain_pending(&mut self) -> Vec<PendingFragments> {
+        self.pending.drain(..).map(|(_, v)| v).collect()
+    }
+}
+
+impl PendingFragments {
+    /// The key of the ports-unknown flow these fragments become, and their direction in it.
+    pub(super) fn key(&self) -> (FlowKey, usize) {
+        let kind = match self.ip_proto {
             6 | 17 => KeyKind::PortsUnknown,
             _ => KeyKind::Other,
         };
         let ep = |ip| Endpoint { ip, port: 0 };
-        let (key, dir) = FlowKey::new(pend.ip_proto, kind, ep(pend.src), ep(pend.dst));
-        let of = FlowOf::new(key, dir, (0, 0));
-        let Some(idx) = self.find_or_open(of, || {
-            Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0))
-        }) else {
-            self.dropped_packets += pend.packets;
-            return;
-        };
-        if let Some(flow) = self.flows.get_mut(idx) {
-            flow.merge_pending(pend, dir);
-        }
+        FlowKey::new(self.ip_proto, kind, ep(self.src), ep(self.dst))
     }
 }
 

@@ -1,8 +1,7 @@
 //! Zeek-style TCP history (see the letters in the folder's docs): [`History`] stored by
-//! absolute direction, [`HistoryText`] rendered relative to the originator, and
-//! `tcp_history`, which reads one segment into a flow's history and retransmission count.
+//! absolute direction (`History::segment` reads one segment into it), [`HistoryText`]
+//! rendered relative to the originator.
 
-use super::record::Flow;
 use crate::decode::tcp_flags;
 
 /// Zeek-style TCP history, stored by absolute direction and rendered relative to the
@@ -114,40 +113,53 @@ impl std::fmt::Display for HistoryText {
     }
 }
 
-/// Reads one TCP segment of direction `dir` into the flow's history and retransmissions.
-#[inline]
-pub(super) fn tcp_history(flow: &mut Flow, dir: usize, flags: u8, seq: u32, payload_len: u32) {
-    let syn = flags & tcp_flags::SYN != 0;
-    let ack = flags & tcp_flags::ACK != 0;
-    let fin = flags & tcp_flags::FIN != 0;
-    let rst = flags & tcp_flags::RST != 0;
-    if syn {
-        flow.history.add(if ack { b'H' } else { b'S' }, dir);
-    }
-    if fin {
-        flow.history.add(b'F', dir);
-    }
-    if rst {
-        flow.history.add(b'R', dir);
-    }
-    if payload_len > 0 {
-        let end = seq.wrapping_add(payload_len);
-        match flow.seq_end[dir] {
-            Some(high) if (high.wrapping_sub(end) as i32) >= 0 => {
-                flow.rare_mut().retransmissions[dir] += 1;
-                flow.history.add(b'T', dir);
-            }
-            _ => flow.history.add(b'D', dir),
+impl History {
+    /// Reads one TCP segment of direction `dir` into the history; `seq_end` is the highest
+    /// sequence number that direction reached, moved on. Returns true when the segment
+    /// retransmits data seen before.
+    #[inline]
+    pub(super) fn segment(
+        &mut self,
+        seq_end: &mut Option<u32>,
+        dir: usize,
+        flags: u8,
+        seq: u32,
+        payload_len: u32,
+    ) -> bool {
+        let syn = flags & tcp_flags::SYN != 0;
+        let ack = flags & tcp_flags::ACK != 0;
+        let fin = flags & tcp_flags::FIN != 0;
+        let rst = flags & tcp_flags::RST != 0;
+        let mut retransmitted = false;
+        if syn {
+            self.add(if ack { b'H' } else { b'S' }, dir);
         }
-    } else if ack && !syn && !fin && !rst {
-        flow.history.add(b'A', dir);
+        if fin {
+            self.add(b'F', dir);
+        }
+        if rst {
+            self.add(b'R', dir);
+        }
+        if payload_len > 0 {
+            let end = seq.wrapping_add(payload_len);
+            match *seq_end {
+                Some(high) if (high.wrapping_sub(end) as i32) >= 0 => {
+                    retransmitted = true;
+                    self.add(b'T', dir);
+                }
+                _ => self.add(b'D', dir),
+            }
+        } else if ack && !syn && !fin && !rst {
+            self.add(b'A', dir);
+        }
+        let end = seq
+            .wrapping_add(payload_len)
+            .wrapping_add(u32::from(syn))
+            .wrapping_add(u32::from(fin));
+        *seq_end = Some(match *seq_end {
+            Some(high) if (high.wrapping_sub(end) as i32) >= 0 => high,
+            _ => end,
+        });
+        retransmitted
     }
-    let end = seq
-        .wrapping_add(payload_len)
-        .wrapping_add(u32::from(syn))
-        .wrapping_add(u32::from(fin));
-    flow.seq_end[dir] = Some(match flow.seq_end[dir] {
-        Some(high) if (high.wrapping_sub(end) as i32) >= 0 => high,
-        _ => end,
-    });
 }

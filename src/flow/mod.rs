@@ -50,8 +50,8 @@
 //! consistent ("trajectory") sampling, with memory bounded by flows x 12 samples rather than
 //! by packets, and no allocation per packet (one per flow, when it opens).
 //!
-//! **Where things are.** `key`: flow keys and what is computed of a packet ahead of the
-//! table; `record`: the [`Flow`] record and its originator; `history`: the TCP history;
+//! **Where things are.** `key`: flow keys; `keyed`: what is computed of a packet ahead of
+//! the table; `record`: the [`Flow`] record and its originator; `history`: the TCP history;
 //! `forward`: the forwarding detector and [`Link`]s; `sample`: [`match_key`] and the
 //! samples; `fragment`: fragment attribution; `table`: the [`FlowTable`] itself; `index`: its
 //! key index.
@@ -61,13 +61,15 @@ mod fragment;
 mod history;
 mod index;
 mod key;
+mod keyed;
 mod record;
 mod sample;
 mod table;
 
 pub use forward::{Link, FORWARD_WINDOW_NS};
 pub use history::{History, HistoryText};
-pub use key::{proto_name, Endpoint, FlowKey, KeyKind, Keyed};
+pub use key::{proto_name, Endpoint, FlowKey, KeyKind};
+pub use keyed::Keyed;
 pub use record::{EchoState, Flow, Orientation, TtlSet};
 pub use sample::{match_key, mix, DirSamples, Sample, FIRST_SAMPLES, LOW_SAMPLES};
 pub use table::FlowTable;

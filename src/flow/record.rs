@@ -3,7 +3,7 @@
 //! originator is told ([`Orientation`]: tshark's rule, then well-known ports, then the first
 //! packet).
 
-use super::history::{tcp_history, History};
+use super::history::History;
 use super::key::FlowKey;
 use super::sample::DirSamples;
 use crate::decode::{tcp_flags, Packet, Transport};
@@ -289,7 +289,13 @@ impl Flow {
                     self.synack_dir = dir as u8;
                 }
                 if !second_leg {
-                    tcp_history(self, dir, flags, seq, p.payload_len);
+                    let seq_end = &mut self.seq_end[dir];
+                    if self
+                        .history
+                        .segment(seq_end, dir, flags, seq, p.payload_len)
+                    {
+                        self.rare_mut().retransmissions[dir] += 1;
+                    }
                 }
             }
             Transport::Echo { request, seq, .. } => {

@@ -3,30 +3,30 @@
 //! the samples and the TCP history; [`FlowTable::finish`] hands over the flows and links.
 
 use super::forward::{ForwardDetector, LegSeen, Link};
-use super::fragment::{FragKey, PendingFragments};
+use super::fragment::{Fragments, PendingFragments};
 use super::index::{FlowIndex, Slot};
-use super::key::{FlowOf, KeyKind, Keyed};
+use super::key::{FlowKey, KeyKind};
+use super::keyed::{FlowOf, Keyed};
 use super::record::Flow;
 use super::sample::{group_address, Sample};
 use crate::decode::{Packet, Transport};
-use crate::hash::{FastIndexMap, FastMap};
+use crate::hash::FastIndexMap;
 
 /// The flow table of one capture point.
 pub struct FlowTable {
     /// In order of first packet (orphan fragments aside, see `finish`).
-    pub(super) flows: Vec<Flow>,
-    pub(super) index: FlowIndex,
-    pub(super) links: FastIndexMap<(u32, u32, u8), Link>,
-    pub(super) fragments: FastMap<FragKey, u32>,
-    pub(super) pending: FastIndexMap<FragKey, PendingFragments>,
-    pub(super) forward: ForwardDetector,
-    pub(super) max_flows: usize,
+    flows: Vec<Flow>,
+    index: FlowIndex,
+    links: FastIndexMap<(u32, u32, u8), Link>,
+    fragments: Fragments,
+    forward: ForwardDetector,
+    max_flows: usize,
     /// Packets that would have opened a flow past `max_flows`.
     pub dropped_packets: u64,
     /// Packets that are the leaving leg of a forward at this point.
     pub forwarded_packets: u64,
     /// True when flows keep packet samples.
-    pub(super) sampling: bool,
+    sampling: bool,
 }
 
 impl FlowTable {
@@ -44,8 +44,7 @@ impl FlowTable {
             flows: Vec::new(),
             index: FlowIndex::new(),
             links: FastIndexMap::default(),
-            fragments: FastMap::default(),
-            pending: FastIndexMap::default(),
+            fragments: Fragments::default(),
             forward: ForwardDetector::default(),
             max_flows,
             dropped_packets: 0,
@@ -108,7 +107,12 @@ impl FlowTable {
         // a first fragment: remember the datagram, and collect fragments that came before it
         if let Some(f) = p.fragment {
             if f.offset == 0 && key.kind == KeyKind::Ports {
-                self.first_fragment((p.src, p.dst, p.ip_proto, f.id), idx, dir);
+                let fk = (p.src, p.dst, p.ip_proto, f.id);
+                if let Some(pend) = self.fragments.first(fk, idx) {
+                    if let Some(flow) = self.flows.get_mut(idx) {
+                        flow.merge_pending(&pend, dir);
+                    }
+                }
             }
         }
         let arrived = k.forward_fp.and_then(|fp| {
@@ -169,13 +173,106 @@ impl FlowTable {
         flow.note_transport(p, dir, second_leg);
     }
 
+    /// Records that packet `a` (the arriving leg) left again as a packet of flow `idx`
+    /// (`key`, direction `dir`): counted on both flows, and as a [`Link`] when they differ.
+    /// Returns true when both legs are of the same flow.
+    fn forwarded(&mut self, a: LegSeen, idx: usize, key: FlowKey, dir: usize) -> bool {
+        self.forwarded_packets += 1;
+        let a_dir = usize::from(a.dir);
+        let mut before = None;
+        if let Some(from) = self.flows.get_mut(a.flow as usize) {
+            from.rare_mut().forwarded_in[a_dir] += 1;
+            before = Some((from.key.sender(a_dir), from.key.sender(1 - a_dir)));
+        }
+        let second_leg = a.flow as usize == idx;
+        if let (false, Some(before)) = (second_leg, before) {
+            let link_key = (a.flow, idx as u32, a.dir);
+            let cached = self
+                .flows
+                .get(idx)
+                .and_then(|f| f.rare.as_ref())
+                .and_then(|r| r.last_link)
+                .filter(|&at| {
+                    self.links
+                        .get_index(at as usize)
+                        .is_some_and(|(k, _)| *k == link_key)
+                });
+            let at = match cached {
+                Some(at) => at as usize,
+                None => {
+                    let entry = self.links.entry(link_key);
+                    let at = entry.index();
+                    entry.or_insert(Link {
+                        from: a.flow as usize,
+                        to: idx,
+                        from_dir: a.dir,
+                        to_dir: dir as u8,
+                        packets: 0,
+                        before,
+                        after: (key.sender(dir), key.sender(1 - dir)),
+                    });
+                    if let Some(f) = self.flows.get_mut(idx) {
+                        f.rare_mut().last_link = u32::try_from(at).ok();
+                    }
+                    at
+                }
+            };
+            if let Some((_, link)) = self.links.get_index_mut(at) {
+                link.packets += 1;
+            }
+        }
+        second_leg
+    }
+
+    /// The key, direction and (sport, dport) of a fragment after the first, through the
+    /// datagram's first fragment; None when that has not been seen yet and the fragment is
+    /// parked until it comes.
+    fn fragment_key(
+        &mut self,
+        p: &Packet,
+        ts: i64,
+        wire_len: u32,
+        frame: u64,
+    ) -> Option<(FlowKey, usize, (u16, u16))> {
+        let Some(f) = p.fragment else {
+            return Some(Keyed::key_of(p));
+        };
+        let fk = (p.src, p.dst, p.ip_proto, f.id);
+        if let Some(i) = self.fragments.flow_of(&fk) {
+            if let Some(k) = self.flows.get(i).map(|f| f.key) {
+                let dir = if k.lo.ip == p.src && k.hi.ip == p.dst {
+                    0
+                } else {
+                    1
+                };
+                return Some((k, dir, (k.sender(dir).port, k.sender(1 - dir).port)));
+            }
+        }
+        // giving up on the oldest datagram makes it a ports-unknown flow
+        if let Some(old) = self.fragments.park(fk, p, ts, wire_len, frame) {
+            self.flush_pending(&old);
+        }
+        None
+    }
+
+    /// Fragments whose first fragment never came: a ports-unknown flow.
+    fn flush_pending(&mut self, pend: &PendingFragments) {
+        let (key, dir) = pend.key();
+        let of = FlowOf::new(key, dir, (0, 0));
+        let Some(idx) = self.find_or_open(of, || {
+            Flow::new(key, dir, pend.first_ts, pend.first_frame, (0, 0))
+        }) else {
+            self.dropped_packets += pend.packets;
+            return;
+        };
+        if let Some(flow) = self.flows.get_mut(idx) {
+            flow.merge_pending(pend, dir);
+        }
+    }
+
     /// The position of the flow `of` names, opened with `make` when it is new; None when it
     /// is new and the table already holds `max_flows` flows.
-    pub(super) fn find_or_open(
-        &mut self,
-        of: FlowOf,
-        make: impl FnOnce() -> Flow,
-    ) -> Option<usize> {
+    fn find_or_open(&mut self, of: FlowOf, make: impl FnOnce() -> Flow) -> Option<usize> {
         match self.index.find(of.hash, &of.key, &self.flows) {
             Slot::Found(i) => Some(i),
             Slot::Vacant(_) if self.flows.len() >= self.max_flows => None,
@@ -191,7 +288,7 @@ impl FlowTable {
     /// Ends the capture: fragments whose first fragment never came become ports-unknown
     /// flows. Returns the flows (in order of first packet) and the forwarding links.
     pub fn finish(mut self) -> (Vec<Flow>, Vec<Link>) {
-        let pending: Vec<PendingFragments> = self.pending.drain(..).map(|(_, v)| v).collect();
+        let pending = self.fragments.drain_pending();
         for p in &pending {
             self.flush_pending(p);
         }
