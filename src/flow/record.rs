@@ -99,11 +99,11 @@ pub struct Flow {
     pub key: FlowKey,
     /// Direction of the first packet.
     pub first_dir: u8,
-    /// Direction of the first pure SYN, SYN-ACK, echo request, echo reply (2 = none).
-    pub(super) syn_dir: u8,
-    pub(super) synack_dir: u8,
-    pub(super) request_dir: u8,
-    pub(super) reply_dir: u8,
+    /// Direction of the first pure SYN, SYN-ACK, echo request, echo reply (None: not seen).
+    pub(super) syn_dir: Option<KeyDir>,
+    pub(super) synack_dir: Option<KeyDir>,
+    pub(super) request_dir: Option<KeyDir>,
+    pub(super) reply_dir: Option<KeyDir>,
     /// OR of the TCP flag bytes per direction.
     pub tcp_flags: [u8; 2],
     /// `decode::encap` bits of every packet, OR-ed.
@@ -148,7 +148,28 @@ pub(super) struct RareCounts {
     pub(super) last_link: Option<u32>,
 }
 
-pub(super) const NONE: u8 = 2;
+/// A direction of the flow key, as the per-direction arrays index it: `lo -> hi` is 0.
+/// One byte, and `Option<KeyDir>` too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyDir {
+    LoHi,
+    HiLo,
+}
+
+impl KeyDir {
+    #[inline]
+    fn of(dir: usize) -> KeyDir {
+        if dir == 0 {
+            KeyDir::LoHi
+        } else {
+            KeyDir::HiLo
+        }
+    }
+    #[inline]
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// How the `a` side of a flow was chosen, in tshark's terms (ORACLE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,10 +211,6 @@ impl Flow {
             dir_first_ts: [i64::MAX; 2],
             first_dir: dir as u8,
             first_ports: ports,
-            syn_dir: NONE,
-            synack_dir: NONE,
-            request_dir: NONE,
-            reply_dir: NONE,
             ..Flow::default()
         }
     }
@@ -242,14 +259,14 @@ impl Flow {
 
     /// tshark's choice of the `a` endpoint: the direction index whose sender is `a`.
     pub fn tshark_a(&self) -> (usize, Orientation) {
-        if self.syn_dir != NONE {
-            (self.syn_dir as usize, Orientation::Syn)
-        } else if self.synack_dir != NONE {
-            (1 - self.synack_dir as usize, Orientation::SynAck)
-        } else if self.request_dir != NONE {
-            (self.request_dir as usize, Orientation::EchoRequest)
-        } else if self.reply_dir != NONE {
-            (1 - self.reply_dir as usize, Orientation::EchoReply)
+        if let Some(d) = self.syn_dir {
+            (d.index(), Orientation::Syn)
+        } else if let Some(d) = self.synack_dir {
+            (1 - d.index(), Orientation::SynAck)
+        } else if let Some(d) = self.request_dir {
+            (d.index(), Orientation::EchoRequest)
+        } else if let Some(d) = self.reply_dir {
+            (1 - d.index(), Orientation::EchoReply)
         } else {
             (0, Orientation::Lower)
         }
@@ -282,11 +299,11 @@ impl Flow {
                 self.tcp_flags[dir] |= flags;
                 let syn = flags & tcp_flags::SYN != 0;
                 let ackf = flags & tcp_flags::ACK != 0;
-                if syn && !ackf && self.syn_dir == NONE {
-                    self.syn_dir = dir as u8;
+                if syn && !ackf && self.syn_dir.is_none() {
+                    self.syn_dir = Some(KeyDir::of(dir));
                 }
-                if syn && ackf && self.synack_dir == NONE {
-                    self.synack_dir = dir as u8;
+                if syn && ackf && self.synack_dir.is_none() {
+                    self.synack_dir = Some(KeyDir::of(dir));
                 }
                 if !second_leg {
                     let seq_end = &mut self.seq_end[dir];
@@ -300,15 +317,15 @@ impl Flow {
             }
             Transport::Echo { request, seq, .. } => {
                 if request {
-                    if self.request_dir == NONE {
-                        self.request_dir = dir as u8;
+                    if self.request_dir.is_none() {
+                        self.request_dir = Some(KeyDir::of(dir));
                     }
                     if !second_leg {
                         self.echo.request(seq);
                     }
                 } else {
-                    if self.reply_dir == NONE {
-                        self.reply_dir = dir as u8;
+                    if self.reply_dir.is_none() {
+                        self.reply_dir = Some(KeyDir::of(dir));
                     }
                     if !second_leg {
                         self.echo.reply(seq);
@@ -326,11 +343,11 @@ impl Flow {
 
     /// True when a SYN (without ACK) was seen in direction `dir`.
     pub fn syn_seen(&self, dir: usize) -> bool {
-        self.syn_dir as usize == dir
+        self.syn_dir.map(KeyDir::index) == Some(dir)
     }
     /// True when any SYN-ACK was seen.
     pub fn synack_seen(&self) -> bool {
-        self.synack_dir != NONE
+        self.synack_dir.is_some()
     }
 }
 
