@@ -19,29 +19,16 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A packet as the decoder would give it.
+/// A packet as the decoder would give it: an 84-byte IPv4 packet carrying 56 bytes of the
+/// same payload every time, like `ping -p` or the benchmark's pings.
 fn pkt(src: &str, dst: &str, ttl: u8, ip_id: u32, transport: Transport) -> Packet {
-    let ip_proto = match transport {
-        Transport::Tcp { .. } => 6,
-        Transport::Udp { .. } => 17,
-        _ => 1,
-    };
     Packet {
-        src: ip(src),
-        dst: ip(dst),
-        ip_proto,
-        ttl,
         ip_id,
         ip_len: 84,
-        fragment: None,
-        transport,
         payload_len: 56,
-        // the same payload in every packet, like `ping -p` or the benchmark's pings
         digest: 0x5eed,
         digest_len: 16,
-        encap: 0,
-        vlan_count: 0,
-        truncated: false,
+        ..crate::flow::tests::packet(src, dst, ttl, transport)
     }
 }
 
@@ -174,6 +161,28 @@ fn clock_offsets_of_ten_seconds_and_more_are_found() {
     }
 }
 
+/// Echo request `seq` of 10.0.1.4 -> 10.0.2.4 (identifier 7) leaving the client's point
+/// (`at_c`) and reaching the server's (`at_s`) 0.5 ms later, and the reply leaving the
+/// server's 0.5 ms after that. Returns the send time and the request's and reply's IP IDs.
+fn ping_to_server(
+    seq: u16,
+    at_c: &mut Vec<(Packet, i64)>,
+    at_s: &mut Vec<(Packet, i64)>,
+) -> (i64, u32, u32) {
+    let t = i64::from(seq) * 200 * MS;
+    let (id, rid) = (1000 + u32::from(seq), 5000 + u32::from(seq));
+    at_c.push((pkt("10.0.1.4", "10.0.2.4", 64, id, echo(true, 7, seq)), t));
+    at_s.push((
+        pkt("10.0.1.4", "10.0.2.4", 63, id, echo(true, 7, seq)),
+        t + MS / 2,
+    ));
+    at_s.push((
+        pkt("10.0.2.4", "10.0.1.4", 64, rid, echo(false, 7, seq)),
+        t + MS,
+    ));
+    (t, id, rid)
+}
+
 #[test]
 fn same_looking_pings_far_apart_in_time_are_not_joined() {
     // the server also receives, 5 s later, another client's pings that look the same
@@ -181,17 +190,7 @@ fn same_looking_pings_far_apart_in_time_are_not_joined() {
     let mut at_c = Vec::new();
     let mut at_s = Vec::new();
     for seq in 1..=3u16 {
-        let t = i64::from(seq) * 200 * MS;
-        let (id, rid) = (1000 + u32::from(seq), 5000 + u32::from(seq));
-        at_c.push((pkt("10.0.1.4", "10.0.2.4", 64, id, echo(true, 7, seq)), t));
-        at_s.push((
-            pkt("10.0.1.4", "10.0.2.4", 63, id, echo(true, 7, seq)),
-            t + MS / 2,
-        ));
-        at_s.push((
-            pkt("10.0.2.4", "10.0.1.4", 64, rid, echo(false, 7, seq)),
-            t + MS,
-        ));
+        let (t, id, rid) = ping_to_server(seq, &mut at_c, &mut at_s);
         at_c.push((
             pkt("10.0.2.4", "10.0.1.4", 63, rid, echo(false, 7, seq)),
             t + 3 * MS / 2,
@@ -317,17 +316,7 @@ fn a_point_that_receives_and_never_forwards_loses_the_packets() {
     let mut at_s = Vec::new();
     let mut at_m = Vec::new();
     for seq in 1..=3u16 {
-        let t = i64::from(seq) * 200 * MS;
-        let (id, rid) = (1000 + u32::from(seq), 5000 + u32::from(seq));
-        at_c.push((pkt("10.0.1.4", "10.0.2.4", 64, id, echo(true, 7, seq)), t));
-        at_s.push((
-            pkt("10.0.1.4", "10.0.2.4", 63, id, echo(true, 7, seq)),
-            t + MS / 2,
-        ));
-        at_s.push((
-            pkt("10.0.2.4", "10.0.1.4", 64, rid, echo(false, 7, seq)),
-            t + MS,
-        ));
+        let (t, _, rid) = ping_to_server(seq, &mut at_c, &mut at_s);
         at_m.push((
             pkt("10.0.2.4", "10.0.1.4", 64, rid, echo(false, 7, seq)),
             t + MS + MS / 4,

@@ -75,4 +75,4 @@ pub use sample::{match_key, mix, DirSamples, Sample, FIRST_SAMPLES, LOW_SAMPLES}
 pub use table::FlowTable;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

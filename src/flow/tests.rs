@@ -10,7 +10,9 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn packet(src: &str, dst: &str, ttl: u8, transport: Transport) -> Packet {
+/// A packet as the decoder would give it, without payload, IP ID or digest (the tests set
+/// what they need).
+pub(crate) fn packet(src: &str, dst: &str, ttl: u8, transport: Transport) -> Packet {
     let ip_proto = match transport {
         Transport::Tcp { .. } => 6,
         Transport::Udp { .. } => 17,
@@ -173,15 +175,21 @@ fn forwarded_packet_with_snat_links_two_flows() {
     assert_eq!(flows[1].echo.requests, 1);
 }
 
-#[test]
-fn forwarding_without_nat_stays_one_flow_without_retransmissions() {
-    let mut t = FlowTable::new(100);
+/// A data segment of 10.100.204.2 -> 10.100.201.4:8080 arriving (TTL 64) and leaving 10 us
+/// later (TTL 63) unchanged: forwarded without NAT.
+fn forward_one_segment(t: &mut FlowTable) {
     let mut a = tcp("10.100.204.2", 40000, "10.100.201.4", 8080, ACK, 1, 100);
     a.ip_id = 77;
     let mut b = a;
     b.ttl = 63;
     t.add(&a, 0, 154, 1);
     t.add(&b, 10_000, 154, 2);
+}
+
+#[test]
+fn forwarding_without_nat_stays_one_flow_without_retransmissions() {
+    let mut t = FlowTable::new(100);
+    forward_one_segment(&mut t);
     let (flows, links) = t.finish();
     assert_eq!(flows.len(), 1);
     assert!(links.is_empty());
@@ -322,12 +330,7 @@ fn samples_are_the_same_packets_wherever_the_flow_was_captured() {
 #[test]
 fn leaving_legs_are_marked_in_the_samples() {
     let mut t = FlowTable::with_samples(10, true);
-    let mut a = tcp("10.100.204.2", 40000, "10.100.201.4", 8080, ACK, 1, 100);
-    a.ip_id = 77;
-    let mut b = a;
-    b.ttl = 63;
-    t.add(&a, 0, 154, 1);
-    t.add(&b, 10_000, 154, 2);
+    forward_one_segment(&mut t);
     let (flows, _) = t.finish();
     let s = flows[0].samples.as_deref().unwrap();
     // 10.100.204.2 sorts after 10.100.201.4: its packets are direction 1
