@@ -1,0 +1,405 @@
+//! The output of correlation: a [`Conversation`] per group of joined flows, with what it
+//! looked like at each capture point ([`ConvPoint`]), the path of each direction ([`Hop`]),
+//! the NAT rewrites ([`Nat`], [`Rewrite`]), the directions that vanished ([`Loss`]), the
+//! packets followed across points ([`Traces`]) and the run's [`MatchSummary`]. Plain data:
+//! how they are found is in the sibling modules; reports and verdicts read only these.
+
+use std::net::IpAddr;
+
+use crate::flow::{Endpoint, HistoryText, KeyKind, Orientation, TtlSet};
+use crate::list::{OneOrVec, RareVec};
+
+/// How many sampled packets were followed across points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchSummary {
+    /// Distinct sampled packets (a packet seen at three points counts once).
+    pub sampled_packets: u64,
+    /// Sampled packets seen at two points or more.
+    pub matched_packets: u64,
+    /// Sampled packets seen at one point only.
+    pub single_packets: u64,
+    /// Pairs of flows at different points joined by matched packets.
+    pub flow_pairs: u64,
+    /// Of those, pairs whose TCP sequence numbers differ by a constant (rewritten between
+    /// the points).
+    pub seq_rewritten_pairs: u64,
+}
+
+/// A NAT rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nat {
+    /// True when the source was rewritten, false for the destination. In
+    /// [`ConvPoint::nat`] (the requests) the source is the client side.
+    pub source: bool,
+    pub from: Endpoint,
+    pub to: Endpoint,
+}
+
+impl Nat {
+    /// `10.100.201.4 -> 10.100.200.68` (with ports when they changed): what it displays as.
+    pub fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed (as the report's
+/// `endpoint_text` writes them: `10.0.0.1:80 -> [2001:db8::1]:8080`).
+impl std::fmt::Display for Nat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ports = self.from.port != self.to.port;
+        let end = |f: &mut std::fmt::Formatter<'_>, e: &Endpoint| match e.ip {
+            IpAddr::V4(a) if ports => write!(f, "{a}:{}", e.port),
+            IpAddr::V6(a) if ports => write!(f, "[{a}]:{}", e.port),
+            a => write!(f, "{a}"),
+        };
+        end(f, &self.from)?;
+        f.write_str(" -> ")?;
+        end(f, &self.to)
+    }
+}
+
+/// Where a rewrite happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteAt {
+    /// At a capture point that forwarded the packet (seen arriving and leaving).
+    Point(usize),
+    /// Somewhere between two capture points (a hop that was not captured).
+    Between(usize, usize),
+}
+
+/// A NAT rewrite of one direction of a conversation and where it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrite {
+    /// 0: the requests (client to server), 1: the replies.
+    pub dir: u8,
+    pub at: RewriteAt,
+    /// For ICMP echo, the endpoints' `port` is the echo identifier.
+    pub nat: Nat,
+}
+
+/// One capture point on the path of one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    pub point: usize,
+    /// Highest TTL (hop limit) the direction had here: as it arrived.
+    pub ttl: Option<u8>,
+    /// Lowest TTL, when this point forwarded the direction: as it left.
+    pub ttl_out: Option<u8>,
+    /// True when this point forwarded the direction (seen arriving and leaving).
+    pub forwarded: bool,
+    /// Routers between the previous hop and this one: how much the TTL dropped on the way
+    /// (None for the first hop).
+    pub routers: Option<u8>,
+    /// One-way delay from the previous hop (aligned clocks; median over the matched
+    /// packets; None for the first hop or when no packet was matched at both).
+    pub delay_ns: Option<i64>,
+    /// First packet of the direction here (aligned).
+    pub first_ts: i64,
+}
+
+/// One sighting of a packet at a capture point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    pub point: usize,
+    /// Aligned time.
+    pub ts: i64,
+    pub ttl: u8,
+    /// True for the leaving leg at a point that forwarded it.
+    pub leaving: bool,
+    /// Addresses and ports as seen here (for ICMP echo, `port` is the echo identifier).
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    /// 1-based frame number in that point's capture.
+    pub frame: u32,
+}
+
+/// One packet followed across the capture points: a ladder diagram's arrow (a view into
+/// [`Traces`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketTrace<'a> {
+    /// 0: client to server, 1: server to client.
+    pub dir: u8,
+    /// IP total length.
+    pub ip_len: u16,
+    /// TCP flags; ICMP echo: 1 request, 0 reply.
+    pub info: u8,
+    /// TCP sequence number (as seen at the first sighting), ICMP echo sequence number.
+    pub seq: u32,
+    /// In path order (see the module docs).
+    pub sightings: &'a [Sighting],
+}
+
+/// What a [`PacketTrace`] holds besides its sightings, and where they are in
+/// the sightings list of its [`Traces`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TraceHead {
+    dir: u8,
+    info: u8,
+    ip_len: u16,
+    seq: u32,
+    start: u32,
+    len: u32,
+}
+
+/// The packet traces of a conversation, earliest first: their sightings one after the other
+/// in one list (at most three allocations per conversation, not one per packet; none, and
+/// one word in the conversation, when there are no traces).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traces(Option<Box<TraceLists>>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TraceLists {
+    heads: Vec<TraceHead>,
+    sightings: Vec<Sighting>,
+}
+
+impl Traces {
+    /// Appends a packet seen at `sightings` (in path order).
+    pub fn push(
+        &mut self,
+        dir: u8,
+        ip_len: u16,
+        info: u8,
+        seq: u32,
+        sightings: impl IntoIterator<Item = Sighting>,
+    ) {
+        let lists = self.0.get_or_insert_with(Box::default);
+        let start = lists.sightings.len();
+        lists.sightings.extend(sightings);
+        let len = lists.sightings.len() - start;
+        lists.heads.push(TraceHead {
+            dir,
+            info,
+            ip_len,
+            seq,
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// Room for `packets` traces of `sightings` sightings in all.
+    pub(super) fn reserve_exact(&mut self, packets: usize, sightings: usize) {
+        let lists = self.0.get_or_insert_with(Box::default);
+        lists.heads.reserve_exact(packets);
+        lists.sightings.reserve_exact(sightings);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |l| l.heads.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> TraceIter<'_> {
+        let (heads, sightings) = match self.0.as_deref() {
+            Some(l) => (&l.heads[..], &l.sightings[..]),
+            None => (&[][..], &[][..]),
+        };
+        TraceIter {
+            heads: heads.iter(),
+            sightings,
+        }
+    }
+}
+
+/// The packet traces of a [`Traces`], in order.
+pub struct TraceIter<'a> {
+    heads: std::slice::Iter<'a, TraceHead>,
+    sightings: &'a [Sighting],
+}
+
+impl<'a> Iterator for TraceIter<'a> {
+    type Item = PacketTrace<'a>;
+    fn next(&mut self) -> Option<PacketTrace<'a>> {
+        let h = self.heads.next()?;
+        let start = h.start as usize;
+        Some(PacketTrace {
+            dir: h.dir,
+            ip_len: h.ip_len,
+            info: h.info,
+            seq: h.seq,
+            sightings: self
+                .sightings
+                .get(start..start.saturating_add(h.len as usize))
+                .unwrap_or(&[]),
+        })
+    }
+}
+
+impl<'a> IntoIterator for &'a Traces {
+    type Item = PacketTrace<'a>;
+    type IntoIter = TraceIter<'a>;
+    fn into_iter(self) -> TraceIter<'a> {
+        self.iter()
+    }
+}
+
+impl PacketTrace<'_> {
+    /// The capture point that rewrote the packet's addresses or ports, if one did (seen
+    /// arriving and leaving with other addresses).
+    pub fn rewritten_at(&self) -> Option<usize> {
+        self.sightings.windows(2).find_map(|w| {
+            (w[0].point == w[1].point && (w[0].src, w[0].dst) != (w[1].src, w[1].dst))
+                .then_some(w[0].point)
+        })
+    }
+    /// First sighting time (aligned).
+    pub fn first_ts(&self) -> i64 {
+        self.sightings.iter().map(|s| s.ts).min().unwrap_or(0)
+    }
+}
+
+/// Where a direction vanished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Seen arriving at `point`, never leaving it, never at the receiver's point.
+    After { dir: u8, point: usize },
+    /// Left (or was sent from) `from`, never reached `to` (the receiver's point).
+    Between { dir: u8, from: usize, to: usize },
+}
+
+impl Loss {
+    pub fn dir(&self) -> u8 {
+        match *self {
+            Loss::After { dir, .. } | Loss::Between { dir, .. } => dir,
+        }
+    }
+}
+
+/// An ICMP error seen about a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpNote {
+    pub point: usize,
+    /// Who sent the error.
+    pub from: IpAddr,
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub packets: u64,
+}
+
+/// A conversation as seen at one capture point. Index 0 of the pairs is the forward
+/// direction (client to server), 1 the reverse.
+#[derive(Debug, Clone, Default)]
+pub struct ConvPoint {
+    pub point: usize,
+    /// Indices into that point's flows.
+    pub flows: OneOrVec<usize>,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub ttls: [TtlSet; 2],
+    /// Packets this point forwarded (the leaving legs), per direction.
+    pub forwarded: [u64; 2],
+    /// NAT applied here to the forward direction.
+    pub nat: RareVec<Nat>,
+    /// Zeek-style TCP history at this point (empty for other protocols).
+    pub history: HistoryText,
+    pub syn: bool,
+    pub synack: bool,
+    /// Data-carrying TCP segments or UDP payloads seen per direction.
+    pub data: [bool; 2],
+    pub echo_requests: u64,
+    pub echo_replies: u64,
+    pub retransmissions: u64,
+    /// Aligned times.
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Time of the first packet in each direction (aligned; `i64::MAX` when none).
+    pub dir_first_ts: [i64; 2],
+    /// This point hosts the client (as seen here, before or after NAT).
+    pub hosts_client: bool,
+    /// This point hosts the server (as seen here).
+    pub hosts_server: bool,
+}
+
+impl ConvPoint {
+    /// Nothing seen yet at `point`.
+    pub(super) fn empty(point: usize) -> ConvPoint {
+        ConvPoint {
+            point,
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            dir_first_ts: [i64::MAX; 2],
+            ..ConvPoint::default()
+        }
+    }
+    pub fn total_packets(&self) -> u64 {
+        self.packets[0] + self.packets[1]
+    }
+    /// True when this point forwarded packets of the conversation.
+    pub fn is_forwarder(&self) -> bool {
+        self.forwarded[0] + self.forwarded[1] > 0 || !self.nat.is_empty()
+    }
+}
+
+/// One conversation across all points.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub ip_proto: u8,
+    pub kind: KeyKind,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// How the client was told from the server.
+    pub orientation: Orientation,
+    /// Aligned times.
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Per point that saw it, in point order.
+    pub points: OneOrVec<ConvPoint>,
+    pub icmp_errors: RareVec<IcmpNote>,
+    /// `decode::encap` bits of every packet.
+    pub encap: u16,
+    /// The path of each direction (0 forward, 1 reverse), in path order.
+    pub route: [OneOrVec<Hop>; 2],
+    /// NAT rewrites seen on matched packets (and on the forwarding links), per direction.
+    pub rewrites: RareVec<Rewrite>,
+    /// Directions that vanished on the way.
+    pub losses: RareVec<Loss>,
+    /// Matched packets, earliest first, at most [`MAX_TRACES`](super::MAX_TRACES).
+    pub traces: Traces,
+    /// Sampled packets of this conversation, and how many of them were seen at two points
+    /// or more.
+    pub sampled_packets: u64,
+    pub matched_packets: u64,
+    /// True when TCP sequence numbers differed between points (randomised by a firewall).
+    pub seq_rewritten: bool,
+}
+
+impl Conversation {
+    pub fn proto_name(&self) -> &'static str {
+        crate::flow::proto_name(self.ip_proto)
+    }
+    /// True when the server address is multicast or broadcast: no reply is expected.
+    pub fn to_group(&self) -> bool {
+        match self.server.ip {
+            IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+            IpAddr::V6(a) => a.is_multicast(),
+        }
+    }
+    /// Packets in each direction over all points.
+    pub fn packets(&self) -> [u64; 2] {
+        let mut t = [0, 0];
+        for p in &self.points {
+            t[0] += p.packets[0];
+            t[1] += p.packets[1];
+        }
+        t
+    }
+    /// The points that saw direction `dir` (0 forward, 1 reverse), in path order (see the
+    /// module docs).
+    pub fn path(&self, dir: usize) -> Vec<&ConvPoint> {
+        self.route[dir]
+            .iter()
+            .filter_map(|h| self.points.iter().find(|p| p.point == h.point))
+            .collect()
+    }
+    pub fn forwarders(&self) -> impl Iterator<Item = &ConvPoint> {
+        self.points.iter().filter(|p| p.is_forwarder())
+    }
+    /// The conversation at one point, if it was seen there.
+    pub fn at(&self, point: usize) -> Option<&ConvPoint> {
+        self.points.iter().find(|p| p.point == point)
+    }
+}
