@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{endpoint_text, link_type_name, ts_text, Analysis};
+use super::{community_id, endpoint_text, link_type_name, ts_text, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
 use crate::flow::{Flow, KeyKind};
 use crate::verdict::{icmp_error_name, icmp_error_text, Judgement, Verdict};
@@ -138,6 +138,8 @@ pub struct FlowRow {
     pub forwarded_ba: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
+    /// Community ID v1 of the flow's own tuple at this point (null: TCP/UDP without ports).
+    pub community_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -275,6 +277,8 @@ pub struct ConversationRow {
     /// True when TCP sequence numbers differed between points.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub seq_rewritten: bool,
+    /// Community ID v1 of the client's tuple before any NAT (null: TCP/UDP without ports).
+    pub community_id: Option<String>,
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
@@ -321,6 +325,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
         forwarded_ab: f.forwarded()[a],
         forwarded_ba: f.forwarded()[b],
         encaps: encap_names(f.encap),
+        community_id: community_id::of_flow(f).map(|c| c.to_string()),
     }
 }
 
@@ -445,6 +450,7 @@ fn conversation_row(
         sampled_packets: c.sampled_packets,
         matched_packets: c.matched_packets,
         seq_rewritten: c.seq_rewritten,
+        community_id: community_id::of_conversation(c).map(|c| c.to_string()),
     }
 }
 
@@ -726,7 +732,22 @@ fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
     out.extend_from_slice(b",\"forwarded_ba\":");
     emit::uint(out, f.forwarded()[b]);
     write_encaps(out, f.encap);
+    write_community_id(out, community_id::of_flow(f));
     out.push(b'}');
+}
+
+/// `,"community_id":"1:..."` (or `null`), as the rows print it.
+fn write_community_id(out: &mut Vec<u8>, id: Option<community_id::CommunityId>) {
+    out.extend_from_slice(b",\"community_id\":");
+    match id {
+        // "1:" and base64: nothing to escape
+        Some(id) => {
+            out.push(b'"');
+            out.extend_from_slice(id.as_str().as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// The quoted name of point `i` (`""` for an unknown index, as [`conversation_row`] does).
@@ -990,6 +1011,7 @@ fn write_conversation(
     if c.seq_rewritten {
         out.extend_from_slice(b",\"seq_rewritten\":true");
     }
+    write_community_id(out, community_id::of_conversation(c));
     out.push(b'}');
 }
 

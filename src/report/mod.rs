@@ -6,6 +6,7 @@
 //! the escaping of its medium there.
 
 pub mod html;
+pub mod community_id;
 pub mod json;
 mod pages;
 pub mod svg;
