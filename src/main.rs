@@ -23,12 +23,34 @@ capture was unreadable or damaged (what could be read is still reported)."
 )]
 struct Cli {
     /// Capture files, folders of captures, or NAME=PATH.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(required_unless_present_any = ["completions", "man"], value_name = "CAPTURE")]
     captures: Vec<String>,
 
     /// Write the flowcheck/1 JSON document to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Write one Zeek conn.log per capture point (DIR/POINT.conn.log), with each flow's
+    /// verdict and conversation in the extra columns _verdict and _conversation.
+    #[arg(long, value_name = "DIR")]
+    zeek: Option<PathBuf>,
+
+    /// Write DIR/points.parquet, DIR/flows.parquet and DIR/conversations.parquet (the JSON's
+    /// three arrays, for DuckDB, pandas or Spark).
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
+
+    /// Write the conversations to FILE as CSV (RFC 4180), one row each.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+
+    /// Print the shell completion script for SHELL and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<Shell>,
+
+    /// Print the man page (roff, for `man -l -`) and exit.
+    #[arg(long, exclusive = true)]
+    man: bool,
 
     /// Exit with status 1 when a conversation has one of these verdicts
     /// (asymmetric, bypassed, unanswered, incomplete, symmetric; comma-separated).
@@ -68,6 +90,38 @@ struct Cli {
     /// Write no HTML report.
     #[arg(long)]
     no_report: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    fn generator(self) -> clap_complete::Shell {
+        match self {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+        }
+    }
+}
+
+/// `--completions` and `--man`: printed from the flag definitions above.
+fn print_generated(cli: &Cli) -> std::io::Result<bool> {
+    use clap::CommandFactory;
+    let mut out = std::io::stdout().lock();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(shell.generator(), &mut Cli::command(), "flowcheck", &mut out);
+    } else if cli.man {
+        clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    } else {
+        return Ok(false);
+    }
+    out.flush()?;
+    Ok(true)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -210,12 +264,69 @@ fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
 }
 
+/// Opens an export file before the analysis (a path that cannot be written fails at once),
+/// refusing one of the captures being read.
+fn open_export_file(
+    flag: &str,
+    path: &std::path::Path,
+    inputs: &[flowcheck::point::PointInput],
+) -> std::io::Result<std::fs::File> {
+    let context = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()));
+    if let Ok(target) = std::fs::canonicalize(path) {
+        if inputs
+            .iter()
+            .any(|i| std::fs::canonicalize(&i.path).is_ok_and(|p| p == target))
+        {
+            return Err(context(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "is one of the captures to read (it would be overwritten)",
+            )));
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(context)
+}
+
+/// `--zeek`, `--parquet`, `--csv`.
+fn write_exports(
+    cli: &Cli,
+    analysis: &flowcheck::report::Analysis,
+    csv_file: Option<std::fs::File>,
+    lap: &mut flowcheck::timings::Lap,
+) -> std::io::Result<()> {
+    use flowcheck::report::{csv, parquet, zeek};
+    if let Some(dir) = &cli.zeek {
+        zeek::write_dir(analysis, dir)?;
+        lap.mark("zeek");
+    }
+    if let Some(dir) = &cli.parquet {
+        parquet::write_dir(analysis, dir)?;
+        lap.mark("parquet");
+    }
+    if let (Some(file), Some(path)) = (csv_file, &cli.csv) {
+        let context = |e: std::io::Error| std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()));
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            file.set_len(0).map_err(context)?;
+        }
+        csv::write(analysis, &file).map_err(context)?;
+        lap.mark("csv");
+    }
+    Ok(())
+}
+
 fn usage(msg: String) -> std::io::Result<u8> {
     eprintln!("flowcheck: {msg}");
     Ok(2)
 }
 
 fn run(cli: Cli) -> std::io::Result<u8> {
+    if print_generated(&cli)? {
+        return Ok(0);
+    }
     // validate everything before reading anything
     let mut fail_on = Vec::new();
     for v in &cli.fail_on {
@@ -274,6 +385,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         }
         _ => None,
     };
+    let csv_file = match &cli.csv {
+        Some(path) => Some(open_export_file("--csv", path, &inputs)?),
+        None => None,
+    };
+    for (flag, dir) in [("--zeek", &cli.zeek), ("--parquet", &cli.parquet)] {
+        if let Some(dir) = dir {
+            flowcheck::report::export::create_dir(flag, dir)?;
+        }
+    }
     let progress =
         (!cli.quiet && std::io::stderr().is_terminal()).then(|| ProgressDisplay::start(&inputs));
     let opts = ReadOptions {
@@ -299,6 +419,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
         lap.mark("json");
     }
+    write_exports(&cli, &analysis, csv_file, &mut lap)?;
     if !cli.quiet {
         let to_terminal = if json_to_stdout {
             std::io::stderr().is_terminal()

@@ -329,7 +329,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
     }
 }
 
-fn conversation_row(
+pub(crate) fn conversation_row(
     id: usize,
     c: &Conversation,
     j: &Judgement,

@@ -7,10 +7,14 @@
 
 pub mod html;
 pub mod community_id;
+pub mod csv;
+pub mod export;
 pub mod json;
+pub mod parquet;
 mod pages;
 pub mod svg;
 pub mod text;
+pub mod zeek;
 
 pub use pages::PageWriter;
 
