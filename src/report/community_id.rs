@@ -181,6 +181,9 @@ fn base64(input: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Protocols whose ID needs ports (or ICMP type and code): TCP, UDP, SCTP, ICMP, ICMPv6.
+const PORT_PROTOCOLS: [u8; 5] = [6, 17, 132, 1, 58];
+
 /// The ports (or their ICMP equivalents) of a flow key's kind; `None` when the key's ports
 /// were not captured (a TCP/UDP fragment without its header): no ID then.
 fn key_ports(ip_proto: u8, kind: KeyKind, src: Endpoint, dst: Endpoint) -> Option<Ports> {
@@ -197,6 +200,10 @@ fn key_ports(ip_proto: u8, kind: KeyKind, src: Endpoint, dst: Endpoint) -> Optio
             icmp_ports(v6, request, 0)
         }
         KeyKind::Icmp { icmp_type, code } => icmp_ports(v6, icmp_type, code),
+        // The spec hashes ports for these; without them (an ICMP message too short for its
+        // type, SCTP, whose ports flowcheck does not read) there is no ID, as the reference
+        // implementation refuses such a tuple.
+        KeyKind::Other if PORT_PROTOCOLS.contains(&ip_proto) => return None,
         KeyKind::Other => Ports::None,
     })
 }
@@ -213,20 +220,20 @@ pub fn of_endpoints(
     of_tuple(ip_proto, src.ip, dst.ip, ports)
 }
 
-/// The ID of a flow at one point, from its own tuple there. One-way ICMP messages are
-/// hashed from the sender of the flow's first packet.
+/// The ID of a flow at one point, from its own tuple there. An echo flow is hashed from its
+/// requester (the echo request's type is the source "port"; the sender of a flow's first
+/// packet may be the replier); one-way ICMP messages from the sender of its first packet.
 pub fn of_flow(f: &Flow) -> Option<CommunityId> {
     let key: &FlowKey = &f.key;
-    let first = usize::from(f.first_dir.min(1));
-    of_endpoints(
-        key.ip_proto,
-        key.kind,
-        key.sender(first),
-        key.sender(1 - first),
-    )
+    let src = match key.kind {
+        KeyKind::Echo { .. } => f.tshark_a().0,
+        _ => usize::from(f.first_dir.min(1)),
+    };
+    of_endpoints(key.ip_proto, key.kind, key.sender(src), key.sender(1 - src))
 }
 
-/// The ID of a conversation: the client's tuple before any NAT.
+/// The ID of a conversation: the client's tuple before any NAT (for echo, the client is the
+/// requester).
 pub fn of_conversation(c: &Conversation) -> Option<CommunityId> {
     of_endpoints(c.ip_proto, c.kind, c.client, c.server)
 }
@@ -300,9 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn tcp_without_ports_has_no_id() {
+    fn tuples_without_their_ports_have_no_id() {
         let (a, b) = (ep("10.0.0.1", 0), ep("10.0.0.2", 0));
         assert!(of_endpoints(6, KeyKind::PortsUnknown, a, b).is_none());
+        // an ICMP message too short for its type; SCTP
+        assert!(of_endpoints(1, KeyKind::Other, a, b).is_none());
+        assert!(of_endpoints(132, KeyKind::Other, a, b).is_none());
         assert!(of_tuple(6, a.ip, "::1".parse().unwrap(), Ports::None).is_none());
     }
 

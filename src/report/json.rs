@@ -138,7 +138,8 @@ pub struct FlowRow {
     pub forwarded_ba: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
-    /// Community ID v1 of the flow's own tuple at this point (null: TCP/UDP without ports).
+    /// Community ID v1 of the flow's own tuple at this point (null: TCP/UDP without ports,
+    /// ICMP too short for its type, SCTP).
     pub community_id: Option<String>,
 }
 
@@ -277,7 +278,7 @@ pub struct ConversationRow {
     /// True when TCP sequence numbers differed between points.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub seq_rewritten: bool,
-    /// Community ID v1 of the client's tuple before any NAT (null: TCP/UDP without ports).
+    /// Community ID v1 of the client's tuple before any NAT (null as for flows).
     pub community_id: Option<String>,
 }
 
