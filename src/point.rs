@@ -44,13 +44,14 @@ pub enum InputError {
     EmptyName(String),
 }
 
-/// The point name for a capture file: its file name without `.gz` and the capture extension.
+/// The point name for a capture file: its file name without its compression (`.gz`, `.zst`,
+/// `.lz4`) and capture extensions.
 pub fn point_name(path: &Path) -> String {
     let mut name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".dmp"] {
+    for ext in [".gz", ".zst", ".zstd", ".lz4", ".pcapng", ".pcap", ".cap", ".dmp"] {
         if let Some(stem) = name.strip_suffix(ext) {
             if !stem.is_empty() {
                 name = stem.to_string();
@@ -652,6 +653,8 @@ mod tests {
     fn point_names_drop_capture_extensions() {
         assert_eq!(point_name(Path::new("a/hub-nva.pcap")), "hub-nva");
         assert_eq!(point_name(Path::new("vpn.pcap.gz")), "vpn");
+        assert_eq!(point_name(Path::new("vpn.pcap.zst")), "vpn");
+        assert_eq!(point_name(Path::new("nva.lz4")), "nva");
         assert_eq!(point_name(Path::new("x.pcapng")), "x");
         assert_eq!(point_name(Path::new("noext")), "noext");
     }
