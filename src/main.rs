@@ -114,7 +114,12 @@ fn print_generated(cli: &Cli) -> std::io::Result<bool> {
     use clap::CommandFactory;
     let mut out = std::io::stdout().lock();
     if let Some(shell) = cli.completions {
-        clap_complete::generate(shell.generator(), &mut Cli::command(), "flowcheck", &mut out);
+        clap_complete::generate(
+            shell.generator(),
+            &mut Cli::command(),
+            "flowcheck",
+            &mut out,
+        );
     } else if cli.man {
         clap_mangen::Man::new(Cli::command()).render(&mut out)?;
     } else {
@@ -271,7 +276,9 @@ fn open_export_file(
     path: &std::path::Path,
     inputs: &[flowcheck::point::PointInput],
 ) -> std::io::Result<std::fs::File> {
-    let context = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()));
+    let context = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()))
+    };
     if let Ok(target) = std::fs::canonicalize(path) {
         if inputs
             .iter()
@@ -308,7 +315,9 @@ fn write_exports(
         lap.mark("parquet");
     }
     if let (Some(file), Some(path)) = (csv_file, &cli.csv) {
-        let context = |e: std::io::Error| std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()));
+        let context = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()))
+        };
         if file.metadata().is_ok_and(|m| m.is_file()) {
             file.set_len(0).map_err(context)?;
         }

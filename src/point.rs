@@ -51,7 +51,9 @@ pub fn point_name(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    for ext in [".gz", ".zst", ".zstd", ".lz4", ".pcapng", ".pcap", ".cap", ".dmp"] {
+    for ext in [
+        ".gz", ".zst", ".zstd", ".lz4", ".pcapng", ".pcap", ".cap", ".dmp",
+    ] {
         if let Some(stem) = name.strip_suffix(ext) {
             if !stem.is_empty() {
                 name = stem.to_string();

@@ -82,8 +82,9 @@ fn zeek_value_ok(ty: &str, v: &str) -> bool {
         return true;
     }
     let decimal6 = |v: &str| {
-        v.split_once('.')
-            .is_some_and(|(s, f)| s.parse::<i64>().is_ok() && f.len() == 6 && f.parse::<u32>().is_ok())
+        v.split_once('.').is_some_and(|(s, f)| {
+            s.parse::<i64>().is_ok() && f.len() == 6 && f.parse::<u32>().is_ok()
+        })
     };
     match ty {
         "time" | "interval" => decimal6(v),
@@ -152,7 +153,10 @@ fn zeek_logs_parse_as_zeek_tsv_and_tcp_states_are_zeeks() {
             let col = |n: &str| row[fields.iter().position(|f| *f == n).unwrap()].as_str();
             if col("proto") == "tcp" {
                 let key = format!("{point} {}:{}", col("id.orig_h"), col("id.orig_p"));
-                tcp.insert(key, (col("conn_state").to_string(), col("history").to_string()));
+                tcp.insert(
+                    key,
+                    (col("conn_state").to_string(), col("history").to_string()),
+                );
             }
             // the verdict is the one of the conversation the JSON gives the same id
             let conv = &doc["conversations"][col("_conversation").parse::<usize>().unwrap() - 1];
@@ -170,7 +174,10 @@ fn zeek_logs_parse_as_zeek_tsv_and_tcp_states_are_zeeks() {
     assert_eq!(tcp["vpn-client 10.100.204.2:36016"], normal);
     // hub-nva saw only the server's side of the asymmetric one: a SYN-ACK, then data and a
     // FIN; Zeek flips it (source port 8080 is a likely server port) and says SHR.
-    assert_eq!(tcp["hub-nva 10.100.204.2:36016"], ("SHR".into(), "^hadf".into()));
+    assert_eq!(
+        tcp["hub-nva 10.100.204.2:36016"],
+        ("SHR".into(), "^hadf".into())
+    );
 }
 
 /// A minimal RFC 4180 reader: rows of fields (quoted fields may hold commas, quotes, CRLF).
@@ -223,10 +230,18 @@ fn csv_has_one_rfc_4180_row_per_conversation() {
         assert_eq!(row.len(), head.len());
         assert_eq!(row[col("id")], c["id"].to_string());
         assert_eq!(row[col("verdict")], c["verdict"].as_str().unwrap());
-        assert_eq!(row[col("community_id")], c["community_id"].as_str().unwrap());
+        assert_eq!(
+            row[col("community_id")],
+            c["community_id"].as_str().unwrap()
+        );
         assert_eq!(row[col("reason")], c["reason"].as_str().unwrap());
         assert_eq!(row[col("first_ts")], c["first_ts"].as_str().unwrap());
-        let path: Vec<&str> = c["forward_path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let path: Vec<&str> = c["forward_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
         assert_eq!(row[col("forward_path")], path.join(" "));
     }
     // the reasons hold commas: those fields are quoted
@@ -235,8 +250,13 @@ fn csv_has_one_rfc_4180_row_per_conversation() {
 
 /// Runs a DuckDB query through its Python module; `None` when it is not installed.
 fn duckdb(sql: &str) -> Option<String> {
-    let script = format!("import duckdb\nfor row in duckdb.sql({sql:?}).fetchall(): print(*row, sep='|')");
-    let out = std::process::Command::new("python3").arg("-c").arg(script).output().ok()?;
+    let script =
+        format!("import duckdb\nfor row in duckdb.sql({sql:?}).fetchall(): print(*row, sep='|')");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .ok()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("No module named 'duckdb'") {
         return None;
@@ -260,7 +280,11 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let file = |t: &str| dir.join(format!("{t}.parquet")).display().to_string();
-    for (table, key) in [("points", "points"), ("flows", "flows"), ("conversations", "conversations")] {
+    for (table, key) in [
+        ("points", "points"),
+        ("flows", "flows"),
+        ("conversations", "conversations"),
+    ] {
         let n = duckdb(&format!("select count(*) from '{}'", file(table))).unwrap();
         assert_eq!(n, doc[key].as_array().unwrap().len().to_string(), "{table}");
     }
@@ -287,7 +311,12 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
     ))
     .unwrap();
     let ns = c["first_ts"].as_str().unwrap().replace('.', "");
-    let path: Vec<&str> = c["forward_path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let path: Vec<&str> = c["forward_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
     let want = format!(
         "29|{}|{}|{}|{}|{}|{}",
         c["community_id"].as_str().unwrap(),
@@ -353,20 +382,30 @@ fn zstd_and_lz4_captures_give_the_same_verdicts() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["reason"].as_str().unwrap().to_string(), c["verdict"].as_str().unwrap().to_string()))
+            .map(|c| {
+                (
+                    c["reason"].as_str().unwrap().to_string(),
+                    c["verdict"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     };
     let (_, plain) = analyse(&[captures().join("stage3")]);
     for (tool, ext) in [("zstd", "zst"), ("lz4", "lz4")] {
         if !have(tool) {
-            eprintln!("skipped {tool}: the {tool} command is not installed (apt-get install {tool})");
+            eprintln!(
+                "skipped {tool}: the {tool} command is not installed (apt-get install {tool})"
+            );
             continue;
         }
         let out = TempDir::new(tool);
         for entry in std::fs::read_dir(captures().join("stage3")).unwrap() {
             let src = entry.unwrap().path();
             if src.extension().is_some_and(|e| e == "pcap") {
-                let dst = out.path().join(format!("{}.{ext}", src.file_stem().unwrap().to_str().unwrap()));
+                let dst = out.path().join(format!(
+                    "{}.{ext}",
+                    src.file_stem().unwrap().to_str().unwrap()
+                ));
                 // lz4: linked blocks, which refer to the blocks before them
                 let args: &[&str] = if tool == "lz4" { &["-BD"] } else { &[] };
                 compress(tool, args, &src, &dst);
@@ -383,21 +422,36 @@ fn zstd_and_lz4_captures_give_the_same_verdicts() {
         let (_, whole_doc) = analyse(&[&big]);
         let total = whole_doc["points"][0]["packets"].as_u64().unwrap();
         let packed = out.path().join(format!("big.{ext}"));
-        compress(tool, if tool == "lz4" { &["-B4"] } else { &[] }, &big, &packed);
+        compress(
+            tool,
+            if tool == "lz4" { &["-B4"] } else { &[] },
+            &big,
+            &packed,
+        );
         let whole = std::fs::read(&packed).unwrap();
         let cut = out.file(&format!("cut.{ext}"), &whole[..whole.len() / 2]);
-        let run = flowcheck(&[cut.as_os_str(), "--json".as_ref(), "-".as_ref(), "-q".as_ref()]);
+        let run = flowcheck(&[
+            cut.as_os_str(),
+            "--json".as_ref(),
+            "-".as_ref(),
+            "-q".as_ref(),
+        ]);
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(
             run.stderr.contains("damaged at byte ")
-                && run.stderr.contains(&format!("{tool}: compressed data cut short"))
+                && run
+                    .stderr
+                    .contains(&format!("{tool}: compressed data cut short"))
                 && run.stderr.contains("packets before it were analysed"),
             "{}",
             run.stderr
         );
         let doc = run.json();
         let packets = doc["points"][0]["packets"].as_u64().unwrap();
-        assert!(packets > total / 4 && packets < total, "{packets} of {total} packets read");
+        assert!(
+            packets > total / 4 && packets < total,
+            "{packets} of {total} packets read"
+        );
         assert!(doc["points"][0]["damage"]["offset"].as_u64().unwrap() > 24);
     }
 }
@@ -412,13 +466,18 @@ fn bzip2_and_xz_captures_are_refused_by_name() {
             continue;
         }
         let src = out.file("hub-nva.pcap", &plain);
-        let ok = std::process::Command::new(tool).args(["-k", "-f"]).arg(&src).status().unwrap();
+        let ok = std::process::Command::new(tool)
+            .args(["-k", "-f"])
+            .arg(&src)
+            .status()
+            .unwrap();
         assert!(ok.success());
         let packed = out.path().join(format!("hub-nva.pcap.{ext}"));
         let run = flowcheck(&[packed.as_os_str()]);
         assert_eq!(run.code, 2);
         assert!(
-            run.stderr.contains(&format!("{name}-compressed file: decompress it first")),
+            run.stderr
+                .contains(&format!("{name}-compressed file: decompress it first")),
             "{}",
             run.stderr
         );
@@ -428,19 +487,30 @@ fn bzip2_and_xz_captures_are_refused_by_name() {
 
 #[test]
 fn completions_and_man_page_come_from_the_flags() {
-    let cases = [("bash", "--zeek"), ("zsh", "#compdef flowcheck"), ("fish", "complete -c flowcheck")];
+    let cases = [
+        ("bash", "--zeek"),
+        ("zsh", "#compdef flowcheck"),
+        ("fish", "complete -c flowcheck"),
+    ];
     for (shell, want) in cases {
         let run = flowcheck_in(Path::new("."), &["--completions", shell]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.stdout.contains(want), "{shell}: {}", &run.stdout[..run.stdout.len().min(300)]);
+        assert!(
+            run.stdout.contains(want),
+            "{shell}: {}",
+            &run.stdout[..run.stdout.len().min(300)]
+        );
         assert!(run.stdout.contains("parquet"), "{shell}");
     }
     let run = flowcheck_in(Path::new("."), &["--man"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.starts_with(".ie") || run.stdout.contains(".TH flowcheck"), "{}", &run.stdout[..200]);
+    assert!(
+        run.stdout.starts_with(".ie") || run.stdout.contains(".TH flowcheck"),
+        "{}",
+        &run.stdout[..200]
+    );
     assert!(run.stdout.contains("\\-\\-csv"));
     // no capture needed for them, and they go alone
     let run = flowcheck(&["--man", "captures/hub-nva.pcap"]);
     assert_eq!(run.code, 2);
 }
-

@@ -66,7 +66,10 @@ fn zstd_damage_keeps_every_record_decoded_before_it() {
     assert_eq!(frames.len(), 2, "both records before the cut are kept");
     let end = end.expect("the cut is reported");
     assert_eq!(end.offset, THIRD);
-    assert!(end.to_string().contains("zstd: compressed data cut short"), "{end}");
+    assert!(
+        end.to_string().contains("zstd: compressed data cut short"),
+        "{end}"
+    );
 
     // Cut exactly between two blocks: still a frame cut short.
     let (frames, end) = read_all(&packed[..starts[2]]);
@@ -203,7 +206,10 @@ fn lz4_damage_keeps_every_record_decoded_before_it() {
         assert_eq!(frames.len(), 2, "cut at {cut}");
         let end = end.expect("the cut is reported");
         assert_eq!(end.offset, THIRD, "cut at {cut}");
-        assert!(end.to_string().contains("lz4: compressed data cut short"), "{end}");
+        assert!(
+            end.to_string().contains("lz4: compressed data cut short"),
+            "{end}"
+        );
     }
 
     // A block checksum mismatch in the third record.
@@ -213,7 +219,10 @@ fn lz4_damage_keeps_every_record_decoded_before_it() {
     assert_eq!(frames.len(), 2);
     let end = end.expect("damage");
     assert_eq!(end.offset, THIRD);
-    assert!(end.to_string().contains("lz4: block checksum mismatch"), "{end}");
+    assert!(
+        end.to_string().contains("lz4: block checksum mismatch"),
+        "{end}"
+    );
 
     // Without block checksums, the content checksum catches it at the end of the frame.
     let o = Lz4Options {
@@ -225,7 +234,10 @@ fn lz4_damage_keeps_every_record_decoded_before_it() {
     bad[last] ^= 1;
     let (frames, end) = read_all(&bad);
     assert_eq!(frames.len(), 3);
-    assert!(end.expect("damage").to_string().contains("content checksum"));
+    assert!(end
+        .expect("damage")
+        .to_string()
+        .contains("content checksum"));
 
     // Corrupt compressed data: the block decoder's error, after the records before it.
     let (mut bad, _) = lz4_frame(&chunks, o);
@@ -241,8 +253,14 @@ fn lz4_damage_keeps_every_record_decoded_before_it() {
 fn other_compressed_formats_are_refused_by_name() {
     let plain = three_records();
     let cases: [(&[u8], &str); 3] = [
-        (b"BZh91AY&SY\x12\x34", "a bzip2-compressed file: decompress it first"),
-        (b"\xfd7zXZ\x00\x00\x04", "an xz-compressed file: decompress it first"),
+        (
+            b"BZh91AY&SY\x12\x34",
+            "a bzip2-compressed file: decompress it first",
+        ),
+        (
+            b"\xfd7zXZ\x00\x00\x04",
+            "an xz-compressed file: decompress it first",
+        ),
         (b"\x02\x21\x4c\x18\x00\x00", "legacy format (lz4 -l)"),
     ];
     for (head, want) in cases {

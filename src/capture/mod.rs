@@ -70,6 +70,8 @@
 //! - Obsolete pcapng Packet Blocks (type 2) are read like Enhanced Packet Blocks; every other
 //!   block type (name resolution, statistics, custom, decryption secrets...) is skipped.
 
+#[cfg(test)]
+mod compressed_tests;
 mod gzip;
 mod input;
 mod lz4;
@@ -77,10 +79,8 @@ mod pcap;
 mod pcapng;
 mod source;
 #[cfg(test)]
-mod compressed_tests;
-mod zstd;
-#[cfg(test)]
 pub(crate) mod tests;
+mod zstd;
 
 use std::io::Read;
 use std::path::Path;
@@ -169,7 +169,10 @@ fn is_zstd_skippable(head: &[u8]) -> bool {
 
 /// Compressed formats flowcheck does not read, by their first bytes: what the error names.
 const UNREAD_COMPRESSION: [(&[u8], &str); 4] = [
-    (b"BZh", "a bzip2-compressed file: decompress it first (bunzip2)"),
+    (
+        b"BZh",
+        "a bzip2-compressed file: decompress it first (bunzip2)",
+    ),
     (
         &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
         "an xz-compressed file: decompress it first (unxz)",
@@ -178,7 +181,10 @@ const UNREAD_COMPRESSION: [(&[u8], &str); 4] = [
         &[0x02, 0x21, 0x4c, 0x18],
         "an lz4 file in the legacy format (lz4 -l): decompress it first (lz4 -d)",
     ),
-    (&[0x5d, 0x00, 0x00], "an lzma-compressed file: decompress it first (unlzma)"),
+    (
+        &[0x5d, 0x00, 0x00],
+        "an lzma-compressed file: decompress it first (unlzma)",
+    ),
 ];
 
 /// Why reading stopped early.

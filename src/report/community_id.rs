@@ -71,7 +71,14 @@ pub enum Ports {
 /// The ICMP (or ICMPv6 when `v6`) counterpart of a request/reply type, as Zeek pairs them.
 fn counterpart(v6: bool, icmp_type: u8) -> Option<u8> {
     let pairs: &[(u8, u8)] = if v6 {
-        &[(128, 129), (130, 131), (133, 134), (135, 136), (139, 140), (144, 145)]
+        &[
+            (128, 129),
+            (130, 131),
+            (133, 134),
+            (135, 136),
+            (139, 140),
+            (144, 145),
+        ]
     } else {
         &[(8, 0), (13, 14), (15, 16), (10, 9), (17, 18)]
     };
@@ -263,30 +270,112 @@ mod tests {
         let p = KeyKind::Ports;
         let table: &[(u8, KeyKind, Endpoint, Endpoint, &str)] = &[
             // lab stage 3: tcp 10.100.201.4:35100 -> 10.100.202.4:8080
-            (6, p, ep("10.100.201.4", 35100), ep("10.100.202.4", 8080), "1:3mAGPtS6TwiXxMA/pO5TpCU9vhs="),
+            (
+                6,
+                p,
+                ep("10.100.201.4", 35100),
+                ep("10.100.202.4", 8080),
+                "1:3mAGPtS6TwiXxMA/pO5TpCU9vhs=",
+            ),
             // udp 10.100.201.4:40002 -> 10.100.202.4:5353
-            (17, p, ep("10.100.201.4", 40002), ep("10.100.202.4", 5353), "1:FGygbqVbFdkGguOBEUflEzDn+6M="),
+            (
+                17,
+                p,
+                ep("10.100.201.4", 40002),
+                ep("10.100.202.4", 5353),
+                "1:FGygbqVbFdkGguOBEUflEzDn+6M=",
+            ),
             // icmp echo 10.100.201.4 -> 10.100.202.4
-            (1, KeyKind::Echo { id: 12 }, ep("10.100.201.4", 0), ep("10.100.202.4", 0), "1:kNpu6nktKST+zfHHfbHAVIFqXfM="),
+            (
+                1,
+                KeyKind::Echo { id: 12 },
+                ep("10.100.201.4", 0),
+                ep("10.100.202.4", 0),
+                "1:kNpu6nktKST+zfHHfbHAVIFqXfM=",
+            ),
             // icmpv6 echo 2001:db8::1 -> 2001:db8::2
-            (58, KeyKind::Echo { id: 1 }, ep("2001:db8::1", 0), ep("2001:db8::2", 0), "1:u2vMS3HiWth2lIMKHB1fjELshpQ="),
+            (
+                58,
+                KeyKind::Echo { id: 1 },
+                ep("2001:db8::1", 0),
+                ep("2001:db8::2", 0),
+                "1:u2vMS3HiWth2lIMKHB1fjELshpQ=",
+            ),
             // ICMPv4 port unreachable (one-way: type 3, code 3)
-            (1, KeyKind::Icmp { icmp_type: 3, code: 3 }, ep("192.168.1.1", 0), ep("192.168.1.102", 0), "1:4m6LJZ/kCbzQhgCyFhfox/EaKmo="),
+            (
+                1,
+                KeyKind::Icmp {
+                    icmp_type: 3,
+                    code: 3,
+                },
+                ep("192.168.1.1", 0),
+                ep("192.168.1.102", 0),
+                "1:4m6LJZ/kCbzQhgCyFhfox/EaKmo=",
+            ),
             // the same message the other way (one-way: not reordered, so another ID)
-            (1, KeyKind::Icmp { icmp_type: 3, code: 3 }, ep("192.168.1.102", 0), ep("192.168.1.1", 0), "1:GGvyj18dEx42K7edkkcDklsnKqs="),
+            (
+                1,
+                KeyKind::Icmp {
+                    icmp_type: 3,
+                    code: 3,
+                },
+                ep("192.168.1.102", 0),
+                ep("192.168.1.1", 0),
+                "1:GGvyj18dEx42K7edkkcDklsnKqs=",
+            ),
             // ICMPv6 neighbour solicitation (two-way with advertisement)
-            (58, KeyKind::Icmp { icmp_type: 135, code: 0 }, ep("fe80::1", 0), ep("ff02::1:ff00:2", 0), "1:6GkV4Q23CW9hmt4IlBap+Dis6uk="),
+            (
+                58,
+                KeyKind::Icmp {
+                    icmp_type: 135,
+                    code: 0,
+                },
+                ep("fe80::1", 0),
+                ep("ff02::1:ff00:2", 0),
+                "1:6GkV4Q23CW9hmt4IlBap+Dis6uk=",
+            ),
             // ICMPv6 MLDv2 report (one-way)
-            (58, KeyKind::Icmp { icmp_type: 143, code: 0 }, ep("::", 0), ep("ff02::16", 0), "1:ikDqa5zwxtfbMnBkctuAzacX7zg="),
+            (
+                58,
+                KeyKind::Icmp {
+                    icmp_type: 143,
+                    code: 0,
+                },
+                ep("::", 0),
+                ep("ff02::16", 0),
+                "1:ikDqa5zwxtfbMnBkctuAzacX7zg=",
+            ),
             // TCP over IPv6
-            (6, p, ep("2001:db8::2", 80), ep("2001:db8::1", 51000), "1:sQdqFsD149XESOu89eFPGaWNfLs="),
+            (
+                6,
+                p,
+                ep("2001:db8::2", 80),
+                ep("2001:db8::1", 51000),
+                "1:sQdqFsD149XESOu89eFPGaWNfLs=",
+            ),
             // equal addresses: ordered by port
-            (17, p, ep("127.0.0.1", 5353), ep("127.0.0.1", 53), "1:m1cdRPNZ+QctwbvESDipFZRVoUc="),
+            (
+                17,
+                p,
+                ep("127.0.0.1", 5353),
+                ep("127.0.0.1", 53),
+                "1:m1cdRPNZ+QctwbvESDipFZRVoUc=",
+            ),
             // another protocol (GRE 47): no ports
-            (47, KeyKind::Other, ep("10.0.0.2", 0), ep("10.0.0.1", 0), "1:+KlEHDT0vJgzs/eNmzHq0aSpRYw="),
+            (
+                47,
+                KeyKind::Other,
+                ep("10.0.0.2", 0),
+                ep("10.0.0.1", 0),
+                "1:+KlEHDT0vJgzs/eNmzHq0aSpRYw=",
+            ),
         ];
         for (proto, kind, src, dst, want) in table {
-            assert_eq!(&id(*proto, *kind, *src, *dst), want, "{proto} {src:?} -> {dst:?}");
+            assert_eq!(
+                &id(*proto, *kind, *src, *dst),
+                want,
+                "{proto} {src:?} -> {dst:?}"
+            );
         }
     }
 

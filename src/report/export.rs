@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::json::emit;
 use super::Analysis;
-use crate::flow::{Flow, KeyKind};
+use crate::flow::{Endpoint, Flow, KeyKind};
 
 /// For each point, for each of its flows: the 1-based id of the conversation the flow is
 /// part of (0: none, e.g. a flow over the `--max-flows` cap).
@@ -75,6 +76,52 @@ pub fn ports(f: &Flow, s: Sides) -> (u16, u16) {
     }
 }
 
+/// Rows per chunk of the exports written on several threads (see `json::chunks`).
+pub const CHUNK_ROWS: usize = 512;
+
+/// Threads the exports render their rows on.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `ns` as seconds since the epoch with `decimals` (at most 9) decimals, unquoted:
+/// `1795578035.657181` (Zeek, 6), `1795578035.657181000` (the JSON's text, 9).
+pub fn seconds(out: &mut Vec<u8>, ns: i64, decimals: u32) {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) as u64 / 10u64.pow(9 - decimals.min(9));
+    if secs < 0 {
+        out.push(b'-');
+    }
+    emit::uint(out, secs.unsigned_abs());
+    out.push(b'.');
+    let mut digits = [b'0'; 9];
+    let mut v = frac;
+    for d in digits[..decimals.min(9) as usize].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&digits[..decimals.min(9) as usize]);
+}
+
+/// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false, as
+/// [`super::endpoint_text`] prints it.
+pub fn endpoint(out: &mut Vec<u8>, e: &Endpoint, with_port: bool) {
+    match (e.ip, with_port) {
+        (ip, false) => emit::ip_bare(out, ip),
+        (std::net::IpAddr::V4(_), true) => {
+            emit::ip_bare(out, e.ip);
+            out.push(b':');
+            emit::uint(out, e.port.into());
+        }
+        (std::net::IpAddr::V6(_), true) => {
+            out.push(b'[');
+            emit::ip_bare(out, e.ip);
+            out.extend_from_slice(b"]:");
+            emit::uint(out, e.port.into());
+        }
+    }
+}
+
 /// A file name made from a point name: characters other than ASCII letters, digits, `-`,
 /// `_` and `.` become `_`, and a leading `.` is prefixed with `_` (no hidden files, no `..`).
 pub fn file_stem(name: &str) -> String {
@@ -115,14 +162,32 @@ pub fn point_files(dir: &Path, names: &[String], suffix: &str) -> Vec<PathBuf> {
 
 /// Creates `dir` (and its parents) for an export, naming the flag in the error.
 pub fn create_dir(flag: &str, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("{flag} {}: {e}", dir.display()))
-    })
+    std::fs::create_dir_all(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", dir.display())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_and_endpoints_print_as_the_json_does() {
+        let mut out = Vec::new();
+        seconds(&mut out, 1_795_578_035_657_181_123, 6);
+        out.push(b' ');
+        seconds(&mut out, 1_795_578_035_657_181_123, 9);
+        out.push(b' ');
+        seconds(&mut out, -1, 9);
+        assert_eq!(out, b"1795578035.657181 1795578035.657181123 -1.999999999");
+        assert_eq!(super::super::ts_text(-1), "-1.999999999");
+        let e = Endpoint {
+            ip: "2001:db8::1".parse().unwrap(),
+            port: 80,
+        };
+        let mut out = Vec::new();
+        endpoint(&mut out, &e, true);
+        assert_eq!(out, super::super::endpoint_text(&e, true).as_bytes());
+    }
 
     #[test]
     fn point_names_make_safe_distinct_file_names() {

@@ -11,8 +11,8 @@
 //! document through them and serde, and the tests (and the `analyse` fuzz target) check that
 //! both print the same bytes. A field added to a row type must be added to its writer.
 
-mod chunks;
-mod emit;
+pub(crate) mod chunks;
+pub(crate) mod emit;
 
 use std::collections::BTreeMap;
 
@@ -330,7 +330,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
     }
 }
 
-pub(crate) fn conversation_row(
+fn conversation_row(
     id: usize,
     c: &Conversation,
     j: &Judgement,

@@ -5,13 +5,13 @@
 //! `flowcheck/1` document. Every string that comes from a capture or a file name goes through
 //! the escaping of its medium there.
 
-pub mod html;
 pub mod community_id;
 pub mod csv;
 pub mod export;
+pub mod html;
 pub mod json;
-pub mod parquet;
 mod pages;
+pub mod parquet;
 pub mod svg;
 pub mod text;
 pub mod zeek;

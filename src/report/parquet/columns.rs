@@ -7,13 +7,18 @@
 //! or a field of a list of structs (consecutive fields of one `group` make one
 //! `list<struct>`). Lists are never null (an empty list is written as one); their elements
 //! may be optional inside a struct.
+//!
+//! Values are stored typed, strings in one byte buffer per column: building a table of
+//! 200,000 rows allocates per column, not per value, and the writer takes the strings as
+//! slices of that buffer.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parquet::basic::Compression;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
@@ -50,30 +55,76 @@ impl Kind {
     }
 }
 
-/// One value of a column.
-#[derive(Debug, Clone)]
-pub enum Value {
-    Str(ByteArray),
+/// One value of a column (a string is borrowed: the column copies its bytes).
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(&'a str),
     I32(i32),
     I64(i64),
     F64(f64),
     Bool(bool),
 }
 
+/// A column's values, typed as the writer takes them.
+#[derive(Debug, Default)]
+struct Store {
+    /// String bytes, one after the other; `ends[i]` is where value `i` ends.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    i32s: Vec<i32>,
+    i64s: Vec<i64>,
+    f64s: Vec<f64>,
+    bools: Vec<bool>,
+}
+
+impl Store {
+    fn push(&mut self, v: Value<'_>) {
+        match v {
+            Value::Str(x) => {
+                self.bytes.extend_from_slice(x.as_bytes());
+                self.ends.push(self.bytes.len());
+            }
+            Value::I32(x) => self.i32s.push(x),
+            Value::I64(x) => self.i64s.push(x),
+            Value::F64(x) => self.f64s.push(x),
+            Value::Bool(x) => self.bools.push(x),
+        }
+    }
+
+    /// The strings as byte arrays that share one buffer.
+    fn byte_arrays(&mut self) -> Vec<ByteArray> {
+        let buf = Bytes::from(std::mem::take(&mut self.bytes));
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let v = ByteArray::from(buf.slice(start..end));
+                start = end;
+                v
+            })
+            .collect()
+    }
+}
+
 /// Where a column sits in the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
-    Top { optional: bool },
+    Top {
+        optional: bool,
+    },
     List,
     /// A field of the list of structs named by the group.
-    Field { group: &'static str, optional: bool },
+    Field {
+        group: &'static str,
+        optional: bool,
+    },
 }
 
 struct Column {
     name: &'static str,
     kind: Kind,
     shape: Shape,
-    values: Vec<Value>,
+    values: Store,
     def: Vec<i16>,
     rep: Vec<i16>,
 }
@@ -108,7 +159,7 @@ impl Table {
                 name,
                 kind,
                 shape,
-                values: Vec::new(),
+                values: Store::default(),
                 def: Vec::new(),
                 rep: Vec::new(),
             });
@@ -118,35 +169,49 @@ impl Table {
         &mut self.columns[i]
     }
 
+    /// A required top-level string, written by `write` straight into the column.
+    pub fn text(&mut self, name: &'static str, write: impl FnOnce(&mut Vec<u8>)) {
+        let c = self.column(name, Kind::Str, Shape::Top { optional: false });
+        write(&mut c.values.bytes);
+        c.values.ends.push(c.values.bytes.len());
+    }
+
     /// A required top-level value.
-    pub fn value(&mut self, name: &'static str, kind: Kind, v: Value) {
+    pub fn value(&mut self, name: &'static str, kind: Kind, v: Value<'_>) {
         self.column(name, kind, Shape::Top { optional: false })
             .values
             .push(v);
     }
 
     /// An optional top-level value.
-    pub fn optional(&mut self, name: &'static str, kind: Kind, v: Option<Value>) {
+    pub fn optional(&mut self, name: &'static str, kind: Kind, v: Option<Value<'_>>) {
         let c = self.column(name, kind, Shape::Top { optional: true });
         c.def.push(i16::from(v.is_some()));
-        c.values.extend(v);
+        if let Some(v) = v {
+            c.values.push(v);
+        }
     }
 
     /// A list of values (empty: an empty list).
-    pub fn list(&mut self, name: &'static str, kind: Kind, items: impl IntoIterator<Item = Value>) {
+    pub fn list<'v>(
+        &mut self,
+        name: &'static str,
+        kind: Kind,
+        items: impl IntoIterator<Item = Value<'v>>,
+    ) {
         let c = self.column(name, kind, Shape::List);
         push_list(c, items.into_iter().map(Some), false);
     }
 
     /// One field of every element of the list of structs `group` (`items`: that field of
     /// each element, in order; `None` for an absent optional field).
-    pub fn field(
+    pub fn field<'v>(
         &mut self,
         group: &'static str,
         name: &'static str,
         kind: Kind,
         optional: bool,
-        items: impl IntoIterator<Item = Option<Value>>,
+        items: impl IntoIterator<Item = Option<Value<'v>>>,
     ) {
         let c = self.column(name, kind, Shape::Field { group, optional });
         push_list(c, items.into_iter(), optional);
@@ -172,7 +237,12 @@ impl Table {
                 open = Some(g);
             }
             let leaf = |rep: &str| {
-                format!("{rep} {} {}{};\n", c.kind.schema(), c.name, c.kind.annotation())
+                format!(
+                    "{rep} {} {}{};\n",
+                    c.kind.schema(),
+                    c.name,
+                    c.kind.annotation()
+                )
             };
             match c.shape {
                 Shape::Top { optional } => {
@@ -203,16 +273,19 @@ impl Table {
             WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
                 .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
+                // min/max per column chunk, not per page: what query engines prune on,
+                // without comparing every value against the page's
+                .set_statistics_enabled(EnabledStatistics::Chunk)
                 .build(),
         );
         let mut writer = SerializedFileWriter::new(out, schema, props)?;
         let mut group = writer.next_row_group()?;
         let mut columns = self.columns.into_iter();
         while let Some(mut w) = group.next_column()? {
-            let c = columns
-                .next()
-                .ok_or_else(|| ParquetError::General("more columns in the schema than built".into()))?;
-            write_column(w.untyped(), &c)?;
+            let mut c = columns.next().ok_or_else(|| {
+                ParquetError::General("more columns in the schema than built".into())
+            })?;
+            write_column(w.untyped(), &mut c)?;
             w.close()?;
         }
         group.close()?;
@@ -230,13 +303,15 @@ impl Default for Table {
 /// Appends one row's list to a list column: levels and the values present. An element is
 /// defined at level 1, an optional field that is present at level 2; an empty list is one
 /// entry at level 0.
-fn push_list(c: &mut Column, items: impl Iterator<Item = Option<Value>>, optional: bool) {
+fn push_list<'v>(c: &mut Column, items: impl Iterator<Item = Option<Value<'v>>>, optional: bool) {
     let mut any = false;
     for (k, item) in items.enumerate() {
         any = true;
         c.rep.push(i16::from(k > 0));
         c.def.push(1 + i16::from(optional && item.is_some()));
-        c.values.extend(item);
+        if let Some(v) = item {
+            c.values.push(v);
+        }
     }
     if !any {
         c.rep.push(0);
@@ -244,44 +319,46 @@ fn push_list(c: &mut Column, items: impl Iterator<Item = Option<Value>>, optiona
     }
 }
 
-fn levels(c: &Column) -> (Option<&[i16]>, Option<&[i16]>) {
-    match c.shape {
+/// The definition and repetition levels the writer takes for a column of this shape.
+fn levels<'c>(
+    shape: Shape,
+    def: &'c [i16],
+    rep: &'c [i16],
+) -> (Option<&'c [i16]>, Option<&'c [i16]>) {
+    match shape {
         Shape::Top { optional: false } => (None, None),
-        Shape::Top { optional: true } => (Some(&c.def), None),
-        Shape::List | Shape::Field { .. } => (Some(&c.def), Some(&c.rep)),
+        Shape::Top { optional: true } => (Some(def), None),
+        Shape::List | Shape::Field { .. } => (Some(def), Some(rep)),
     }
 }
 
-/// Writes a built column into the column writer of the same type.
-fn write_column(w: &mut parquet::column::writer::ColumnWriter<'_>, c: &Column) -> Result<(), ParquetError> {
+/// Writes a built column into the column writer of its type.
+fn write_column(
+    w: &mut parquet::column::writer::ColumnWriter<'_>,
+    c: &mut Column,
+) -> Result<(), ParquetError> {
     use parquet::column::writer::ColumnWriter as W;
-    let (def, rep) = levels(c);
-    let mismatch = || ParquetError::General(format!("column {}: value of another type", c.name));
-    macro_rules! write_as {
-        ($writer:expr, $variant:ident) => {{
-            let vals = c
-                .values
-                .iter()
-                .map(|v| match v {
-                    Value::$variant(x) => Ok(x.clone()),
-                    _ => Err(mismatch()),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            $writer.write_batch(&vals, def, rep)?;
-        }};
-    }
-    match w {
-        W::ByteArrayColumnWriter(w) => write_as!(w, Str),
-        W::Int32ColumnWriter(w) => write_as!(w, I32),
-        W::Int64ColumnWriter(w) => write_as!(w, I64),
-        W::DoubleColumnWriter(w) => write_as!(w, F64),
-        W::BoolColumnWriter(w) => write_as!(w, Bool),
-        _ => return Err(ParquetError::General(format!("column {}: unexpected type", c.name))),
-    }
+    let (def, rep) = levels(c.shape, &c.def, &c.rep);
+    let v = &mut c.values;
+    match (w, c.kind) {
+        (W::ByteArrayColumnWriter(w), Kind::Str) => w.write_batch(&v.byte_arrays(), def, rep)?,
+        (W::Int32ColumnWriter(w), Kind::I32) => w.write_batch(&v.i32s, def, rep)?,
+        (W::Int64ColumnWriter(w), Kind::I64 | Kind::Timestamp) => {
+            w.write_batch(&v.i64s, def, rep)?
+        }
+        (W::DoubleColumnWriter(w), Kind::F64) => w.write_batch(&v.f64s, def, rep)?,
+        (W::BoolColumnWriter(w), Kind::Bool) => w.write_batch(&v.bools, def, rep)?,
+        _ => {
+            return Err(ParquetError::General(format!(
+                "column {}: the schema's type differs from the values'",
+                c.name
+            )))
+        }
+    };
     Ok(())
 }
 
 /// A string value.
-pub fn s(v: &str) -> Value {
-    Value::Str(ByteArray::from(v.as_bytes().to_vec()))
+pub fn s(v: &str) -> Value<'_> {
+    Value::Str(v)
 }

@@ -169,7 +169,11 @@ impl Machine {
     fn inactive(&mut self, me: usize, peer: usize, is_orig: bool, fl: Flags) {
         if fl.syn {
             if is_orig {
-                self.ep[me].set(if fl.ack { Tcp::SynAckSent } else { Tcp::SynSent });
+                self.ep[me].set(if fl.ack {
+                    Tcp::SynAckSent
+                } else {
+                    Tcp::SynSent
+                });
             } else {
                 if self.ep[peer].state == Tcp::SynSent {
                     self.ep[peer].set(Tcp::Established);
@@ -289,26 +293,26 @@ mod tests {
     #[test]
     fn every_conn_state() {
         let cases = [
-            ("S", "S0"),                  // a SYN, no answer
-            ("ShAD", "S1"),               // handshake and data, no close
-            ("ShADadFf", "SF"),           // normal open and close
-            ("ShADadfF", "SF"),           // the responder closes first
-            ("Sr", "REJ"),                // SYN answered by RST
-            ("ShADaF", "S2"),             // originator's FIN, no reply
-            ("ShADadf", "S3"),            // responder's FIN, no reply
-            ("ShADadR", "RSTO"),          // originator aborts
-            ("ShADadr", "RSTR"),          // responder aborts
-            ("SR", "RSTOS0"),             // SYN then the originator's RST
-            ("^hr", "RSTRH"),             // SYN-ACK then RST from the responder, no SYN
-            ("SF", "SH"),                 // SYN then FIN, no SYN-ACK
-            ("^hf", "SHR"),               // SYN-ACK then FIN, no SYN
-            ("Dd", "OTH"),                // midstream
-            ("ShADadFfR", "SF"),          // RST after both FINs changes nothing
-            ("ShAFfR", "SF"),             // the same with an ACK before the FINs
-            ("ShADadFRf", "SF"),          // FIN then RST, then the peer's FIN: normal close
-            ("ShADaTdtFf", "SF"),         // retransmissions
-            ("^hADad", "S1"),             // SYN missed: SYN-ACK, ACK, data
-            ("AD", "OTH"),                // one side midstream
+            ("S", "S0"),          // a SYN, no answer
+            ("ShAD", "S1"),       // handshake and data, no close
+            ("ShADadFf", "SF"),   // normal open and close
+            ("ShADadfF", "SF"),   // the responder closes first
+            ("Sr", "REJ"),        // SYN answered by RST
+            ("ShADaF", "S2"),     // originator's FIN, no reply
+            ("ShADadf", "S3"),    // responder's FIN, no reply
+            ("ShADadR", "RSTO"),  // originator aborts
+            ("ShADadr", "RSTR"),  // responder aborts
+            ("SR", "RSTOS0"),     // SYN then the originator's RST
+            ("^hr", "RSTRH"),     // SYN-ACK then RST from the responder, no SYN
+            ("SF", "SH"),         // SYN then FIN, no SYN-ACK
+            ("^hf", "SHR"),       // SYN-ACK then FIN, no SYN
+            ("Dd", "OTH"),        // midstream
+            ("ShADadFfR", "SF"),  // RST after both FINs changes nothing
+            ("ShAFfR", "SF"),     // the same with an ACK before the FINs
+            ("ShADadFRf", "SF"),  // FIN then RST, then the peer's FIN: normal close
+            ("ShADaTdtFf", "SF"), // retransmissions
+            ("^hADad", "S1"),     // SYN missed: SYN-ACK, ACK, data
+            ("AD", "OTH"),        // one side midstream
         ];
         for (history, want) in cases {
             assert_eq!(tcp_conn_state(history).name(), want, "history {history}");

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use sha1::{Digest, Sha1};
 
 use super::community_id;
-use super::export::{self, Sides};
+use super::export::{self, Sides, CHUNK_ROWS};
+use super::json::{chunks, emit};
 use super::Analysis;
 use crate::flow::{Flow, KeyKind};
 use conn_state::{tcp_conn_state, udp_conn_state};
@@ -61,8 +62,6 @@ pub const FIELDS: [(&str, &str); 24] = [
     ("_conversation", "count"),
 ];
 
-const UNSET: &str = "-";
-
 /// Writes `DIR/POINT.conn.log` for every point; returns the files written.
 pub fn write_dir(a: &Analysis, dir: &Path) -> io::Result<Vec<PathBuf>> {
     export::create_dir("--zeek", dir)?;
@@ -71,7 +70,8 @@ pub fn write_dir(a: &Analysis, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let conv_of = export::flow_conversations(a);
     let open = zeek_time(now_ns());
     for (i, (point, path)) in a.points.iter().zip(&files).enumerate() {
-        let context = |e: io::Error| io::Error::new(e.kind(), format!("--zeek {}: {e}", path.display()));
+        let context =
+            |e: io::Error| io::Error::new(e.kind(), format!("--zeek {}: {e}", path.display()));
         let file = std::fs::File::create(path).map_err(context)?;
         let mut out = io::BufWriter::new(file);
         let convs = conv_of.get(i).map_or(&[][..], Vec::as_slice);
@@ -82,7 +82,8 @@ pub fn write_dir(a: &Analysis, dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// One point's log: header, a row per flow, `#close`.
+/// One point's log: header, a row per flow (rendered in chunks on several threads, written
+/// in order), `#close`.
 fn write_log(
     a: &Analysis,
     point: &str,
@@ -98,60 +99,87 @@ fn write_log(
     let types: Vec<&str> = FIELDS.iter().map(|f| f.1).collect();
     writeln!(out, "#fields\t{}", names.join("\t"))?;
     writeln!(out, "#types\t{}", types.join("\t"))?;
-    let mut line = String::with_capacity(256);
-    for (k, f) in flows.iter().enumerate() {
-        let conv = convs.get(k).copied().unwrap_or(0);
-        line.clear();
-        row(a, point, f, conv, &mut line);
-        out.write_all(line.as_bytes())?;
-    }
+    let count = flows.len().div_ceil(CHUNK_ROWS);
+    chunks::write_in_order(out, count, export::threads(), |chunk, buf| {
+        let start = chunk * CHUNK_ROWS;
+        let end = (start + CHUNK_ROWS).min(flows.len());
+        for (k, f) in flows[start..end].iter().enumerate() {
+            let conv = convs.get(start + k).copied().unwrap_or(0);
+            row(a, point, f, conv, buf);
+        }
+    })?;
     writeln!(out, "#close\t{}", zeek_time(now_ns()))
 }
 
 /// The tab-separated row of one flow, with its newline.
-fn row(a: &Analysis, point: &str, f: &Flow, conv: u32, line: &mut String) {
-    use std::fmt::Write as _;
+fn row(a: &Analysis, point: &str, f: &Flow, conv: u32, out: &mut Vec<u8>) {
     let s = Sides::of(f);
     let (orig_p, resp_p) = export::ports(f, s);
     let (o, r) = (s.orig, s.resp());
+    let tab = |out: &mut Vec<u8>| out.push(b'\t');
+    let unset = |out: &mut Vec<u8>| out.extend_from_slice(b"\t-");
+    export::seconds(out, f.first_ts, 6);
+    tab(out);
+    uid(out, point, f);
+    tab(out);
+    emit::ip_bare(out, f.key.sender(o).ip);
+    tab(out);
+    emit::uint(out, orig_p.into());
+    tab(out);
+    emit::ip_bare(out, f.key.sender(r).ip);
+    tab(out);
+    emit::uint(out, resp_p.into());
+    tab(out);
+    out.extend_from_slice(proto(f.key.ip_proto).as_bytes());
+    unset(out); // service
     let duration = f.last_ts.saturating_sub(f.first_ts);
-    let _ = write!(
-        line,
-        "{}\t{}\t{}\t{orig_p}\t{}\t{resp_p}\t{}\t{UNSET}\t",
-        seconds(f.first_ts),
-        uid(point, f),
-        f.key.sender(o).ip,
-        f.key.sender(r).ip,
-        proto(f.key.ip_proto),
-    );
     if duration > 0 {
-        line.push_str(&seconds(duration));
+        tab(out);
+        export::seconds(out, duration, 6);
     } else {
-        line.push_str(UNSET);
+        unset(out);
     }
-    let _ = write!(
-        line,
-        "\t{UNSET}\t{UNSET}\t{}\t{UNSET}\t{UNSET}\t{UNSET}\t{}\t{}\t{}\t{}\t{}\t{UNSET}\t{}\t",
-        conn_state(f, s),
-        history(f, s),
-        f.packets[o],
-        f.ip_bytes[o],
-        f.packets[r],
-        f.ip_bytes[r],
-        community_id::of_flow(f).as_ref().map_or(UNSET, |c| c.as_str()),
+    unset(out); // orig_bytes
+    unset(out); // resp_bytes
+    let history = history(f, s);
+    tab(out);
+    out.extend_from_slice(conn_state(f, s, &history).as_bytes());
+    unset(out); // local_orig
+    unset(out); // local_resp
+    unset(out); // missed_bytes
+    tab(out);
+    out.extend_from_slice(
+        if history.is_empty() {
+            "-"
+        } else {
+            history.as_str()
+        }
+        .as_bytes(),
     );
-    let verdict = usize::try_from(conv)
+    for v in [f.packets[o], f.ip_bytes[o], f.packets[r], f.ip_bytes[r]] {
+        tab(out);
+        emit::uint(out, v);
+    }
+    unset(out); // tunnel_parents
+    tab(out);
+    match community_id::of_flow(f) {
+        Some(id) => out.extend_from_slice(id.as_str().as_bytes()),
+        None => out.push(b'-'),
+    }
+    let judged = usize::try_from(conv)
         .ok()
         .and_then(|c| c.checked_sub(1))
         .and_then(|i| a.conversations.get(i));
-    match verdict {
+    match judged {
         Some((_, j)) => {
-            let _ = writeln!(line, "{}\t{conv}", j.verdict.name());
+            tab(out);
+            out.extend_from_slice(j.verdict.name().as_bytes());
+            tab(out);
+            emit::uint(out, conv.into());
         }
-        None => {
-            let _ = writeln!(line, "{UNSET}\t{UNSET}");
-        }
+        None => out.extend_from_slice(b"\t-\t-"),
     }
+    out.push(b'\n');
 }
 
 /// Zeek's `proto` enum.
@@ -165,17 +193,20 @@ fn proto(ip_proto: u8) -> &'static str {
 }
 
 /// The history Zeek writes: TCP's letters (upper case: the originator), UDP's `D`/`d` per
-/// side that sent, in order; `^` first when the roles were flipped. Unset for ICMP and
-/// other protocols.
-fn history(f: &Flow, s: Sides) -> String {
-    let mut h = String::new();
+/// side that sent, in order; `^` first when the roles were flipped. Empty (unset) for ICMP
+/// and other protocols.
+fn history(f: &Flow, s: Sides) -> History {
+    let mut h = History::default();
     if s.flipped && matches!(f.key.ip_proto, 6 | 17) {
-        h.push('^');
+        h.push(b'^');
     }
     match f.key.ip_proto {
-        6 => h.extend(f.history.letters(s.orig).map(char::from)),
+        6 => f.history.letters(s.orig).for_each(|b| h.push(b)),
         17 => {
-            let mut sides = [(f.dir_first_ts[s.orig], 'D'), (f.dir_first_ts[s.resp()], 'd')];
+            let mut sides = [
+                (f.dir_first_ts[s.orig], b'D'),
+                (f.dir_first_ts[s.resp()], b'd'),
+            ];
             sides.sort_by_key(|x| x.0);
             for (ts, letter) in sides {
                 if ts != i64::MAX {
@@ -185,35 +216,57 @@ fn history(f: &Flow, s: Sides) -> String {
         }
         _ => {}
     }
-    if h.is_empty() {
-        h.push_str(UNSET);
-    }
     h
 }
 
-fn conn_state(f: &Flow, s: Sides) -> &'static str {
+/// A history, held inline: `^` and at most 16 letters.
+#[derive(Default)]
+struct History {
+    bytes: [u8; 17],
+    len: usize,
+}
+
+impl History {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+    fn as_str(&self) -> &str {
+        // ASCII letters and '^' only
+        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or(&[])).unwrap_or("")
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+fn conn_state(f: &Flow, s: Sides, history: &History) -> &'static str {
     match f.key.ip_proto {
-        6 => tcp_conn_state(&history(f, s)).name(),
+        6 => tcp_conn_state(history.as_str()).name(),
         17 => udp_conn_state(f.packets[s.orig] > 0, f.packets[s.resp()] > 0).name(),
         _ => conn_state::ConnState::Oth.name(),
     }
 }
 
-/// A connection uid as Zeek writes them (`C` and base62), derived from the point, the flow's
-/// key and its first packet's time.
-fn uid(point: &str, f: &Flow) -> String {
+/// A connection uid as Zeek writes them (`C` and 17 base62 digits), derived from the point,
+/// the flow's key and its first packet's time.
+fn uid(out: &mut Vec<u8>, point: &str, f: &Flow) {
     let mut h = Sha1::new();
     h.update(point.as_bytes());
     h.update([0, f.key.ip_proto]);
     for e in [f.key.lo, f.key.hi] {
-        h.update(e.ip.to_string().as_bytes());
+        match e.ip {
+            std::net::IpAddr::V4(a) => h.update(a.octets()),
+            std::net::IpAddr::V6(a) => h.update(a.octets()),
+        }
         h.update(e.port.to_be_bytes());
     }
-    if let KeyKind::Echo { id } = f.key.kind {
-        h.update(id.to_be_bytes());
-    }
-    if let KeyKind::Icmp { icmp_type, code } = f.key.kind {
-        h.update([icmp_type, code]);
+    match f.key.kind {
+        KeyKind::Echo { id } => h.update(id.to_be_bytes()),
+        KeyKind::Icmp { icmp_type, code } => h.update([icmp_type, code]),
+        _ => {}
     }
     h.update(f.first_ts.to_be_bytes());
     let digest = h.finalize();
@@ -222,27 +275,17 @@ fn uid(point: &str, f: &Flow) -> String {
         .take(12)
         .fold(0u128, |acc, &b| acc << 8 | u128::from(b));
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::from("C");
+    out.push(b'C');
     for _ in 0..17 {
-        s.push(char::from(DIGITS[(n % 62) as usize]));
+        out.push(DIGITS[(n % 62) as usize]);
         n /= 62;
     }
-    s
-}
-
-/// Seconds with six decimals, as Zeek writes `time` and `interval` values.
-fn seconds(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let us = ns.rem_euclid(1_000_000_000) / 1_000;
-    format!("{secs}.{us:06}")
 }
 
 /// `2026-11-25-03-40-32`, as Zeek writes `#open` and `#close`.
 fn zeek_time(ns: i64) -> String {
     let text = super::text::clock_text(ns, true);
-    text.get(..19)
-        .unwrap_or(&text)
-        .replace([' ', ':'], "-")
+    text.get(..19).unwrap_or(&text).replace([' ', ':'], "-")
 }
 
 fn now_ns() -> i64 {
@@ -257,8 +300,9 @@ mod tests {
 
     #[test]
     fn times_print_as_zeek_does() {
-        assert_eq!(seconds(1_795_578_032_326_609_123), "1795578032.326609");
-        assert_eq!(seconds(5_000), "0.000005");
+        let mut out = Vec::new();
+        export::seconds(&mut out, 5_000, 6);
+        assert_eq!(out, b"0.000005");
         assert_eq!(zeek_time(0), "1970-01-01-00-00-00");
         assert_eq!(zeek_time(1_700_000_000_000_000_000), "2023-11-14-22-13-20");
     }
