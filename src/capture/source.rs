@@ -1,5 +1,5 @@
-//! The compressed bytes of a zstd or lz4 capture, buffered from the file for the decoders
-//! (`zstd.rs`, `lz4.rs`), with the damage they report.
+//! The compressed bytes of a gzip, zstd or lz4 capture, buffered from the file for the
+//! decoders (`gzip.rs`, `zstd.rs`, `lz4.rs`), with the damage they report.
 
 use std::io::{self, Read};
 
@@ -39,6 +39,11 @@ impl Source {
     /// Marks `n` buffered bytes as consumed.
     pub(super) fn consume(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.end);
+    }
+
+    /// True once the source has ended (buffered bytes may remain).
+    pub(super) fn eof(&self) -> bool {
+        self.eof
     }
 
     /// True once the source has ended and every buffered byte was consumed.

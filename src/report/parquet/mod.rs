@@ -280,6 +280,9 @@ fn conversations(a: &Analysis) -> Table {
     t
 }
 
+/// A count of a conversation at one point.
+type CountOf = fn(&ConvPoint) -> u64;
+
 /// The `points` list of a conversation (its per-point NAT is in the conversation's `nat`).
 fn conversation_points<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
     let p = &c.points;
@@ -291,7 +294,7 @@ fn conversation_points<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize
         false,
         p.iter().map(|x| Some(name(x.point))),
     );
-    let counts: [(&'static str, fn(&ConvPoint) -> u64); 4] = [
+    let counts: [(&str, CountOf); 4] = [
         ("forward_packets", |x| x.packets[0]),
         ("reverse_packets", |x| x.packets[1]),
         ("forward_bytes", |x| x.bytes[0]),
