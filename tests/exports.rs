@@ -57,6 +57,20 @@ fn community_ids_equal_the_reference_implementation() {
     assert_eq!(reply["community_id"], "1:Nz9KgDbYGg3tccHSpWRE9BefLEg=");
 }
 
+/// Analyses lab stage 3 with `flag OUT` (OUT in a fresh temporary folder): the folder (kept
+/// while the caller holds it), OUT, and the JSON document of the same run.
+fn stage3_with(flag: &str, out_name: &str) -> (TempDir, std::path::PathBuf, Value) {
+    let out = TempDir::new(out_name);
+    let target = out.path().join(out_name);
+    let (run, doc) = analyse(&[
+        captures().join("stage3").into_os_string(),
+        flag.into(),
+        target.clone().into_os_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (out, target, doc)
+}
+
 /// Splits a Zeek TSV log into its header lines (`#name` -> value) and rows.
 fn parse_zeek(text: &str) -> (Vec<(String, String)>, Vec<Vec<String>>) {
     let mut header = Vec::new();
@@ -101,14 +115,7 @@ fn zeek_value_ok(ty: &str, v: &str) -> bool {
 
 #[test]
 fn zeek_logs_parse_as_zeek_tsv_and_tcp_states_are_zeeks() {
-    let out = TempDir::new("zeek");
-    let dir = out.path().join("zeek");
-    let (run, doc) = analyse(&[
-        captures().join("stage3").into_os_string(),
-        "--zeek".into(),
-        dir.clone().into_os_string(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_out, dir, doc) = stage3_with("--zeek", "zeek");
     let mut rows_seen = 0;
     let mut tcp = BTreeMap::new();
     for point in ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"] {
@@ -208,14 +215,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn csv_has_one_rfc_4180_row_per_conversation() {
-    let out = TempDir::new("csv");
-    let file = out.path().join("c.csv");
-    let (run, doc) = analyse(&[
-        captures().join("stage3").into_os_string(),
-        "--csv".into(),
-        file.clone().into_os_string(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_out, file, doc) = stage3_with("--csv", "c.csv");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
         text.split_terminator('\n').all(|l| l.ends_with('\r')),
@@ -271,14 +271,7 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
         eprintln!("skipped: DuckDB's Python module is not installed (pip install duckdb; .ci/run installs it)");
         return;
     }
-    let out = TempDir::new("parquet");
-    let dir = out.path().join("pq");
-    let (run, doc) = analyse(&[
-        captures().join("stage3").into_os_string(),
-        "--parquet".into(),
-        dir.clone().into_os_string(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (_out, dir, doc) = stage3_with("--parquet", "pq");
     let file = |t: &str| dir.join(format!("{t}.parquet")).display().to_string();
     for (table, key) in [
         ("points", "points"),
