@@ -266,8 +266,10 @@ impl Table {
         s
     }
 
-    /// Writes the table as one Parquet file (one row group, Snappy-compressed pages).
+    /// Writes the table as one Parquet file (one row group, Snappy-compressed pages),
+    /// through a buffer: the writer's page headers and pages are many small writes.
     pub fn write(self, message: &str, out: std::fs::File) -> Result<(), ParquetError> {
+        let out = std::io::BufWriter::with_capacity(1 << 20, out);
         let schema = Arc::new(parse_message_type(&self.schema(message))?);
         let props = Arc::new(
             WriterProperties::builder()
@@ -289,7 +291,9 @@ impl Table {
             w.close()?;
         }
         group.close()?;
-        writer.close()?;
+        // writes the footer, then hands the buffer back to be flushed
+        let mut out = writer.into_inner()?;
+        std::io::Write::flush(&mut out)?;
         Ok(())
     }
 }
