@@ -10,6 +10,14 @@ use std::path::Path;
 use common::{analyse, captures, flowcheck, flowcheck_in, shared, TempDir};
 use serde_json::Value;
 
+/// The flow of a `--json` document that `pick` chooses (panics when there is none).
+fn flow(doc: &Value, pick: impl Fn(&Value) -> bool) -> &Value {
+    doc["flows"]
+        .as_array()
+        .and_then(|flows| flows.iter().find(|f| pick(f)))
+        .expect("the flow is in the document")
+}
+
 /// Community IDs of real conversations and flows, computed with the reference implementation
 /// (the `communityid` Python package, seed 0) from their tuples.
 #[test]
@@ -35,24 +43,16 @@ fn community_ids_equal_the_reference_implementation() {
     }
     // A flow keeps its own tuple at each point: after hub-nva's source NAT, conversation
     // 29 is 10.100.200.68:35100 -> 10.100.202.4:8080.
-    let natted = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["point"] == "spoke2-vm" && f["a"] == "10.100.200.68:35100")
-        .expect("the NATed flow at spoke2-vm");
+    let natted = flow(&doc, |f| {
+        f["point"] == "spoke2-vm" && f["a"] == "10.100.200.68:35100"
+    });
     assert_eq!(natted["community_id"], "1:eNF1s5b32PEjR5giFVQU8ghP1M8=");
 
     // An echo flow whose only packet is a reply hashes from the requester, as every other
     // tool does (test_fragroute.pcap: 10.34.0.1 replies to 10.31.0.1).
     let file = shared().join("corpus/files/test_fragroute.pcap");
     let (_, doc) = analyse(&[file]);
-    let reply = doc["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["a"] == "10.31.0.1" && f["b"] == "10.34.0.1")
-        .expect("the echo reply flow");
+    let reply = flow(&doc, |f| f["a"] == "10.31.0.1" && f["b"] == "10.34.0.1");
     assert_eq!(reply["packets_ab"], 0);
     assert_eq!(reply["community_id"], "1:Nz9KgDbYGg3tccHSpWRE9BefLEg=");
 }
