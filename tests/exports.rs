@@ -187,6 +187,17 @@ fn zeek_logs_parse_as_zeek_tsv_and_tcp_states_are_zeeks() {
     );
 }
 
+/// The strings of a JSON array joined by a space (as the CSV and DuckDB print a path).
+fn joined(list: &Value) -> String {
+    let items: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    items.join(" ")
+}
+
 /// A minimal RFC 4180 reader: rows of fields (quoted fields may hold commas, quotes, CRLF).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
@@ -236,13 +247,7 @@ fn csv_has_one_rfc_4180_row_per_conversation() {
         );
         assert_eq!(row[col("reason")], c["reason"].as_str().unwrap());
         assert_eq!(row[col("first_ts")], c["first_ts"].as_str().unwrap());
-        let path: Vec<&str> = c["forward_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_str().unwrap())
-            .collect();
-        assert_eq!(row[col("forward_path")], path.join(" "));
+        assert_eq!(row[col("forward_path")], joined(&c["forward_path"]));
     }
     // the reasons hold commas: those fields are quoted
     assert!(text.contains(",\"1 request, one-way by nature"));
@@ -304,17 +309,11 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
     ))
     .unwrap();
     let ns = c["first_ts"].as_str().unwrap().replace('.', "");
-    let path: Vec<&str> = c["forward_path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
     let want = format!(
         "29|{}|{}|{}|{}|{}|{}",
         c["community_id"].as_str().unwrap(),
         ns.trim_start_matches('0'),
-        path.join(" "),
+        joined(&c["forward_path"]),
         c["points"][0]["point"].as_str().unwrap(),
         c["forward_hops"][1]["ttl_out"],
         c["nat"][0]["to"].as_str().unwrap(),
