@@ -22,7 +22,7 @@ pub enum InputError {
     },
     #[error("{}: no such file", .0.display())]
     Missing(PathBuf),
-    #[error("{}: the folder holds no pcap, pcapng or gzip file", .0.display())]
+    #[error("{}: the folder holds no pcap, pcapng, gzip, zstd or lz4 file", .0.display())]
     EmptyFolder(PathBuf),
     #[error(
         "{}: the folder holds no capture file, but its subfolders do ({}): -r reads them",
@@ -81,7 +81,9 @@ pub fn point_name(path: &Path) -> String {
         .file_name()
         .map(os_text)
         .unwrap_or_else(|| os_text(path.as_os_str()));
-    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".dmp"] {
+    for ext in [
+        ".gz", ".zst", ".zstd", ".lz4", ".pcapng", ".pcap", ".cap", ".dmp",
+    ] {
         if let Some(stem) = name.strip_suffix(ext) {
             if !stem.is_empty() {
                 name = stem.to_string();
@@ -91,7 +93,7 @@ pub fn point_name(path: &Path) -> String {
     name
 }
 
-/// True when the file starts like a pcap, pcapng or gzip file.
+/// True when the file starts like a pcap, pcapng, gzip, zstd or lz4 file.
 fn looks_like_capture(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -265,6 +267,8 @@ mod tests {
     fn point_names_drop_capture_extensions() {
         assert_eq!(point_name(Path::new("a/hub-nva.pcap")), "hub-nva");
         assert_eq!(point_name(Path::new("vpn.pcap.gz")), "vpn");
+        assert_eq!(point_name(Path::new("vpn.pcap.zst")), "vpn");
+        assert_eq!(point_name(Path::new("nva.lz4")), "nva");
         assert_eq!(point_name(Path::new("x.pcapng")), "x");
         assert_eq!(point_name(Path::new("noext")), "noext");
     }

@@ -23,7 +23,7 @@ static ALLOCATOR: flowcheck::oom::ExitOnOom = flowcheck::oom::ExitOnOom;
 #[derive(Parser, Debug)]
 #[command(name = "flowcheck", version, about, long_about = None)]
 #[command(
-    after_help = "CAPTURE is a pcap/pcapng file (gzip is read directly), a folder of them \
+    after_help = "CAPTURE is a pcap/pcapng file (gzip, zstd and lz4 are read directly), a folder of them \
 (each file is a capture point named after its file stem), NAME=PATH, or - (standard input).\n\n\
 FILTER words (tcpdump's, on the client and server before NAT): host, src host, dst host, \
 net CIDR, port, src/dst port, portrange LOW-HIGH, tcp, udp, icmp, icmp6, ip, ip6, \
@@ -35,7 +35,7 @@ bad (the analysis then runs without routes)."
 )]
 struct Cli {
     /// Capture files, folders of captures, NAME=PATH, or - for standard input.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(required_unless_present_any = ["completions", "man"], value_name = "CAPTURE")]
     captures: Vec<OsString>,
 
     /// Report only the conversations this tcpdump-style expression selects (everything is
@@ -59,6 +59,28 @@ struct Cli {
     /// Write the flowcheck/1 JSON document to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Write one Zeek conn.log per capture point (DIR/POINT.conn.log), with each flow's
+    /// verdict and conversation in the extra columns _verdict and _conversation.
+    #[arg(long, value_name = "DIR")]
+    zeek: Option<PathBuf>,
+
+    /// Write DIR/points.parquet, DIR/flows.parquet and DIR/conversations.parquet (the JSON's
+    /// three arrays, for DuckDB, pandas or Spark).
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
+
+    /// Write the conversations to FILE as CSV (RFC 4180), one row each.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+
+    /// Print the shell completion script for SHELL and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<Shell>,
+
+    /// Print the man page (roff, for `man -l -`) and exit.
+    #[arg(long, exclusive = true)]
+    man: bool,
 
     /// Exit with status 1 when a conversation has one of these verdicts
     /// (asymmetric, bypassed, unanswered, incomplete, symmetric; comma-separated).
@@ -109,6 +131,43 @@ struct Cli {
     /// POINT=IP.
     #[arg(long, value_name = "POINT=IP")]
     host: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    fn generator(self) -> clap_complete::Shell {
+        match self {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+        }
+    }
+}
+
+/// `--completions` and `--man`: printed from the flag definitions above.
+fn print_generated(cli: &Cli) -> std::io::Result<bool> {
+    use clap::CommandFactory;
+    let mut out = std::io::stdout().lock();
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(
+            shell.generator(),
+            &mut Cli::command(),
+            "flowcheck",
+            &mut out,
+        );
+    } else if cli.man {
+        clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    } else {
+        return Ok(false);
+    }
+    out.flush()?;
+    Ok(true)
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -299,6 +358,54 @@ fn read_routes(cli: &Cli) -> (Option<flowcheck::routes::RouteSet>, bool) {
             (None, true)
         }
     }
+}
+
+/// Opens an export file before the analysis (a path that cannot be written fails at once),
+/// refusing one that the report would overwrite or that is one of the captures.
+fn open_export_file(
+    flag: &str,
+    path: &std::path::Path,
+    report_dir: Option<&std::path::Path>,
+    inputs: &[flowcheck::point::PointInput],
+) -> Result<std::io::Result<std::fs::File>, String> {
+    if let Some(msg) = output_conflict(flag, path, report_dir, inputs) {
+        return Err(msg);
+    }
+    Ok(std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()))))
+}
+
+/// `--zeek`, `--parquet`, `--csv`.
+fn write_exports(
+    cli: &Cli,
+    analysis: &Analysis,
+    csv_file: Option<std::fs::File>,
+    lap: &mut flowcheck::timings::Lap,
+) -> std::io::Result<()> {
+    use flowcheck::report::{csv, parquet, zeek};
+    if let Some(dir) = &cli.zeek {
+        zeek::write_dir(analysis, dir)?;
+        lap.mark("zeek");
+    }
+    if let Some(dir) = &cli.parquet {
+        parquet::write_dir(analysis, dir)?;
+        lap.mark("parquet");
+    }
+    if let (Some(file), Some(path)) = (csv_file, &cli.csv) {
+        let context = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()))
+        };
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            file.set_len(0).map_err(context)?;
+        }
+        csv::write(analysis, &file).map_err(context)?;
+        lap.mark("csv");
+    }
+    Ok(())
 }
 
 /// Most characters of an error message (a name of thousands of characters is clipped).
@@ -531,9 +638,10 @@ fn print_damage(analysis: &Analysis) {
     }
 }
 
-/// Refuses, before anything is read, a `--json` FILE that the report would overwrite or that
-/// is one of the captures (the same file, hard links included).
-fn json_conflict(
+/// Refuses, before anything is read, an output FILE (`--json`, `--csv`) that the report would
+/// overwrite or that is one of the captures (the same file, hard links included).
+fn output_conflict(
+    flag: &str,
     path: &std::path::Path,
     report_dir: Option<&std::path::Path>,
     inputs: &[flowcheck::point::PointInput],
@@ -542,7 +650,7 @@ fn json_conflict(
     let shown = |p: &std::path::Path| text::sanitize(&p.display().to_string());
     match folder::json_conflict(path, report_dir, &captures)? {
         folder::JsonConflict::InsideReport => Some(format!(
-            "--json {}: is inside the report folder {} (the report would overwrite it); write \
+            "{flag} {}: is inside the report folder {} (the report would overwrite it); write \
              it elsewhere or give --report another folder",
             shown(path),
             shown(report_dir.unwrap_or(path))
@@ -554,7 +662,7 @@ fn json_conflict(
                 format!(": the same file as {}", shown(&c))
             };
             Some(format!(
-                "--json {}: is one of the captures to read{same} (it would be overwritten)",
+                "{flag} {}: is one of the captures to read{same} (it would be overwritten)",
                 shown(path)
             ))
         }
@@ -562,6 +670,9 @@ fn json_conflict(
 }
 
 fn run(cli: Cli) -> std::io::Result<u8> {
+    if print_generated(&cli)? {
+        return Ok(0);
+    }
     // validate everything before reading anything
     let fail_on = match fail_on_verdicts(&cli.fail_on) {
         Ok(v) => v,
@@ -612,7 +723,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
     // capture, and the report folder must be one flowcheck may write into
     let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
     if let (Some(path), false) = (&cli.json, json_to_stdout) {
-        if let Some(msg) = json_conflict(path, report_dir.as_deref(), &inputs) {
+        if let Some(msg) = output_conflict("--json", path, report_dir.as_deref(), &inputs) {
             return usage(msg);
         }
     }
@@ -636,6 +747,18 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
         _ => None,
     };
+    let csv_file = match &cli.csv {
+        Some(path) => match open_export_file("--csv", path, report_dir.as_deref(), &inputs) {
+            Ok(f) => Some(f?),
+            Err(msg) => return usage(msg),
+        },
+        None => None,
+    };
+    for (flag, dir) in [("--zeek", &cli.zeek), ("--parquet", &cli.parquet)] {
+        if let Some(dir) = dir {
+            flowcheck::report::export::create_dir(flag, dir)?;
+        }
+    }
     let progress =
         (!cli.quiet && std::io::stderr().is_terminal()).then(|| ProgressDisplay::start(&inputs));
     let opts = ReadOptions {
@@ -669,6 +792,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
         lap.mark("json");
     }
+    write_exports(&cli, &analysis, csv_file, &mut lap)?;
     if !cli.quiet {
         print_summary(&cli, &analysis, json_to_stdout)?;
     }

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::capture::{CaptureReader, Format};
+use crate::capture::{CaptureReader, Compression, Format};
 use crate::decode::{self, Packet, SkipReason};
 use crate::flow::{Flow, FlowBudget, FlowTable, Link};
 
@@ -41,8 +41,8 @@ pub struct Damage {
 pub struct PointSummary {
     pub name: String,
     pub path: PathBuf,
-    /// `pcap`, `pcap-ns`, `pcap-modified`, `pcapng`, with `+gzip` when compressed; empty when
-    /// the file could not be opened as a capture.
+    /// `pcap`, `pcap-ns`, `pcap-modified`, `pcapng`, with `+gzip`, `+zstd` or `+lz4` when
+    /// compressed; empty when the file could not be opened as a capture.
     pub format: String,
     pub link_types: Vec<u32>,
     /// Frames read.
@@ -175,7 +175,7 @@ impl Progress {
 /// Frames between two progress updates.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-fn format_name(f: Format, gz: bool) -> String {
+fn format_name(f: Format, compression: Option<Compression>) -> String {
     let base = match f {
         Format::Pcap {
             nanos, modified, ..
@@ -186,10 +186,9 @@ fn format_name(f: Format, gz: bool) -> String {
         },
         Format::PcapNg => "pcapng",
     };
-    if gz {
-        format!("{base}+gzip")
-    } else {
-        base.to_string()
+    match compression {
+        Some(c) => format!("{base}+{}", c.name()),
+        None => base.to_string(),
     }
 }
 
@@ -287,7 +286,7 @@ pub fn analyse_reader(
             return finish(s, table);
         }
     };
-    s.format = format_name(reader.format(), reader.gzipped());
+    s.format = format_name(reader.format(), reader.compression());
     let mut reading = Reading::default();
     if !opts.pipeline {
         // in batches too: the table prefetches ahead within a batch

@@ -18,8 +18,7 @@ use std::io::{self, Read};
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
-/// Compressed bytes buffered from the source.
-const INPUT_BUFFER: usize = 64 << 10;
+use super::source::Source;
 
 const FTEXT_FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
@@ -42,11 +41,7 @@ enum State {
 
 /// A decompressing reader over a gzip stream.
 pub(super) struct Gunzip {
-    src: Box<dyn Read + Send>,
-    buf: Box<[u8]>,
-    pos: usize,
-    end: usize,
-    src_eof: bool,
+    src: Source,
     state: State,
     inflate: Decompress,
     crc: Crc,
@@ -56,17 +51,13 @@ pub(super) struct Gunzip {
 }
 
 fn damage(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("gzip: {what}"))
+    super::source::damage("gzip", what)
 }
 
 impl Gunzip {
     pub(super) fn new(src: Box<dyn Read + Send>) -> Gunzip {
         Gunzip {
-            src,
-            buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
-            pos: 0,
-            end: 0,
-            src_eof: false,
+            src: Source::new(src),
             state: State::Header,
             inflate: Decompress::new(false),
             crc: Crc::new(),
@@ -85,94 +76,53 @@ impl Gunzip {
     /// are left, damage at the first other byte.
     fn skip_zero_padding(&mut self) -> io::Result<bool> {
         loop {
-            let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let avail = self.src.peek();
             let zeros = avail.iter().position(|&b| b != 0);
             let n = zeros.unwrap_or(avail.len());
             self.zeros
                 .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-            self.pos += n;
+            self.src.consume(n);
             if zeros.is_some() {
                 return Err(damage(
                     "bytes after the last member are neither a gzip member nor zero padding",
                 ));
             }
-            if !self.fill()? {
+            if !self.src.fill()? {
                 return Ok(false);
             }
         }
     }
 
-    /// Reads more compressed bytes (after moving the unread ones to the front); `Ok(false)`
-    /// when the source is at its end or the buffer is full.
-    fn fill(&mut self) -> io::Result<bool> {
-        if self.src_eof {
-            return Ok(false);
-        }
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.pos = 0;
-        }
-        loop {
-            let free = self.buf.get_mut(self.end..).unwrap_or(&mut []);
-            if free.is_empty() {
-                return Ok(false);
-            }
-            match self.src.read(free) {
-                Ok(0) => {
-                    self.src_eof = true;
-                    return Ok(false);
-                }
-                Ok(k) => {
-                    self.end = (self.end + k).min(self.buf.len());
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Makes `n` (at most a few dozen) bytes available; `Ok(false)` when the stream ends first.
     fn need(&mut self, n: usize) -> io::Result<bool> {
-        while self.end - self.pos < n {
-            if !self.fill()? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        self.src.need(n)
     }
 
     fn byte_at(&self, i: usize) -> u8 {
-        self.buf.get(self.pos + i).copied().unwrap_or(0)
+        self.src.peek().get(i).copied().unwrap_or(0)
     }
 
     /// Skips `n` bytes of a header field.
-    fn skip(&mut self, mut n: usize) -> io::Result<()> {
-        while n > 0 {
-            if self.pos == self.end && !self.fill()? {
-                return Err(damage("header cut short"));
-            }
-            let k = n.min(self.end - self.pos);
-            self.pos += k;
-            n -= k;
+    fn skip(&mut self, n: usize) -> io::Result<()> {
+        if self.src.skip(n as u64)? {
+            Ok(())
+        } else {
+            Err(damage("header cut short"))
         }
-        Ok(())
     }
 
     /// Skips a zero-terminated header field (file name, comment).
     fn skip_zero_terminated(&mut self) -> io::Result<()> {
         loop {
-            if self.pos == self.end && !self.fill()? {
+            if self.src.peek().is_empty() && !self.src.fill()? {
                 return Err(damage("header cut short"));
             }
-            let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let avail = self.src.peek();
             match avail.iter().position(|&b| b == 0) {
                 Some(i) => {
-                    self.pos += i + 1;
+                    self.src.consume(i + 1);
                     return Ok(());
                 }
-                None => self.pos = self.end,
+                None => self.src.consume(avail.len()),
             }
         }
     }
@@ -196,13 +146,13 @@ impl Gunzip {
             return Err(damage("unknown compression method"));
         }
         let flags = self.byte_at(3);
-        self.pos += 10;
+        self.src.consume(10);
         if flags & FEXTRA != 0 {
             if !self.need(2)? {
                 return Err(damage("header cut short"));
             }
             let len = u16::from_le_bytes([self.byte_at(0), self.byte_at(1)]);
-            self.pos += 2;
+            self.src.consume(2);
             self.skip(len.into())?;
         }
         if flags & FNAME != 0 {
@@ -233,7 +183,7 @@ impl Gunzip {
             ])
         };
         let (crc, size) = (word(0), word(4));
-        self.pos += 8;
+        self.src.consume(8);
         if crc != self.crc.sum() {
             return Err(damage("CRC-32 mismatch (the data is corrupt)"));
         }
@@ -247,15 +197,15 @@ impl Gunzip {
     /// Inflates into `out`: `Ok(n)` with `n > 0`, or moves to another state (`Ok(0)`).
     fn body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.pos == self.end {
-                self.fill()?;
+            if self.src.peek().is_empty() {
+                self.src.fill()?;
             }
-            let input = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let input = self.src.peek();
             let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
             let result = self.inflate.decompress(input, out, FlushDecompress::None);
             let consumed = (self.inflate.total_in() - in_before) as usize;
             let written = (self.inflate.total_out() - out_before) as usize;
-            self.pos = (self.pos + consumed).min(self.end);
+            self.src.consume(consumed);
             let produced = out.get(..written).unwrap_or(&[]);
             self.crc.update(produced);
             match result {
@@ -266,8 +216,8 @@ impl Gunzip {
                 Ok(_) if written > 0 => return Ok(written),
                 Ok(_) => {
                     // Nothing came out: the decompressor needs more input.
-                    if consumed == 0 && !self.fill()? {
-                        let why = if self.src_eof {
+                    if consumed == 0 && !self.src.fill()? {
+                        let why = if self.src.eof() {
                             "compressed data cut short"
                         } else {
                             "the decompressor made no progress"

@@ -3,6 +3,9 @@
 use std::io::{self, Cursor, Read};
 
 use super::gzip::Gunzip;
+use super::lz4::Unlz4;
+use super::zstd::Unzstd;
+use super::Compression;
 
 /// A byte stream seen through one buffer; `buf[pos..end]` holds the bytes not yet consumed.
 pub(super) struct Input {
@@ -37,19 +40,27 @@ impl Input {
             .map_or(0, |z| z.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Switches to decompressing the stream: the bytes buffered so far are handed to the gzip
+    /// Switches to decompressing the stream: the bytes buffered so far are handed to the
     /// decoder first, then the rest of the source. Offsets restart at 0 (they count
     /// decompressed bytes).
-    pub(super) fn ungzip(&mut self) {
+    pub(super) fn decompress(&mut self, codec: Compression) -> io::Result<()> {
         let read_so_far = self.peek().to_vec();
         let src = std::mem::replace(&mut self.src, Box::new(io::empty()));
-        let gunzip = Gunzip::new(Box::new(Cursor::new(read_so_far).chain(src)));
-        self.gzip_zeros = Some(gunzip.trailing_zeros());
-        self.src = Box::new(gunzip);
+        let compressed: Box<dyn Read + Send> = Box::new(Cursor::new(read_so_far).chain(src));
+        self.src = match codec {
+            Compression::Gzip => {
+                let gunzip = Gunzip::new(compressed);
+                self.gzip_zeros = Some(gunzip.trailing_zeros());
+                Box::new(gunzip)
+            }
+            Compression::Zstd => Box::new(Unzstd::new(compressed)?),
+            Compression::Lz4 => Box::new(Unlz4::new(compressed)),
+        };
         self.pos = 0;
         self.end = 0;
         self.base = 0;
         self.eof = false;
+        Ok(())
     }
 
     /// Stream offset of the first unconsumed byte.

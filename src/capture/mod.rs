@@ -2,8 +2,9 @@
 //!
 //! Owns everything about the file formats: classic pcap (both byte orders, µs and ns magic,
 //! the "modified" 0xa1b2cd34 variant), pcapng (several sections and interfaces, each with its
-//! own link type, if_tsresol and if_tsoffset; Enhanced and Simple Packet Blocks), and gzip
-//! wrapping. The format is sniffed from the first bytes, never guessed from the extension.
+//! own link type, if_tsresol and if_tsoffset; Enhanced and Simple Packet Blocks), and gzip,
+//! zstd and lz4 wrapping. The format is sniffed from the first bytes, never guessed from the
+//! extension.
 //!
 //! Reading is streaming: a large buffer is refilled as records are consumed, so memory does
 //! not grow with the file. Damage (a record cut short, an absurd length, a bad block) ends the
@@ -32,6 +33,11 @@
 //!   mismatch and bytes after the last member that are not a member end the stream with
 //!   [`CaptureErrorKind::Io`] (message `gzip: ...`), but only after every byte that inflated
 //!   before the damage has been read: the frames before it are all handed out.
+//! - zstd (`zstd.rs`, frames and skippable frames, checksums checked) and the LZ4 frame format
+//!   (`lz4.rs`, independent or linked blocks, block and content checksums checked) behave the
+//!   same way: sniffed from their magic numbers, decoded as the records are read, damage
+//!   (`zstd: ...`, `lz4: ...`) reported after every byte decoded before it. bzip2, xz, lzma
+//!   and legacy-lz4 files are refused by name ([`CaptureErrorKind::CompressedUnsupported`]).
 //!
 //! Every error carries the offset, in the decompressed stream, of the record or block header
 //! that is damaged (0 for the file header). After an error, [`CaptureReader::next_frame`]
@@ -64,12 +70,17 @@
 //! - Obsolete pcapng Packet Blocks (type 2) are read like Enhanced Packet Blocks; every other
 //!   block type (name resolution, statistics, custom, decryption secrets...) is skipped.
 
+#[cfg(test)]
+mod compressed_tests;
 mod gzip;
 mod input;
+mod lz4;
 mod pcap;
 mod pcapng;
+mod source;
 #[cfg(test)]
 pub(crate) mod tests;
+mod zstd;
 
 use std::io::Read;
 use std::path::Path;
@@ -113,6 +124,69 @@ pub enum Format {
     PcapNg,
 }
 
+/// How the capture file was compressed (sniffed from its first bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    /// The LZ4 frame format (`lz4` command).
+    Lz4,
+}
+
+impl Compression {
+    /// `gzip`, `zstd` or `lz4`, as the point's format suffix says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    /// The compression `head` (a file's first bytes) starts with, if flowcheck reads it.
+    pub fn sniff(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(&ZSTD_MAGIC) || is_zstd_skippable(head) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&lz4::MAGIC.to_le_bytes()) {
+            Some(Compression::Lz4)
+        } else {
+            None
+        }
+    }
+}
+
+/// A zstd frame's magic number as the file's first bytes.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// A zstd skippable frame (0x184D2A50..=0x184D2A5F), which `zstd` never writes first but a
+/// stream may start with; the LZ4 frame format shares these magic numbers, and its decoder
+/// skips them too, so they are read as zstd.
+fn is_zstd_skippable(head: &[u8]) -> bool {
+    matches!(head, [b0, 0x2a, 0x4d, 0x18, ..] if b0 & 0xf0 == 0x50)
+}
+
+/// Compressed formats flowcheck does not read, by their first bytes: what the error names.
+const UNREAD_COMPRESSION: [(&[u8], &str); 4] = [
+    (
+        b"BZh",
+        "a bzip2-compressed file: decompress it first (bunzip2)",
+    ),
+    (
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+        "an xz-compressed file: decompress it first (unxz)",
+    ),
+    (
+        &[0x02, 0x21, 0x4c, 0x18],
+        "an lz4 file in the legacy format (lz4 -l): decompress it first (lz4 -d)",
+    ),
+    (
+        &[0x5d, 0x00, 0x00],
+        "an lzma-compressed file: decompress it first (unlzma)",
+    ),
+];
+
 /// Why reading stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureErrorKind {
@@ -122,6 +196,9 @@ pub enum CaptureErrorKind {
     Empty,
     #[error("not a pcap or pcapng capture (first bytes {0:02x?})")]
     NotACapture([u8; 4]),
+    /// A compressed file of a format flowcheck does not decompress (bzip2, xz...).
+    #[error("not a pcap or pcapng capture: {0}")]
+    CompressedUnsupported(&'static str),
     #[error("unsupported {format} version {major}.{minor}")]
     UnsupportedVersion {
         format: &'static str,
@@ -250,27 +327,37 @@ pub struct CaptureReader {
     input: Input,
     state: State,
     format: Format,
-    gzipped: bool,
+    compression: Option<Compression>,
     shared: Shared,
 }
 
 impl CaptureReader {
-    /// Opens a file (gzip is sniffed and decompressed on the fly).
+    /// Opens a file (gzip, zstd and lz4 are sniffed and decompressed on the fly).
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
         let f = std::fs::File::open(path).map_err(|e| CaptureError::io(0, e))?;
         Self::from_reader(Box::new(f))
     }
 
-    /// Reads from any byte stream (gzip is sniffed here too).
+    /// Reads from any byte stream (compression is sniffed here too).
     ///
     /// Reads and checks the file header (classic pcap) or the first Section Header Block
     /// (pcapng), so a file that is not a readable capture fails here.
     pub fn from_reader(r: Box<dyn Read + Send>) -> Result<CaptureReader, CaptureError> {
         let mut input = Input::new(r, BUFFER_SIZE);
-        input.ensure(2).map_err(|e| CaptureError::io(0, e))?;
-        let gzipped = input.peek().starts_with(&[0x1f, 0x8b]);
-        if gzipped {
-            input.ungzip();
+        input.ensure(6).map_err(|e| CaptureError::io(0, e))?;
+        let compression = Compression::sniff(input.peek());
+        if let Some(codec) = compression {
+            input
+                .decompress(codec)
+                .map_err(|e| CaptureError::io(0, e))?;
+        } else if let Some((_, what)) = UNREAD_COMPRESSION
+            .iter()
+            .find(|(magic, _)| input.peek().starts_with(magic))
+        {
+            return Err(CaptureError::new(
+                0,
+                CaptureErrorKind::CompressedUnsupported(what),
+            ));
         }
         input.ensure(4).map_err(|e| CaptureError::io(0, e))?;
         let head = input.peek();
@@ -299,7 +386,7 @@ impl CaptureReader {
             input,
             state,
             format,
-            gzipped,
+            compression,
             shared,
         })
     }
@@ -340,7 +427,12 @@ impl CaptureReader {
 
     /// True when the stream was gzip-compressed.
     pub fn gzipped(&self) -> bool {
-        self.gzipped
+        self.compression == Some(Compression::Gzip)
+    }
+
+    /// How the stream was compressed (`None`: it was not).
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
     }
 
     /// Link types of all interfaces declared so far, in order of first appearance, no repeats.
@@ -395,9 +487,9 @@ const MAGICS: [([u8; 4], Option<Format>); 7] = {
 };
 
 /// True when `head` (a file's first bytes) starts like a capture flowcheck reads: a pcap or
-/// pcapng magic number, or gzip (whose content is only known once inflated).
+/// pcapng magic number, or gzip, zstd or lz4 (whose content is only known once decoded).
 pub fn starts_like_capture(head: &[u8]) -> bool {
-    head.starts_with(&[0x1f, 0x8b]) || matches!(sniff(head), Sniffed::Pcap(_) | Sniffed::PcapNg)
+    Compression::sniff(head).is_some() || matches!(sniff(head), Sniffed::Pcap(_) | Sniffed::PcapNg)
 }
 
 fn sniff(head: &[u8]) -> Sniffed {

@@ -173,7 +173,7 @@ impl Ng {
 // Reading helpers
 
 #[derive(Debug, PartialEq, Eq)]
-struct Got {
+pub(super) struct Got {
     ts: i64,
     link: u32,
     iface: u32,
@@ -227,7 +227,7 @@ fn open_bytes(bytes: &[u8]) -> Result<CaptureReader, CaptureError> {
 
 /// Reads `bytes` in one go, then byte by byte and 7 bytes at a time, checking that all three
 /// agree; returns the frames and the final error (from opening or reading).
-fn read_all(bytes: &[u8]) -> (Vec<Got>, Option<CaptureError>) {
+pub(super) fn read_all(bytes: &[u8]) -> (Vec<Got>, Option<CaptureError>) {
     let whole = read_with(Box::new(Cursor::new(bytes.to_vec())));
     for step in [1, 7] {
         let trickled = read_with(Box::new(Trickle {
@@ -254,7 +254,7 @@ fn read_with(src: Box<dyn std::io::Read + Send>) -> (Vec<Got>, Option<CaptureErr
     }
 }
 
-fn open_err(bytes: &[u8]) -> CaptureError {
+pub(super) fn open_err(bytes: &[u8]) -> CaptureError {
     match open_bytes(bytes) {
         Ok(_) => panic!("opening should have failed"),
         Err(e) => e,

@@ -11,15 +11,15 @@
 //! document through them and serde, and the tests (and the `analyse` fuzz target) check that
 //! both print the same bytes. A field added to a row type must be added to its writer.
 
-mod chunks;
-mod emit;
+pub(crate) mod chunks;
+pub(crate) mod emit;
 pub mod routing;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{endpoint_text, link_type_name, ts_text, Analysis};
+use super::{community_id, endpoint_text, link_type_name, ts_text, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
 use crate::flow::{Flow, KeyKind};
 use crate::verdict::{icmp_error_name, icmp_error_text, Judgement, Verdict};
@@ -160,6 +160,9 @@ pub struct FlowRow {
     pub forwarded_ba: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
+    /// Community ID v1 of the flow's own tuple at this point (null: TCP/UDP without ports,
+    /// ICMP too short for its type, SCTP).
+    pub community_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -300,6 +303,8 @@ pub struct ConversationRow {
     /// The path the route tables predict for each direction, and why (null without route
     /// tables, or for group, link-local and unspecified addresses).
     pub routing: Option<routing::RoutingRow>,
+    /// Community ID v1 of the client's tuple before any NAT (null as for flows).
+    pub community_id: Option<String>,
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
@@ -346,6 +351,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
         forwarded_ab: f.forwarded()[a],
         forwarded_ba: f.forwarded()[b],
         encaps: encap_names(f.encap),
+        community_id: community_id::of_flow(f).map(|c| c.to_string()),
     }
 }
 
@@ -471,6 +477,7 @@ fn conversation_row(
         matched_packets: c.matched_packets,
         seq_rewritten: c.seq_rewritten,
         routing: None,
+        community_id: community_id::of_conversation(c).map(|c| c.to_string()),
     }
 }
 
@@ -767,7 +774,22 @@ fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
     out.extend_from_slice(b",\"forwarded_ba\":");
     emit::uint(out, f.forwarded()[b]);
     write_encaps(out, f.encap);
+    write_community_id(out, community_id::of_flow(f));
     out.push(b'}');
+}
+
+/// `,"community_id":"1:..."` (or `null`), as the rows print it.
+fn write_community_id(out: &mut Vec<u8>, id: Option<community_id::CommunityId>) {
+    out.extend_from_slice(b",\"community_id\":");
+    match id {
+        // "1:" and base64: nothing to escape
+        Some(id) => {
+            out.push(b'"');
+            out.extend_from_slice(id.as_str().as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// The quoted name of point `i` (`""` for an unknown index, as [`conversation_row`] does).
@@ -1033,6 +1055,7 @@ fn write_conversation(
         out.extend_from_slice(b",\"seq_rewritten\":true");
     }
     routing::write(out, route);
+    write_community_id(out, community_id::of_conversation(c));
     out.push(b'}');
 }
 

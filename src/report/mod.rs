@@ -5,14 +5,19 @@
 //! `flowcheck/1` document. Every string that comes from a capture or a file name goes through
 //! the escaping of its medium there.
 
+pub mod community_id;
+pub mod csv;
+pub mod export;
 pub mod folder;
 pub mod html;
 mod html_routes;
 pub mod json;
 pub mod noise;
 mod pages;
+pub mod parquet;
 pub mod svg;
 pub mod text;
+pub mod zeek;
 
 pub use pages::PageWriter;
 

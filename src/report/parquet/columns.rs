@@ -1,0 +1,368 @@
+//! A table built column by column, then written as one Parquet file with the `parquet`
+//! crate's low-level writer (no Arrow: flowcheck's rows go straight into Parquet columns,
+//! with their definition and repetition levels computed here).
+//!
+//! A table is a list of leaf columns, each added by the first row and filled by every row in
+//! the same order. A column is a top-level value (required or optional), a list of values,
+//! or a field of a list of structs (consecutive fields of one `group` make one
+//! `list<struct>`). Lists are never null (an empty list is written as one); their elements
+//! may be optional inside a struct.
+//!
+//! Values are stored typed, strings in one byte buffer per column: building a table of
+//! 200,000 rows allocates per column, not per value, and the writer takes the strings as
+//! slices of that buffer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::basic::Compression;
+use parquet::data_type::ByteArray;
+use parquet::errors::ParquetError;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+
+/// A Parquet physical type with its annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    I32,
+    I64,
+    F64,
+    Bool,
+    /// int64 nanoseconds since the epoch, UTC.
+    Timestamp,
+}
+
+impl Kind {
+    fn schema(self) -> &'static str {
+        match self {
+            Kind::Str => "binary",
+            Kind::I32 => "int32",
+            Kind::I64 => "int64",
+            Kind::F64 => "double",
+            Kind::Bool => "boolean",
+            Kind::Timestamp => "int64",
+        }
+    }
+
+    fn annotation(self) -> &'static str {
+        match self {
+            Kind::Str => " (STRING)",
+            Kind::Timestamp => " (TIMESTAMP(NANOS,true))",
+            _ => "",
+        }
+    }
+}
+
+/// One value of a column (a string is borrowed: the column copies its bytes).
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(&'a str),
+    I32(i32),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// A column's values, typed as the writer takes them.
+#[derive(Debug, Default)]
+struct Store {
+    /// String bytes, one after the other; `ends[i]` is where value `i` ends.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    i32s: Vec<i32>,
+    i64s: Vec<i64>,
+    f64s: Vec<f64>,
+    bools: Vec<bool>,
+}
+
+impl Store {
+    fn push(&mut self, v: Value<'_>) {
+        match v {
+            Value::Str(x) => {
+                self.bytes.extend_from_slice(x.as_bytes());
+                self.ends.push(self.bytes.len());
+            }
+            Value::I32(x) => self.i32s.push(x),
+            Value::I64(x) => self.i64s.push(x),
+            Value::F64(x) => self.f64s.push(x),
+            Value::Bool(x) => self.bools.push(x),
+        }
+    }
+
+    /// The strings as byte arrays that share one buffer.
+    fn byte_arrays(&mut self) -> Vec<ByteArray> {
+        let buf = Bytes::from(std::mem::take(&mut self.bytes));
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let v = ByteArray::from(buf.slice(start..end));
+                start = end;
+                v
+            })
+            .collect()
+    }
+}
+
+/// Where a column sits in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Top {
+        optional: bool,
+    },
+    List,
+    /// A field of the list of structs named by the group.
+    Field {
+        group: &'static str,
+        optional: bool,
+    },
+}
+
+struct Column {
+    name: &'static str,
+    kind: Kind,
+    shape: Shape,
+    values: Store,
+    def: Vec<i16>,
+    rep: Vec<i16>,
+}
+
+/// A table being filled row by row.
+pub struct Table {
+    columns: Vec<Column>,
+    /// Index of the next column the current row fills.
+    cursor: usize,
+    rows: usize,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table {
+            columns: Vec::new(),
+            cursor: 0,
+            rows: 0,
+        }
+    }
+
+    /// Ends the current row.
+    pub fn end_row(&mut self) {
+        self.cursor = 0;
+        self.rows += 1;
+    }
+
+    /// The column the row fills next (added on the first row).
+    fn column(&mut self, name: &'static str, kind: Kind, shape: Shape) -> &mut Column {
+        if self.cursor == self.columns.len() {
+            self.columns.push(Column {
+                name,
+                kind,
+                shape,
+                values: Store::default(),
+                def: Vec::new(),
+                rep: Vec::new(),
+            });
+        }
+        let i = self.cursor;
+        self.cursor += 1;
+        &mut self.columns[i]
+    }
+
+    /// A required top-level string, written by `write` straight into the column.
+    pub fn text(&mut self, name: &'static str, write: impl FnOnce(&mut Vec<u8>)) {
+        let c = self.column(name, Kind::Str, Shape::Top { optional: false });
+        write(&mut c.values.bytes);
+        c.values.ends.push(c.values.bytes.len());
+    }
+
+    /// A required top-level value.
+    pub fn value(&mut self, name: &'static str, kind: Kind, v: Value<'_>) {
+        self.column(name, kind, Shape::Top { optional: false })
+            .values
+            .push(v);
+    }
+
+    /// An optional top-level value.
+    pub fn optional(&mut self, name: &'static str, kind: Kind, v: Option<Value<'_>>) {
+        let c = self.column(name, kind, Shape::Top { optional: true });
+        c.def.push(i16::from(v.is_some()));
+        if let Some(v) = v {
+            c.values.push(v);
+        }
+    }
+
+    /// A list of values (empty: an empty list).
+    pub fn list<'v>(
+        &mut self,
+        name: &'static str,
+        kind: Kind,
+        items: impl IntoIterator<Item = Value<'v>>,
+    ) {
+        let c = self.column(name, kind, Shape::List);
+        push_list(c, items.into_iter().map(Some), false);
+    }
+
+    /// One field of every element of the list of structs `group` (`items`: that field of
+    /// each element, in order; `None` for an absent optional field).
+    pub fn field<'v>(
+        &mut self,
+        group: &'static str,
+        name: &'static str,
+        kind: Kind,
+        optional: bool,
+        items: impl IntoIterator<Item = Option<Value<'v>>>,
+    ) {
+        let c = self.column(name, kind, Shape::Field { group, optional });
+        push_list(c, items.into_iter(), optional);
+    }
+
+    /// The schema, as Parquet's message type text.
+    fn schema(&self, message: &str) -> String {
+        let mut s = format!("message {message} {{\n");
+        let mut open: Option<&str> = None;
+        for c in &self.columns {
+            let group = match c.shape {
+                Shape::Field { group, .. } => Some(group),
+                _ => None,
+            };
+            if open.is_some() && open != group {
+                s.push_str("} } }\n");
+                open = None;
+            }
+            if let (Some(g), None) = (group, open) {
+                s.push_str(&format!(
+                    "required group {g} (LIST) {{ repeated group list {{ required group element {{\n"
+                ));
+                open = Some(g);
+            }
+            let leaf = |rep: &str| {
+                format!(
+                    "{rep} {} {}{};\n",
+                    c.kind.schema(),
+                    c.name,
+                    c.kind.annotation()
+                )
+            };
+            match c.shape {
+                Shape::Top { optional } => {
+                    s.push_str(&leaf(if optional { "optional" } else { "required" }))
+                }
+                Shape::List => s.push_str(&format!(
+                    "required group {} (LIST) {{ repeated group list {{ required {} element{}; }} }}\n",
+                    c.name,
+                    c.kind.schema(),
+                    c.kind.annotation()
+                )),
+                Shape::Field { optional, .. } => {
+                    s.push_str(&leaf(if optional { "optional" } else { "required" }))
+                }
+            }
+        }
+        if open.is_some() {
+            s.push_str("} } }\n");
+        }
+        s.push('}');
+        s
+    }
+
+    /// Writes the table as one Parquet file (one row group, Snappy-compressed pages),
+    /// through a buffer: the writer's page headers and pages are many small writes.
+    pub fn write(self, message: &str, out: std::fs::File) -> Result<(), ParquetError> {
+        let out = std::io::BufWriter::with_capacity(1 << 20, out);
+        let schema = Arc::new(parse_message_type(&self.schema(message))?);
+        let props = Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
+                // min/max per column chunk, not per page: what query engines prune on,
+                // without comparing every value against the page's
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .build(),
+        );
+        let mut writer = SerializedFileWriter::new(out, schema, props)?;
+        let mut group = writer.next_row_group()?;
+        let mut columns = self.columns.into_iter();
+        while let Some(mut w) = group.next_column()? {
+            let mut c = columns.next().ok_or_else(|| {
+                ParquetError::General("more columns in the schema than built".into())
+            })?;
+            write_column(w.untyped(), &mut c)?;
+            w.close()?;
+        }
+        group.close()?;
+        // writes the footer, then hands the buffer back to be flushed
+        let mut out = writer.into_inner()?;
+        std::io::Write::flush(&mut out)?;
+        Ok(())
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
+}
+
+/// Appends one row's list to a list column: levels and the values present. An element is
+/// defined at level 1, an optional field that is present at level 2; an empty list is one
+/// entry at level 0.
+fn push_list<'v>(c: &mut Column, items: impl Iterator<Item = Option<Value<'v>>>, optional: bool) {
+    let mut any = false;
+    for (k, item) in items.enumerate() {
+        any = true;
+        c.rep.push(i16::from(k > 0));
+        c.def.push(1 + i16::from(optional && item.is_some()));
+        if let Some(v) = item {
+            c.values.push(v);
+        }
+    }
+    if !any {
+        c.rep.push(0);
+        c.def.push(0);
+    }
+}
+
+/// The definition and repetition levels the writer takes for a column of this shape.
+fn levels<'c>(
+    shape: Shape,
+    def: &'c [i16],
+    rep: &'c [i16],
+) -> (Option<&'c [i16]>, Option<&'c [i16]>) {
+    match shape {
+        Shape::Top { optional: false } => (None, None),
+        Shape::Top { optional: true } => (Some(def), None),
+        Shape::List | Shape::Field { .. } => (Some(def), Some(rep)),
+    }
+}
+
+/// Writes a built column into the column writer of its type.
+fn write_column(
+    w: &mut parquet::column::writer::ColumnWriter<'_>,
+    c: &mut Column,
+) -> Result<(), ParquetError> {
+    use parquet::column::writer::ColumnWriter as W;
+    let (def, rep) = levels(c.shape, &c.def, &c.rep);
+    let v = &mut c.values;
+    match (w, c.kind) {
+        (W::ByteArrayColumnWriter(w), Kind::Str) => w.write_batch(&v.byte_arrays(), def, rep)?,
+        (W::Int32ColumnWriter(w), Kind::I32) => w.write_batch(&v.i32s, def, rep)?,
+        (W::Int64ColumnWriter(w), Kind::I64 | Kind::Timestamp) => {
+            w.write_batch(&v.i64s, def, rep)?
+        }
+        (W::DoubleColumnWriter(w), Kind::F64) => w.write_batch(&v.f64s, def, rep)?,
+        (W::BoolColumnWriter(w), Kind::Bool) => w.write_batch(&v.bools, def, rep)?,
+        _ => {
+            return Err(ParquetError::General(format!(
+                "column {}: the schema's type differs from the values'",
+                c.name
+            )))
+        }
+    };
+    Ok(())
+}
+
+/// A string value.
+pub fn s(v: &str) -> Value<'_> {
+    Value::Str(v)
+}

@@ -1,0 +1,466 @@
+//! `--parquet DIR`: `points.parquet`, `flows.parquet` and `conversations.parquet`, one row
+//! per element of the JSON's `points`, `flows` and `conversations` arrays, for DuckDB,
+//! pandas, Polars and Spark.
+//!
+//! Columns have the JSON's names and meanings. Times are `TIMESTAMP(NANOS, UTC)` (the JSON's
+//! strings of seconds become timestamps, to the nanosecond); lists (paths, TTLs, encapsulations,
+//! `--expect-via` points missed) are Parquet lists, and the lists of objects (`points`,
+//! `forward_hops`, `reverse_hops`, `nat`, `icmp_errors` of a conversation) lists of structs.
+//! A JSON `null` is a Parquet null; `lost_between`, which is null or two names in the JSON,
+//! is a list (empty for none). The JSON's per-point maps (`not_decoded`,
+//! `unsupported_link_types`) are left out of `points.parquet`.
+//!
+//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow
+//! and with Snappy only: see the README for what it adds to the build and the binary.
+
+mod columns;
+
+use std::path::{Path, PathBuf};
+
+use columns::{s, Kind, Table, Value};
+
+use super::json::{self, emit};
+use super::{community_id, export, Analysis};
+use crate::correlate::{ConvPoint, Conversation, Hop, Loss, RewriteAt};
+use crate::flow::KeyKind;
+use crate::verdict::icmp_error_name;
+
+/// Writes the three files into `dir` (created if needed); returns their paths. The two
+/// large tables are built and written on two threads.
+pub fn write_dir(a: &Analysis, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    super::export::create_dir("--parquet", dir)?;
+    let write = |name: &str, table: Table| -> std::io::Result<PathBuf> {
+        let path = dir.join(format!("{name}.parquet"));
+        let context =
+            |e: String| std::io::Error::other(format!("--parquet {}: {e}", path.display()));
+        let file = std::fs::File::create(&path).map_err(|e| context(e.to_string()))?;
+        table
+            .write(name, file)
+            .map_err(|e| context(e.to_string()))?;
+        Ok(path)
+    };
+    std::thread::scope(|scope| {
+        let conversations = scope.spawn(|| write("conversations", conversations(a)));
+        let points = write("points", points(a))?;
+        let flows = write("flows", flows(a))?;
+        let conversations = conversations
+            .join()
+            .map_err(|_| std::io::Error::other("--parquet: the conversations' thread failed"))??;
+        Ok(vec![points, flows, conversations])
+    })
+}
+
+fn u64v(v: u64) -> Value<'static> {
+    Value::I64(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn u8v(v: u8) -> Value<'static> {
+    Value::I32(v.into())
+}
+
+fn u16v(v: u16) -> Value<'static> {
+    Value::I32(v.into())
+}
+
+fn points(a: &Analysis) -> Table {
+    let head = json::head(a);
+    let mut t = Table::new();
+    for (p, r) in head.points.iter().zip(&a.points) {
+        let sum = &r.summary;
+        t.value("name", Kind::Str, s(&p.name));
+        t.value("path", Kind::Str, s(&p.path));
+        t.value("format", Kind::Str, s(&p.format));
+        t.list(
+            "link_types",
+            Kind::I64,
+            p.link_types.iter().map(|&l| Value::I64(l.into())),
+        );
+        t.list(
+            "link_type_names",
+            Kind::Str,
+            p.link_type_names.iter().map(|n| s(n)),
+        );
+        t.value("packets", Kind::I64, u64v(p.packets));
+        t.value("bytes", Kind::I64, u64v(p.bytes));
+        t.value("decoded", Kind::I64, u64v(p.decoded));
+        t.optional("first_ts", Kind::Timestamp, sum.first_ts.map(Value::I64));
+        t.optional("last_ts", Kind::Timestamp, sum.last_ts.map(Value::I64));
+        t.value("clock_steps_back", Kind::I64, u64v(p.clock_steps_back));
+        t.value("timestamp_fixups", Kind::I64, u64v(p.timestamp_fixups));
+        t.value("forwarded_packets", Kind::I64, u64v(p.forwarded_packets));
+        t.value(
+            "packets_over_flow_cap",
+            Kind::I64,
+            u64v(p.packets_over_flow_cap),
+        );
+        t.value("flows", Kind::I64, u64v(p.flows as u64));
+        t.optional(
+            "damage_offset",
+            Kind::I64,
+            p.damage.as_ref().map(|d| u64v(d.offset)),
+        );
+        t.optional(
+            "damage_reason",
+            Kind::Str,
+            p.damage.as_ref().map(|d| s(&d.reason)),
+        );
+        t.optional(
+            "clock_offset_s",
+            Kind::F64,
+            p.clock_offset_s.map(Value::F64),
+        );
+        t.optional(
+            "clock_uncertainty_s",
+            Kind::F64,
+            p.clock_uncertainty_s.map(Value::F64),
+        );
+        t.optional("clock_via", Kind::Str, p.clock_via.as_deref().map(s));
+        t.value("matched_packets", Kind::I64, u64v(p.matched_packets));
+        t.end_row();
+    }
+    t
+}
+
+/// The encapsulation names of a flow's or conversation's bits.
+fn encaps(bits: u16) -> impl Iterator<Item = Value<'static>> {
+    crate::decode::encap::NAMES
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| Value::Str(n))
+}
+
+/// ICMP id, type and code of a key kind (`flows[]` and `conversations[]` both have them).
+fn icmp_fields(t: &mut Table, kind: KeyKind, ip_proto: u8) {
+    let (id, icmp_type, code) = match kind {
+        KeyKind::Echo { id } => (Some(id), None, None),
+        KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type), Some(code)),
+        _ => (None, None, None),
+    };
+    t.optional("icmp_id", Kind::I32, id.map(u16v));
+    t.optional("icmp_type", Kind::I32, icmp_type.map(u8v));
+    t.optional("icmp_code", Kind::I32, code.map(u8v));
+    t.optional(
+        "ip_proto",
+        Kind::I32,
+        (kind == KeyKind::Other).then_some(u8v(ip_proto)),
+    );
+}
+
+fn flows(a: &Analysis) -> Table {
+    let mut t = Table::new();
+    for p in &a.points {
+        for f in &p.flows {
+            let (x, rule) = f.tshark_a();
+            let y = 1 - x;
+            let ports = f.key.has_ports();
+            t.value("point", Kind::Str, s(&p.summary.name));
+            t.value("proto", Kind::Str, s(f.key.proto_name()));
+            t.text("a", |b| export::endpoint(b, &f.key.sender(x), ports));
+            t.text("b", |b| export::endpoint(b, &f.key.sender(y), ports));
+            t.value("a_rule", Kind::Str, s(rule.name()));
+            icmp_fields(&mut t, f.key.kind, f.key.ip_proto);
+            let unknown = f.key.kind == KeyKind::PortsUnknown;
+            t.value("ports_unknown", Kind::Bool, Value::Bool(unknown));
+            let pairs = [
+                ("packets_ab", f.packets[x]),
+                ("packets_ba", f.packets[y]),
+                ("bytes_ab", f.bytes[x]),
+                ("bytes_ba", f.bytes[y]),
+                ("ip_bytes_ab", f.ip_bytes[x]),
+                ("ip_bytes_ba", f.ip_bytes[y]),
+            ];
+            for (name, v) in pairs {
+                t.value(name, Kind::I64, u64v(v));
+            }
+            t.value("first_ts", Kind::Timestamp, Value::I64(f.first_ts));
+            t.value("last_ts", Kind::Timestamp, Value::I64(f.last_ts));
+            t.list(
+                "ttls_ab",
+                Kind::I32,
+                f.ttls[x].values().iter().map(|&v| u8v(v)),
+            );
+            t.list(
+                "ttls_ba",
+                Kind::I32,
+                f.ttls[y].values().iter().map(|&v| u8v(v)),
+            );
+            let history = f.history.text(x);
+            let tcp = f.key.ip_proto == 6 && !history.is_empty();
+            t.optional("history", Kind::Str, tcp.then(|| s(history.as_str())));
+            t.value("forwarded_ab", Kind::I64, u64v(f.forwarded()[x]));
+            t.value("forwarded_ba", Kind::I64, u64v(f.forwarded()[y]));
+            t.list("encaps", Kind::Str, encaps(f.encap));
+            let id = community_id::of_flow(f);
+            t.optional(
+                "community_id",
+                Kind::Str,
+                id.as_ref().map(|c| s(c.as_str())),
+            );
+            t.end_row();
+        }
+    }
+    t
+}
+
+fn conversations(a: &Analysis) -> Table {
+    let names = a.point_names();
+    let name = |i: usize| s(names.get(i).map_or("", String::as_str));
+    let mut t = Table::new();
+    for (i, (c, j)) in a.conversations.iter().enumerate() {
+        let ports = c.kind == KeyKind::Ports;
+        t.value("id", Kind::I64, u64v(a.id(i) as u64));
+        t.value("proto", Kind::Str, s(c.proto_name()));
+        t.text("client", |b| emit::ip_bare(b, c.client.ip));
+        t.text("server", |b| emit::ip_bare(b, c.server.ip));
+        t.optional(
+            "client_port",
+            Kind::I32,
+            ports.then_some(u16v(c.client.port)),
+        );
+        t.optional(
+            "server_port",
+            Kind::I32,
+            ports.then_some(u16v(c.server.port)),
+        );
+        icmp_fields(&mut t, c.kind, c.ip_proto);
+        t.value("verdict", Kind::Str, s(j.verdict.name()));
+        crate::verdict::with_reason(c, &names, &a.expect_via, |reason| {
+            t.value("reason", Kind::Str, s(reason))
+        });
+        t.value("path_verdict", Kind::Str, s(j.path_verdict.name()));
+        t.list("bypassed", Kind::Str, j.bypassed.iter().map(|&p| name(p)));
+        t.value("client_rule", Kind::Str, s(c.orientation.name()));
+        t.value("first_ts", Kind::Timestamp, Value::I64(c.first_ts));
+        t.value("last_ts", Kind::Timestamp, Value::I64(c.last_ts));
+        t.value("packets", Kind::I64, u64v(c.packets().iter().sum()));
+        for (col, d) in [("forward_path", 0), ("reverse_path", 1)] {
+            let path = c.route[d]
+                .iter()
+                .filter(|h| c.points.iter().any(|p| p.point == h.point))
+                .map(|h| name(h.point));
+            t.list(col, Kind::Str, path);
+        }
+        conversation_points(&mut t, c, &name);
+        hop_fields(&mut t, "forward_hops", &c.route[0], &name);
+        hop_fields(&mut t, "reverse_hops", &c.route[1], &name);
+        nat_fields(&mut t, c, &name);
+        let lost_after = c.losses.iter().find_map(|l| match *l {
+            Loss::After { point, .. } => Some(name(point)),
+            Loss::Between { .. } => None,
+        });
+        t.optional("lost_after", Kind::Str, lost_after);
+        let between = c.losses.iter().find_map(|l| match *l {
+            Loss::Between { from, to, .. } => Some([from, to]),
+            Loss::After { .. } => None,
+        });
+        t.list(
+            "lost_between",
+            Kind::Str,
+            between.into_iter().flatten().map(name),
+        );
+        let lost_dir = c
+            .losses
+            .first()
+            .map(|l| if l.dir() == 0 { "forward" } else { "reverse" });
+        t.optional("lost_direction", Kind::Str, lost_dir.map(s));
+        t.value("sampled_packets", Kind::I64, u64v(c.sampled_packets));
+        t.value("matched_packets", Kind::I64, u64v(c.matched_packets));
+        t.value("seq_rewritten", Kind::Bool, Value::Bool(c.seq_rewritten));
+        icmp_error_fields(&mut t, c, &name);
+        t.list("encaps", Kind::Str, encaps(c.encap));
+        let id = community_id::of_conversation(c);
+        t.optional(
+            "community_id",
+            Kind::Str,
+            id.as_ref().map(|x| s(x.as_str())),
+        );
+        t.end_row();
+    }
+    t
+}
+
+/// A count of a conversation at one point.
+type CountOf = fn(&ConvPoint) -> u64;
+
+/// The `points` list of a conversation (its per-point NAT is in the conversation's `nat`).
+fn conversation_points<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
+    let p = &c.points;
+    let g = "points";
+    t.field(
+        g,
+        "point",
+        Kind::Str,
+        false,
+        p.iter().map(|x| Some(name(x.point))),
+    );
+    let counts: [(&str, CountOf); 4] = [
+        ("forward_packets", |x| x.packets[0]),
+        ("reverse_packets", |x| x.packets[1]),
+        ("forward_bytes", |x| x.bytes[0]),
+        ("reverse_bytes", |x| x.bytes[1]),
+    ];
+    for (col, get) in counts {
+        t.field(
+            g,
+            col,
+            Kind::I64,
+            false,
+            p.iter().map(|x| Some(u64v(get(x)))),
+        );
+    }
+    let forwarded = p.iter().map(|x| Some(Value::Bool(x.is_forwarder())));
+    t.field(g, "forwarded", Kind::Bool, false, forwarded);
+    let history = p
+        .iter()
+        .map(|x| (!x.history.is_empty()).then(|| s(x.history.as_str())));
+    t.field(g, "history", Kind::Str, true, history);
+    let first = p.iter().map(|x| Some(Value::I64(x.first_ts)));
+    t.field(g, "first_ts", Kind::Timestamp, false, first);
+    let last = p.iter().map(|x| Some(Value::I64(x.last_ts)));
+    t.field(g, "last_ts", Kind::Timestamp, false, last);
+}
+
+fn hop_fields<'n>(
+    t: &mut Table,
+    g: &'static str,
+    route: &[Hop],
+    name: &impl Fn(usize) -> Value<'n>,
+) {
+    t.field(
+        g,
+        "point",
+        Kind::Str,
+        false,
+        route.iter().map(|h| Some(name(h.point))),
+    );
+    t.field(
+        g,
+        "ttl",
+        Kind::I32,
+        true,
+        route.iter().map(|h| h.ttl.map(u8v)),
+    );
+    t.field(
+        g,
+        "ttl_out",
+        Kind::I32,
+        true,
+        route.iter().map(|h| h.ttl_out.map(u8v)),
+    );
+    let forwarded = route.iter().map(|h| Some(Value::Bool(h.forwarded)));
+    t.field(g, "forwarded", Kind::Bool, false, forwarded);
+    t.field(
+        g,
+        "routers",
+        Kind::I32,
+        true,
+        route.iter().map(|h| h.routers.map(u8v)),
+    );
+    let delay = route
+        .iter()
+        .map(|h| h.delay_ns.map(|d| Value::F64(d as f64 / 1e6)));
+    t.field(g, "delay_ms", Kind::F64, true, delay);
+    let first = route.iter().map(|h| Some(Value::I64(h.first_ts)));
+    t.field(g, "first_ts", Kind::Timestamp, false, first);
+}
+
+fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
+    let nat = &c.rewrites;
+    let ports = c.kind == KeyKind::Ports;
+    let echo = matches!(c.kind, KeyKind::Echo { .. });
+    let g = "nat";
+    let dir = nat
+        .iter()
+        .map(|r| Some(s(if r.dir == 0 { "forward" } else { "reverse" })));
+    t.field(g, "direction", Kind::Str, false, dir);
+    let at = |k: usize| {
+        nat.iter().map(move |r| match (r.at, k) {
+            (RewriteAt::Point(p), 0) => Some(name(p)),
+            (RewriteAt::Between(x, _), 1) => Some(name(x)),
+            (RewriteAt::Between(_, y), 2) => Some(name(y)),
+            _ => None,
+        })
+    };
+    t.field(g, "point", Kind::Str, true, at(0));
+    t.field(g, "between_from", Kind::Str, true, at(1));
+    t.field(g, "between_to", Kind::Str, true, at(2));
+    let side = nat.iter().map(|r| {
+        Some(s(if r.nat.source {
+            "source"
+        } else {
+            "destination"
+        }))
+    });
+    t.field(g, "side", Kind::Str, false, side);
+    let mut addr = Vec::new();
+    for (col, to) in [("from", false), ("to", true)] {
+        // addresses as text: rendered into one buffer, then borrowed
+        addr.clear();
+        let mut ends = Vec::new();
+        for r in nat.iter() {
+            emit::ip_bare(&mut addr, if to { r.nat.to.ip } else { r.nat.from.ip });
+            ends.push(addr.len());
+        }
+        let texts = ends.iter().scan(0, |start, &end| {
+            let v = std::str::from_utf8(addr.get(*start..end).unwrap_or(&[])).unwrap_or("");
+            *start = end;
+            Some(Some(s(v)))
+        });
+        t.field(g, col, Kind::Str, false, texts);
+    }
+    let port = |to: bool| {
+        nat.iter()
+            .map(move |r| ports.then(|| u16v(if to { r.nat.to.port } else { r.nat.from.port })))
+    };
+    t.field(g, "from_port", Kind::I32, true, port(false));
+    t.field(g, "to_port", Kind::I32, true, port(true));
+    let icmp_id = |to: bool| {
+        nat.iter().map(move |r| {
+            let changed = echo && r.nat.from.port != r.nat.to.port;
+            changed.then(|| u16v(if to { r.nat.to.port } else { r.nat.from.port }))
+        })
+    };
+    t.field(g, "from_icmp_id", Kind::I32, true, icmp_id(false));
+    t.field(g, "to_icmp_id", Kind::I32, true, icmp_id(true));
+}
+
+fn icmp_error_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
+    let e = &c.icmp_errors;
+    let g = "icmp_errors";
+    t.field(
+        g,
+        "point",
+        Kind::Str,
+        false,
+        e.iter().map(|x| Some(name(x.point))),
+    );
+    let from: Vec<String> = e.iter().map(|x| x.from.to_string()).collect();
+    t.field(g, "from", Kind::Str, false, from.iter().map(|x| Some(s(x))));
+    t.field(
+        g,
+        "icmp_type",
+        Kind::I32,
+        false,
+        e.iter().map(|x| Some(u8v(x.icmp_type))),
+    );
+    t.field(
+        g,
+        "code",
+        Kind::I32,
+        false,
+        e.iter().map(|x| Some(u8v(x.code))),
+    );
+    let text: Vec<String> = e
+        .iter()
+        .map(|x| icmp_error_name(x.v6, x.icmp_type, x.code))
+        .collect();
+    t.field(g, "text", Kind::Str, false, text.iter().map(|x| Some(s(x))));
+    t.field(
+        g,
+        "packets",
+        Kind::I64,
+        false,
+        e.iter().map(|x| Some(u64v(x.packets))),
+    );
+}
