@@ -2,7 +2,13 @@
 //! packet twice, arriving and leaving with a TTL one lower (and, through NAT, maybe other
 //! addresses and ports). [`ForwardDetector`] recognises the leaving leg by the packet's
 //! fingerprint within [`FORWARD_WINDOW_NS`], in fixed memory; the table records it on the
-//! flow, or as a [`Link`] between two flows when NAT changed the key.
+//! flow, or as a [`Link`] between two flows when NAT changed the key. A leaving leg keeps its
+//! direction inside one flow (the other direction is a reply that looks like its request) and
+//! its source or destination address across flows (unless its fingerprint survives rewriting
+//! both); a weak fingerprint (IP ID 0, no TCP) that two flows carry at once pairs nothing:
+//! look-alike packets of many clients are told apart by their flows, not chained into one.
+
+use std::net::IpAddr;
 
 use super::key::Endpoint;
 use super::sample::mix;
@@ -27,7 +33,7 @@ pub struct Link {
 pub const FORWARD_WINDOW_NS: i64 = 500_000_000;
 
 /// Packets remembered for recognising the leaving leg of a forward: a table of 32,768 slots
-/// (768 KiB, small enough to stay in a core's second-level cache beside the flows being
+/// (1 MiB, small enough to stay in a core's second-level cache beside the flows being
 /// updated) in sets of [`FORWARD_WAYS`], the set chosen by the packet's fingerprint. A packet
 /// takes a free slot of its set or the one holding its oldest packet, so memory is fixed
 /// whatever the capture (a million packets with one time stamp included) and each packet
@@ -41,15 +47,75 @@ const FORWARD_SLOTS: usize = 1 << 15;
 /// Slots per set of the forwarding detector.
 const FORWARD_WAYS: usize = 4;
 
-/// One packet remembered by the forwarding detector: its fingerprint, time, TTL and flow.
+/// One packet remembered by the forwarding detector: its fingerprint, time, TTL, flow and
+/// addresses (folded to 32 bits by [`fold_addr`]), and [`LegSeen::flags`].
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct LegSeen {
     pub(super) fp: u64,
     pub(super) ts: i64,
     pub(super) flow: u32,
+    pub(super) src: u32,
+    pub(super) dst: u32,
     pub(super) dir: u8,
     pub(super) ttl: u8,
-    pub(super) used: bool,
+    /// [`USED`], [`REWRITABLE`], [`AMBIGUOUS`]: bits, so that a slot stays 32 bytes.
+    pub(super) flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<LegSeen>() == 32);
+
+/// The slot holds a packet.
+const USED: u8 = 1;
+/// The fingerprint survives a NAT that rewrites both addresses (an IP ID other than 0, or TCP
+/// sequence numbers): a leaving leg may share no address with the arriving one.
+const REWRITABLE: u8 = 2;
+/// A weak fingerprint (IP ID 0 and no TCP) that another flow carried while the packet was
+/// held: look-alike packets, which pair with nothing (see [`ForwardDetector::observe`]).
+const AMBIGUOUS: u8 = 4;
+
+/// An address folded to 32 bits for [`LegSeen`] (IPv4 as is, IPv6 hashed).
+fn fold_addr(ip: &IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(a) => u32::from(*a),
+        IpAddr::V6(a) => {
+            let x = u128::from(*a);
+            let h = mix((x >> 64) as u64, x as u64);
+            (h ^ (h >> 32)) as u32
+        }
+    }
+}
+
+impl LegSeen {
+    /// Packet `p` with forward fingerprint `fp`, at `ts`, in direction `dir` of flow `flow`.
+    #[inline]
+    pub(super) fn of(p: &Packet, fp: u64, ts: i64, flow: usize, dir: usize) -> LegSeen {
+        let rewritable = p.ip_id != 0 || matches!(p.transport, Transport::Tcp { .. });
+        LegSeen {
+            fp,
+            ts,
+            flow: u32::try_from(flow).unwrap_or(u32::MAX),
+            src: fold_addr(&p.src),
+            dst: fold_addr(&p.dst),
+            dir: dir as u8,
+            ttl: p.ttl,
+            flags: USED | if rewritable { REWRITABLE } else { 0 },
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `next` (same fingerprint, TTL one lower) can be this packet leaving again:
+    /// inside one flow it keeps its direction (the other direction is a reply that looks
+    /// like its request); in another flow (NAT) it keeps its source or its destination
+    /// address, unless the fingerprint survives rewriting both.
+    fn may_leave_as(&self, next: &LegSeen) -> bool {
+        if self.flow == next.flow {
+            return self.dir == next.dir;
+        }
+        next.has(REWRITABLE) || self.src == next.src || self.dst == next.dst
+    }
 }
 
 /// The first slot of the set a fingerprint belongs to (a fingerprint is a finished hash: its
@@ -89,19 +155,28 @@ impl ForwardDetector {
         let set = self.slots.get_mut(first..first + FORWARD_WAYS)?;
         let mut free = None;
         for (i, slot) in set.iter_mut().enumerate() {
-            if slot.used && slot.fp == this.fp {
-                if this.ts.saturating_sub(slot.ts).abs() <= FORWARD_WINDOW_NS
+            if slot.has(USED) && slot.fp == this.fp {
+                let near = this.ts.saturating_sub(slot.ts).abs() <= FORWARD_WINDOW_NS;
+                if near
+                    && !slot.has(AMBIGUOUS)
                     && slot.ttl == this.ttl.wrapping_add(1)
                     && this.ttl != 255
+                    && slot.may_leave_as(&this)
                 {
-                    slot.used = false;
+                    slot.flags = 0;
                     return Some(*slot);
                 }
-                // the same packet again (not forwarded): it replaces the older copy
-                *slot = LegSeen { used: true, ..this };
+                // the same packet again, or a look-alike: it replaces the older copy; a weak
+                // fingerprint carried by two flows at once stops pairing until it rests
+                let ambiguous = near
+                    && (slot.has(AMBIGUOUS) || (slot.flow != this.flow && !this.has(REWRITABLE)));
+                *slot = this;
+                if ambiguous {
+                    slot.flags |= AMBIGUOUS;
+                }
                 return None;
             }
-            if !slot.used && free.is_none() {
+            if !slot.has(USED) && free.is_none() {
                 free = Some(i);
             }
         }
@@ -112,7 +187,7 @@ impl ForwardDetector {
                 .unwrap_or(0)
         });
         if let Some(slot) = set.get_mut(victim) {
-            *slot = LegSeen { used: true, ..this };
+            *slot = this;
         }
         None
     }

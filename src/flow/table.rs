@@ -123,16 +123,9 @@ impl FlowTable {
                 }
             }
         }
-        let arrived = k.forward_fp.and_then(|fp| {
-            self.forward.observe(LegSeen {
-                fp,
-                ts,
-                flow: idx as u32,
-                dir: dir as u8,
-                ttl: p.ttl,
-                used: true,
-            })
-        });
+        let arrived = k
+            .forward_fp
+            .and_then(|fp| self.forward.observe(LegSeen::of(p, fp, ts, idx, dir)));
         // the leaving leg of a packet that arrived in the same flow
         let second_leg = arrived.is_some_and(|a| self.forwarded(a, idx, key, dir));
         let Some(flow) = self.flows.get_mut(idx) else {
