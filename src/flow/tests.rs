@@ -394,7 +394,12 @@ fn a_reply_that_looks_like_its_request_is_not_a_forward() {
     // an echo service: the reply repeats the query byte for byte, TTL one lower
     let mut t = FlowTable::new(100);
     t.add(&udp_id0("10.1.0.5", 40000, "10.2.0.53", 7, 64, 9), 0, 71, 1);
-    t.add(&udp_id0("10.2.0.53", 7, "10.1.0.5", 40000, 63, 9), 300_000, 71, 2);
+    t.add(
+        &udp_id0("10.2.0.53", 7, "10.1.0.5", 40000, 63, 9),
+        300_000,
+        71,
+        2,
+    );
     assert_eq!(t.forwarded_packets, 0);
     let (flows, links) = t.finish();
     assert!(links.is_empty());
@@ -431,9 +436,24 @@ fn look_alikes_of_other_flows_make_a_weak_fingerprint_pair_nothing() {
     // two clients send the same datagram to one server within the window; the NVA's leaving
     // leg (source NAT) could be either client's
     let mut t = FlowTable::new(100);
-    t.add(&udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9), 0, 71, 1);
-    t.add(&udp_id0("10.1.0.6", 40001, "10.2.0.53", 53, 64, 9), 1_000, 71, 2);
-    t.add(&udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9), 2_000, 71, 3);
+    t.add(
+        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
+        0,
+        71,
+        1,
+    );
+    t.add(
+        &udp_id0("10.1.0.6", 40001, "10.2.0.53", 53, 64, 9),
+        1_000,
+        71,
+        2,
+    );
+    t.add(
+        &udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9),
+        2_000,
+        71,
+        3,
+    );
     assert_eq!(t.forwarded_packets, 0);
     assert!(t.finish().1.is_empty());
 }
@@ -442,15 +462,35 @@ fn look_alikes_of_other_flows_make_a_weak_fingerprint_pair_nothing() {
 fn a_weak_fingerprint_still_links_a_source_nat() {
     // one datagram (IP ID 0) arriving and leaving behind a source NAT: same destination
     let mut t = FlowTable::new(100);
-    t.add(&udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9), 0, 71, 1);
-    t.add(&udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9), 20_000, 71, 2);
+    t.add(
+        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
+        0,
+        71,
+        1,
+    );
+    t.add(
+        &udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9),
+        20_000,
+        71,
+        2,
+    );
     let (flows, links) = t.finish();
     assert_eq!(flows.len(), 2);
     assert_eq!(links.len(), 1);
     assert_eq!((links[0].from, links[0].to, links[0].packets), (0, 1, 1));
     // rewriting both addresses needs a fingerprint that survives it
     let mut t = FlowTable::new(100);
-    t.add(&udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9), 0, 71, 1);
-    t.add(&udp_id0("10.9.0.1", 50000, "10.3.0.53", 53, 63, 9), 20_000, 71, 2);
+    t.add(
+        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
+        0,
+        71,
+        1,
+    );
+    t.add(
+        &udp_id0("10.9.0.1", 50000, "10.3.0.53", 53, 63, 9),
+        20_000,
+        71,
+        2,
+    );
     assert!(t.finish().1.is_empty());
 }
