@@ -34,7 +34,11 @@ fn each_exchange_is_its_own_conversation(spec: Lookalike, name: &str) {
     let (run, doc) = analyse(&[edge, dns]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     let convs = doc["conversations"].as_array().expect("conversations");
-    assert_eq!(convs.len(), FLOWS as usize, "{name}: one conversation per exchange");
+    assert_eq!(
+        convs.len(),
+        FLOWS as usize,
+        "{name}: one conversation per exchange"
+    );
     for c in convs {
         assert_eq!(c["verdict"], "symmetric", "{name}: {c}");
         let points = c["points"].as_array().expect("points");
