@@ -431,28 +431,26 @@ fn look_alike_flows_are_not_linked() {
     assert!(flows.iter().all(|f| f.packets == [1, 1]));
 }
 
+/// Adds datagrams of one payload (see [`udp_id0`]) to port 53: (source, source port,
+/// destination, TTL, time).
+fn add_id0(t: &mut FlowTable, legs: &[(&str, u16, &str, u8, i64)]) {
+    for (n, &(src, sport, dst, ttl, ts)) in legs.iter().enumerate() {
+        t.add(&udp_id0(src, sport, dst, 53, ttl, 9), ts, 71, n as u64 + 1);
+    }
+}
+
 #[test]
 fn look_alikes_of_other_flows_make_a_weak_fingerprint_pair_nothing() {
     // two clients send the same datagram to one server within the window; the NVA's leaving
     // leg (source NAT) could be either client's
     let mut t = FlowTable::new(100);
-    t.add(
-        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
-        0,
-        71,
-        1,
-    );
-    t.add(
-        &udp_id0("10.1.0.6", 40001, "10.2.0.53", 53, 64, 9),
-        1_000,
-        71,
-        2,
-    );
-    t.add(
-        &udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9),
-        2_000,
-        71,
-        3,
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.1.0.6", 40001, "10.2.0.53", 64, 1_000),
+            ("10.9.0.1", 50000, "10.2.0.53", 63, 2_000),
+        ],
     );
     assert_eq!(t.forwarded_packets, 0);
     assert!(t.finish().1.is_empty());
@@ -462,17 +460,12 @@ fn look_alikes_of_other_flows_make_a_weak_fingerprint_pair_nothing() {
 fn a_weak_fingerprint_still_links_a_source_nat() {
     // one datagram (IP ID 0) arriving and leaving behind a source NAT: same destination
     let mut t = FlowTable::new(100);
-    t.add(
-        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
-        0,
-        71,
-        1,
-    );
-    t.add(
-        &udp_id0("10.9.0.1", 50000, "10.2.0.53", 53, 63, 9),
-        20_000,
-        71,
-        2,
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.9.0.1", 50000, "10.2.0.53", 63, 20_000),
+        ],
     );
     let (flows, links) = t.finish();
     assert_eq!(flows.len(), 2);
@@ -480,17 +473,12 @@ fn a_weak_fingerprint_still_links_a_source_nat() {
     assert_eq!((links[0].from, links[0].to, links[0].packets), (0, 1, 1));
     // rewriting both addresses needs a fingerprint that survives it
     let mut t = FlowTable::new(100);
-    t.add(
-        &udp_id0("10.1.0.5", 40000, "10.2.0.53", 53, 64, 9),
-        0,
-        71,
-        1,
-    );
-    t.add(
-        &udp_id0("10.9.0.1", 50000, "10.3.0.53", 53, 63, 9),
-        20_000,
-        71,
-        2,
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.9.0.1", 50000, "10.3.0.53", 63, 20_000),
+        ],
     );
     assert!(t.finish().1.is_empty());
 }
