@@ -8,8 +8,6 @@
 //! both); a weak fingerprint (IP ID 0, no TCP) that two flows carry at once pairs nothing:
 //! look-alike packets of many clients are told apart by their flows, not chained into one.
 
-use std::net::IpAddr;
-
 use super::key::Endpoint;
 use super::sample::mix;
 use crate::decode::{Packet, Transport};
@@ -33,7 +31,7 @@ pub struct Link {
 pub const FORWARD_WINDOW_NS: i64 = 500_000_000;
 
 /// Packets remembered for recognising the leaving leg of a forward: a table of 32,768 slots
-/// (1 MiB, small enough to stay in a core's second-level cache beside the flows being
+/// (768 KiB, small enough to stay in a core's second-level cache beside the flows being
 /// updated) in sets of [`FORWARD_WAYS`], the set chosen by the packet's fingerprint. A packet
 /// takes a free slot of its set or the one holding its oldest packet, so memory is fixed
 /// whatever the capture (a million packets with one time stamp included) and each packet
@@ -48,21 +46,19 @@ const FORWARD_SLOTS: usize = 1 << 15;
 const FORWARD_WAYS: usize = 4;
 
 /// One packet remembered by the forwarding detector: its fingerprint, time, TTL, flow and
-/// addresses (folded to 32 bits by [`fold_addr`]), and [`LegSeen::flags`].
+/// [`LegSeen::flags`].
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct LegSeen {
     pub(super) fp: u64,
     pub(super) ts: i64,
     pub(super) flow: u32,
-    pub(super) src: u32,
-    pub(super) dst: u32,
     pub(super) dir: u8,
     pub(super) ttl: u8,
-    /// [`USED`], [`REWRITABLE`], [`AMBIGUOUS`]: bits, so that a slot stays 32 bytes.
+    /// [`USED`], [`REWRITABLE`], [`AMBIGUOUS`]: bits, so that a slot stays 24 bytes.
     pub(super) flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<LegSeen>() == 32);
+const _: () = assert!(std::mem::size_of::<LegSeen>() == 24);
 
 /// The slot holds a packet.
 const USED: u8 = 1;
@@ -73,18 +69,6 @@ const REWRITABLE: u8 = 2;
 /// held: look-alike packets, which pair with nothing (see [`ForwardDetector::observe`]).
 const AMBIGUOUS: u8 = 4;
 
-/// An address folded to 32 bits for [`LegSeen`] (IPv4 as is, IPv6 hashed).
-fn fold_addr(ip: &IpAddr) -> u32 {
-    match ip {
-        IpAddr::V4(a) => u32::from(*a),
-        IpAddr::V6(a) => {
-            let x = u128::from(*a);
-            let h = mix((x >> 64) as u64, x as u64);
-            (h ^ (h >> 32)) as u32
-        }
-    }
-}
-
 impl LegSeen {
     /// Packet `p` with forward fingerprint `fp`, at `ts`, in direction `dir` of flow `flow`.
     #[inline]
@@ -94,8 +78,6 @@ impl LegSeen {
             fp,
             ts,
             flow: u32::try_from(flow).unwrap_or(u32::MAX),
-            src: fold_addr(&p.src),
-            dst: fold_addr(&p.dst),
             dir: dir as u8,
             ttl: p.ttl,
             flags: USED | if rewritable { REWRITABLE } else { 0 },
@@ -109,12 +91,13 @@ impl LegSeen {
     /// Whether `next` (same fingerprint, TTL one lower) can be this packet leaving again:
     /// inside one flow it keeps its direction (the other direction is a reply that looks
     /// like its request); in another flow (NAT) it keeps its source or its destination
-    /// address, unless the fingerprint survives rewriting both.
-    fn may_leave_as(&self, next: &LegSeen) -> bool {
+    /// address (`shares_address`, asked of this packet), unless the fingerprint survives
+    /// rewriting both.
+    fn may_leave_as(&self, next: &LegSeen, shares_address: impl Fn(&LegSeen) -> bool) -> bool {
         if self.flow == next.flow {
             return self.dir == next.dir;
         }
-        next.has(REWRITABLE) || self.src == next.src || self.dst == next.dst
+        next.has(REWRITABLE) || shares_address(self)
     }
 }
 
@@ -145,9 +128,15 @@ impl ForwardDetector {
     }
 
     /// Returns the arriving leg when `this` leaves as a forward of a packet seen before;
-    /// otherwise remembers `this`.
+    /// otherwise remembers `this`. `shares_address` tells whether a packet seen before had
+    /// `this`'s source or destination address (the table knows from the packet's flow, which
+    /// it reads anyway when a forward is found: the slots stay small).
     #[inline]
-    pub(super) fn observe(&mut self, this: LegSeen) -> Option<LegSeen> {
+    pub(super) fn observe(
+        &mut self,
+        this: LegSeen,
+        shares_address: impl Fn(&LegSeen) -> bool,
+    ) -> Option<LegSeen> {
         if self.slots.is_empty() {
             self.slots = vec![LegSeen::default(); FORWARD_SLOTS];
         }
@@ -161,7 +150,7 @@ impl ForwardDetector {
                     && !slot.has(AMBIGUOUS)
                     && slot.ttl == this.ttl.wrapping_add(1)
                     && this.ttl != 255
-                    && slot.may_leave_as(&this)
+                    && slot.may_leave_as(&this, &shares_address)
                 {
                     slot.flags = 0;
                     return Some(*slot);
