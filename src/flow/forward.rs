@@ -2,7 +2,11 @@
 //! packet twice, arriving and leaving with a TTL one lower (and, through NAT, maybe other
 //! addresses and ports). [`ForwardDetector`] recognises the leaving leg by the packet's
 //! fingerprint within [`FORWARD_WINDOW_NS`], in fixed memory; the table records it on the
-//! flow, or as a [`Link`] between two flows when NAT changed the key.
+//! flow, or as a [`Link`] between two flows when NAT changed the key. A leaving leg keeps its
+//! direction inside one flow (the other direction is a reply that looks like its request) and
+//! its source or destination address across flows (unless its fingerprint survives rewriting
+//! both); a weak fingerprint (IP ID 0, no TCP) that two flows carry at once pairs nothing:
+//! look-alike packets of many clients are told apart by their flows, not chained into one.
 
 use super::key::Endpoint;
 use super::sample::mix;
@@ -41,7 +45,8 @@ const FORWARD_SLOTS: usize = 1 << 15;
 /// Slots per set of the forwarding detector.
 const FORWARD_WAYS: usize = 4;
 
-/// One packet remembered by the forwarding detector: its fingerprint, time, TTL and flow.
+/// One packet remembered by the forwarding detector: its fingerprint, time, TTL, flow and
+/// [`LegSeen::flags`].
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct LegSeen {
     pub(super) fp: u64,
@@ -49,7 +54,51 @@ pub(super) struct LegSeen {
     pub(super) flow: u32,
     pub(super) dir: u8,
     pub(super) ttl: u8,
-    pub(super) used: bool,
+    /// [`USED`], [`REWRITABLE`], [`AMBIGUOUS`]: bits, so that a slot stays 24 bytes.
+    pub(super) flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<LegSeen>() == 24);
+
+/// The slot holds a packet.
+const USED: u8 = 1;
+/// The fingerprint survives a NAT that rewrites both addresses (an IP ID other than 0, or TCP
+/// sequence numbers): a leaving leg may share no address with the arriving one.
+const REWRITABLE: u8 = 2;
+/// A weak fingerprint (IP ID 0 and no TCP) that another flow carried while the packet was
+/// held: look-alike packets, which pair with nothing (see [`ForwardDetector::observe`]).
+const AMBIGUOUS: u8 = 4;
+
+impl LegSeen {
+    /// Packet `p` with forward fingerprint `fp`, at `ts`, in direction `dir` of flow `flow`.
+    #[inline]
+    pub(super) fn of(p: &Packet, fp: u64, ts: i64, flow: usize, dir: usize) -> LegSeen {
+        let rewritable = p.ip_id != 0 || matches!(p.transport, Transport::Tcp { .. });
+        LegSeen {
+            fp,
+            ts,
+            flow: u32::try_from(flow).unwrap_or(u32::MAX),
+            dir: dir as u8,
+            ttl: p.ttl,
+            flags: USED | if rewritable { REWRITABLE } else { 0 },
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `next` (same fingerprint, TTL one lower) can be this packet leaving again:
+    /// inside one flow it keeps its direction (the other direction is a reply that looks
+    /// like its request); in another flow (NAT) it keeps its source or its destination
+    /// address (`shares_address`, asked of this packet), unless the fingerprint survives
+    /// rewriting both.
+    fn may_leave_as(&self, next: &LegSeen, shares_address: impl Fn(&LegSeen) -> bool) -> bool {
+        if self.flow == next.flow {
+            return self.dir == next.dir;
+        }
+        next.has(REWRITABLE) || shares_address(self)
+    }
 }
 
 /// The first slot of the set a fingerprint belongs to (a fingerprint is a finished hash: its
@@ -79,9 +128,15 @@ impl ForwardDetector {
     }
 
     /// Returns the arriving leg when `this` leaves as a forward of a packet seen before;
-    /// otherwise remembers `this`.
+    /// otherwise remembers `this`. `shares_address` tells whether a packet seen before had
+    /// `this`'s source or destination address (the table knows from the packet's flow, which
+    /// it reads anyway when a forward is found: the slots stay small).
     #[inline]
-    pub(super) fn observe(&mut self, this: LegSeen) -> Option<LegSeen> {
+    pub(super) fn observe(
+        &mut self,
+        this: LegSeen,
+        shares_address: impl Fn(&LegSeen) -> bool,
+    ) -> Option<LegSeen> {
         if self.slots.is_empty() {
             self.slots = vec![LegSeen::default(); FORWARD_SLOTS];
         }
@@ -89,19 +144,28 @@ impl ForwardDetector {
         let set = self.slots.get_mut(first..first + FORWARD_WAYS)?;
         let mut free = None;
         for (i, slot) in set.iter_mut().enumerate() {
-            if slot.used && slot.fp == this.fp {
-                if this.ts.saturating_sub(slot.ts).abs() <= FORWARD_WINDOW_NS
+            if slot.has(USED) && slot.fp == this.fp {
+                let near = this.ts.saturating_sub(slot.ts).abs() <= FORWARD_WINDOW_NS;
+                if near
+                    && !slot.has(AMBIGUOUS)
                     && slot.ttl == this.ttl.wrapping_add(1)
                     && this.ttl != 255
+                    && slot.may_leave_as(&this, &shares_address)
                 {
-                    slot.used = false;
+                    slot.flags = 0;
                     return Some(*slot);
                 }
-                // the same packet again (not forwarded): it replaces the older copy
-                *slot = LegSeen { used: true, ..this };
+                // the same packet again, or a look-alike: it replaces the older copy; a weak
+                // fingerprint carried by two flows at once stops pairing until it rests
+                let ambiguous = near
+                    && (slot.has(AMBIGUOUS) || (slot.flow != this.flow && !this.has(REWRITABLE)));
+                *slot = this;
+                if ambiguous {
+                    slot.flags |= AMBIGUOUS;
+                }
                 return None;
             }
-            if !slot.used && free.is_none() {
+            if !slot.has(USED) && free.is_none() {
                 free = Some(i);
             }
         }
@@ -112,7 +176,7 @@ impl ForwardDetector {
                 .unwrap_or(0)
         });
         if let Some(slot) = set.get_mut(victim) {
-            *slot = LegSeen { used: true, ..this };
+            *slot = this;
         }
         None
     }

@@ -123,15 +123,16 @@ impl FlowTable {
                 }
             }
         }
-        let arrived = k.forward_fp.and_then(|fp| {
-            self.forward.observe(LegSeen {
-                fp,
-                ts,
-                flow: idx as u32,
-                dir: dir as u8,
-                ttl: p.ttl,
-                used: true,
+        let flows = &self.flows;
+        let shares_address = |held: &LegSeen| {
+            flows.get(held.flow as usize).is_some_and(|f| {
+                let d = usize::from(held.dir);
+                f.key.sender(d).ip == p.src || f.key.sender(1 - d).ip == p.dst
             })
+        };
+        let arrived = k.forward_fp.and_then(|fp| {
+            self.forward
+                .observe(LegSeen::of(p, fp, ts, idx, dir), shares_address)
         });
         // the leaving leg of a packet that arrived in the same flow
         let second_leg = arrived.is_some_and(|a| self.forwarded(a, idx, key, dir));

@@ -378,3 +378,107 @@ fn history_text_reads_like_the_rendered_string() {
         "abcdefghijklmno"
     );
 }
+
+/// A UDP datagram with IP ID 0 (DF, as Linux sends them) and payload digest `digest`: a weak
+/// fingerprint, the same for every datagram with that payload.
+fn udp_id0(src: &str, sport: u16, dst: &str, dport: u16, ttl: u8, digest: u64) -> Packet {
+    let mut p = packet(src, dst, ttl, Transport::Udp { sport, dport });
+    p.digest = digest;
+    p.digest_len = 29;
+    p.payload_len = 29;
+    p
+}
+
+#[test]
+fn a_reply_that_looks_like_its_request_is_not_a_forward() {
+    // an echo service: the reply repeats the query byte for byte, TTL one lower
+    let mut t = FlowTable::new(100);
+    t.add(&udp_id0("10.1.0.5", 40000, "10.2.0.53", 7, 64, 9), 0, 71, 1);
+    t.add(
+        &udp_id0("10.2.0.53", 7, "10.1.0.5", 40000, 63, 9),
+        300_000,
+        71,
+        2,
+    );
+    assert_eq!(t.forwarded_packets, 0);
+    let (flows, links) = t.finish();
+    assert!(links.is_empty());
+    assert_eq!(flows.len(), 1);
+    // one request and one reply, neither forwarded
+    assert_eq!(flows[0].packets, [1, 1]);
+    assert_eq!(flows[0].forwarded(), [0, 0]);
+    assert_eq!(flows[0].forwarded_in(), [0, 0]);
+}
+
+#[test]
+fn look_alike_flows_are_not_linked() {
+    // the server's point of 200 echo exchanges 50 us apart: query i (TTL 63) and reply i
+    // (TTL 64) carry the same payload as every other, so reply i then query i+1 look like
+    // one packet forwarded with both addresses rewritten
+    let mut t = FlowTable::new(1000);
+    for i in 0..200u16 {
+        let client = format!("10.1.{}.{}", i / 200, i % 200 + 1);
+        let ts = i64::from(i) * 50_000;
+        let q = udp_id0(&client, 10_000 + i, "10.2.0.53", 7, 63, 9);
+        let r = udp_id0("10.2.0.53", 7, &client, 10_000 + i, 64, 9);
+        t.add(&q, ts, 71, u64::from(i) * 2 + 1);
+        t.add(&r, ts + 100_000, 71, u64::from(i) * 2 + 2);
+    }
+    assert_eq!(t.forwarded_packets, 0);
+    let (flows, links) = t.finish();
+    assert!(links.is_empty());
+    assert_eq!(flows.len(), 200);
+    assert!(flows.iter().all(|f| f.packets == [1, 1]));
+}
+
+/// Adds datagrams of one payload (see [`udp_id0`]) to port 53: (source, source port,
+/// destination, TTL, time).
+fn add_id0(t: &mut FlowTable, legs: &[(&str, u16, &str, u8, i64)]) {
+    for (n, &(src, sport, dst, ttl, ts)) in legs.iter().enumerate() {
+        t.add(&udp_id0(src, sport, dst, 53, ttl, 9), ts, 71, n as u64 + 1);
+    }
+}
+
+#[test]
+fn look_alikes_of_other_flows_make_a_weak_fingerprint_pair_nothing() {
+    // two clients send the same datagram to one server within the window; the NVA's leaving
+    // leg (source NAT) could be either client's
+    let mut t = FlowTable::new(100);
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.1.0.6", 40001, "10.2.0.53", 64, 1_000),
+            ("10.9.0.1", 50000, "10.2.0.53", 63, 2_000),
+        ],
+    );
+    assert_eq!(t.forwarded_packets, 0);
+    assert!(t.finish().1.is_empty());
+}
+
+#[test]
+fn a_weak_fingerprint_still_links_a_source_nat() {
+    // one datagram (IP ID 0) arriving and leaving behind a source NAT: same destination
+    let mut t = FlowTable::new(100);
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.9.0.1", 50000, "10.2.0.53", 63, 20_000),
+        ],
+    );
+    let (flows, links) = t.finish();
+    assert_eq!(flows.len(), 2);
+    assert_eq!(links.len(), 1);
+    assert_eq!((links[0].from, links[0].to, links[0].packets), (0, 1, 1));
+    // rewriting both addresses needs a fingerprint that survives it
+    let mut t = FlowTable::new(100);
+    add_id0(
+        &mut t,
+        &[
+            ("10.1.0.5", 40000, "10.2.0.53", 64, 0),
+            ("10.9.0.1", 50000, "10.3.0.53", 63, 20_000),
+        ],
+    );
+    assert!(t.finish().1.is_empty());
+}

@@ -4,13 +4,25 @@
 //! at most one arriving and one leaving sighting per point (retransmitted copies are other
 //! packets). Each packet's sightings are then put in path order: the point hosting the sender
 //! first, the point hosting the receiver last, the others by TTL (forwarding lowers it),
-//! arriving before leaving, then time.
+//! arriving before leaving, then time. Grouping costs O(sightings x [`LOOK_BACK`]) whatever
+//! the traffic: among many sightings of one key (look-alike packets of many clients) a
+//! sighting looks back at the packets of the last [`MATCH_WINDOW_NS`], at most
+//! [`LOOK_BACK`] of them.
 
 use super::{ends, Context, Role};
 use crate::correlate::model::Sighting;
 use crate::correlate::nodes::FlowRef;
 use crate::correlate::MATCH_WINDOW_NS;
 use crate::flow::Sample;
+use crate::hash::FastState;
+
+/// (packet, point, leaving) of the sightings grouped so far.
+type Taken = std::collections::HashSet<(u32, usize, bool), FastState>;
+
+/// Packets of one key a sighting may join, the latest first: more within the window are
+/// look-alikes that time cannot tell apart anyway, and the sighting starts a packet of its
+/// own.
+const LOOK_BACK: usize = 64;
 
 /// A sampled sighting inside one conversation, before it is grouped into packets.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +45,8 @@ pub(super) struct Scratch {
     cluster_of: Vec<u32>,
     /// The first sighting of each packet.
     heads: Vec<usize>,
+    /// (packet, point, leaving) of the sightings grouped so far: one of each per packet.
+    taken: Taken,
     /// Sightings (indices into `obs`) packet after packet, each in path order.
     ord: Vec<u32>,
     /// Each packet's range in `ord`.
@@ -96,7 +110,7 @@ impl Context<'_> {
         cdir: impl Fn(usize) -> usize,
     ) -> Packets<'s> {
         self.observe(&mut s.obs, members, cdir);
-        cluster(&s.obs, &mut s.cluster_of, &mut s.heads);
+        cluster(&s.obs, &mut s.cluster_of, &mut s.heads, &mut s.taken);
         path_order(s);
         Packets {
             obs: &s.obs,
@@ -147,34 +161,39 @@ impl Context<'_> {
 }
 
 /// Each sighting's packet (`cluster_of`, the packets' first sightings in `heads`): same key,
-/// same direction, within the window, one arriving and one leaving sighting per point.
-fn cluster(obs: &[Obs], cluster_of: &mut Vec<u32>, heads: &mut Vec<usize>) {
+/// same direction, within the window, one arriving and one leaving sighting per point. The
+/// sightings of a key are in time order, so are its packets: a sighting looks back from the
+/// latest packet until one is out of the window, [`LOOK_BACK`] at most.
+fn cluster(obs: &[Obs], cluster_of: &mut Vec<u32>, heads: &mut Vec<usize>, taken: &mut Taken) {
     cluster_of.clear();
     heads.clear();
+    if taken.capacity() > 4 * obs.len() + 1024 {
+        *taken = Taken::default(); // clearing a large table costs its size
+    }
+    taken.clear();
     let mut i = 0;
     while i < obs.len() {
         let start = heads.len();
-        let run_start = i;
         let key = obs[i].key;
         while i < obs.len() && obs[i].key == key {
             let o = &obs[i];
-            let slot = (start..heads.len()).rev().find(|&c| {
-                let head = &obs[heads[c]];
-                head.cdir == o.cdir
-                    && o.ts - head.ts <= MATCH_WINDOW_NS
-                    && !(run_start..i).any(|k| {
-                        cluster_of[k] as usize == c
-                            && obs[k].sighting.point == o.sighting.point
-                            && obs[k].sighting.leaving == o.sighting.leaving
-                    })
-            });
-            match slot {
-                Some(c) => cluster_of.push(c as u32),
+            let (point, leaving) = (o.sighting.point, o.sighting.leaving);
+            let slot = (start..heads.len())
+                .rev()
+                .take(LOOK_BACK)
+                .take_while(|&c| o.ts - obs[heads[c]].ts <= MATCH_WINDOW_NS)
+                .find(|&c| {
+                    obs[heads[c]].cdir == o.cdir && !taken.contains(&(c as u32, point, leaving))
+                });
+            let c = match slot {
+                Some(c) => c as u32,
                 None => {
-                    cluster_of.push(heads.len() as u32);
                     heads.push(i);
+                    (heads.len() - 1) as u32
                 }
-            }
+            };
+            cluster_of.push(c);
+            taken.insert((c, point, leaving));
             i += 1;
         }
     }
@@ -189,6 +208,7 @@ fn path_order(s: &mut Scratch) {
         heads,
         ord,
         ranges,
+        ..
     } = s;
     ord.clear();
     ord.extend(0..obs.len() as u32);
@@ -213,5 +233,82 @@ fn path_order(s: &mut Scratch) {
             k += 1;
         }
         ranges[c] = (start, k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Endpoint;
+
+    /// A sighting of key 7 at `point`, at `ts` (ns), in client direction `cdir`.
+    fn obs(point: usize, ts: i64, cdir: u8) -> Obs {
+        let end = Endpoint {
+            ip: std::net::Ipv4Addr::new(10, 0, 0, 1).into(),
+            port: 53,
+        };
+        Obs {
+            key: 7,
+            ts,
+            cdir,
+            rank: Role::Transit,
+            sample: Sample::default(),
+            sighting: Sighting {
+                point,
+                ts,
+                ttl: 64,
+                leaving: false,
+                src: end,
+                dst: end,
+                frame: 1,
+            },
+        }
+    }
+
+    fn clusters(o: &[Obs]) -> (Vec<u32>, Vec<usize>) {
+        let (mut of, mut heads, mut taken) = (Vec::new(), Vec::new(), Taken::default());
+        cluster(o, &mut of, &mut heads, &mut taken);
+        (of, heads)
+    }
+
+    #[test]
+    fn look_alike_sightings_pair_one_per_point() {
+        // 20,000 look-alike packets 50 us apart, each seen at two points at once (on the
+        // aligned timeline): 10,000 within the window of each
+        let o: Vec<Obs> = (0..20_000i64)
+            .flat_map(|k| [obs(0, k * 50_000, 0), obs(1, k * 50_000 + 1, 0)])
+            .collect();
+        let (of, heads) = clusters(&o);
+        assert_eq!(heads.len(), 20_000);
+        let mut size = vec![0u32; heads.len()];
+        for c in of {
+            size[c as usize] += 1;
+        }
+        assert!(size.iter().all(|&n| n == 2));
+    }
+
+    #[test]
+    fn a_sighting_looks_back_at_most_look_back_packets() {
+        // a packet seen at point 0, then more look-alikes in the other direction than a
+        // sighting looks back at: the last sighting (point 1) starts a packet of its own
+        let mut o = vec![obs(0, 0, 0)];
+        o.extend((0..LOOK_BACK as i64).map(|k| obs(0, 1 + k, 1)));
+        o.push(obs(1, 1_000, 0));
+        let (of, heads) = clusters(&o);
+        assert_eq!(heads.len(), LOOK_BACK + 2);
+        // within the bound it joins the first packet
+        o.remove(1);
+        let (of2, heads2) = clusters(&o);
+        assert_eq!(heads2.len(), LOOK_BACK);
+        assert_eq!(of2.last(), Some(&0));
+        assert_ne!(of.last(), Some(&0));
+    }
+
+    #[test]
+    fn sightings_out_of_the_window_start_a_packet() {
+        let o = [obs(0, 0, 0), obs(1, MATCH_WINDOW_NS + 1, 0)];
+        assert_eq!(clusters(&o).1.len(), 2);
+        let o = [obs(0, 0, 0), obs(1, MATCH_WINDOW_NS, 0)];
+        assert_eq!(clusters(&o).1.len(), 1);
     }
 }
