@@ -6,8 +6,9 @@
 //! (`Conversation::traces`) is one arrow through the lanes where it was seen: a dot where a
 //! point captured it, a short thick segment where a point held it (arriving, then leaving),
 //! a square where a point rewrote it (NAT), a hollow ring where the arrow crosses a lane whose
-//! point never saw that direction (bypassed), a grey dot where that point saw the direction
-//! but this packet was not matched there, a red cross after the point where its direction was
+//! point never saw that direction (bypassed), a small dot where that point's flow counted the
+//! direction but this packet was not matched there one by one (the flow tables know it was
+//! there: sampled or not, it was seen), a red cross after the point where its direction was
 //! lost (`Conversation::losses`). A direction no packet was followed for (seen at one point
 //! only) gets one arrow for its first packet, labelled with how many it stands for.
 //!
@@ -64,9 +65,12 @@ pub struct Packet {
     pub obs: Vec<Obs>,
     /// Not seen at the far end of the lanes in its direction: dropped or routed away.
     pub lost: bool,
-    /// Lanes of the points its direction crossed: a lane it crosses without a sighting is
-    /// then "not matched there" rather than "bypassed".
-    pub path_lanes: Vec<usize>,
+    /// Lanes of the points whose flow counted packets of its direction: a lane it crosses
+    /// without a sighting is then "counted there, not matched one by one" rather than
+    /// "bypassed" (the flow tables saw that direction there).
+    pub counted_lanes: Vec<usize>,
+    /// More for the tooltip: the TCP sequence number, what the flow tables counted.
+    pub hover: String,
 }
 
 /// Everything one ladder shows.
@@ -365,10 +369,33 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
             }
         }
     };
-    let path_lanes = |dir: usize| -> Vec<usize> {
-        c.route[dir]
+    // the flow tables' word: the points that counted packets of a direction saw them all,
+    // matched one by one or not
+    let counted = |dir: usize| -> Vec<(usize, usize)> {
+        c.points
             .iter()
-            .filter_map(|h| lane_of.get(&h.point).copied())
+            .filter(|p| p.packets[dir] > 0)
+            .filter_map(|p| Some((*lane_of.get(&p.point)?, p.point)))
+            .collect()
+    };
+    let counted_lanes =
+        |dir: usize| -> Vec<usize> { counted(dir).into_iter().map(|(l, _)| l).collect() };
+    // tooltip lines for the counting points a trace crosses without a sighting
+    let counted_hover = |dir: usize, obs: &[Obs], seen_at: &[usize]| -> Vec<String> {
+        let lo = obs.iter().map(|o| o.lane).min().unwrap_or(0);
+        let hi = obs.iter().map(|o| o.lane).max().unwrap_or(0);
+        counted(dir)
+            .into_iter()
+            .filter(|&(lane, pt)| lane > lo && lane < hi && !seen_at.contains(&pt))
+            .filter_map(|(_, pt)| {
+                let p = c.at(pt)?;
+                Some(format!(
+                    "{}: its flow counted {} {} (this one not matched there one by one)",
+                    name(pt),
+                    p.packets[dir],
+                    words[dir]
+                ))
+            })
             .collect()
     };
     let mut packets: Vec<Packet> = Vec::new();
@@ -399,15 +426,24 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
         };
         let lost = lost_after(c, dir, last.point);
         infer(&mut obs, dir, !forwarded_at.is_empty());
+        let seen_at: Vec<usize> = t.sightings.iter().map(|s| s.point).collect();
+        let mut hover = Vec::new();
+        if c.ip_proto == 6 {
+            let first = t.sightings.first().map_or(last.point, |s| s.point);
+            hover.push(format!("TCP seq {} (as seen at {})", t.seq, name(first)));
+        }
+        hover.extend(counted_hover(dir, &obs, &seen_at));
         packets.push(Packet {
             dir,
             label: trace_label(c, &t),
             obs,
             lost,
-            path_lanes: path_lanes(dir),
+            counted_lanes: counted_lanes(dir),
+            hover: hover.join("\n"),
         });
     }
     let traced = packets.len();
+    let per_dir = [0, 1].map(|d| packets.iter().filter(|p| p.dir == d).count() as u64);
     // directions no packet of was followed: their first packet, along the route
     let sent = |dir: usize| {
         c.points
@@ -443,7 +479,8 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
             label: format!("{} ×{}", words[dir], sent(dir)),
             obs,
             lost,
-            path_lanes: path_lanes(dir),
+            counted_lanes: counted_lanes(dir),
+            hover: String::new(),
         });
     }
     packets.sort_by_key(|p| {
@@ -471,6 +508,9 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
         }
         s.push('.');
         notes.push(s);
+        if let Some(n) = left_out_note(c, words, per_dir) {
+            notes.push(n);
+        }
     }
     if packets.len() > traced {
         notes.push(if c.points.len() == 1 {
@@ -511,11 +551,53 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
         id: a.id(i),
         title: conversation_label(c),
         verdict: j.verdict.name().to_string(),
-        evidence: a.reason(c, &a.point_names()),
+        evidence: a.reason(c, &a.point_names()).replace(" -> ", " → "),
         lanes,
         packets,
         notes,
     }
+}
+
+/// Which packets a ladder of traces leaves out, per direction ("Not drawn: 1 client packet
+/// and 1 server packet ..."), from the most any point counted that way; None when every
+/// packet is drawn.
+fn left_out_note(c: &Conversation, words: [&str; 2], drawn: [u64; 2]) -> Option<String> {
+    // a forwarder counts each packet twice (arriving and leaving)
+    let most = |dir: usize| {
+        c.points
+            .iter()
+            .map(|p| p.packets[dir] - p.forwarded[dir].min(p.packets[dir]))
+            .max()
+            .unwrap_or(0)
+    };
+    let missing: Vec<String> = (0..2)
+        .filter_map(|dir| {
+            let n = most(dir).saturating_sub(drawn[dir]);
+            (n > 0).then(|| {
+                let what = words[dir];
+                // "client packets" -> "1 client packet", "replies" -> "1 reply"
+                let one = what
+                    .strip_suffix("ies")
+                    .map(|w| format!("{w}y"))
+                    .unwrap_or_else(|| what.trim_end_matches('s').to_string());
+                format!("{n} {}", if n == 1 { one.as_str() } else { what })
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let beyond = (c.matched_packets as usize) > crate::correlate::MAX_TRACES;
+    Some(format!(
+        "Not drawn: {}: {}; the flow tables count every packet, and a lane's small dots mark \
+         where a point's flow counted a packet that was not matched there one by one.",
+        missing.join(" and "),
+        if beyond {
+            "matched after the earliest ones kept for the picture, or not followed across the points"
+        } else {
+            "not followed one by one across the points (not sampled, or seen at one point only)"
+        }
+    ))
 }
 
 /// What the times mean: as captured, or aligned to a reference clock (and how well).
@@ -552,7 +634,6 @@ const BREAK_NS: i64 = 100_000_000;
 const HEADER_H: f64 = 42.0;
 const DOT: f64 = 4.5;
 const SLANT: f64 = 12.0;
-const UNMATCHED: &str = "#9e9e9e";
 
 /// Vertical extra space for a gap of `dt` nanoseconds (0 for the same instant of one packet).
 fn step(dt: i64) -> f64 {
@@ -577,6 +658,15 @@ fn gap_text(ns: i64) -> String {
     }
 }
 
+/// Where an arrow crosses the lane of a point that never saw its direction: the arrow is
+/// cut by a white gap the lane runs through unbroken (the arrow passes behind it), with a
+/// hollow ring on the lane, so the crossing cannot read as a hop.
+fn skipped_mark(svg: &mut Svg, x: f64, y: f64, colour: &str) {
+    svg.rect(x - 11.0, y - 6.0, 22.0, 12.0, "#ffffff", None);
+    svg.line(x, y - 8.0, x, y + 8.0, RULE, 1.5, None);
+    svg.circle(x, y, DOT - 1.0, "#ffffff", Some((colour, 1.5)));
+}
+
 /// A legend item drawn at (x, y): its sample and label; returns its width.
 fn legend_item(svg: &mut Svg, x: f64, y: f64, kind: usize, label: &str, draw: bool) -> f64 {
     let w = 34.0 + super::text_width(label, 11.0) + 18.0;
@@ -591,9 +681,15 @@ fn legend_item(svg: &mut Svg, x: f64, y: f64, kind: usize, label: &str, draw: bo
         }
         2 => svg.circle(x + 14.0, y, DOT, INK, None),
         3 => svg.rect(x + 14.0 - DOT, y - DOT, DOT * 2.0, DOT * 2.0, INK, None),
-        4 => svg.circle(x + 14.0, y, DOT, "#ffffff", Some((INK, 1.5))),
+        4 => {
+            svg.line(x, y, x + 28.0, y, INK, 2.0, None);
+            skipped_mark(svg, x + 14.0, y, INK);
+        }
         5 => svg.cross(x + 14.0, y, 5.0, LOST),
-        7 => svg.circle(x + 14.0, y, DOT - 1.0, UNMATCHED, None),
+        7 => {
+            svg.line(x, y, x + 28.0, y, INK, 2.0, None);
+            svg.circle(x + 14.0, y, DOT, INK, Some(("#ffffff", 1.5)));
+        }
         _ => svg.line(x, y, x + 28.0, y, INK, 1.5, Some("5 4")),
     }
     svg.text(x + 34.0, y + 4.0, label, TextStyle::new(11.0, INK));
@@ -728,15 +824,21 @@ pub fn render(l: &Ladder) -> String {
         for w in p.obs.windows(2) {
             let (lo, hi) = (w[0].lane.min(w[1].lane), w[0].lane.max(w[1].lane));
             for m in lo + 1..hi {
-                crossed[usize::from(p.path_lanes.contains(&m))] = true;
+                crossed[usize::from(p.counted_lanes.contains(&m))] = true;
             }
         }
     }
     if crossed[0] {
-        legend_kinds.push((4, "lane crossed, not seen there"));
+        legend_kinds.push((
+            4,
+            "lane crossed, not seen there: the arrow passes behind a gap",
+        ));
     }
     if crossed[1] {
-        legend_kinds.push((7, "on the path, this packet not matched there"));
+        legend_kinds.push((
+            7,
+            "counted by that point's flow, not matched there one by one",
+        ));
     }
     if l.packets.iter().any(|p| p.lost) {
         legend_kinds.push((5, "lost: not seen after this point"));
@@ -884,6 +986,9 @@ pub fn render(l: &Ladder) -> String {
                 .filter(|o| !o.detail.is_empty())
                 .map(|o| o.detail.clone()),
         );
+        if !p.hover.is_empty() {
+            tip.push(p.hover.clone());
+        }
         svg.tooltip(&tip.join("\n"));
         let ys = &row_y[pi];
         // the label in the left column
@@ -925,16 +1030,20 @@ pub fn render(l: &Ladder) -> String {
                 dash,
             );
             svg.arrowhead(tx, ty, dx, dy, 10.0, colour);
-            // lanes crossed without being seen
+            // lanes crossed without a sighting: counted there by the flow, or passed by
             let (lo, hi) = (a.lane.min(b.lane), a.lane.max(b.lane));
             for m in lo + 1..hi {
                 let xm = lane_x(m);
                 let ym = ya + (yb - ya) * (xm - xa) / dx;
-                if p.path_lanes.contains(&m) {
-                    svg.circle(xm, ym, DOT - 1.0, UNMATCHED, None);
+                let lane = l.lanes.get(m).map_or("", |x| x.name.as_str());
+                if p.counted_lanes.contains(&m) {
+                    svg.open(&[("class", "counted"), ("data-lane", lane)]);
+                    svg.circle(xm, ym, DOT, colour, Some(("#ffffff", 1.5)));
                 } else {
-                    svg.circle(xm, ym, DOT, "#ffffff", Some((colour, 1.5)));
+                    svg.open(&[("class", "skipped"), ("data-lane", lane)]);
+                    skipped_mark(&mut svg, xm, ym, colour);
                 }
+                svg.close();
             }
         }
         for (k, o) in p.obs.iter().enumerate() {
@@ -1046,14 +1155,16 @@ mod tests {
                     label: "echo request".into(),
                     obs: vec![obs(0, 0), obs(2, 50_000)],
                     lost: false,
-                    path_lanes: vec![0, 2],
+                    counted_lanes: vec![0, 2],
+                    hover: String::new(),
                 },
                 Packet {
                     dir: 1,
                     label: "echo reply".into(),
                     obs: vec![obs(2, 100_000), obs(1, 120_000), obs(0, 150_000)],
                     lost: false,
-                    path_lanes: vec![2, 1, 0],
+                    counted_lanes: vec![2, 1, 0],
+                    hover: String::new(),
                 },
             ],
             notes: vec![],
@@ -1062,7 +1173,9 @@ mod tests {
         assert_eq!(svg.matches("class=\"packet\"").count(), 2);
         assert!(svg.contains("data-lane=\"hub-nva\""));
         assert!(svg.contains("&lt;odd&gt; &amp; &quot;quoted&quot;"));
-        // the request bypassed hub-nva: a hollow ring
+        // the request bypassed hub-nva: a gap, a hollow ring, named
         assert!(svg.contains("fill=\"#ffffff\" stroke=\"#1f77b4\""));
+        assert!(svg.contains("class=\"skipped\" data-lane=\"hub-nva\""));
+        assert!(!svg.contains("class=\"counted\""));
     }
 }
