@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::browser::{chromium, Browser};
 use common::TempDir;
 
 use std::path::Path;
@@ -132,4 +133,87 @@ fn ladders_draw_what_the_flow_tables_know_and_name_what_they_leave_out() {
     }
     assert!(ladders >= 10, "only {ladders} ladders in the stage reports");
     assert!(skipped_marks > 0, "stage 3's bypass is drawn somewhere");
+}
+
+/// Measures the page in the browser: a copy of `page` without its Content-Security-Policy
+/// (which forbids every script, rightly) and with a script that writes what it measured into
+/// the DOM: the page's scroll width, the window's width, and the smallest size any visible
+/// SVG text is drawn at, in CSS pixels (its font size times the picture's scale).
+fn measure(browser: &Browser, page: &Path, width: u32, scratch: &Path) -> (f64, f64, f64, String) {
+    let html = read(page);
+    let start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("the page has a policy");
+    let end = start + html[start..].find("/>").expect("the meta tag ends") + 2;
+    let script = r#"<script>
+addEventListener('load', () => {
+  let least = Infinity, what = '';
+  for (const t of document.querySelectorAll('svg text')) {
+    const m = t.getScreenCTM();
+    const r = t.getBoundingClientRect();
+    if (!m || r.width === 0 || !t.textContent.trim()) continue;
+    const px = parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+    if (px < least) { least = px; what = t.textContent.slice(0, 60); }
+  }
+  const out = document.createElement('pre');
+  out.id = 'measured';
+  out.textContent = [document.documentElement.scrollWidth, innerWidth, least, what].join('|');
+  document.body.appendChild(out);
+});
+</script>"#;
+    let probe =
+        html[..start].to_string() + &html[end..].replace("</body>", &format!("{script}</body>"));
+    let copy = scratch.join(format!("measure-{width}.html"));
+    std::fs::write(&copy, probe).expect("the probe page is written");
+    let (dom, console) = browser.run(
+        &copy,
+        &["--dump-dom".into(), format!("--window-size={width},1200")],
+        scratch,
+    );
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let at = dom.find("<pre id=\"measured\">").expect("the probe ran") + 19;
+    let line = &dom[at..at + dom[at..].find("</pre>").expect("the probe's output ends")];
+    let f: Vec<&str> = line.splitn(4, '|').collect();
+    let num = |s: &str| {
+        s.parse::<f64>()
+            .unwrap_or_else(|_| panic!("a number: {line}"))
+    };
+    (num(f[0]), num(f[1]), num(f[2]), f[3].to_string())
+}
+
+#[test]
+fn the_page_reads_on_a_wide_screen_and_on_the_narrowest_window() {
+    let Some(bin) = chromium() else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(!ci, "CI must install a browser for this test (see .ci/run)");
+        eprintln!("SKIPPED the_page_reads_on...: no Chromium found (set FLOWCHECK_CHROMIUM)");
+        return;
+    };
+    let browser = Browser { bin };
+    let scratch = TempDir::new("screens");
+    let stage3 = common::captures().join("stage3");
+    let busy = common::shared().join("corpus/files/wireshark_samples-test.pcapng");
+    for (captures, tag) in [(stage3, "stage3"), (busy, "busy")] {
+        let (dir, _) = report_and_json(&captures, tag);
+        let page = dir.path().join("out").join("index.html");
+        assert!(
+            !read(&page).contains("-&gt;"),
+            "{tag}: an arrow written as two characters that can break apart"
+        );
+        for width in [1400, 500] {
+            let (scroll, inner, least, what) = measure(&browser, &page, width, scratch.path());
+            assert!(
+                inner > 0.0 && inner <= width as f64,
+                "{tag} at {width}: window {inner}"
+            );
+            assert!(
+                scroll <= inner,
+                "{tag} at {width} px: the page is {scroll} px wide in a {inner} px window"
+            );
+            assert!(
+                least >= 8.0 - 0.01,
+                "{tag} at {width} px: picture text drawn at {least:.2} px: {what:?}"
+            );
+        }
+    }
 }

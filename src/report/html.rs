@@ -147,6 +147,14 @@ td.name { white-space: nowrap; font-weight: bold; }
 td.mono { font-family: Menlo, Consolas, monospace; font-size: 12px; white-space: nowrap; }
 figure { margin: 14px 0 22px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; display: block; }
+div.wide { overflow-x: auto; max-width: 100%; }
+h1, h2, h3, p, li, summary, footer { overflow-wrap: anywhere; }
+@media (max-width: 760px) {
+  main { padding: 14px 10px 32px; }
+  h1 { font-size: 21px; }
+  div.wide table { min-width: 980px; }
+  div.wide td:last-child, table.verdicts td:nth-child(4) { min-width: 16em; }
+}
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }
 ul.noise { color: #555; font-size: 13px; margin: 6px 0; }
@@ -171,15 +179,54 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 fn figure(out: &mut String, p: &Picture) {
+    let svg = strip_prolog(&p.svg);
+    let svg_html = match svg_min_width(svg) {
+        Some(w) => format!("<svg style=\"min-width:{:.0}px\"{}", w.ceil(), &svg[4..]),
+        None => svg.to_string(),
+    };
     let _ = writeln!(
         out,
         "<figure id=\"fig-{}\">\n{}<figcaption>{} · <a href=\"{}\">{}</a></figcaption>\n</figure>",
         escape(p.file.trim_end_matches(".svg")),
-        strip_prolog(&p.svg),
+        svg_html,
         escape(&p.title),
         escape(&p.file),
         escape(&p.file)
     );
+}
+
+/// Smallest text a page may draw a picture's text at, in CSS pixels.
+const MIN_TEXT_PX: f64 = 8.0;
+
+/// The narrowest a picture may be shown so that its smallest text stays at least
+/// [`MIN_TEXT_PX`] (its figure scrolls sideways below that): its width times the smallest
+/// scale, from the `width` of the `<svg>` element and the smallest `font-size` it uses. None
+/// when its smallest text is that large already at any width it is shrunk to, or it has no
+/// width.
+fn svg_min_width(svg: &str) -> Option<f64> {
+    let attr = |s: &str, name: &str| -> Option<f64> {
+        let at = s.find(name)? + name.len();
+        let rest = &s[at..];
+        rest[..rest.find('"')?].parse().ok()
+    };
+    let head = &svg[..svg.find('>')?];
+    let width = attr(head, " width=\"")?;
+    let smallest = svg
+        .match_indices("font-size=\"")
+        .filter_map(|(i, _)| attr(&svg[i..], "font-size=\""))
+        .fold(f64::INFINITY, f64::min);
+    (smallest.is_finite() && smallest > 0.0 && svg.starts_with("<svg "))
+        .then(|| width * MIN_TEXT_PX / smallest)
+}
+
+/// The HTML of a finished page made to read on any width: every table in a box of its own
+/// that scrolls sideways (the page never does), and each `->` one arrow glyph that cannot
+/// break in two.
+fn narrow_ready(page: String) -> String {
+    page.replace("<table", "<div class=\"wide\"><table")
+        .replace("</table>", "</table></div>")
+        .replace(" -&gt; ", " → ")
+        .replace("-&gt;", "→")
 }
 
 /// The SVG element alone (plotters writes no XML declaration; this keeps it so).
@@ -433,7 +480,7 @@ this report is on the reference's timeline.</p>",
         env!("CARGO_PKG_VERSION")
     );
     o.push_str("</main>\n</body>\n</html>\n");
-    o
+    narrow_ready(o)
 }
 
 /// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
