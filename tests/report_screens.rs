@@ -217,3 +217,70 @@ fn the_page_reads_on_a_wide_screen_and_on_the_narrowest_window() {
         }
     }
 }
+
+#[test]
+fn charts_name_their_dots_and_keep_small_bars_visible() {
+    // stage 3: every latency dot names its conversation and packet on hover
+    let (dir, doc) = report_and_json(&common::captures().join("stage3"), "charts3");
+    let text = read(&dir.path().join("out").join("latency.svg"));
+    let svg = parse(&text);
+    let dots: Vec<_> = svg
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("dot"))
+        .collect();
+    assert!(!dots.is_empty(), "no latency dot has a hover target");
+    for dot in &dots {
+        let title = dot
+            .children()
+            .find(|n| n.has_tag_name("title"))
+            .and_then(|t| t.text())
+            .unwrap_or_default();
+        let id: usize = title
+            .strip_prefix("conversation ")
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("a dot's title names no conversation: {title:?}"));
+        assert!(id >= 1 && id <= doc["conversations"].as_array().unwrap().len());
+        assert!(
+            title.contains("seq ") || title.contains("median"),
+            "{title}"
+        );
+    }
+    // every axis says its unit
+    for chart in ["latency.svg", "timeline.svg", "summary.svg"] {
+        let words = read(&dir.path().join("out").join(chart));
+        assert!(
+            ["(µs)", "(ms)", "packets", "conversations"]
+                .iter()
+                .any(|u| words.contains(u)),
+            "{chart} has no unit on its axis"
+        );
+    }
+    // a busy capture: the 16 symmetric conversations beside 1,137 others are a visible,
+    // labelled bar
+    let busy = common::shared().join("corpus/files/wireshark_samples-test.pcapng");
+    let (dir, _) = report_and_json(&busy, "charts-busy");
+    let text = read(&dir.path().join("out").join("summary.svg"));
+    let svg = parse(&text);
+    let green: Vec<f64> = svg
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#2E7D32"))
+        .filter(|n| n.attribute("height") != Some("14"))
+        .filter_map(|n| n.attribute("width")?.parse().ok())
+        .collect();
+    assert!(!green.is_empty(), "no symmetric bar");
+    assert!(
+        green.iter().all(|&w| w >= 3.0),
+        "a bar too thin to see: {green:?}"
+    );
+    let labels: Vec<&str> = svg
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(
+        labels.contains(&"16"),
+        "the small bar is labelled: {labels:?}"
+    );
+}

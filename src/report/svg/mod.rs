@@ -20,6 +20,7 @@
 
 pub mod charts;
 pub mod ladder;
+pub mod latency;
 pub mod matrix;
 
 use crate::report::text::is_invisible;
