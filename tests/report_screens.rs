@@ -284,3 +284,49 @@ fn charts_name_their_dots_and_keep_small_bars_visible() {
         "the small bar is labelled: {labels:?}"
     );
 }
+
+#[test]
+fn a_busy_capture_shows_alike_conversations_as_one_row() {
+    let busy = common::shared().join("corpus/files/wireshark_samples-test.pcapng");
+    let (dir, doc) = report_and_json(&busy, "busy-rows");
+    let html = read(&dir.path().join("out").join("index.html"));
+    let page = parse(&html);
+    let rows: Vec<_> = page
+        .descendants()
+        .filter(|n| n.has_tag_name("tr") && n.attribute("data-verdict").is_some())
+        .collect();
+    let covered: usize = rows
+        .iter()
+        .map(|r| {
+            r.attribute("data-count")
+                .map_or(1, |n| n.parse().expect("a count"))
+        })
+        .sum();
+    let total = doc["conversations"].as_array().unwrap().len();
+    assert_eq!(covered, total, "every conversation is in one row");
+    assert!(
+        rows.len() < 100,
+        "{} rows for {total} conversations",
+        rows.len()
+    );
+    // the 500-odd broadcasts to one address are one row, and the symmetric ones stay visible
+    let biggest = rows
+        .iter()
+        .filter_map(|r| r.attribute("data-count")?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0);
+    assert!(biggest >= 500, "largest group {biggest}");
+    let first_symmetric = rows
+        .iter()
+        .position(|r| r.attribute("data-verdict") == Some("symmetric"))
+        .expect("a symmetric row");
+    assert!(
+        first_symmetric < 20,
+        "the symmetric conversations come after {first_symmetric} rows"
+    );
+    let matrix = read(&dir.path().join("out").join("matrix.svg"));
+    assert!(
+        matrix.contains("clients →"),
+        "the matrix groups alike rows too"
+    );
+}

@@ -398,6 +398,8 @@ this report is on the reference's timeline.</p>",
         .copied()
         .partition(|&i| svg::worth_showing(&a.conversations[i].1));
     o.push_str("<h2 id=\"verdicts\">Verdicts</h2>\n");
+    // many alike conversations (a busy LAN's announcements) as one row each
+    let (worth, one_way) = (super::rows::rows(a, &worth), super::rows::rows(a, &one_way));
     let mut listed = 0usize;
     verdict_table(
         &mut o,
@@ -414,7 +416,11 @@ this report is on the reference's timeline.</p>",
             o,
             "<details>\n<summary>{} (one-way or too little to judge: neighbour discovery, multicast, \
              ...)</summary>",
-            escape(&plural(one_way.len(), "incomplete conversation", "incomplete conversations"))
+            escape(&plural(
+                one_way.iter().map(Vec::len).sum(),
+                "incomplete conversation",
+                "incomplete conversations"
+            ))
         );
         verdict_table(
             &mut o,
@@ -427,8 +433,14 @@ this report is on the reference's timeline.</p>",
         );
         o.push_str("</details>\n");
     }
-    if listed < order.len() {
-        let rest: Vec<usize> = worth.iter().chain(&one_way).copied().skip(listed).collect();
+    if listed < worth.len() + one_way.len() {
+        let rest: Vec<usize> = worth
+            .iter()
+            .chain(&one_way)
+            .skip(listed)
+            .flatten()
+            .copied()
+            .collect();
         let _ = writeln!(
             o,
             "<p class=\"note\">{} more not listed ({}): <code>flowcheck … --json FILE</code> has every one.</p>",
@@ -545,24 +557,44 @@ fn clock_text_of(a: &Analysis, point: usize) -> String {
     }
 }
 
-/// Rows of `which` (indices into the conversations) while fewer than `cap` are `listed`.
+/// Rows of `which` (each one conversation, or a group of alike ones: [`super::rows`]) while
+/// fewer than `cap` rows are `listed`.
 fn verdict_table(
     o: &mut String,
     a: &Analysis,
     names: &[String],
     laddered: &[usize],
-    which: &[usize],
+    which: &[Vec<usize>],
     cap: usize,
     listed: &mut usize,
 ) {
     o.push_str("<table class=\"verdicts\">\n<tr><th class=\"num\">#</th><th>verdict</th><th>conversation</th><th>evidence</th><th>requests crossed</th><th>replies crossed</th></tr>\n");
-    for &i in which {
+    for row in which {
         if *listed >= cap {
             break;
         }
         *listed += 1;
+        let (&i, many) = match row.as_slice() {
+            [i] => (i, false),
+            [i, ..] => (i, true),
+            [] => continue,
+        };
         let (c, j) = &a.conversations[i];
         let id = a.id(i);
+        if many {
+            let n = row.len();
+            let _ = writeln!(
+                o,
+                "<tr class=\"group\" data-verdict=\"{}\" data-count=\"{n}\"><td class=\"num\">{n}×</td><td>{}</td><td class=\"mono\">{}, first #{id}</td><td>{} (each)</td><td>{}</td><td>{}</td></tr>",
+                escape(j.verdict.name()),
+                badge(j.verdict.name(), None),
+                escape(&super::rows::group_title(a, row)),
+                escape(&a.reason(c, names)),
+                escape(&paths(c, names, 0)),
+                escape(&paths(c, names, 1))
+            );
+            continue;
+        }
         let conv = if laddered.contains(&i) {
             format!("<a href=\"#c{id}\">{}</a>", escape(&conversation_title(c)))
         } else {

@@ -11,6 +11,7 @@ mod html_routes;
 pub mod json;
 pub mod noise;
 mod pages;
+mod rows;
 pub mod svg;
 pub mod text;
 
