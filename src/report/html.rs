@@ -154,6 +154,7 @@ h1, h2, h3, p, li, summary, footer { overflow-wrap: anywhere; }
   h1 { font-size: 21px; }
   div.wide table { min-width: 980px; }
   div.wide td:last-child, table.verdicts td:nth-child(4) { min-width: 16em; }
+  figcaption::before { content: "Pictures keep their size: scroll sideways for the rest. "; }
 }
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }

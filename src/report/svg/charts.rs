@@ -304,6 +304,26 @@ pub fn summary(a: &Analysis) -> String {
     })
 }
 
+/// Runs of neighbouring bins where the first suspicious verdict (rank below `suspicious`)
+/// is the same: (verdict rank, first bin, end bin, packets of suspicious verdicts in the run).
+fn suspicious_runs(bins: &[Vec<f64>], suspicious: usize) -> Vec<(usize, usize, usize, f64)> {
+    let mut runs: Vec<(usize, usize, usize, f64)> = Vec::new();
+    for (b, stack) in bins.iter().enumerate() {
+        let Some(vk) = (0..suspicious).find(|&vk| stack[vk] > 0.0) else {
+            continue;
+        };
+        let n: f64 = stack[..suspicious].iter().sum();
+        match runs.last_mut() {
+            Some(run) if run.0 == vk && run.2 == b => {
+                run.2 = b + 1;
+                run.3 += n;
+            }
+            _ => runs.push((vk, b, b + 1, n)),
+        }
+    }
+    runs
+}
+
 /// Places a conversation's `count` packets at one point between `first` and `last`: one at
 /// each end, the rest evenly between (the model keeps no per-packet times).
 fn spread(first: i64, last: i64, count: u64) -> Vec<(i64, f64)> {
@@ -508,16 +528,45 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
                     chart.draw_series(std::iter::once(rect)).map_err(err)?;
                     y += v;
                 }
-                // a mark along the top where a suspicious verdict has packets: visible
-                // however many symmetric packets share the bin
-                if let Some(vk) = (0..suspicious).find(|&vk| stack[vk] > 0.0) {
-                    let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
-                    let top = ymax * 1.1;
-                    let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
-                    if wide {
-                        rect.set_margin(0, 0, 0, 1);
-                    }
-                    chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            }
+            // a mark along the top where a suspicious verdict has packets, visible however
+            // many symmetric packets share the bin: one mark per run of neighbouring bins of
+            // the same verdict, with its packet count, so a long capture's marks add up
+            // instead of merging into one unlabelled stripe
+            for (vk, b0, b1, n) in suspicious_runs(&counts[k], suspicious) {
+                let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
+                let top = ymax * 1.1;
+                let (x0, x1) = (b0 as f64 * bin_ns / 1e9, b1 as f64 * bin_ns / 1e9);
+                let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
+                rect.set_margin(0, 0, 1, 1);
+                chart.draw_series(std::iter::once(rect)).map_err(err)?;
+                let (l, y) = chart.backend_coord(&(x0, top * 0.94));
+                let (r, _) = chart.backend_coord(&(x1, top));
+                let long = format!("{n:.0} {} packets", Verdict::ALL[vk].name());
+                let label = if (r - l) as f64 >= text_width(&long, 10.0) + 4.0 {
+                    long
+                } else {
+                    format!("{n:.0}")
+                };
+                if (r - l) as f64 >= text_width(&label, 10.0) + 4.0 && b1 - b0 > 1 {
+                    // on a white patch: readable over the bars below
+                    let half = (text_width(&label, 10.0) / 2.0).ceil() as i32 + 3;
+                    let c = (l + r) / 2;
+                    root.draw(&Rectangle::new(
+                        [(c - half, y + 1), (c + half, y + 14)],
+                        WHITE.filled(),
+                    ))
+                    .map_err(err)?;
+                    root.draw_text(
+                        &label,
+                        &at(
+                            (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
+                            HPos::Center,
+                            VPos::Top,
+                        ),
+                        ((l + r) / 2, y + 2),
+                    )
+                    .map_err(err)?;
                 }
             }
         }
@@ -547,6 +596,22 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suspicious_marks_merge_neighbouring_bins_and_add_up() {
+        let bin = |v: [f64; 3]| v.to_vec();
+        let bins = vec![
+            bin([1.0, 0.0, 5.0]),
+            bin([2.0, 0.0, 0.0]),
+            bin([0.0, 0.0, 9.0]),
+            bin([0.0, 3.0, 0.0]),
+            bin([1.0, 1.0, 0.0]),
+        ];
+        assert_eq!(
+            suspicious_runs(&bins, 2),
+            vec![(0, 0, 2, 3.0), (1, 3, 4, 3.0), (0, 4, 5, 2.0)]
+        );
+    }
 
     #[test]
     fn spread_keeps_the_ends_and_the_count() {

@@ -540,6 +540,13 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
         ));
     }
     notes.push(time_note(a, c));
+    // the why: the routes that decided each direction, when route tables were given
+    if let Some(r) = a.routing_of(i) {
+        notes.push(format!("Routes: {}.", r.explanation.replace(" -> ", " → ")));
+        if let Some(fix) = &r.fix {
+            notes.push(format!("Fix: {}.", fix.replace(" -> ", " → ")));
+        }
+    }
     if packets.len() > max_packets {
         notes.push(format!(
             "{} more packets not drawn.",
