@@ -445,13 +445,7 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
     let traced = packets.len();
     let per_dir = [0, 1].map(|d| packets.iter().filter(|p| p.dir == d).count() as u64);
     // directions no packet of was followed: their first packet, along the route
-    let sent = |dir: usize| {
-        c.points
-            .iter()
-            .map(|p| p.packets[dir] - p.forwarded[dir].min(p.packets[dir]))
-            .max()
-            .unwrap_or(0)
-    };
+    let sent = |dir: usize| sent_packets(c, dir);
     for dir in 0..2 {
         if c.traces.iter().any(|t| t.dir as usize == dir) || c.route[dir].is_empty() {
             continue;
@@ -565,18 +559,21 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
     }
 }
 
+/// Packets sent in direction `dir`: the most any point counted that way (a forwarder counts
+/// each packet twice, arriving and leaving).
+fn sent_packets(c: &Conversation, dir: usize) -> u64 {
+    c.points
+        .iter()
+        .map(|p| p.packets[dir] - p.forwarded[dir].min(p.packets[dir]))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Which packets a ladder of traces leaves out, per direction ("Not drawn: 1 client packet
 /// and 1 server packet ..."), from the most any point counted that way; None when every
 /// packet is drawn.
 fn left_out_note(c: &Conversation, words: [&str; 2], drawn: [u64; 2]) -> Option<String> {
-    // a forwarder counts each packet twice (arriving and leaving)
-    let most = |dir: usize| {
-        c.points
-            .iter()
-            .map(|p| p.packets[dir] - p.forwarded[dir].min(p.packets[dir]))
-            .max()
-            .unwrap_or(0)
-    };
+    let most = |dir: usize| sent_packets(c, dir);
     let missing: Vec<String> = (0..2)
         .filter_map(|dir| {
             let n = most(dir).saturating_sub(drawn[dir]);
