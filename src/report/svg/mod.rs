@@ -20,6 +20,7 @@
 
 pub mod charts;
 pub mod ladder;
+mod ladder_draw;
 pub mod latency;
 pub mod matrix;
 
