@@ -68,7 +68,9 @@ impl Run {
 }
 
 /// Runs `flowcheck ARGS...` in a temporary folder (so that nothing it writes by default lands
-/// in the project), feeding `stdin`, and kills it when it takes longer than [`LIMIT`].
+/// in the project), feeding `stdin`, and kills it when it takes longer than [`LIMIT`]. The
+/// child is reaped by [`reap`] (wait4, for its processor time), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<Vec<u8>>) -> Run {
     let cwd = TempDir::new("cwd");
     let start = Instant::now();

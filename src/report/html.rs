@@ -147,6 +147,15 @@ td.name { white-space: nowrap; font-weight: bold; }
 td.mono { font-family: Menlo, Consolas, monospace; font-size: 12px; white-space: nowrap; }
 figure { margin: 14px 0 22px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; display: block; }
+div.wide { overflow-x: auto; max-width: 100%; }
+h1, h2, h3, p, li, summary, footer { overflow-wrap: anywhere; }
+@media (max-width: 760px) {
+  main { padding: 14px 10px 32px; }
+  h1 { font-size: 21px; }
+  div.wide table { min-width: 980px; }
+  div.wide td:last-child, table.verdicts td:nth-child(4) { min-width: 16em; }
+  figcaption::before { content: "Pictures keep their size: scroll sideways for the rest. "; }
+}
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }
 ul.noise { color: #555; font-size: 13px; margin: 6px 0; }
@@ -171,15 +180,54 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 fn figure(out: &mut String, p: &Picture) {
+    let svg = strip_prolog(&p.svg);
+    let svg_html = match svg_min_width(svg) {
+        Some(w) => format!("<svg style=\"min-width:{:.0}px\"{}", w.ceil(), &svg[4..]),
+        None => svg.to_string(),
+    };
     let _ = writeln!(
         out,
         "<figure id=\"fig-{}\">\n{}<figcaption>{} · <a href=\"{}\">{}</a></figcaption>\n</figure>",
         escape(p.file.trim_end_matches(".svg")),
-        strip_prolog(&p.svg),
+        svg_html,
         escape(&p.title),
         escape(&p.file),
         escape(&p.file)
     );
+}
+
+/// Smallest text a page may draw a picture's text at, in CSS pixels.
+const MIN_TEXT_PX: f64 = 8.0;
+
+/// The narrowest a picture may be shown so that its smallest text stays at least
+/// [`MIN_TEXT_PX`] (its figure scrolls sideways below that): its width times the smallest
+/// scale, from the `width` of the `<svg>` element and the smallest `font-size` it uses. None
+/// when its smallest text is that large already at any width it is shrunk to, or it has no
+/// width.
+fn svg_min_width(svg: &str) -> Option<f64> {
+    let attr = |s: &str, name: &str| -> Option<f64> {
+        let at = s.find(name)? + name.len();
+        let rest = &s[at..];
+        rest[..rest.find('"')?].parse().ok()
+    };
+    let head = &svg[..svg.find('>')?];
+    let width = attr(head, " width=\"")?;
+    let smallest = svg
+        .match_indices("font-size=\"")
+        .filter_map(|(i, _)| attr(&svg[i..], "font-size=\""))
+        .fold(f64::INFINITY, f64::min);
+    (smallest.is_finite() && smallest > 0.0 && svg.starts_with("<svg "))
+        .then(|| width * MIN_TEXT_PX / smallest)
+}
+
+/// The HTML of a finished page made to read on any width: every table in a box of its own
+/// that scrolls sideways (the page never does), and each `->` one arrow glyph that cannot
+/// break in two.
+fn narrow_ready(page: String) -> String {
+    page.replace("<table", "<div class=\"wide\"><table")
+        .replace("</table>", "</table></div>")
+        .replace(" -&gt; ", " → ")
+        .replace("-&gt;", "→")
 }
 
 /// The SVG element alone (plotters writes no XML declaration; this keeps it so).
@@ -351,6 +399,8 @@ this report is on the reference's timeline.</p>",
         .copied()
         .partition(|&i| svg::worth_showing(&a.conversations[i].1));
     o.push_str("<h2 id=\"verdicts\">Verdicts</h2>\n");
+    // many alike conversations (a busy LAN's announcements) as one row each
+    let (worth, one_way) = (super::rows::rows(a, &worth), super::rows::rows(a, &one_way));
     let mut listed = 0usize;
     verdict_table(
         &mut o,
@@ -367,7 +417,11 @@ this report is on the reference's timeline.</p>",
             o,
             "<details>\n<summary>{} (one-way or too little to judge: neighbour discovery, multicast, \
              ...)</summary>",
-            escape(&plural(one_way.len(), "incomplete conversation", "incomplete conversations"))
+            escape(&plural(
+                one_way.iter().map(Vec::len).sum(),
+                "incomplete conversation",
+                "incomplete conversations"
+            ))
         );
         verdict_table(
             &mut o,
@@ -380,8 +434,14 @@ this report is on the reference's timeline.</p>",
         );
         o.push_str("</details>\n");
     }
-    if listed < order.len() {
-        let rest: Vec<usize> = worth.iter().chain(&one_way).copied().skip(listed).collect();
+    if listed < worth.len() + one_way.len() {
+        let rest: Vec<usize> = worth
+            .iter()
+            .chain(&one_way)
+            .skip(listed)
+            .flatten()
+            .copied()
+            .collect();
         let _ = writeln!(
             o,
             "<p class=\"note\">{} more not listed ({}): <code>flowcheck … --json FILE</code> has every one.</p>",
@@ -433,7 +493,7 @@ this report is on the reference's timeline.</p>",
         env!("CARGO_PKG_VERSION")
     );
     o.push_str("</main>\n</body>\n</html>\n");
-    o
+    narrow_ready(o)
 }
 
 /// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
@@ -498,24 +558,44 @@ fn clock_text_of(a: &Analysis, point: usize) -> String {
     }
 }
 
-/// Rows of `which` (indices into the conversations) while fewer than `cap` are `listed`.
+/// Rows of `which` (each one conversation, or a group of alike ones: [`super::rows`]) while
+/// fewer than `cap` rows are `listed`.
 fn verdict_table(
     o: &mut String,
     a: &Analysis,
     names: &[String],
     laddered: &[usize],
-    which: &[usize],
+    which: &[Vec<usize>],
     cap: usize,
     listed: &mut usize,
 ) {
     o.push_str("<table class=\"verdicts\">\n<tr><th class=\"num\">#</th><th>verdict</th><th>conversation</th><th>evidence</th><th>requests crossed</th><th>replies crossed</th></tr>\n");
-    for &i in which {
+    for row in which {
         if *listed >= cap {
             break;
         }
         *listed += 1;
+        let (&i, many) = match row.as_slice() {
+            [i] => (i, false),
+            [i, ..] => (i, true),
+            [] => continue,
+        };
         let (c, j) = &a.conversations[i];
         let id = a.id(i);
+        if many {
+            let n = row.len();
+            let _ = writeln!(
+                o,
+                "<tr class=\"group\" data-verdict=\"{}\" data-count=\"{n}\"><td class=\"num\">{n}×</td><td>{}</td><td class=\"mono\">{}, first #{id}</td><td>{} (each)</td><td>{}</td><td>{}</td></tr>",
+                escape(j.verdict.name()),
+                badge(j.verdict.name(), None),
+                escape(&super::rows::group_title(a, row)),
+                escape(&a.reason(c, names)),
+                escape(&paths(c, names, 0)),
+                escape(&paths(c, names, 1))
+            );
+            continue;
+        }
         let conv = if laddered.contains(&i) {
             format!("<a href=\"#c{id}\">{}</a>", escape(&conversation_title(c)))
         } else {

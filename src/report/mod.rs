@@ -15,6 +15,7 @@ pub mod json;
 pub mod noise;
 mod pages;
 pub mod parquet;
+mod rows;
 pub mod svg;
 pub mod text;
 pub mod zeek;

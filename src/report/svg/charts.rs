@@ -17,15 +17,20 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{plain, rgb, text_width, verdict_colour, worth_showing, FONT, FORWARD, REVERSE};
+use super::{plain, rgb, text_width, verdict_colour, FONT};
 use crate::report::text::clock_text;
 use crate::report::Analysis;
 use crate::verdict::Verdict;
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-type Res = Result<(), String>;
+pub use super::latency::{delays, latency, Delay};
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(super) type Res = Result<(), String>;
+
+/// Narrowest bar of the summary chart, in pixels.
+const MIN_BAR_PX: f64 = 4.0;
+
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
@@ -40,11 +45,11 @@ fn px(v: f64) -> f64 {
         .unwrap_or(s)
 }
 
-fn font(size: f64) -> TextStyle<'static> {
+pub(super) fn font(size: f64) -> TextStyle<'static> {
     (FONT, px(size)).into_font().color(&rgb(super::INK))
 }
 
-fn muted(size: f64) -> TextStyle<'static> {
+pub(super) fn muted(size: f64) -> TextStyle<'static> {
     (FONT, px(size)).into_font().color(&rgb(super::MUTED))
 }
 
@@ -54,12 +59,12 @@ fn bold(size: f64) -> TextStyle<'static> {
         .color(&rgb(super::INK))
 }
 
-fn at(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
+pub(super) fn at(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
     style.pos(Pos::new(h, v))
 }
 
 /// Renders `draw` into an SVG string of `w` x `h`; an error gives a picture that says so.
-fn render(w: u32, h: u32, draw: impl FnOnce(&Area) -> Res) -> String {
+pub(super) fn render(w: u32, h: u32, draw: impl FnOnce(&Area) -> Res) -> String {
     let mut buf = String::new();
     let result = {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
@@ -84,7 +89,7 @@ fn render(w: u32, h: u32, draw: impl FnOnce(&Area) -> Res) -> String {
 }
 
 /// Draws a title (and a subtitle) at the top of `area`.
-fn title(area: &Area, title: &str, sub: &str) -> Res {
+pub(super) fn title(area: &Area, title: &str, sub: &str) -> Res {
     area.draw_text(&plain(title), &bold(16.0), (20, 12))
         .map_err(err)?;
     if !sub.is_empty() {
@@ -95,7 +100,7 @@ fn title(area: &Area, title: &str, sub: &str) -> Res {
 }
 
 /// A horizontal legend of coloured squares, wrapped at the area's width, starting at `y`.
-fn legend(area: &Area, items: &[(String, String)], y: i32) -> Res {
+pub(super) fn legend(area: &Area, items: &[(String, String)], y: i32) -> Res {
     let width = area.dim_in_pixel().0 as f64 - 20.0;
     let (mut x, mut y) = (20.0, y as f64);
     for (label, colour) in items {
@@ -121,7 +126,7 @@ fn legend(area: &Area, items: &[(String, String)], y: i32) -> Res {
 }
 
 /// Height the legend needs.
-fn legend_height(items: &[(String, String)], width: f64) -> i32 {
+pub(super) fn legend_height(items: &[(String, String)], width: f64) -> i32 {
     let mut rows = 1;
     let mut x = 20.0;
     for (label, _) in items {
@@ -224,27 +229,47 @@ pub fn summary(a: &Analysis) -> String {
             .bold_line_style(RGBColor(220, 220, 220))
             .draw()
             .map_err(err)?;
+        // a bar is at least MIN_BAR_PX wide: a few conversations beside hundreds stay visible
+        let full = max as f64 * 1.08;
+        let plot_px =
+            (chart.backend_coord(&(full, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0).max(1);
+        let least = MIN_BAR_PX * full / plot_px as f64;
         for (r, (name, m)) in rows.iter().enumerate() {
             let y0 = (rows.len() - r - 1) as f64;
             let mut x = 0.0;
+            let total: usize = m.values().sum();
+            let mut label_end = i32::MIN;
             for (k, count) in m {
                 let v = Verdict::ALL[*k];
                 let colour = rgb(verdict_colour(v.name()));
-                let mut rect = Rectangle::new(
-                    [(x, y0 + 0.18), (x + *count as f64, y0 + 0.82)],
-                    colour.filled(),
-                );
-                let wide = chart.backend_coord(&(x + *count as f64, 0.0)).0
-                    - chart.backend_coord(&(x, 0.0)).0
-                    > 3;
+                let w = (*count as f64).max(least);
+                let mut rect =
+                    Rectangle::new([(x, y0 + 0.18), (x + w, y0 + 0.82)], colour.filled());
+                let wide =
+                    chart.backend_coord(&(x + w, 0.0)).0 - chart.backend_coord(&(x, 0.0)).0 > 3;
                 if wide {
                     rect.set_margin(0, 0, 0, 1);
                 }
                 chart.draw_series(std::iter::once(rect)).map_err(err)?;
                 let (l, _) = chart.backend_coord(&(x, y0 + 0.5));
-                let (rpx, yc) = chart.backend_coord(&(x + *count as f64, y0 + 0.5));
+                let (rpx, yc) = chart.backend_coord(&(x + w, y0 + 0.5));
                 let label = count.to_string();
-                if (rpx - l) as f64 > text_width(&label, 11.0) + 6.0 {
+                if (rpx - l) as f64 <= text_width(&label, 11.0) + 6.0 && *count < total {
+                    // too narrow for its count inside: the count just above, in its colour
+                    let (_, top) = chart.backend_coord(&(x, y0 + 0.82));
+                    let lx = l.max(label_end + 4);
+                    label_end = lx + text_width(&label, 10.0).ceil() as i32;
+                    root.draw_text(
+                        &label,
+                        &at(
+                            (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
+                            HPos::Left,
+                            VPos::Bottom,
+                        ),
+                        (lx, top - 1),
+                    )
+                    .map_err(err)?;
+                } else if (rpx - l) as f64 > text_width(&label, 11.0) + 6.0 {
                     root.draw_text(
                         &label,
                         &at(
@@ -256,11 +281,11 @@ pub fn summary(a: &Analysis) -> String {
                     )
                     .map_err(err)?;
                 }
-                x += *count as f64;
+                x += w;
             }
             let (rx, yc) = chart.backend_coord(&(x, y0 + 0.5));
             root.draw_text(
-                &x.to_string(),
+                &total.to_string(),
                 &at(bold(11.0), HPos::Left, VPos::Center),
                 (rx + 6, yc),
             )
@@ -277,6 +302,26 @@ pub fn summary(a: &Analysis) -> String {
         legend(&bottom, &items, 10)?;
         Ok(())
     })
+}
+
+/// Runs of neighbouring bins where the first suspicious verdict (rank below `suspicious`)
+/// is the same: (verdict rank, first bin, end bin, packets of suspicious verdicts in the run).
+fn suspicious_runs(bins: &[Vec<f64>], suspicious: usize) -> Vec<(usize, usize, usize, f64)> {
+    let mut runs: Vec<(usize, usize, usize, f64)> = Vec::new();
+    for (b, stack) in bins.iter().enumerate() {
+        let Some(vk) = (0..suspicious).find(|&vk| stack[vk] > 0.0) else {
+            continue;
+        };
+        let n: f64 = stack[..suspicious].iter().sum();
+        match runs.last_mut() {
+            Some(run) if run.0 == vk && run.2 == b => {
+                run.2 = b + 1;
+                run.3 += n;
+            }
+            _ => runs.push((vk, b, b + 1, n)),
+        }
+    }
+    runs
 }
 
 /// Places a conversation's `count` packets at one point between `first` and `last`: one at
@@ -448,6 +493,7 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
                 .bold_line_style(RGBColor(225, 225, 225))
                 .x_labels(10)
                 .x_label_formatter(&|v| format!("{v:.1}"));
+            mesh.y_desc("packets");
             if last {
                 mesh.x_desc("seconds since the first packet");
             } else {
@@ -482,16 +528,45 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
                     chart.draw_series(std::iter::once(rect)).map_err(err)?;
                     y += v;
                 }
-                // a mark along the top where a suspicious verdict has packets: visible
-                // however many symmetric packets share the bin
-                if let Some(vk) = (0..suspicious).find(|&vk| stack[vk] > 0.0) {
-                    let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
-                    let top = ymax * 1.1;
-                    let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
-                    if wide {
-                        rect.set_margin(0, 0, 0, 1);
-                    }
-                    chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            }
+            // a mark along the top where a suspicious verdict has packets, visible however
+            // many symmetric packets share the bin: one mark per run of neighbouring bins of
+            // the same verdict, with its packet count, so a long capture's marks add up
+            // instead of merging into one unlabelled stripe
+            for (vk, b0, b1, n) in suspicious_runs(&counts[k], suspicious) {
+                let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
+                let top = ymax * 1.1;
+                let (x0, x1) = (b0 as f64 * bin_ns / 1e9, b1 as f64 * bin_ns / 1e9);
+                let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
+                rect.set_margin(0, 0, 1, 1);
+                chart.draw_series(std::iter::once(rect)).map_err(err)?;
+                let (l, y) = chart.backend_coord(&(x0, top * 0.94));
+                let (r, _) = chart.backend_coord(&(x1, top));
+                let long = format!("{n:.0} {} packets", Verdict::ALL[vk].name());
+                let label = if (r - l) as f64 >= text_width(&long, 10.0) + 4.0 {
+                    long
+                } else {
+                    format!("{n:.0}")
+                };
+                if (r - l) as f64 >= text_width(&label, 10.0) + 4.0 && b1 - b0 > 1 {
+                    // on a white patch: readable over the bars below
+                    let half = (text_width(&label, 10.0) / 2.0).ceil() as i32 + 3;
+                    let c = (l + r) / 2;
+                    root.draw(&Rectangle::new(
+                        [(c - half, y + 1), (c + half, y + 14)],
+                        WHITE.filled(),
+                    ))
+                    .map_err(err)?;
+                    root.draw_text(
+                        &label,
+                        &at(
+                            (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
+                            HPos::Center,
+                            VPos::Top,
+                        ),
+                        ((l + r) / 2, y + 2),
+                    )
+                    .map_err(err)?;
                 }
             }
         }
@@ -518,305 +593,25 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
     })
 }
 
-/// One delay sample between two consecutive sightings of a packet.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Delay {
-    /// The points, in the direction of travel; the same point for the time a forwarding point
-    /// held the packet (arriving to leaving).
-    pub from: usize,
-    pub to: usize,
-    /// 0 forward, 1 reverse.
-    pub dir: usize,
-    pub ns: i64,
-}
-
-/// The one-way delays of the conversations worth showing: between consecutive sightings of
-/// every packet followed across points (aligned clocks), and, for a direction no packet of
-/// was followed, the route's median delay per hop.
-pub fn delays(a: &Analysis) -> Vec<Delay> {
-    let mut out = Vec::new();
-    for (c, j) in &a.conversations {
-        if !worth_showing(j) {
-            continue;
-        }
-        for dir in 0..2 {
-            let mut traced = false;
-            let route: Vec<usize> = c.route[dir].iter().map(|h| h.point).collect();
-            let at = |pt: usize| route.iter().position(|&x| x == pt);
-            for t in c.traces.iter().filter(|t| t.dir as usize == dir) {
-                traced = true;
-                for w in t.sightings.windows(2) {
-                    // consecutive points of the route only: a sighting missing in between
-                    // (not sampled there) would add two hops into one
-                    let consecutive = match (at(w[0].point), at(w[1].point)) {
-                        (Some(x), Some(y)) => y == x || y == x + 1,
-                        _ => false,
-                    };
-                    if !consecutive {
-                        continue;
-                    }
-                    out.push(Delay {
-                        from: w[0].point,
-                        to: w[1].point,
-                        dir,
-                        ns: w[1].ts - w[0].ts,
-                    });
-                }
-            }
-            if !traced {
-                for w in c.route[dir].windows(2) {
-                    if let Some(ns) = w[1].delay_ns {
-                        out.push(Delay {
-                            from: w[0].point,
-                            to: w[1].point,
-                            dir,
-                            ns,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn delay_text(ns: f64, unit_us: bool) -> String {
-    if unit_us {
-        format!("{:.0} µs", ns / 1e3)
-    } else {
-        format!("{:.2} ms", ns / 1e6)
-    }
-}
-
-/// Rows with more samples than this are drawn as a histogram instead of dots.
-const MAX_DOTS: usize = 150;
-
-/// Distribution of the one-way delay between consecutive points, per ordered pair.
-pub fn latency(a: &Analysis, limit: usize) -> String {
-    let names = a.point_names();
-    let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| "?".into());
-    let samples = delays(a);
-    let mut pairs: BTreeMap<(usize, usize), Vec<Delay>> = BTreeMap::new();
-    for d in &samples {
-        pairs.entry((d.from, d.to)).or_default().push(*d);
-    }
-    let mut rows: Vec<((usize, usize), Vec<Delay>)> = pairs.into_iter().collect();
-    rows.sort_by_key(|(k, v)| (std::cmp::Reverse(v.len()), name(k.0), name(k.1)));
-    let left_out = rows.len().saturating_sub(limit);
-    rows.truncate(limit);
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|((f, t), _)| {
-            if f == t {
-                format!("through {} (in → out)", name(*f))
-            } else {
-                format!("{} → {}", name(*f), name(*t))
-            }
-        })
-        .collect();
-    // the axis spans every row's 0.5th to 99.5th percentile (all of a row of few samples),
-    // and 0
-    let (mut lo, mut hi) = (0f64, 0f64);
-    for (_, v) in &rows {
-        let mut ns: Vec<i64> = v.iter().map(|d| d.ns).collect();
-        ns.sort_unstable();
-        let q = |f: f64| ns[((ns.len() - 1) as f64 * f).round() as usize] as f64;
-        let (a, b) = if ns.len() > 200 {
-            (q(0.005), q(0.995))
-        } else {
-            (q(0.0), q(1.0))
-        };
-        lo = lo.min(a);
-        hi = hi.max(b);
-    }
-    let shown: Vec<i64> = rows
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|d| d.ns))
-        .collect();
-    let beyond = shown
-        .iter()
-        .filter(|&&ns| (ns as f64) < lo || (ns as f64) > hi)
-        .count();
-    let unit_us = hi.max(-lo) < 2e6;
-    let medians: Vec<f64> = rows
-        .iter()
-        .map(|(_, v)| {
-            let mut ns: Vec<i64> = v.iter().map(|d| d.ns).collect();
-            ns.sort_unstable();
-            ns[ns.len() / 2] as f64
-        })
-        .collect();
-    let stats: Vec<String> = rows
-        .iter()
-        .zip(&medians)
-        .map(|((_, v), m)| {
-            format!(
-                "{} packet{}, median {}",
-                v.len(),
-                if v.len() == 1 { "" } else { "s" },
-                delay_text(*m, unit_us)
-            )
-        })
-        .collect();
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, 12.0))
-        .chain(stats.iter().map(|l| text_width(l, 10.0)))
-        .fold(120.0, f64::max) as i32
-        + 16;
-    let scale = if unit_us { 1e3 } else { 1e6 };
-    let (xlo, xhi) = (
-        lo / scale,
-        (hi / scale).max(if unit_us { 10.0 } else { 0.1 }),
-    );
-    let pad = (xhi - xlo) * 0.08;
-    let items = vec![
-        (
-            "client → server (requests)".to_string(),
-            FORWARD.to_string(),
-        ),
-        ("server → client (replies)".to_string(), REVERSE.to_string()),
-        ("median".to_string(), super::INK.to_string()),
-    ];
-    let width = (label_w + 640).max(760) as u32;
-    let leg_h = legend_height(&items, width as f64);
-    let row_h = 40i32;
-    let nrows = rows.len().max(1) as i32;
-    let plot_h = row_h * nrows + 50;
-    let u = a.clocks.max_uncertainty();
-    let mut sub =
-        "one dot per packet and hop (a histogram where there are many), on the aligned timeline"
-            .to_string();
-    if u > 0 {
-        sub.push_str(&format!(
-            " (clocks within ±{})",
-            delay_text(u as f64, u < 2_000_000)
-        ));
-    }
-    if beyond > 0 {
-        sub = format!("{sub}; {beyond} beyond the axis not drawn");
-    }
-    if left_out > 0 {
-        sub = format!("{sub}; {left_out} more pairs not shown");
-    }
-    let height = (72 + plot_h + leg_h + 16) as u32;
-    render(width, height, |root| {
-        title(
-            root,
-            "One-way delay between consecutive capture points",
-            &sub,
-        )?;
-        let (_, rest) = root.split_vertically(64);
-        let (plot, bottom) = rest.split_vertically(plot_h);
-        if rows.is_empty() {
-            plot.draw_text(
-                "no delay to measure: it needs a conversation seen at two or more capture points",
-                &muted(12.0),
-                (20, 20),
-            )
-            .map_err(err)?;
-            return Ok(());
-        }
-        let mut chart = ChartBuilder::on(&plot)
-            .margin_left(20)
-            .margin_right(30)
-            .margin_top(6)
-            .x_label_area_size(44)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d((xlo - pad)..(xhi + pad), 0f64..rows.len() as f64)
-            .map_err(err)?;
-        let unit = if unit_us { "µs" } else { "ms" };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(8)
-            .x_label_formatter(&|v| {
-                if unit_us {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v:.2}")
-                }
-            })
-            .x_desc(format!("one-way delay ({unit})"))
-            .label_style(font(11.0))
-            .axis_desc_style(muted(12.0))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(err)?;
-        for (r, ((_, _), v)) in rows.iter().enumerate() {
-            let yc = (rows.len() - r - 1) as f64 + 0.5;
-            let (lx, py) = chart.backend_coord(&(xlo - pad, yc));
-            root.draw_text(
-                &plain(&labels[r]),
-                &at(font(12.0), HPos::Right, VPos::Center),
-                (lx - 8, py - 7),
-            )
-            .map_err(err)?;
-            root.draw_text(
-                &stats[r],
-                &at(muted(10.0), HPos::Right, VPos::Center),
-                (lx - 8, py + 8),
-            )
-            .map_err(err)?;
-            let inside: Vec<&Delay> = v
-                .iter()
-                .filter(|d| (d.ns as f64) >= lo && (d.ns as f64) <= hi)
-                .collect();
-            if inside.len() <= MAX_DOTS {
-                // one dot per sample, spread over the row's height by a deterministic jitter
-                let mut sorted = inside;
-                sorted.sort_by_key(|d| (d.ns, d.dir));
-                for (k, d) in sorted.iter().enumerate() {
-                    let jitter = ((k * 7) % 11) as i32 - 5;
-                    let colour = rgb(if d.dir == 0 { FORWARD } else { REVERSE });
-                    let dot = EmptyElement::at((d.ns as f64 / scale, yc))
-                        + Circle::new((0, jitter * 2), 4, colour.mix(0.85).filled());
-                    chart.draw_series(std::iter::once(dot)).map_err(err)?;
-                }
-            } else {
-                // too many for dots: a mirrored histogram, requests above, replies below
-                let bins = 100usize;
-                let width = ((hi - lo) / bins as f64).max(1.0);
-                let mut counts = vec![[0usize; 2]; bins];
-                for d in &inside {
-                    let b = (((d.ns as f64 - lo) / width) as usize).min(bins - 1);
-                    counts[b][d.dir.min(1)] += 1;
-                }
-                let top = counts
-                    .iter()
-                    .flat_map(|c| c.iter())
-                    .copied()
-                    .max()
-                    .unwrap_or(1) as f64;
-                for (b, c) in counts.iter().enumerate() {
-                    let x0 = (lo + b as f64 * width) / scale;
-                    let x1 = (lo + (b + 1) as f64 * width) / scale;
-                    for (dir, &n) in c.iter().enumerate() {
-                        if n == 0 {
-                            continue;
-                        }
-                        let h = 0.4 * n as f64 / top;
-                        let (y0, y1) = if dir == 0 { (yc, yc + h) } else { (yc - h, yc) };
-                        let colour = rgb(if dir == 0 { FORWARD } else { REVERSE });
-                        let rect = Rectangle::new([(x0, y0), (x1, y1)], colour.mix(0.85).filled());
-                        chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                    }
-                }
-            }
-            let mark = EmptyElement::at((medians[r] / scale, yc))
-                + PathElement::new(vec![(0, -15), (0, 15)], rgb(super::INK).stroke_width(2));
-            chart.draw_series(std::iter::once(mark)).map_err(err)?;
-        }
-        legend(&bottom, &items, 10)?;
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suspicious_marks_merge_neighbouring_bins_and_add_up() {
+        let bin = |v: [f64; 3]| v.to_vec();
+        let bins = vec![
+            bin([1.0, 0.0, 5.0]),
+            bin([2.0, 0.0, 0.0]),
+            bin([0.0, 0.0, 9.0]),
+            bin([0.0, 3.0, 0.0]),
+            bin([1.0, 1.0, 0.0]),
+        ];
+        assert_eq!(
+            suspicious_runs(&bins, 2),
+            vec![(0, 0, 2, 3.0), (1, 3, 4, 3.0), (0, 4, 5, 2.0)]
+        );
+    }
 
     #[test]
     fn spread_keeps_the_ends_and_the_count() {

@@ -75,8 +75,15 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
     let (shown_pool, one_way): (Vec<usize>, Vec<usize>) = order
         .into_iter()
         .partition(|&i| worth_showing(&a.conversations[i].1));
-    let rows: Vec<usize> = shown_pool.iter().copied().take(limit).collect();
-    let left_out: Vec<usize> = shown_pool.iter().copied().skip(limit).collect();
+    // many alike conversations (a busy LAN's announcements) as one row
+    let groups = crate::report::rows::rows(a, &shown_pool);
+    let rows: Vec<usize> = groups
+        .iter()
+        .take(limit)
+        .filter_map(|g| g.first())
+        .copied()
+        .collect();
+    let left_out: Vec<usize> = groups.iter().skip(limit).flatten().copied().collect();
     let mut seen_in_rows = vec![0u64; names.len()];
     for &i in &rows {
         for p in &a.conversations[i].0.points {
@@ -89,14 +96,16 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
         seen_in_rows[p] << 32 | a.points[p].summary.decoded.min(u32::MAX.into())
     });
 
-    let labels: Vec<String> = rows
+    let labels: Vec<String> = groups
         .iter()
-        .map(|&i| {
-            format!(
+        .take(limit)
+        .map(|g| match g.as_slice() {
+            [i] => format!(
                 "#{}  {}",
-                a.id(i),
-                conversation_label(&a.conversations[i].0)
-            )
+                a.id(*i),
+                conversation_label(&a.conversations[*i].0)
+            ),
+            _ => format!("{}×  {}", g.len(), crate::report::rows::group_title(a, g)),
         })
         .collect();
     let verdict_w = Verdict::ALL

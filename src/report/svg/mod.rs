@@ -20,6 +20,8 @@
 
 pub mod charts;
 pub mod ladder;
+mod ladder_draw;
+pub mod latency;
 pub mod matrix;
 
 use crate::report::text::is_invisible;
