@@ -18,9 +18,9 @@
 use std::fmt::Write;
 
 use crate::correlate::{routable, Conversation, Hop, Loss, RewriteAt, Uncovered};
-use crate::report::text::clock_text;
 use crate::flow::KeyKind;
 use crate::list::RareVec;
+use crate::report::text::clock_text;
 
 /// Where a verdict's sentence goes: a `String`, or [`Discard`] when only the verdict is
 /// wanted (judging writes no text; reports write the sentence when they print it).
@@ -260,11 +260,14 @@ impl<'a> Path<'a> {
     /// replies) was not capturing when the other direction ran.
     fn differs_only_where_uncovered(&self, other: &Path, c: &Conversation) -> bool {
         let has = |p: &Path, pt: usize| p.hops.iter().any(|h| h.point == pt);
-        let missed = |pt: usize, dir: usize| {
-            c.uncovered_at(pt).is_some_and(|u| u.covers_not(dir))
-        };
-        self.hops.iter().all(|h| has(other, h.point) || missed(h.point, 1))
-            && other.hops.iter().all(|h| has(self, h.point) || missed(h.point, 0))
+        let missed = |pt: usize, dir: usize| c.uncovered_at(pt).is_some_and(|u| u.covers_not(dir));
+        self.hops
+            .iter()
+            .all(|h| has(other, h.point) || missed(h.point, 1))
+            && other
+                .hops
+                .iter()
+                .all(|h| has(self, h.point) || missed(h.point, 0))
     }
     /// The same names in the opposite order.
     fn reverse_of(&self, other: &Path) -> bool {
@@ -397,13 +400,8 @@ fn judge_into<S: Sentence>(
         hops: &c.route[1],
         names,
     };
-    // packets as sent: a forwarding point's leaving legs are the same packets again
-    let [nf, nr] = c.points.iter().fold([0u64; 2], |t, p| {
-        [
-            t[0] + p.packets[0] - p.forwarded[0].min(p.packets[0]),
-            t[1] + p.packets[1] - p.forwarded[1].min(p.packets[1]),
-        ]
-    });
+    // packets as sent, each counted once however many points saw it
+    let [nf, nr] = c.packets();
     let single = c.points.len() == 1;
     // " at a, b" (nothing at a single point)
     let put_at = |out: &mut S, p: &Path| {

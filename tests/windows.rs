@@ -23,7 +23,9 @@ fn unicast(c: &Value) -> bool {
             .and_then(|s| s.parse::<std::net::IpAddr>().ok())
             .is_some_and(|ip| match ip {
                 std::net::IpAddr::V4(v4) => !v4.is_multicast() && !v4.is_broadcast(),
-                std::net::IpAddr::V6(v6) => !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80,
+                std::net::IpAddr::V6(v6) => {
+                    !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80
+                }
             })
     };
     routable(&c["client"]) && routable(&c["server"])
@@ -46,7 +48,10 @@ fn a_point_that_was_not_capturing_is_never_blamed() {
     let mut outside = 0;
     for c in doc["conversations"].as_array().expect("conversations") {
         assert_ne!(c["verdict"], "bypassed", "{c}");
-        assert!(c["lost_after"].is_null() && c["lost_between"].is_null(), "{c}");
+        assert!(
+            c["lost_after"].is_null() && c["lost_between"].is_null(),
+            "{c}"
+        );
         let ran_outside = seconds(&c["first_ts"]) < start || seconds(&c["last_ts"]) > end;
         let seen_at_hub = c["points"]
             .as_array()
@@ -84,4 +89,23 @@ fn every_conversation_of_the_whole_stage_is_covered() {
             assert!(c["uncovered"].is_null(), "{c}");
         }
     }
+}
+
+#[test]
+fn every_lab_ping_counts_three_requests_and_three_replies() {
+    let mut pings = 0;
+    for n in 0..=4 {
+        let (run, doc) = common::analyse(&[common::captures().join(format!("stage{n}"))]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for c in doc["conversations"].as_array().expect("conversations") {
+            if c["proto"] != "icmp" || c["icmp_id"].is_null() || !unicast(c) {
+                continue;
+            }
+            pings += 1;
+            let answered = c["reverse_path"].as_array().is_some_and(|p| !p.is_empty());
+            let want = if answered { 6 } else { 3 };
+            assert_eq!(c["packets"], want, "stage{n}: {c}");
+        }
+    }
+    assert!(pings >= 10, "{pings} pings");
 }

@@ -195,7 +195,13 @@ impl Context<'_> {
         let mut losses = self.losses(&route, std::slice::from_ref(m), |_| d, role_of, f);
         let last_ts = self.align(m.point, f.last_ts);
         let ends = [f.key.sender(d), f.key.sender(1 - d)];
-        let uncovered = self.uncovered(ends, std::slice::from_ref(&cp), &route, last_ts, &mut losses);
+        let uncovered = self.uncovered(
+            ends,
+            std::slice::from_ref(&cp),
+            &route,
+            last_ts,
+            &mut losses,
+        );
         Conversation {
             ip_proto: f.key.ip_proto,
             kind: f.key.kind,

@@ -1,7 +1,9 @@
 //! Step 7 of building a conversation: the capture points that were not capturing while it
 //! ran ([`Uncovered`]). A point's window is its first to last packet. A direction a point did
-//! not see is uncovered there when it ran, at least partly, outside that window: from its
-//! first packet (at any point) to the conversation's last. A direction seen nowhere, when the
+//! not see is uncovered there when it ran outside that window: its first packet (at any
+//! point) came after the point stopped capturing, or the conversation's last packet before it
+//! began. A direction that ran partly inside the window and was not seen there is evidence
+//! (the point was capturing when it should have passed). A direction seen nowhere, when the
 //! other was seen, is uncovered at the points whose capture began less than
 //! [`FIRST_ROUND_TRIP_NS`] before the other direction's first packet: requests sent before
 //! those points began capturing (their replies alone were seen). The losses of an uncovered
@@ -57,8 +59,12 @@ impl Context<'_> {
                 let span = if !route[d].is_empty() {
                     dir_first(d).map(|first| (first, last_ts))
                 } else if d == 0 && !route[1].is_empty() {
-                    // requests seen nowhere: they were sent before the replies' first packet
-                    dir_first(1).map(|first| (first - FIRST_ROUND_TRIP_NS, first))
+                    // requests seen nowhere: they were sent up to a round trip before the
+                    // replies' first packet
+                    dir_first(1).map(|first| {
+                        let sent = first.saturating_sub(FIRST_ROUND_TRIP_NS);
+                        (sent, sent)
+                    })
                 } else {
                     None
                 };
@@ -67,11 +73,11 @@ impl Context<'_> {
                 };
                 match window {
                     None => u.dirs |= 1 << d,
-                    Some([(a, _), _]) if first < a => {
+                    Some([(a, _), _]) if last < a => {
                         u.dirs |= 1 << d;
                         u.before = true;
                     }
-                    Some([(_, b), _]) if last > b => u.dirs |= 1 << d,
+                    Some([(_, b), _]) if first > b => u.dirs |= 1 << d,
                     Some(_) => {}
                 }
             }
