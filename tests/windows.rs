@@ -109,3 +109,23 @@ fn every_lab_ping_counts_three_requests_and_three_replies() {
     }
     assert!(pings >= 10, "{pings} pings");
 }
+
+#[test]
+fn a_point_whose_clock_could_not_be_aligned_is_named_with_why() {
+    let stage3 = common::captures().join("stage3");
+    let mut args: Vec<std::ffi::OsString> = ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"]
+        .iter()
+        .map(|p| stage3.join(format!("{p}.pcap")).into_os_string())
+        .collect();
+    let other = common::shared().join("corpus/files/tcp_rst_data.pcap");
+    args.push(format!("other={}", other.display()).into());
+    args.push("--no-report".into());
+    let run = common::flowcheck(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let head: String = run.stdout.lines().take(3).collect::<Vec<_>>().join(" ");
+    assert!(head.contains("times aligned on hub-nva's clock"), "{head}");
+    assert!(
+        head.contains("other not aligned (its capture overlaps no other point's in time)"),
+        "{head}"
+    );
+}

@@ -114,6 +114,33 @@ impl Paint {
     }
 }
 
+/// "; spoke2-vm not aligned (its capture overlaps no other point's)" for the points whose
+/// clock offset could not be estimated (the reference `r` aside), and why.
+fn unaligned_note(t: &mut String, a: &Analysis, names: &[String], r: usize) {
+    let window = |i: usize| {
+        let s = &a.points.get(i)?.summary;
+        Some((s.first_ts?, s.last_ts?))
+    };
+    for (i, c) in a.clocks.points.iter().enumerate() {
+        if i == r || c.estimated {
+            continue;
+        }
+        let overlaps = window(i).is_some_and(|(f, l)| {
+            (0..a.points.len())
+                .filter(|&j| j != i)
+                .filter_map(window)
+                .any(|(f2, l2)| f <= l2 && f2 <= l)
+        });
+        let why = if overlaps {
+            "no packet seen at it and at another point"
+        } else {
+            "its capture overlaps no other point's in time"
+        };
+        let name = sanitize(names.get(i).map(String::as_str).unwrap_or("?"));
+        t.push_str(&format!("; {name} not aligned ({why})"));
+    }
+}
+
 /// `2023-11-14 22:13:20.123` (UTC) from nanoseconds since the epoch.
 pub fn clock_text(ns: i64, with_date: bool) -> String {
     let secs = ns.div_euclid(1_000_000_000);
@@ -267,10 +294,14 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             "clocks assumed synchronised".to_string()
         } else {
             match a.clocks.reference {
-                Some(r) => format!(
-                    "times aligned on {}'s clock",
-                    sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
-                ),
+                Some(r) => {
+                    let mut t = format!(
+                        "times aligned on {}'s clock",
+                        sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
+                    );
+                    unaligned_note(&mut t, a, &names, r);
+                    t
+                }
                 None => "clocks not estimated".to_string(),
             }
         };
