@@ -323,6 +323,30 @@ pub fn estimate(n: usize, evidence: &[PairDelays]) -> Clocks {
     }
 }
 
+/// `2023-11-14 22:13:20.123` (UTC) from nanoseconds since the epoch (`with_date` false:
+/// `22:13:20.123`): how every output and evidence sentence writes a time of day.
+pub fn clock_text(ns: i64, with_date: bool) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if !with_date {
+        return format!("{h:02}:{m:02}:{s:02}.{ms:03}");
+    }
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic Gregorian)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{ms:03}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

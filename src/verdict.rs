@@ -17,7 +17,8 @@
 
 use std::fmt::Write;
 
-use crate::correlate::{routable, Conversation, Hop, Loss, RewriteAt};
+use crate::clock::clock_text;
+use crate::correlate::{routable, Conversation, Hop, Loss, RewriteAt, Uncovered};
 use crate::flow::KeyKind;
 use crate::list::RareVec;
 
@@ -255,6 +256,19 @@ impl<'a> Path<'a> {
         let count = |p: &Path, name: &str| p.iter().filter(|&n| n == name).count();
         self.len() == other.len() && self.iter().all(|n| count(self, n) == count(other, n))
     }
+    /// True when every point that saw one direction only (`self` the requests, `other` the
+    /// replies) was not capturing when the other direction ran.
+    fn differs_only_where_uncovered(&self, other: &Path, c: &Conversation) -> bool {
+        let has = |p: &Path, pt: usize| p.hops.iter().any(|h| h.point == pt);
+        let missed = |pt: usize, dir: usize| c.uncovered_at(pt).is_some_and(|u| u.covers_not(dir));
+        self.hops
+            .iter()
+            .all(|h| has(other, h.point) || missed(h.point, 1))
+            && other
+                .hops
+                .iter()
+                .all(|h| has(self, h.point) || missed(h.point, 0))
+    }
     /// The same names in the opposite order.
     fn reverse_of(&self, other: &Path) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter().rev())
@@ -386,13 +400,8 @@ fn judge_into<S: Sentence>(
         hops: &c.route[1],
         names,
     };
-    // packets as sent: a forwarding point's leaving legs are the same packets again
-    let [nf, nr] = c.points.iter().fold([0u64; 2], |t, p| {
-        [
-            t[0] + p.packets[0] - p.forwarded[0].min(p.packets[0]),
-            t[1] + p.packets[1] - p.forwarded[1].min(p.packets[1]),
-        ]
-    });
+    // packets as sent, each counted once however many points saw it
+    let [nf, nr] = c.packets();
     let single = c.points.len() == 1;
     // " at a, b" (nothing at a single point)
     let put_at = |out: &mut S, p: &Path| {
@@ -415,6 +424,7 @@ fn judge_into<S: Sentence>(
     let synack = c.points.iter().any(|p| p.synack);
     let data = |i: usize| c.points.iter().any(|p| p.data[i]);
     let lost = |dir: u8| c.losses.iter().find(|l| l.dir() == dir);
+    let uncovered = |p: usize, dir: usize| c.uncovered_at(p).is_some_and(|u| u.covers_not(dir));
 
     let verdict = if !fwd.is_empty() && !rev.is_empty() {
         if fwd.same_points(&rev) {
@@ -436,6 +446,16 @@ fn judge_into<S: Sentence>(
                 put_went(out, &rev, lost(1), names);
             }
             Verdict::Symmetric
+        } else if fwd.differs_only_where_uncovered(&rev, c) {
+            out.push_str(fwd_word);
+            out.push(' ');
+            put_went(out, &fwd, None, names);
+            let _ = write!(out, "; {rev_word} ");
+            put_went(out, &rev, None, names);
+            out.push_str(
+                ": the points that saw one direction only were not capturing when the other ran",
+            );
+            Verdict::Incomplete
         } else {
             out.push_str(fwd_word);
             out.push(' ');
@@ -483,6 +503,13 @@ fn judge_into<S: Sentence>(
                  or requests sent before the captures began",
                 name(own.point)
             );
+            Verdict::Incomplete
+        } else if rev.hops.iter().all(|h| uncovered(h.point, 0)) {
+            // the replies came within the first round trip of every capture that saw them
+            put_plural(out, nr, rev_word);
+            out.push_str(" and no request");
+            put_at(out, &rev);
+            out.push_str(": the requests would have been sent before the capture began");
             Verdict::Incomplete
         } else {
             put_plural(out, nr, rev_word);
@@ -551,13 +578,18 @@ fn judge_into<S: Sentence>(
         out.push_str("; ");
         out.push_str(&n);
     }
-    // --expect-via: unicast traffic seen somewhere, never at the expected point
+    for u in &c.uncovered {
+        out.push_str("; ");
+        put_uncovered(out, u, names);
+    }
+    // --expect-via: unicast traffic seen somewhere, never at the expected point while it
+    // was capturing
     let eligible = routable(&c.client.ip) && routable(&c.server.ip);
     let bypassed: Vec<usize> = if eligible && !c.points.is_empty() {
         expect_via
             .iter()
             .copied()
-            .filter(|&p| c.at(p).is_none())
+            .filter(|&p| c.at(p).is_none() && c.uncovered_at(p).is_none())
             .collect()
     } else {
         Vec::new()
@@ -584,6 +616,24 @@ fn judge_into<S: Sentence>(
         verdict: Verdict::Bypassed,
         path_verdict: verdict,
         bypassed: bypassed.into(),
+    }
+}
+
+/// "hub-nva was not capturing then: its capture ended 03:40:42.891" (on the point's own
+/// clock).
+fn put_uncovered(out: &mut impl Sentence, u: &Uncovered, names: &[String]) {
+    let name = names.get(u.point).map_or("?", String::as_str);
+    let _ = write!(out, "{name} was not capturing then: ");
+    match u.window {
+        None => out.push_str("it captured nothing"),
+        Some((first, last)) => {
+            let (what, at) = if u.before {
+                ("began", first)
+            } else {
+                ("ended", last)
+            };
+            let _ = write!(out, "its capture {what} {}", clock_text(at, false));
+        }
     }
 }
 
@@ -692,6 +742,7 @@ mod tests {
             ],
             rewrites: Default::default(),
             losses: Default::default(),
+            uncovered: Default::default(),
             traces: Default::default(),
             sampled_packets: 0,
             matched_packets: 0,
@@ -796,7 +847,7 @@ mod tests {
         lost.losses = vec![Loss::After { dir: 0, point: 1 }].into();
         assert_eq!(
             reason(&lost),
-            "6 requests seen at client -> nva, no reply anywhere; requests lost after nva (seen \
+            "3 requests seen at client -> nva, no reply anywhere; requests lost after nva (seen \
              arriving at nva, never leaving it: a stateful NVA dropping asymmetric traffic looks \
              exactly like this)"
         );
@@ -849,7 +900,7 @@ mod tests {
         assert_eq!(judge_with(&own, &names, &[]).verdict, Verdict::Incomplete);
         assert_eq!(
             super::reason(&own, &names, &[]),
-            "6 replies and no request at server, nva, client; client, the client's own point, \
+            "2 replies and no request at server, nva, client; client, the client's own point, \
              saw nothing from the client: one-way traffic, or requests sent before the captures \
              began; nva forwarded the replies"
         );
@@ -867,7 +918,7 @@ mod tests {
         tcp.points[1].synack = true;
         assert_eq!(judge_with(&tcp, &names, &[]).verdict, Verdict::Incomplete);
         assert!(super::reason(&tcp, &names, &[])
-            .starts_with("6 server packets and no client packet at server, nva, client; client,"));
+            .starts_with("2 server packets and no client packet at server, nva, client; client,"));
         // at one point too: a capture on the client that holds only replies
         let mut alone = udp(vec![at(0, [0, 3], [0, 0])], &[], &[0]);
         alone.points[0].hosts_client = true;

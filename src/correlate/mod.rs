@@ -82,7 +82,7 @@ mod vote;
 pub use hosts::routable;
 pub use model::{
     ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat, PacketTrace, Rewrite,
-    RewriteAt, Sighting, TraceIter, Traces,
+    RewriteAt, Sighting, TraceIter, Traces, Uncovered,
 };
 
 use crate::clock::Clocks;

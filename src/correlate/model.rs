@@ -268,6 +268,29 @@ impl Loss {
     }
 }
 
+/// A capture point that was not capturing while (part of) a conversation ran there: its
+/// silence says nothing about the conversation (no bypass, no loss, no path drawn from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uncovered {
+    pub point: usize,
+    /// The directions that ran, at least partly, outside the point's window and were not seen
+    /// there: bit 0 the requests, bit 1 the replies.
+    pub dirs: u8,
+    /// True when they ran (partly) before the point began capturing, false when after it
+    /// stopped.
+    pub before: bool,
+    /// The point's capture window on its own clock (first and last packet; pcapng interface
+    /// statistics when they say more), `None` when the point captured nothing.
+    pub window: Option<(i64, i64)>,
+}
+
+impl Uncovered {
+    /// True when direction `dir` (0 requests, 1 replies) was not covered.
+    pub fn covers_not(&self, dir: usize) -> bool {
+        self.dirs & (1 << dir) != 0
+    }
+}
+
 /// An ICMP error seen about a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcmpNote {
@@ -357,6 +380,8 @@ pub struct Conversation {
     pub rewrites: RareVec<Rewrite>,
     /// Directions that vanished on the way.
     pub losses: RareVec<Loss>,
+    /// Capture points that were not capturing while the conversation ran (see [`Uncovered`]).
+    pub uncovered: RareVec<Uncovered>,
     /// Matched packets, earliest first, at most [`MAX_TRACES`](super::MAX_TRACES).
     pub traces: Traces,
     /// Sampled packets of this conversation, and how many of them were seen at two points
@@ -378,14 +403,22 @@ impl Conversation {
             IpAddr::V6(a) => a.is_multicast(),
         }
     }
-    /// Packets in each direction over all points.
+    /// Packets in each direction, each packet counted once however many points saw it: the
+    /// most any one point saw of the direction, a forwarding point's leaving legs not counted
+    /// again (they are the packets it received).
     pub fn packets(&self) -> [u64; 2] {
         let mut t = [0, 0];
         for p in &self.points {
-            t[0] += p.packets[0];
-            t[1] += p.packets[1];
+            for (d, total) in t.iter_mut().enumerate() {
+                let once = p.packets[d] - p.forwarded[d].min(p.packets[d]);
+                *total = (*total).max(once);
+            }
         }
         t
+    }
+    /// The point `point`, if it was not capturing while the conversation ran.
+    pub fn uncovered_at(&self, point: usize) -> Option<&Uncovered> {
+        self.uncovered.iter().find(|u| u.point == point)
     }
     /// The points that saw direction `dir` (0 forward, 1 reverse), in path order (see the
     /// module docs).

@@ -630,13 +630,15 @@ fn nats_display_as_their_endpoints_are_written() {
 }
 
 /// The 2 GB benchmark holds 200,000 judged conversations within its 150 MiB budget
-/// (README, Performance): a byte more per conversation is 200 KB more.
+/// (README, Performance): a byte more per conversation is 200 KB more. (408 since
+/// `Conversation::uncovered`, one pointer: 1.6 MB more at 200,000 conversations; the 2 GB
+/// benchmark was not run again for it.)
 #[test]
 fn a_judged_conversation_stays_within_its_memory_budget() {
     let size = std::mem::size_of::<(Conversation, crate::verdict::Judgement)>();
     assert!(
-        size <= 400,
-        "a judged conversation grew to {size} bytes (budget 400)"
+        size <= 408,
+        "a judged conversation grew to {size} bytes (budget 408)"
     );
 }
 

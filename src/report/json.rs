@@ -283,6 +283,10 @@ pub struct ConversationRow {
     /// `--expect-via` points this conversation never reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypassed: Vec<String>,
+    /// Capture points that were not capturing while this conversation ran (its silence
+    /// there is no evidence).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncovered: Vec<String>,
     /// Each capture point of the forward / reverse path, in path order, with TTL, delay.
     pub forward_hops: Vec<HopRow>,
     pub reverse_hops: Vec<HopRow>,
@@ -431,6 +435,7 @@ fn conversation_row(
         encaps: encap_names(c.encap),
         path_verdict: j.path_verdict.name(),
         bypassed: j.bypassed.iter().map(|&p| name(p)).collect(),
+        uncovered: c.uncovered.iter().map(|u| name(u.point)).collect(),
         forward_hops: hop_rows(&c.route[0], names),
         reverse_hops: hop_rows(&c.route[1], names),
         nat: c
@@ -990,6 +995,10 @@ fn write_conversation(
         out.extend_from_slice(b",\"bypassed\":");
         write_names(out, names, j.bypassed.iter().copied());
     }
+    if !c.uncovered.is_empty() {
+        out.extend_from_slice(b",\"uncovered\":");
+        write_names(out, names, c.uncovered.iter().map(|u| u.point));
+    }
     out.extend_from_slice(b",\"forward_hops\":");
     write_hops(out, &c.route[0], names);
     out.extend_from_slice(b",\"reverse_hops\":");
@@ -1311,6 +1320,14 @@ mod tests {
             route,
             rewrites,
             losses,
+            uncovered: (0..rng.below(3))
+                .map(|_| crate::correlate::Uncovered {
+                    point: point(rng),
+                    dirs: 1 + rng.below(3) as u8,
+                    before: rng.chance(2),
+                    window: rng.chance(2).then(|| (rng.ts(), rng.ts())),
+                })
+                .collect(),
             traces: crate::correlate::Traces::default(),
             sampled_packets: rng.count(),
             matched_packets: rng.count(),

@@ -114,28 +114,34 @@ impl Paint {
     }
 }
 
-/// `2023-11-14 22:13:20.123` (UTC) from nanoseconds since the epoch.
-pub fn clock_text(ns: i64, with_date: bool) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    if !with_date {
-        return format!("{h:02}:{m:02}:{s:02}.{ms:03}");
+/// "; spoke2-vm not aligned (its capture overlaps no other point's)" for the points whose
+/// clock offset could not be estimated (the reference `r` aside), and why.
+fn unaligned_note(t: &mut String, a: &Analysis, names: &[String], r: usize) {
+    let window = |i: usize| {
+        let s = &a.points.get(i)?.summary;
+        Some((s.first_ts?, s.last_ts?))
+    };
+    for (i, c) in a.clocks.points.iter().enumerate() {
+        if i == r || c.estimated {
+            continue;
+        }
+        let overlaps = window(i).is_some_and(|(f, l)| {
+            (0..a.points.len())
+                .filter(|&j| j != i)
+                .filter_map(window)
+                .any(|(f2, l2)| f <= l2 && f2 <= l)
+        });
+        let why = if overlaps {
+            "no packet seen at it and at another point"
+        } else {
+            "its capture overlaps no other point's in time"
+        };
+        let name = sanitize(names.get(i).map(String::as_str).unwrap_or("?"));
+        t.push_str(&format!("; {name} not aligned ({why})"));
     }
-    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic Gregorian)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{ms:03}")
 }
+
+pub use crate::clock::clock_text;
 
 fn duration_text(ns: i64) -> String {
     let s = ns as f64 / 1e9;
@@ -267,10 +273,14 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             "clocks assumed synchronised".to_string()
         } else {
             match a.clocks.reference {
-                Some(r) => format!(
-                    "times aligned on {}'s clock",
-                    sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
-                ),
+                Some(r) => {
+                    let mut t = format!(
+                        "times aligned on {}'s clock",
+                        sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
+                    );
+                    unaligned_note(&mut t, a, &names, r);
+                    t
+                }
                 None => "clocks not estimated".to_string(),
             }
         };

@@ -10,7 +10,9 @@
 //! 4. [`route`]: the path of each direction, with TTLs and one-way delays;
 //! 5. [`rewrites`]: the NAT rewrites seen on the packets and on the forwarding links, and the
 //!    packet traces kept for the ladder;
-//! 6. [`losses`]: the directions that vanished on the way.
+//! 6. [`losses`]: the directions that vanished on the way;
+//! 7. [`windows`]: the points that were not capturing while it ran, and the losses that
+//!    explains away.
 //!
 //! [`Context::build_lone`] builds the most common conversation, one flow without samples or
 //! forwarding links, the short way: step 1 is the flow's own originator, steps 3 and 5 have
@@ -27,6 +29,7 @@ mod packets;
 mod points;
 mod rewrites;
 mod route;
+mod windows;
 
 use std::collections::BTreeMap;
 
@@ -189,7 +192,16 @@ impl Context<'_> {
                 Role::Transit
             }
         };
-        let losses = self.losses(&route, std::slice::from_ref(m), |_| d, role_of, f);
+        let mut losses = self.losses(&route, std::slice::from_ref(m), |_| d, role_of, f);
+        let last_ts = self.align(m.point, f.last_ts);
+        let ends = [f.key.sender(d), f.key.sender(1 - d)];
+        let uncovered = self.uncovered(
+            ends,
+            std::slice::from_ref(&cp),
+            &route,
+            last_ts,
+            &mut losses,
+        );
         Conversation {
             ip_proto: f.key.ip_proto,
             kind: f.key.kind,
@@ -197,13 +209,14 @@ impl Context<'_> {
             server: f.key.sender(1 - d),
             orientation,
             first_ts: self.align(m.point, f.first_ts),
-            last_ts: self.align(m.point, f.last_ts),
+            last_ts,
             points: OneOrVec::one(cp),
             icmp_errors: self.notes_of(root_node),
             encap: f.encap,
             route,
             rewrites: RareVec::new(),
             losses: losses.into(),
+            uncovered: uncovered.into(),
             traces: Traces::default(),
             sampled_packets: 0,
             matched_packets: 0,
@@ -258,7 +271,9 @@ impl Context<'_> {
         } else {
             Traces::default()
         };
-        let losses = self.losses(&route, members, cdir, role_of, vf);
+        let mut losses = self.losses(&route, members, cdir, role_of, vf);
+        let ends = [vf.key.sender(vd), vf.key.sender(1 - vd)];
+        let uncovered = self.uncovered(ends, &points, &route, last_ts, &mut losses);
         Conversation {
             ip_proto: vf.key.ip_proto,
             kind: vf.key.kind,
@@ -273,6 +288,7 @@ impl Context<'_> {
             route,
             rewrites: rewrites.into(),
             losses: losses.into(),
+            uncovered: uncovered.into(),
             traces,
             sampled_packets: packets.len() as u64,
             matched_packets: packets.matched(),

@@ -1,0 +1,94 @@
+//! Step 7 of building a conversation: the capture points that were not capturing while it
+//! ran ([`Uncovered`]). A point's window is its first to last packet. A direction a point did
+//! not see is uncovered there when it ran outside that window: its first packet (at any
+//! point) came after the point stopped capturing, or the conversation's last packet before it
+//! began. A direction that ran partly inside the window and was not seen there is evidence
+//! (the point was capturing when it should have passed). A direction seen nowhere, when the
+//! other was seen, is uncovered at the points whose capture began less than
+//! [`FIRST_ROUND_TRIP_NS`] before the other direction's first packet: requests sent before
+//! those points began capturing (their replies alone were seen). The losses of an uncovered
+//! direction are dropped: silence outside a window is no evidence.
+
+use super::Context;
+use crate::correlate::hosts::routable;
+use crate::correlate::model::{ConvPoint, Hop, Loss, Uncovered};
+use crate::flow::Endpoint;
+use crate::list::OneOrVec;
+
+/// How long after a point began capturing a reply may still answer a request sent before:
+/// the longest round trip expected between two capture points of one network (Azure regions
+/// far apart are ~250 ms apart).
+pub const FIRST_ROUND_TRIP_NS: i64 = 300_000_000;
+
+impl Context<'_> {
+    /// The window of point `pt` on the aligned timeline, and on its own clock (`None` when
+    /// it captured nothing).
+    pub(super) fn window(&self, pt: usize) -> Option<[(i64, i64); 2]> {
+        let s = &self.points.get(pt)?.summary;
+        let (a, b) = (s.first_ts?, s.last_ts?);
+        Some([(self.align(pt, a), self.align(pt, b)), (a, b)])
+    }
+
+    /// The points that were not capturing while the conversation ran (see the module docs),
+    /// for unicast traffic between routable addresses; drops the losses they explain.
+    pub(super) fn uncovered(
+        &self,
+        ends: [Endpoint; 2],
+        points: &[ConvPoint],
+        route: &[OneOrVec<Hop>; 2],
+        last_ts: i64,
+        losses: &mut Vec<Loss>,
+    ) -> Vec<Uncovered> {
+        let mut out = Vec::new();
+        if !(routable(&ends[0].ip) && routable(&ends[1].ip)) {
+            return out;
+        }
+        let dir_first = |d: usize| points.iter().map(|p| p.dir_first_ts[d]).min();
+        for pt in 0..self.points.len() {
+            let window = self.window(pt);
+            let mut u = Uncovered {
+                point: pt,
+                dirs: 0,
+                before: false,
+                window: window.map(|w| w[1]),
+            };
+            for d in 0..2 {
+                if route[d].iter().any(|h| h.point == pt) {
+                    continue;
+                }
+                let span = if !route[d].is_empty() {
+                    dir_first(d).map(|first| (first, last_ts))
+                } else if d == 0 && !route[1].is_empty() {
+                    // requests seen nowhere: they were sent up to a round trip before the
+                    // replies' first packet
+                    dir_first(1).map(|first| {
+                        let sent = first.saturating_sub(FIRST_ROUND_TRIP_NS);
+                        (sent, sent)
+                    })
+                } else {
+                    None
+                };
+                let Some((first, last)) = span.filter(|&(f, _)| f != i64::MAX) else {
+                    continue;
+                };
+                match window {
+                    None => u.dirs |= 1 << d,
+                    Some([(a, _), _]) if last < a => {
+                        u.dirs |= 1 << d;
+                        u.before = true;
+                    }
+                    Some([(_, b), _]) if first > b => u.dirs |= 1 << d,
+                    Some(_) => {}
+                }
+            }
+            if u.dirs != 0 {
+                out.push(u);
+            }
+        }
+        losses.retain(|l| {
+            let dir = usize::from(l.dir());
+            !out.iter().any(|u| u.covers_not(dir))
+        });
+        out
+    }
+}

@@ -1,0 +1,131 @@
+//! What the captures did not see (issue 15): capture windows that do not line up, and counts
+//! that count each packet once however many points saw it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// Stage 4 (everything symmetric through hub-nva) with hub-nva's capture stopped early and
+/// vpn-client's started late (captures/variants/README.md).
+fn windows_case() -> PathBuf {
+    common::captures().join("variants/stage4-windows")
+}
+
+fn seconds(v: &Value) -> f64 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+}
+
+fn unicast(c: &Value) -> bool {
+    let routable = |a: &Value| {
+        a.as_str()
+            .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| match ip {
+                std::net::IpAddr::V4(v4) => !v4.is_multicast() && !v4.is_broadcast(),
+                std::net::IpAddr::V6(v6) => {
+                    !v6.is_multicast() && (v6.segments()[0] & 0xffc0) != 0xfe80
+                }
+            })
+    };
+    routable(&c["client"]) && routable(&c["server"])
+}
+
+#[test]
+fn a_point_that_was_not_capturing_is_never_blamed() {
+    let (run, doc) = common::analyse(&[
+        windows_case().as_os_str(),
+        "--expect-via".as_ref(),
+        "hub-nva".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let hub = doc["points"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "hub-nva"))
+        .expect("hub-nva is a point");
+    let (start, end) = (seconds(&hub["first_ts"]), seconds(&hub["last_ts"]));
+    assert!(start < end, "{hub}");
+    let mut outside = 0;
+    for c in doc["conversations"].as_array().expect("conversations") {
+        assert_ne!(c["verdict"], "bypassed", "{c}");
+        assert!(
+            c["lost_after"].is_null() && c["lost_between"].is_null(),
+            "{c}"
+        );
+        let ran_outside = seconds(&c["first_ts"]) < start || seconds(&c["last_ts"]) > end;
+        let seen_at_hub = c["points"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["point"] == "hub-nva"));
+        if unicast(c) && ran_outside && !seen_at_hub {
+            outside += 1;
+            assert_eq!(c["uncovered"], serde_json::json!(["hub-nva"]), "{c}");
+            assert_eq!(c["verdict"], "symmetric", "{c}");
+        }
+    }
+    // the TCP connection and the two UDP exchanges after hub-nva stopped
+    assert_eq!(outside, 3);
+    // and the terminal says it plainly
+    let text = common::flowcheck(&[
+        windows_case().as_os_str(),
+        "--expect-via".as_ref(),
+        "hub-nva".as_ref(),
+        "--no-report".as_ref(),
+    ]);
+    assert!(
+        text.stdout
+            .contains("hub-nva was not capturing then: its capture ended 03:40:42.891"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("BYPASSED"), "{}", text.stdout);
+}
+
+#[test]
+fn every_conversation_of_the_whole_stage_is_covered() {
+    let (run, doc) = common::analyse(&[common::captures().join("stage4")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for c in doc["conversations"].as_array().expect("conversations") {
+        if unicast(c) {
+            assert!(c["uncovered"].is_null(), "{c}");
+        }
+    }
+}
+
+#[test]
+fn every_lab_ping_counts_three_requests_and_three_replies() {
+    let mut pings = 0;
+    for n in 0..=4 {
+        let (run, doc) = common::analyse(&[common::captures().join(format!("stage{n}"))]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for c in doc["conversations"].as_array().expect("conversations") {
+            if c["proto"] != "icmp" || c["icmp_id"].is_null() || !unicast(c) {
+                continue;
+            }
+            pings += 1;
+            let answered = c["reverse_path"].as_array().is_some_and(|p| !p.is_empty());
+            let want = if answered { 6 } else { 3 };
+            assert_eq!(c["packets"], want, "stage{n}: {c}");
+        }
+    }
+    assert!(pings >= 10, "{pings} pings");
+}
+
+#[test]
+fn a_point_whose_clock_could_not_be_aligned_is_named_with_why() {
+    let stage3 = common::captures().join("stage3");
+    let mut args: Vec<std::ffi::OsString> = ["hub-nva", "spoke1-vm", "spoke2-vm", "vpn-client"]
+        .iter()
+        .map(|p| stage3.join(format!("{p}.pcap")).into_os_string())
+        .collect();
+    let other = common::shared().join("corpus/files/tcp_rst_data.pcap");
+    args.push(format!("other={}", other.display()).into());
+    args.push("--no-report".into());
+    let run = common::flowcheck(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let head: String = run.stdout.lines().take(3).collect::<Vec<_>>().join(" ");
+    assert!(head.contains("times aligned on hub-nva's clock"), "{head}");
+    assert!(
+        head.contains("other not aligned (its capture overlaps no other point's in time)"),
+        "{head}"
+    );
+}
