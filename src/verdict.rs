@@ -114,10 +114,12 @@ fn words(c: &Conversation) -> (&'static str, &'static str) {
     }
 }
 
-/// True for traffic that expects no reply: multicast, broadcast, ICMP that is neither echo
+/// True for traffic that expects no reply: multicast, broadcast (an IP group address, or a
+/// link-layer broadcast/multicast destination such as a directed broadcast), ICMP that is neither echo
 /// nor an error, protocols that are neither TCP, UDP nor ICMP.
 fn one_way_by_nature(c: &Conversation) -> bool {
     c.to_group()
+        || c.link_group
         || matches!(c.kind, KeyKind::Icmp { .. } | KeyKind::Other)
         || !matches!(c.ip_proto, 1 | 6 | 17 | 58)
 }
@@ -534,6 +536,8 @@ fn judge_into<S: Sentence>(
     } else if one_way_by_nature(c) {
         let why = if c.to_group() {
             "sent to a group address"
+        } else if c.link_group {
+            "sent to a link-layer broadcast or multicast address"
         } else {
             "not a request/response protocol"
         };
@@ -747,6 +751,7 @@ mod tests {
             sampled_packets: 0,
             matched_packets: 0,
             seq_rewritten: false,
+            link_group: false,
         }
     }
 

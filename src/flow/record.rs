@@ -108,6 +108,8 @@ pub struct Flow {
     pub tcp_flags: [u8; 2],
     /// `decode::encap` bits of every packet, OR-ed.
     pub encap: u16,
+    /// Per direction: a packet was sent to a link-layer group address (`Packet::link_group`).
+    pub link_group: [bool; 2],
     pub packets: [u64; 2],
     /// Wire bytes (frame length as captured on the wire).
     pub bytes: [u64; 2],
