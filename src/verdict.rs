@@ -6,7 +6,7 @@
 //! | `asymmetric` | the two directions were not seen at the same capture points: at one point, only the replies (echo replies without requests, a SYN-ACK and server data without the SYN); across points, the requests and the replies crossed different points (the reason names both paths) |
 //! | `bypassed` | with `--expect-via POINT`: captured elsewhere, never at POINT (unicast traffic only) |
 //! | `unanswered` | the originator's packets were seen, no reply anywhere (lost, or routed back past every capture point: one point cannot tell) |
-//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, ICMP that is not a request/response), or replies alone that ended at the client's own point (the point that hosts the client, not forwarding them on): the client sent nothing while the captures ran, so no request can have taken another path |
+//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, link-layer broadcast/multicast, ICMP that is not a request/response), or replies alone that ended at the client's own point (the point that hosts the client, not forwarding them on): the client sent nothing while the captures ran, so no request can have taken another path |
 //! | `symmetric` | both directions seen, at exactly the same capture points |
 //!
 //! Verdicts are listed in that order, the suspicious first.
