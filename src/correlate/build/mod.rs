@@ -221,7 +221,7 @@ impl Context<'_> {
             sampled_packets: 0,
             matched_packets: 0,
             seq_rewritten: false,
-            link_group: f.link_group[d],
+            link_group: f.link_group(d),
         }
     }
 

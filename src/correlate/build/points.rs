@@ -59,7 +59,7 @@ impl Context<'_> {
             first_ts = first_ts.min(self.align(m.point, f.first_ts));
             last_ts = last_ts.max(self.align(m.point, f.last_ts));
             encap |= f.encap;
-            link_group |= f.link_group[cdir(i)];
+            link_group |= f.link_group(cdir(i));
         }
         for (pt, list) in nats {
             if let Ok(i) = per_point.binary_search_by_key(&pt, |c| c.point) {
