@@ -6,7 +6,7 @@
 //! | `asymmetric` | the two directions were not seen at the same capture points: at one point, only the replies (echo replies without requests, a SYN-ACK and server data without the SYN); across points, the requests and the replies crossed different points (the reason names both paths) |
 //! | `bypassed` | with `--expect-via POINT`: captured elsewhere, never at POINT (unicast traffic only) |
 //! | `unanswered` | the originator's packets were seen, no reply anywhere (lost, or routed back past every capture point: one point cannot tell) |
-//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, ICMP that is not a request/response), or replies alone that ended at the client's own point (the point that hosts the client, not forwarding them on): the client sent nothing while the captures ran, so no request can have taken another path |
+//! | `incomplete` | too little to judge: only pure ACKs of a connection that started before the capture, a one-way message by nature (multicast, broadcast, link-layer broadcast/multicast, ICMP that is not a request/response), or replies alone that ended at the client's own point (the point that hosts the client, not forwarding them on): the client sent nothing while the captures ran, so no request can have taken another path |
 //! | `symmetric` | both directions seen, at exactly the same capture points |
 //!
 //! Verdicts are listed in that order, the suspicious first.
@@ -114,10 +114,12 @@ fn words(c: &Conversation) -> (&'static str, &'static str) {
     }
 }
 
-/// True for traffic that expects no reply: multicast, broadcast, ICMP that is neither echo
+/// True for traffic that expects no reply: multicast, broadcast (an IP group address, or a
+/// link-layer broadcast/multicast destination such as a directed broadcast), ICMP that is neither echo
 /// nor an error, protocols that are neither TCP, UDP nor ICMP.
 fn one_way_by_nature(c: &Conversation) -> bool {
     c.to_group()
+        || c.link_group
         || matches!(c.kind, KeyKind::Icmp { .. } | KeyKind::Other)
         || !matches!(c.ip_proto, 1 | 6 | 17 | 58)
 }
@@ -534,6 +536,8 @@ fn judge_into<S: Sentence>(
     } else if one_way_by_nature(c) {
         let why = if c.to_group() {
             "sent to a group address"
+        } else if c.link_group {
+            "sent to a link-layer broadcast or multicast address"
         } else {
             "not a request/response protocol"
         };
@@ -747,6 +751,7 @@ mod tests {
             sampled_packets: 0,
             matched_packets: 0,
             seq_rewritten: false,
+            link_group: false,
         }
     }
 

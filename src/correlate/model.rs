@@ -390,6 +390,9 @@ pub struct Conversation {
     pub matched_packets: u64,
     /// True when TCP sequence numbers differed between points (randomised by a firewall).
     pub seq_rewritten: bool,
+    /// True when the client's packets were sent to a link-layer group address (Ethernet
+    /// broadcast or multicast) at some point: one-way by nature, like an IP group address.
+    pub link_group: bool,
 }
 
 impl Conversation {

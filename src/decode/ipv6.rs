@@ -69,6 +69,7 @@ pub(super) fn read<'a>(
         digest_len: 0,
         encap: ctx.encap,
         vlan_count: ctx.vlan_count,
+        link_group: ctx.link_group,
         truncated: len_u32(d) < ip_len || chain.cut,
     };
     Ok(IpPayload {

@@ -17,6 +17,8 @@ pub(super) struct Ctx {
     /// `encap::*` bits of the layers read so far.
     pub encap: u16,
     pub vlan_count: u8,
+    /// The link layer's destination is a group address (see `Packet::link_group`).
+    pub link_group: bool,
     /// Tunnels entered so far.
     pub depth: u8,
     /// Bytes of the frame that were on the wire but not captured, when the slice being decoded
@@ -30,6 +32,7 @@ impl Ctx {
         Ctx {
             encap: 0,
             vlan_count: 0,
+            link_group: false,
             depth: 0,
             uncaptured,
         }

@@ -35,6 +35,8 @@ const MAX_MPLS_LABELS: usize = 16;
 /// Ethernet II header: destination (6), source (6), ether type or 802.3 length.
 const ETH_TYPE: usize = 12;
 const ETH_HEADER: usize = 14;
+/// The group (I/G) bit of a MAC address, in its first octet: broadcast and multicast.
+const ETH_GROUP_BIT: u8 = 0x01;
 /// An 802.1Q/802.1ad tag after the ether type that announced it: TCI (2), ether type (2).
 const TAG_TYPE: usize = 2;
 const TAG_LEN: usize = 4;
@@ -61,6 +63,7 @@ const MPLS_BOTTOM_OF_STACK: u32 = 0x100;
 const PW_CONTROL_WORD: usize = 4;
 /// Linux cooked capture v1: packet type (2), ARPHRD type (2), address length (2), address (8),
 /// protocol (2).
+const SLL_PKTTYPE: usize = 0;
 const SLL_HATYPE: usize = 2;
 const SLL_PROTOCOL: usize = 14;
 const SLL_LEN: usize = 16;
@@ -68,9 +71,13 @@ const SLL_LEN: usize = 16;
 /// packet type, address length, address (8).
 const SLL2_PROTOCOL: usize = 0;
 const SLL2_HATYPE: usize = 8;
+const SLL2_PKTTYPE: usize = 10;
 const SLL2_LEN: usize = 20;
 /// ARPHRD_NETLINK: the SLL protocol field is a netlink family, not an ether type.
 const ARPHRD_NETLINK: u16 = 824;
+/// Linux packet types (PACKET_*) sent to a link-layer group: broadcast and multicast.
+const PACKET_BROADCAST: u16 = 1;
+const PACKET_MULTICAST: u16 = 2;
 /// BSD null/loop header: the address family as a 32-bit word.
 const NULL_LEN: usize = 4;
 
@@ -82,7 +89,7 @@ pub(super) fn first<'a>(
     ctx: &mut Ctx,
 ) -> Result<Layer<'a>, SkipReason> {
     match link_type {
-        linktype::ETHERNET => ethernet(d),
+        linktype::ETHERNET => ethernet(d, ctx),
         linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 => {
             Ok(Layer::Ip(Ip::Any(d)))
         }
@@ -90,11 +97,13 @@ pub(super) fn first<'a>(
         linktype::LINUX_SLL => {
             let hatype = be16(d, SLL_HATYPE).or_truncated()?;
             let protocol = be16(d, SLL_PROTOCOL).or_truncated()?;
+            ctx.link_group = to_group(be16(d, SLL_PKTTYPE).or_truncated()?);
             cooked(hatype, protocol, rest(d, SLL_LEN).or_truncated()?, ctx)
         }
         linktype::LINUX_SLL2 => {
             let protocol = be16(d, SLL2_PROTOCOL).or_truncated()?;
             let hatype = be16(d, SLL2_HATYPE).or_truncated()?;
+            ctx.link_group = to_group(byte(d, SLL2_PKTTYPE).or_truncated()?.into());
             cooked(hatype, protocol, rest(d, SLL2_LEN).or_truncated()?, ctx)
         }
         linktype::NULL => null(d, false),
@@ -109,7 +118,7 @@ pub(super) fn walk<'a>(mut layer: Layer<'a>, ctx: &mut Ctx) -> Result<Ip<'a>, Sk
     loop {
         layer = match layer {
             Layer::Ip(ip) => return Ok(ip),
-            Layer::Ethernet(d) => ethernet(d)?,
+            Layer::Ethernet(d) => ethernet(d, ctx)?,
             Layer::EtherType(et, d) => by_ethertype(et, d, ctx)?,
             Layer::Ppp(d) => ppp(d)?,
             Layer::Mpls(d) => mpls(d, ctx)?,
@@ -117,10 +126,12 @@ pub(super) fn walk<'a>(mut layer: Layer<'a>, ctx: &mut Ctx) -> Result<Ip<'a>, Sk
     }
 }
 
-/// Ethernet II (or 802.3) header: its payload and ether type.
+/// Ethernet II (or 802.3) header: its payload and ether type; a destination with the group
+/// bit (broadcast or multicast) marks `ctx.link_group`.
 #[inline(always)]
-fn ethernet(d: &[u8]) -> Result<Layer<'_>, SkipReason> {
+fn ethernet<'a>(d: &'a [u8], ctx: &mut Ctx) -> Result<Layer<'a>, SkipReason> {
     let et = be16(d, ETH_TYPE).or_truncated()?;
+    ctx.link_group = byte(d, 0).or_truncated()? & ETH_GROUP_BIT != 0;
     Ok(Layer::EtherType(et, rest(d, ETH_HEADER).or_truncated()?))
 }
 
@@ -236,6 +247,11 @@ fn mpls<'a>(d: &'a [u8], ctx: &mut Ctx) -> Result<Layer<'a>, SkipReason> {
         }
         _ => Err(SkipReason::NotIp),
     }
+}
+
+/// True for a Linux cooked capture's packet type sent to a link-layer group.
+fn to_group(pkttype: u16) -> bool {
+    matches!(pkttype, PACKET_BROADCAST | PACKET_MULTICAST)
 }
 
 /// The payload of a Linux cooked header of ARPHRD type `hatype` and protocol `protocol`.

@@ -131,6 +131,8 @@ pub fn decode(link_type: u32, data: &[u8], wire_len: u32) -> Result<Packet, Skip
         let Some((layer, mut ctx)) = tunnel::inner(&pkt, payload.l4, payload.inner_ctx) else {
             return Ok(pkt);
         };
+        // the outer frame's destination says nothing of the tunnelled packet's
+        ctx.link_group = false;
         let mut inner = pkt;
         match link::walk(layer, &mut ctx).and_then(|ip| ip_layer(ip, ctx, &mut inner)) {
             Ok(inner_payload) => (pkt, payload) = (inner, inner_payload),
@@ -155,6 +157,7 @@ const UNREAD: Packet = Packet {
     encap: 0,
     vlan_count: 0,
     truncated: false,
+    link_group: false,
 };
 
 /// Reads an IP header into `pkt` and fills in the transport it carries.

@@ -122,6 +122,11 @@ pub struct Packet {
     pub vlan_count: u8,
     /// True when the capture cut the packet short of what its IP header says.
     pub truncated: bool,
+    /// True when the frame's link layer sent it to a group address: an Ethernet destination
+    /// with the group bit (broadcast ff:ff:ff:ff:ff:ff or multicast), or a Linux cooked
+    /// capture's packet type broadcast or multicast. Tunnelled packets take their own inner
+    /// Ethernet's (false without one). One-way by nature, like an IP group address.
+    pub link_group: bool,
 }
 
 /// Why a frame did not yield a packet (every frame is either decoded or counted here).

@@ -131,6 +131,7 @@ mod tests {
             encap: 0,
             vlan_count: 0,
             truncated: false,
+            link_group: false,
         }
     }
 

@@ -146,6 +146,8 @@ pub(super) struct RareCounts {
     /// Position in `FlowTable::links` of the link this flow's last leaving leg counted
     /// in: the next leg of the same forward (most of them) finds it without a map lookup.
     pub(super) last_link: Option<u32>,
+    /// Per direction: a packet was sent to a link-layer group address (`Packet::link_group`).
+    pub(super) link_group: [bool; 2],
 }
 
 /// A direction of the flow key, as the per-direction arrays index it: `lo -> hi` is 0.
@@ -244,6 +246,13 @@ impl Flow {
     /// Packets whose capture was cut short of their IP length.
     pub fn truncated(&self) -> u64 {
         self.rare.as_ref().map_or(0, |r| r.truncated)
+    }
+
+    /// True when a packet of direction `dir` was sent to a link-layer group address.
+    pub fn link_group(&self, dir: usize) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|r| r.link_group.get(dir).copied().unwrap_or(false))
     }
 
     /// Sets the forwarded counts (for tests that build flows by hand).

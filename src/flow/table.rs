@@ -148,6 +148,9 @@ impl FlowTable {
         flow.last_frame = frame;
         flow.ttls[dir].insert(p.ttl);
         flow.encap |= p.encap;
+        if p.link_group {
+            flow.rare_mut().link_group[dir] = true;
+        }
         if p.fragment.is_some() {
             flow.rare_mut().fragments += 1;
         }

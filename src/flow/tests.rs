@@ -33,6 +33,7 @@ pub(crate) fn packet(src: &str, dst: &str, ttl: u8, transport: Transport) -> Pac
         encap: 0,
         vlan_count: 0,
         truncated: false,
+        link_group: false,
     }
 }
 

@@ -1332,6 +1332,7 @@ mod tests {
             sampled_packets: rng.count(),
             matched_packets: rng.count(),
             seq_rewritten: rng.chance(3),
+            link_group: false,
         };
         let j = Judgement {
             verdict: rng.pick(&Verdict::ALL),

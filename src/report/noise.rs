@@ -23,15 +23,19 @@ pub enum Noise {
     Multicast,
     /// Sent to an IPv4 broadcast address (DHCP, NetBIOS, ...).
     Broadcast,
+    /// Sent to a unicast-looking IP address but a link-layer broadcast or multicast
+    /// destination (a directed broadcast such as 192.168.1.255, told by its MAC).
+    LinkGroup,
 }
 
 impl Noise {
-    pub const ALL: [Noise; 5] = [
+    pub const ALL: [Noise; 6] = [
         Noise::NeighbourDiscovery,
         Noise::RouterDiscovery,
         Noise::Mld,
         Noise::Multicast,
         Noise::Broadcast,
+        Noise::LinkGroup,
     ];
 
     /// What the kind is called in reports.
@@ -42,6 +46,7 @@ impl Noise {
             Noise::Mld => "MLD (IPv6 multicast listener reports)",
             Noise::Multicast => "other multicast",
             Noise::Broadcast => "broadcast",
+            Noise::LinkGroup => "link-layer broadcast/multicast",
         }
     }
 
@@ -64,6 +69,7 @@ impl Noise {
         match c.server.ip {
             std::net::IpAddr::V4(a) if a.is_broadcast() => Some(Noise::Broadcast),
             ip if ip.is_multicast() => Some(Noise::Multicast),
+            _ if c.link_group => Some(Noise::LinkGroup),
             _ => None,
         }
     }

@@ -221,6 +221,7 @@ impl Context<'_> {
             sampled_packets: 0,
             matched_packets: 0,
             seq_rewritten: false,
+            link_group: f.link_group(d),
         }
     }
 
@@ -255,6 +256,7 @@ impl Context<'_> {
             first_ts,
             last_ts,
             encap,
+            link_group,
         } = self.totals(members, cdir, &mut s.roles, nats);
         let roles = &s.roles;
         let role_of = |pt: usize, d: usize| {
@@ -293,6 +295,7 @@ impl Context<'_> {
             sampled_packets: packets.len() as u64,
             matched_packets: packets.matched(),
             seq_rewritten,
+            link_group,
         }
     }
 }

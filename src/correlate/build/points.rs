@@ -19,6 +19,8 @@ pub(super) struct Totals {
     pub(super) last_ts: i64,
     /// `decode::encap` bits of every packet.
     pub(super) encap: u16,
+    /// A client packet was sent to a link-layer group address.
+    pub(super) link_group: bool,
 }
 
 impl Context<'_> {
@@ -42,6 +44,7 @@ impl Context<'_> {
         };
         roles.clear();
         let mut encap = 0u16;
+        let mut link_group = false;
         let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
@@ -56,6 +59,7 @@ impl Context<'_> {
             first_ts = first_ts.min(self.align(m.point, f.first_ts));
             last_ts = last_ts.max(self.align(m.point, f.last_ts));
             encap |= f.encap;
+            link_group |= f.link_group(cdir(i));
         }
         for (pt, list) in nats {
             if let Ok(i) = per_point.binary_search_by_key(&pt, |c| c.point) {
@@ -67,6 +71,7 @@ impl Context<'_> {
             first_ts,
             last_ts,
             encap,
+            link_group,
         }
     }
 

@@ -206,3 +206,58 @@ fn mpls_labels_and_pseudowire() {
     let frame = ethernet_frame(0x8847, &cat(&[&label(300, true), &[0x12; 30]]));
     assert_eq!(eth_err(&frame), SkipReason::NotIp);
 }
+
+#[test]
+fn ethernet_group_destinations_mark_link_group() {
+    let frame_to = |dst: [u8; 6]| {
+        build!(
+            PacketBuilder::ethernet2(MAC_A, dst)
+                .ipv4(CLIENT, SERVER, TTL)
+                .udp(1000, 137),
+            b"x"
+        )
+    };
+    let broadcast = eth(&frame_to([0xff; 6]));
+    assert!(broadcast.link_group, "ff:ff:ff:ff:ff:ff is a group address");
+    let multicast = eth(&frame_to([0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb]));
+    assert!(multicast.link_group, "01:00:5e:... has the group bit");
+    let unicast = eth(&frame_to([0x00, 0x0c, 0x29, 0x12, 0x34, 0x56]));
+    assert!(!unicast.link_group, "a unicast MAC is not a group address");
+    // the flag never changes the addresses the flow key is made of
+    assert_eq!((broadcast.src, broadcast.dst), (unicast.src, unicast.dst));
+}
+
+#[test]
+fn sll_packet_types_mark_link_group() {
+    let sll = |t: LinuxSllPacketType| {
+        let frame = build!(
+            PacketBuilder::linux_sll(t, 6, [2, 0, 0, 0, 0, 1, 0, 0])
+                .ipv4(CLIENT, SERVER, TTL)
+                .udp(1000, 137),
+            b"x"
+        );
+        decode(113, &frame, frame.len() as u32).unwrap().link_group
+    };
+    assert!(sll(LinuxSllPacketType::BROADCAST));
+    assert!(sll(LinuxSllPacketType::MULTICAST));
+    assert!(!sll(LinuxSllPacketType::HOST));
+    assert!(!sll(LinuxSllPacketType::OTHERHOST));
+    assert!(!sll(LinuxSllPacketType::OUTGOING));
+
+    let sll2 = |pkttype: u8| {
+        let mut frame = vec![0u8; 20];
+        frame[0..2].copy_from_slice(&0x0800u16.to_be_bytes()); // protocol
+        frame[8..10].copy_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
+        frame[10] = pkttype;
+        frame[11] = 6;
+        let ip = build!(
+            PacketBuilder::ipv4(CLIENT, SERVER, TTL).udp(1000, 137),
+            b"x"
+        );
+        frame.extend_from_slice(&ip);
+        decode(276, &frame, frame.len() as u32).unwrap().link_group
+    };
+    assert!(sll2(1), "SLL2 packet type 1 is broadcast");
+    assert!(sll2(2), "SLL2 packet type 2 is multicast");
+    assert!(!sll2(0), "SLL2 packet type 0 is to this host");
+}
