@@ -9,10 +9,18 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use flowcheck::filter::{Expr, Subject};
-use flowcheck::point::{resolve_inputs_with, Progress, ReadOptions, ResolveOptions};
-use flowcheck::report::{folder, html, json, text, Analysis, PageWriter};
+use flowcheck::point::{resolve_inputs_with, ReadOptions, ResolveOptions};
+use flowcheck::report::{folder, html, json, text, Analysis};
 use flowcheck::verdict::Verdict;
 use flowcheck::window::{parse_time, Window};
+
+#[path = "cli/json_file.rs"]
+mod json_file;
+#[path = "cli/progress.rs"]
+mod progress;
+
+use json_file::JsonFile;
+use progress::ProgressDisplay;
 
 /// An allocation refused ends the run with status 2 and a message (see `flowcheck::oom`).
 #[global_allocator]
@@ -209,124 +217,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// A one-line progress indicator on stderr (a terminal), shown once reading has taken more
-/// than a second, erased when done.
-struct ProgressDisplay {
-    counters: std::sync::Arc<Progress>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ProgressDisplay {
-    fn start(inputs: &[flowcheck::point::PointInput]) -> ProgressDisplay {
-        use std::sync::atomic::Ordering::Relaxed;
-        let total: u64 = inputs
-            .iter()
-            .filter_map(|i| std::fs::metadata(&i.path).ok())
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-            .sum();
-        let counters = std::sync::Arc::new(Progress::default());
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, st) = (counters.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let start = std::time::Instant::now();
-            let mut shown = false;
-            while !st.load(Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                let elapsed = start.elapsed().as_secs_f64();
-                if elapsed < 1.0 || st.load(Relaxed) {
-                    continue;
-                }
-                let bytes = c.bytes_read.load(Relaxed);
-                let frames = c.frames_read.load(Relaxed);
-                // gzip inputs count decompressed bytes: the share is an estimate, capped
-                let pct = if total > 0 {
-                    format!(" ({:.0}%)", (bytes as f64 / total as f64 * 100.0).min(99.0))
-                } else {
-                    String::new()
-                };
-                eprint!(
-                    "\rflowcheck: read {:.2} GB{pct}, {:.1} M packets, {:.2} GB/s\x1b[K",
-                    bytes as f64 / 1e9,
-                    frames as f64 / 1e6,
-                    bytes as f64 / 1e9 / elapsed
-                );
-                shown = true;
-            }
-            if shown {
-                eprint!("\r\x1b[K");
-            }
-        });
-        ProgressDisplay {
-            counters,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ProgressDisplay {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The `--json` output file: opened (created if needed) before the analysis, so that a path
-/// that cannot be written fails at once, and written over in place afterwards.
-///
-/// The old content is not emptied first: the new document is written from the first byte over
-/// the old one, and a regular file is then cut to the new length. Rewriting pages the file
-/// already has is cheaper than freeing them and allocating new ones, and a file emptied and
-/// written again makes ext4 force the whole file's block allocation when it is closed
-/// (`auto_da_alloc`): 0.08 s for a 276 MB document.
-struct JsonFile {
-    path: PathBuf,
-    file: std::fs::File,
-    /// A regular file (not a FIFO, a terminal or /dev/null): it has a length to cut.
-    regular: bool,
-}
-
-impl JsonFile {
-    fn open(path: &std::path::Path) -> std::io::Result<JsonFile> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| json_context(path, e))?;
-        let regular = file
-            .metadata()
-            .map_err(|e| json_context(path, e))?
-            .is_file();
-        Ok(JsonFile {
-            path: path.to_path_buf(),
-            file,
-            regular,
-        })
-    }
-
-    /// Writes the document, then cuts what is left of the old content. On a write error the
-    /// file is cut after the bytes written, so nothing of the old document stays behind.
-    fn write(self, analysis: &flowcheck::report::Analysis) -> std::io::Result<()> {
-        let mut pages = PageWriter::new(&self.file);
-        let wrote = json::write(analysis, std::io::BufWriter::new(&mut pages));
-        let cut = if self.regular {
-            self.file.set_len(pages.written())
-        } else {
-            Ok(())
-        };
-        wrote.and(cut).map_err(|e| json_context(&self.path, e))
-    }
-}
-
-fn json_context(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), format!("--json {}: {e}", path.display()))
 }
 
 /// The route files of `--routes` and of every capture folder's `routes/`. A bad file is
