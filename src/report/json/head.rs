@@ -1,0 +1,210 @@
+//! The head of the document: everything but the two long arrays (`summary`, `filter`,
+//! `points`), written through serde from these types (it is small).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::SCHEMA;
+use crate::report::{link_type_name, ts_text, Analysis};
+use crate::verdict::Verdict;
+
+/// The document without its two long arrays (`flows`, `conversations`), which [`write`]
+/// streams row by row so that memory does not grow with them.
+#[derive(Serialize)]
+pub struct Head {
+    pub schema: &'static str,
+    pub version: &'static str,
+    pub summary: Summary,
+    /// `--filter`, `--from`, `--to` and how many conversations they left out; null when none
+    /// was given.
+    pub filter: Option<Filter>,
+    pub points: Vec<Point>,
+}
+
+/// What the reported conversations were narrowed to (`summary` counts the kept ones).
+#[derive(Serialize)]
+pub struct Filter {
+    /// `--filter` as given, or null.
+    pub expression: Option<String>,
+    /// `--from` / `--to` (aligned timeline), or null.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Conversations found but left out of `conversations`.
+    pub left_out: usize,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub points: usize,
+    pub packets: u64,
+    pub conversations: usize,
+    pub verdicts: BTreeMap<&'static str, usize>,
+    pub damaged: bool,
+    /// Sampled packets followed across the capture points.
+    pub matches: Matches,
+    /// The point whose clock the conversation times are on (null: none estimated).
+    pub clock_reference: Option<String>,
+    /// True with `--assume-synced`: no clock offset was estimated.
+    pub clocks_assumed_synced: bool,
+    /// Packets of flows left out, over all points (`--max-flows` is the run's total).
+    pub packets_over_flow_cap: u64,
+}
+
+/// How many sampled packets were recognised at several capture points.
+#[derive(Serialize)]
+pub struct Matches {
+    /// Distinct sampled packets (each flow keeps up to 8 per direction).
+    pub sampled_packets: u64,
+    /// Sampled packets seen at two points or more.
+    pub matched_packets: u64,
+    /// Sampled packets seen at one point only.
+    pub single_packets: u64,
+    /// Pairs of flows at different points joined by matched packets.
+    pub flow_pairs: u64,
+    /// Pairs whose TCP sequence numbers were rewritten between the points.
+    pub seq_rewritten_pairs: u64,
+}
+
+#[derive(Serialize)]
+pub struct Damage {
+    pub offset: u64,
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+pub struct Point {
+    pub name: String,
+    pub path: String,
+    pub format: String,
+    pub link_types: Vec<u32>,
+    pub link_type_names: Vec<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub decoded: u64,
+    pub not_decoded: BTreeMap<&'static str, u64>,
+    pub unsupported_link_types: BTreeMap<String, u64>,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub clock_steps_back: u64,
+    pub timestamp_fixups: u64,
+    /// Zero bytes after the end of the gzip stream, ignored (gzip itself only warns).
+    pub gzip_trailing_zeros: u64,
+    pub forwarded_packets: u64,
+    pub packets_over_flow_cap: u64,
+    /// The flow table could not grow: packets of new flows were counted, not tracked.
+    pub flow_table_out_of_memory: bool,
+    pub flows: usize,
+    pub damage: Option<Damage>,
+    /// This point's clock minus the reference point's, in seconds (null: not estimated).
+    /// `first_ts`/`last_ts` above are this point's own clock; conversation times are
+    /// aligned: `aligned = raw - clock_offset_s`.
+    pub clock_offset_s: Option<f64>,
+    /// Half the width of the interval the offset lies in (null: one-way evidence only, or
+    /// not estimated).
+    pub clock_uncertainty_s: Option<f64>,
+    /// The point the offset was derived from (null for the reference).
+    pub clock_via: Option<String>,
+    /// Sampled packets of this point matched at another point.
+    pub matched_packets: u64,
+}
+
+/// The head of the document: everything but the flow and conversation rows.
+pub fn head(a: &Analysis) -> Head {
+    let points = a
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let s = &p.summary;
+            let clock = a.clocks.points.get(i);
+            Point {
+                name: s.name.clone(),
+                path: s.path.display().to_string(),
+                format: s.format.clone(),
+                link_types: s.link_types.clone(),
+                link_type_names: s.link_types.iter().map(|&l| link_type_name(l)).collect(),
+                packets: s.packets,
+                bytes: s.bytes,
+                decoded: s.decoded,
+                not_decoded: s.not_decoded.clone(),
+                unsupported_link_types: s
+                    .unsupported_link_types
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                first_ts: s.first_ts.map(ts_text),
+                last_ts: s.last_ts.map(ts_text),
+                clock_steps_back: s.clock_steps_back,
+                timestamp_fixups: s.timestamp_fixups,
+                gzip_trailing_zeros: s.gzip_trailing_zeros,
+                forwarded_packets: s.forwarded_packets,
+                packets_over_flow_cap: s.packets_over_flow_cap,
+                flow_table_out_of_memory: s.flow_table_out_of_memory,
+                flows: p.flows.len(),
+                damage: s.damage.as_ref().map(|d| Damage {
+                    offset: d.offset,
+                    reason: d.reason.clone(),
+                }),
+                clock_offset_s: clock
+                    .filter(|c| c.estimated)
+                    .map(|c| c.offset_ns as f64 / 1e9),
+                clock_uncertainty_s: clock
+                    .filter(|c| c.estimated)
+                    .and_then(|c| c.uncertainty_ns)
+                    .map(|u| u as f64 / 1e9),
+                clock_via: clock
+                    .and_then(|c| c.via)
+                    .map(|v| a.points[v].summary.name.clone()),
+                matched_packets: clock.map_or(0, |c| c.matched),
+            }
+        })
+        .collect();
+    Head {
+        schema: SCHEMA,
+        version: env!("CARGO_PKG_VERSION"),
+        summary: Summary {
+            points: a.points.len(),
+            packets: a.points.iter().map(|p| p.summary.packets).sum(),
+            conversations: a.conversations.len(),
+            verdicts: Verdict::ALL
+                .into_iter()
+                .map(|v| (v.name(), a.count(v)))
+                .collect(),
+            damaged: a.damaged(),
+            matches: Matches {
+                sampled_packets: a.matches.sampled_packets,
+                matched_packets: a.matches.matched_packets,
+                single_packets: a.matches.single_packets,
+                flow_pairs: a.matches.flow_pairs,
+                seq_rewritten_pairs: a.matches.seq_rewritten_pairs,
+            },
+            clock_reference: a
+                .clocks
+                .reference
+                .filter(|_| !a.clocks.assumed_synced)
+                .map(|r| a.points[r].summary.name.clone()),
+            clocks_assumed_synced: a.clocks.assumed_synced,
+            packets_over_flow_cap: a
+                .points
+                .iter()
+                .map(|p| p.summary.packets_over_flow_cap)
+                .sum(),
+        },
+        filter: a.selection.is_set().then(|| Filter {
+            expression: a.selection.expression.clone(),
+            from: a.selection.window.from.map(ts_text),
+            to: a.selection.window.to.map(ts_text),
+            left_out: a.selection.left_out,
+        }),
+        points,
+    }
+}
+
+/// The head of the document, left open for the two arrays: `{"schema":..,"points":[..]`.
+pub(super) fn write_head(a: &Analysis, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let head = serde_json::to_string(&head(a)).map_err(std::io::Error::other)?;
+    // reopen the head object to append the two arrays
+    let head = head.strip_suffix('}').unwrap_or(&head);
+    out.write_all(head.as_bytes())
+}
