@@ -62,7 +62,7 @@ fn direction(dir: u8) -> &'static str {
 
 /// One conversation row (`conversations[]` in docs/json-schema.md); `names` are the points'
 /// names, quoted. The keys come in the order of the reference row
-/// ([`super::reference::ConversationRow`]), which the tests check byte for byte.
+/// (`reference::ConversationRow`), which the tests check byte for byte.
 pub(super) fn write_conversation(
     out: &mut Vec<u8>,
     id: usize,

@@ -1,5 +1,6 @@
 //! The head of the document: everything but the two long arrays (`summary`, `filter`,
-//! `points`), written through serde from these types (it is small).
+//! `points`), written through serde from these types (it is small). What the fields mean is
+//! docs/json-schema.md; a field added here must be added there.
 
 use std::collections::BTreeMap;
 
@@ -9,15 +10,13 @@ use super::SCHEMA;
 use crate::report::{link_type_name, ts_text, Analysis};
 use crate::verdict::Verdict;
 
-/// The document without its two long arrays (`flows`, `conversations`), which [`write`]
+/// The document without its two long arrays (`flows`, `conversations`), which [`super::write`]
 /// streams row by row so that memory does not grow with them.
 #[derive(Serialize)]
 pub struct Head {
     pub schema: &'static str,
     pub version: &'static str,
     pub summary: Summary,
-    /// `--filter`, `--from`, `--to` and how many conversations they left out; null when none
-    /// was given.
     pub filter: Option<Filter>,
     pub points: Vec<Point>,
 }
@@ -25,12 +24,9 @@ pub struct Head {
 /// What the reported conversations were narrowed to (`summary` counts the kept ones).
 #[derive(Serialize)]
 pub struct Filter {
-    /// `--filter` as given, or null.
     pub expression: Option<String>,
-    /// `--from` / `--to` (aligned timeline), or null.
     pub from: Option<String>,
     pub to: Option<String>,
-    /// Conversations found but left out of `conversations`.
     pub left_out: usize,
 }
 
@@ -41,28 +37,19 @@ pub struct Summary {
     pub conversations: usize,
     pub verdicts: BTreeMap<&'static str, usize>,
     pub damaged: bool,
-    /// Sampled packets followed across the capture points.
     pub matches: Matches,
-    /// The point whose clock the conversation times are on (null: none estimated).
     pub clock_reference: Option<String>,
-    /// True with `--assume-synced`: no clock offset was estimated.
     pub clocks_assumed_synced: bool,
-    /// Packets of flows left out, over all points (`--max-flows` is the run's total).
     pub packets_over_flow_cap: u64,
 }
 
 /// How many sampled packets were recognised at several capture points.
 #[derive(Serialize)]
 pub struct Matches {
-    /// Distinct sampled packets (each flow keeps up to 8 per direction).
     pub sampled_packets: u64,
-    /// Sampled packets seen at two points or more.
     pub matched_packets: u64,
-    /// Sampled packets seen at one point only.
     pub single_packets: u64,
-    /// Pairs of flows at different points joined by matched packets.
     pub flow_pairs: u64,
-    /// Pairs whose TCP sequence numbers were rewritten between the points.
     pub seq_rewritten_pairs: u64,
 }
 
@@ -88,24 +75,15 @@ pub struct Point {
     pub last_ts: Option<String>,
     pub clock_steps_back: u64,
     pub timestamp_fixups: u64,
-    /// Zero bytes after the end of the gzip stream, ignored (gzip itself only warns).
     pub gzip_trailing_zeros: u64,
     pub forwarded_packets: u64,
     pub packets_over_flow_cap: u64,
-    /// The flow table could not grow: packets of new flows were counted, not tracked.
     pub flow_table_out_of_memory: bool,
     pub flows: usize,
     pub damage: Option<Damage>,
-    /// This point's clock minus the reference point's, in seconds (null: not estimated).
-    /// `first_ts`/`last_ts` above are this point's own clock; conversation times are
-    /// aligned: `aligned = raw - clock_offset_s`.
     pub clock_offset_s: Option<f64>,
-    /// Half the width of the interval the offset lies in (null: one-way evidence only, or
-    /// not estimated).
     pub clock_uncertainty_s: Option<f64>,
-    /// The point the offset was derived from (null for the reference).
     pub clock_via: Option<String>,
-    /// Sampled packets of this point matched at another point.
     pub matched_packets: u64,
 }
 

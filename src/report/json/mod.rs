@@ -1,27 +1,33 @@
 //! json: the `flowcheck/1` document.
 //!
-//! Additions are backwards compatible; renames and removals need `flowcheck/2`.
+//! The schema is written once, in docs/json-schema.md (the README links to it): what each
+//! field means and when it is left out. The code that prints the document is the one source
+//! of truth for its bytes; additions are backwards compatible, renames and removals need
+//! `flowcheck/2`.
 //!
 //! - `head`: the head of the document (schema, summary, filter, points), written through
 //!   serde from its types.
 //! - `flows`, `conversations`: the two long arrays, written by hand ([`write`]) straight into
 //!   byte buffers, on several threads, a chunk of rows at a time (`chunks`), from the scalar
-//!   printers of `emit`. `routing`: a conversation's `routing` object.
-//! - `reference`: the same document through serde and one row type per kind of row
-//!   ([`write_reference`]); the tests (and the `analyse` fuzz target) check that both print
-//!   the same bytes. A field added to a row type must be added to its writer.
+//!   printers of `emit`. `routing`: a conversation's `routing` object (serde).
+//! - `reference` (tests and the `analyse` fuzz target only): the same document through serde
+//!   and one row type per kind of row (`write_reference`). The tests check, on random rows
+//!   and on the captures, that both writers print the same bytes: the row types are the
+//!   hand-written writers' reference, key for key, and cannot drift from them.
 
 pub(crate) mod chunks;
 mod conversations;
 pub(crate) mod emit;
 mod flows;
 mod head;
+#[cfg(any(test, fuzzing))]
 mod reference;
 pub mod routing;
 #[cfg(test)]
 mod tests;
 
 pub use head::{head, Damage, Filter, Head, Matches, Point, Summary};
+#[cfg(any(test, fuzzing))]
 pub use reference::{
     flow_row, write_reference, ConvNat, ConvPointRow, ConversationRow, FlowRow, HopRow,
     IcmpErrorRow, Nat,
@@ -39,8 +45,7 @@ const CHUNK_ROWS: usize = 512;
 
 /// Writes the document (compact JSON, one line) followed by a newline. The flow and
 /// conversation rows are rendered in chunks on up to one thread per core and written in
-/// order; a few chunks are in memory at a time, never the whole document. Prints the same
-/// bytes as [`write_reference`].
+/// order; a few chunks are in memory at a time, never the whole document.
 pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
     write_head(a, &mut out)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,6 +1,8 @@
-//! The reference writer: the same document as [`super::write`], through serde and one row
-//! type per kind of row, one row at a time. The tests (and the `analyse` fuzz target) check
-//! that both print the same bytes.
+//! The reference writer, built for the tests and the `analyse` fuzz target only: the same
+//! document as [`super::write`], through serde and one row type per kind of row, one row at
+//! a time. They check that both print the same bytes, so each row type here is what its
+//! hand-written writer must print, key for key; what the keys mean is docs/json-schema.md.
+//! A field added to a writer must be added to its row type here (the tests fail until it is).
 
 use super::head::write_head;
 use super::{routing, Analysis};
@@ -10,13 +12,13 @@ use crate::report::{community_id, endpoint_text, ts_text};
 use crate::verdict::{icmp_error_name, Judgement};
 use serde::Serialize;
 
+/// A row of `flows[]`.
 #[derive(Serialize)]
 pub struct FlowRow {
     pub point: String,
     pub proto: &'static str,
     pub a: String,
     pub b: String,
-    /// How `a` was chosen: syn, synack, echo_request, echo_reply, lower (tshark's rules).
     pub a_rule: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_id: Option<u16>,
@@ -44,23 +46,20 @@ pub struct FlowRow {
     pub forwarded_ba: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
-    /// Community ID v1 of the flow's own tuple at this point (null: TCP/UDP without ports,
-    /// ICMP too short for its type, SCTP).
     pub community_id: Option<String>,
 }
 
+/// A rewrite in `conversations[].points[].nat`.
 #[derive(Serialize)]
 pub struct Nat {
-    /// `source` (the client side was rewritten) or `destination`.
     pub side: &'static str,
-    /// Address before and after the rewrite.
     pub from: String,
     pub to: String,
-    /// Ports before and after (TCP/UDP only).
     pub from_port: Option<u16>,
     pub to_port: Option<u16>,
 }
 
+/// A row of `conversations[].points`.
 #[derive(Serialize)]
 pub struct ConvPointRow {
     pub point: String,
@@ -70,7 +69,6 @@ pub struct ConvPointRow {
     pub reverse_bytes: u64,
     pub forward_ttls: Vec<u8>,
     pub reverse_ttls: Vec<u8>,
-    /// True when this point forwarded packets of the conversation (seen arriving and leaving).
     pub forwarded: bool,
     pub nat: Vec<Nat>,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -79,48 +77,36 @@ pub struct ConvPointRow {
     pub last_ts: String,
 }
 
-/// One capture point on the path of one direction.
+/// A hop of `conversations[].forward_hops` / `reverse_hops`.
 #[derive(Serialize)]
 pub struct HopRow {
     pub point: String,
-    /// TTL as the direction arrived here (the highest seen).
     pub ttl: Option<u8>,
-    /// TTL as it left, when this point forwarded it.
     pub ttl_out: Option<u8>,
     pub forwarded: bool,
-    /// Routers between the previous point and this one (the TTL they took off; null for
-    /// the first point).
     pub routers: Option<u8>,
-    /// One-way delay from the previous hop on the aligned timeline, in milliseconds (median
-    /// of the matched packets; null for the first hop or when none was matched at both).
     pub delay_ms: Option<f64>,
-    /// First packet of the direction here (aligned).
     pub first_ts: String,
 }
 
-/// A NAT rewrite of a conversation and where it happened.
+/// A rewrite of `conversations[].nat`.
 #[derive(Serialize)]
 pub struct ConvNat {
-    /// `forward` (the requests) or `reverse` (the replies).
     pub direction: &'static str,
-    /// The capture point that rewrote the packets (seen arriving and leaving)...
     pub point: Option<String>,
-    /// ... or the two points between which they were rewritten (by a hop not captured).
     pub between: Option<[String; 2]>,
-    /// `source` or `destination` of the packets in that direction.
     pub side: &'static str,
     pub from: String,
     pub to: String,
-    /// TCP/UDP ports before and after.
     pub from_port: Option<u16>,
     pub to_port: Option<u16>,
-    /// ICMP echo identifiers before and after, when the NAT changed them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_icmp_id: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_icmp_id: Option<u16>,
 }
 
+/// A row of `conversations[].icmp_errors`.
 #[derive(Serialize)]
 pub struct IcmpErrorRow {
     pub point: String,
@@ -131,6 +117,7 @@ pub struct IcmpErrorRow {
     pub packets: u64,
 }
 
+/// A row of `conversations[]`.
 #[derive(Serialize)]
 pub struct ConversationRow {
     pub id: usize,
@@ -148,50 +135,32 @@ pub struct ConversationRow {
     pub ip_proto: Option<u8>,
     pub verdict: &'static str,
     pub reason: String,
-    /// How the client was told: syn, synack, echo_request, echo_reply, port, first.
     pub client_rule: &'static str,
     pub first_ts: String,
     pub last_ts: String,
     pub packets: u64,
-    /// Capture points that saw the client-to-server direction, in path order.
     pub forward_path: Vec<String>,
-    /// Capture points that saw the server-to-client direction, in path order.
     pub reverse_path: Vec<String>,
     pub points: Vec<ConvPointRow>,
     pub icmp_errors: Vec<IcmpErrorRow>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encaps: Vec<&'static str>,
-    /// The verdict from the paths alone (differs from `verdict` only when that is
-    /// `bypassed`).
     pub path_verdict: &'static str,
-    /// `--expect-via` points this conversation never reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypassed: Vec<String>,
-    /// Capture points that were not capturing while this conversation ran (its silence
-    /// there is no evidence).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncovered: Vec<String>,
-    /// Each capture point of the forward / reverse path, in path order, with TTL, delay.
     pub forward_hops: Vec<HopRow>,
     pub reverse_hops: Vec<HopRow>,
-    /// NAT rewrites, where they happened.
     pub nat: Vec<ConvNat>,
-    /// The point a direction was seen arriving at and never leaving (null: none).
     pub lost_after: Option<String>,
-    /// The two points between which a direction vanished (null: none).
     pub lost_between: Option<[String; 2]>,
-    /// Which direction vanished: `forward` or `reverse` (null: none).
     pub lost_direction: Option<&'static str>,
-    /// Sampled packets of this conversation, and those seen at two points or more.
     pub sampled_packets: u64,
     pub matched_packets: u64,
-    /// True when TCP sequence numbers differed between points.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub seq_rewritten: bool,
-    /// The path the route tables predict for each direction, and why (null without route
-    /// tables, or for group, link-local and unspecified addresses).
     pub routing: Option<routing::RoutingRow>,
-    /// Community ID v1 of the client's tuple before any NAT (null as for flows).
     pub community_id: Option<String>,
 }
 
@@ -408,9 +377,8 @@ fn hop_rows(route: &[Hop], names: &[String]) -> Vec<HopRow> {
         .collect()
 }
 
-/// Writes the document as [`write`] does, through serde and the row types ([`flow_row`],
-/// [`FlowRow`], [`ConversationRow`]), one row at a time: the reference [`write`] is checked
-/// against (several times slower).
+/// Writes the document as [`super::write`] does, through serde and the row types, one row at
+/// a time, on one thread.
 pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> {
     write_head(a, &mut out)?;
     out.write_all(b",\"flows\":[")?;

@@ -1,5 +1,7 @@
 //! The `routing` object of a conversation (null without route tables): what
-//! [`crate::routes`] predicted for each direction, and its sentences.
+//! [`crate::routes`] predicted for each direction, and its sentences. Written through serde
+//! from these types (in the hand-written rows too: [`write`]); what the fields mean is
+//! docs/json-schema.md.
 
 use serde::Serialize;
 
@@ -10,38 +12,28 @@ use crate::routes::{At, ConvRouting, DirRouting, End, Routing};
 pub struct RoutingRow {
     pub forward: DirectionRow,
     pub reverse: DirectionRow,
-    /// Which route decided each direction, and whether the packets agree.
     pub explanation: String,
-    /// The route to add, for an asymmetry through an appliance (or a bypassed
-    /// `--expect-via` point); null when none is proposed.
     pub fix: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct DirectionRow {
-    /// Capture points, in path order (the gateway is none).
     pub predicted_path: Vec<String>,
-    /// The predicted capture points are those that saw this direction.
     pub agrees: bool,
     pub decisions: Vec<DecisionRow>,
-    /// delivered | internet | dropped | no_route | unknown | loop | not_sent | from_internet
     pub end: &'static str,
-    /// Why the walk could not go on (`end` unknown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct DecisionRow {
-    /// A capture point, or `gateway`.
     pub at: String,
-    /// The route file (null: a system route of the gateway that flowcheck inferred).
     pub table: Option<String>,
     pub prefix: String,
     pub next_hop_type: &'static str,
     pub next_hop_ip: Option<String>,
     pub source: &'static str,
-    /// ECMP: every next hop the route offered (`next_hop_ip` is the one taken).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub possible_next_hops: Vec<String>,
 }
