@@ -249,6 +249,29 @@ fn left_out_note(a: &Analysis) -> String {
 pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     let paint = Paint { on: opts.color };
     let names = a.point_names();
+    write_head(a, opts, &paint, &names, out)?;
+    write_points(a, opts, &paint, &names, out)?;
+    write_verdicts(a, opts, &paint, &names, out)?;
+    if a.conversations.is_empty() {
+        writeln!(out)?;
+        if a.selection.left_out > 0 {
+            writeln!(out, "no conversation left after the filter")?;
+        } else {
+            writeln!(out, "no IP conversation found")?;
+        }
+    }
+    Ok(())
+}
+
+/// `flowcheck: 4 capture points, 224 packets, 31 conversations`, then how many sampled
+/// packets were followed across the points and which clock the times are on.
+fn write_head(
+    a: &Analysis,
+    opts: &TextOptions,
+    paint: &Paint,
+    names: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
     let head = format!(
         "{}, {}, {}{}",
@@ -278,7 +301,7 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
                         "times aligned on {}'s clock",
                         sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
                     );
-                    unaligned_note(&mut t, a, &names, r);
+                    unaligned_note(&mut t, a, names, r);
                     t
                 }
                 None => "clocks not estimated".to_string(),
@@ -290,8 +313,18 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
         );
         writeln!(out, "{}", paint.dim(&wrap(&line, 0, 0, opts.width)))?;
     }
-    writeln!(out)?;
-    // points
+    writeln!(out)
+}
+
+/// The table of capture points: one row each (format, link types, packets, time span),
+/// with what was not decoded or is worth a note, and the damage, under it.
+fn write_points(
+    a: &Analysis,
+    opts: &TextOptions,
+    paint: &Paint,
+    names: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let name_w = names
         .iter()
         .map(|n| sanitize(n).chars().count())
@@ -338,62 +371,8 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             s.decoded,
             time
         )?;
-        let mut notes: Vec<String> = s
-            .not_decoded
-            .iter()
-            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
-            .collect();
-        for (lt, n) in &s.unsupported_link_types {
-            notes.push(format!("{n} of {} not decoded", link_type_name(*lt)));
-        }
-        if s.forwarded_packets > 0 {
-            notes.push(format!(
-                "{} forwarded by this point (seen arriving and leaving)",
-                plural(s.forwarded_packets, "packet", "packets")
-            ));
-        }
-        if s.clock_steps_back > 0 {
-            notes.push(format!(
-                "clock went backwards {}",
-                if s.clock_steps_back == 1 {
-                    "once".to_string()
-                } else {
-                    format!("{} times", s.clock_steps_back)
-                }
-            ));
-        }
-        if s.timestamp_fixups > 0 {
-            notes.push(format!(
-                "{} normalised",
-                plural(
-                    s.timestamp_fixups,
-                    "invalid time stamp",
-                    "invalid time stamps"
-                )
-            ));
-        }
-        if s.gzip_trailing_zeros > 0 {
-            notes.push(format!(
-                "gzip: decompression OK, {} trailing zero bytes ignored",
-                s.gzip_trailing_zeros
-            ));
-        }
-        if s.flow_table_out_of_memory {
-            notes.push(format!(
-                "memory ran out: {} of new flows not tracked (lower --max-flows)",
-                plural(s.packets_over_flow_cap, "packet", "packets")
-            ));
-        } else if s.packets_over_flow_cap > 0 {
-            notes.push(format!(
-                "flow cap reached: {} of further flows not tracked (--max-flows is the whole \
-                 run's, shared by the points: raise it)",
-                plural(s.packets_over_flow_cap, "packet", "packets")
-            ));
-        }
-        if let Some(n) = clock_note(a, pi, &names) {
-            notes.push(n);
-        }
         let indent = name_w + 2;
+        let notes = point_notes(a, pi, names);
         if !notes.is_empty() {
             let line = format!("not decoded or noted: {}", notes.join(", "));
             writeln!(
@@ -418,16 +397,71 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
             )?;
         }
     }
-    write_verdicts(a, opts, &paint, &names, out)?;
-    if a.conversations.is_empty() {
-        writeln!(out)?;
-        if a.selection.left_out > 0 {
-            writeln!(out, "no conversation left after the filter")?;
-        } else {
-            writeln!(out, "no IP conversation found")?;
-        }
-    }
     Ok(())
+}
+
+/// What point `pi` did not decode, and what else about its capture is worth a note (frames
+/// forwarded, clock steps, time stamp fixes, flow cap, clock offset).
+fn point_notes(a: &Analysis, pi: usize, names: &[String]) -> Vec<String> {
+    let Some(s) = a.points.get(pi).map(|p| &p.summary) else {
+        return Vec::new();
+    };
+    let mut notes: Vec<String> = s
+        .not_decoded
+        .iter()
+        .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+        .collect();
+    for (lt, n) in &s.unsupported_link_types {
+        notes.push(format!("{n} of {} not decoded", link_type_name(*lt)));
+    }
+    if s.forwarded_packets > 0 {
+        notes.push(format!(
+            "{} forwarded by this point (seen arriving and leaving)",
+            plural(s.forwarded_packets, "packet", "packets")
+        ));
+    }
+    if s.clock_steps_back > 0 {
+        notes.push(format!(
+            "clock went backwards {}",
+            if s.clock_steps_back == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", s.clock_steps_back)
+            }
+        ));
+    }
+    if s.timestamp_fixups > 0 {
+        notes.push(format!(
+            "{} normalised",
+            plural(
+                s.timestamp_fixups,
+                "invalid time stamp",
+                "invalid time stamps"
+            )
+        ));
+    }
+    if s.gzip_trailing_zeros > 0 {
+        notes.push(format!(
+            "gzip: decompression OK, {} trailing zero bytes ignored",
+            s.gzip_trailing_zeros
+        ));
+    }
+    if s.flow_table_out_of_memory {
+        notes.push(format!(
+            "memory ran out: {} of new flows not tracked (lower --max-flows)",
+            plural(s.packets_over_flow_cap, "packet", "packets")
+        ));
+    } else if s.packets_over_flow_cap > 0 {
+        notes.push(format!(
+            "flow cap reached: {} of further flows not tracked (--max-flows is the whole \
+             run's, shared by the points: raise it)",
+            plural(s.packets_over_flow_cap, "packet", "packets")
+        ));
+    }
+    if let Some(n) = clock_note(a, pi, names) {
+        notes.push(n);
+    }
+    notes
 }
 
 /// The conversations grouped by verdict, the suspicious first, then (unless `--limit 0`
