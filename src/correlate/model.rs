@@ -42,19 +42,17 @@ impl Nat {
     }
 }
 
-/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed (as the report's
-/// `endpoint_text` writes them: `10.0.0.1:80 -> [2001:db8::1]:8080`).
+/// `10.100.201.4 -> 10.100.200.68`, or with ports when they changed
+/// (`10.0.0.1:80 -> [2001:db8::1]:8080`; endpoints as [`Endpoint::display`] writes them).
 impl std::fmt::Display for Nat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ports = self.from.port != self.to.port;
-        let end = |f: &mut std::fmt::Formatter<'_>, e: &Endpoint| match e.ip {
-            IpAddr::V4(a) if ports => write!(f, "{a}:{}", e.port),
-            IpAddr::V6(a) if ports => write!(f, "[{a}]:{}", e.port),
-            a => write!(f, "{a}"),
-        };
-        end(f, &self.from)?;
-        f.write_str(" -> ")?;
-        end(f, &self.to)
+        write!(
+            f,
+            "{} -> {}",
+            self.from.display(ports),
+            self.to.display(ports)
+        )
     }
 }
 
@@ -430,6 +428,28 @@ impl Conversation {
             .iter()
             .filter_map(|h| self.points.iter().find(|p| p.point == h.point))
             .collect()
+    }
+    /// The points of [`path`](Self::path), by index, without allocating.
+    pub fn path_points(&self, dir: usize) -> impl Iterator<Item = usize> + '_ {
+        self.route[dir]
+            .iter()
+            .filter(|h| self.points.iter().any(|p| p.point == h.point))
+            .map(|h| h.point)
+    }
+    /// The first point a direction was seen arriving at and never leaving, if any.
+    pub fn lost_after(&self) -> Option<usize> {
+        self.losses.iter().find_map(|l| match *l {
+            Loss::After { point, .. } => Some(point),
+            Loss::Between { .. } => None,
+        })
+    }
+    /// The first two points a direction vanished between (seen at the first, never at the
+    /// next on its path), if any.
+    pub fn lost_between(&self) -> Option<[usize; 2]> {
+        self.losses.iter().find_map(|l| match *l {
+            Loss::Between { from, to, .. } => Some([from, to]),
+            Loss::After { .. } => None,
+        })
     }
     pub fn forwarders(&self) -> impl Iterator<Item = &ConvPoint> {
         self.points.iter().filter(|p| p.is_forwarder())

@@ -617,11 +617,12 @@ fn nats_display_as_their_endpoints_are_written() {
             to,
         };
         let want = if from.port != to.port {
-            format!(
-                "{} -> {}",
-                crate::report::endpoint_text(&from, true),
-                crate::report::endpoint_text(&to, true)
-            )
+            // written out here, apart from Endpoint::display
+            let text = |e: Endpoint| match e.ip {
+                std::net::IpAddr::V6(a) => format!("[{a}]:{}", e.port),
+                a => format!("{a}:{}", e.port),
+            };
+            format!("{} -> {}", text(from), text(to))
         } else {
             format!("{} -> {}", from.ip, to.ip)
         };

@@ -93,6 +93,15 @@ pub mod encap {
         "vlan", "qinq", "vxlan", "geneve", "gre", "erspan", "ip-in-ip", "mpls", "pppoe", "teredo",
         "sll", "gtp",
     ];
+
+    /// The names of the layers set in `bits`, in bit order (what reports print).
+    pub fn names(bits: u16) -> impl Iterator<Item = &'static str> + Clone {
+        NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, n)| *n)
+    }
 }
 
 /// What the later stages need to know of one packet.

@@ -14,10 +14,39 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// How every report writes an endpoint: `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare
+    /// address when `with_port` is false. Here, with the type, so that the stages that name
+    /// endpoints in their own text (a NAT's `describe`) and the reports
+    /// (`report::format::endpoint_text`) write them one way.
+    pub fn display(&self, with_port: bool) -> EndpointDisplay {
+        EndpointDisplay {
+            endpoint: *self,
+            with_port,
+        }
+    }
+
     fn order_key(&self) -> (u8, u128, u16) {
         match self.ip {
             IpAddr::V4(a) => (4, u32::from(a) as u128, self.port),
             IpAddr::V6(a) => (6, u128::from(a), self.port),
+        }
+    }
+}
+
+/// An [`Endpoint`] as text ([`Endpoint::display`]).
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointDisplay {
+    endpoint: Endpoint,
+    with_port: bool,
+}
+
+impl std::fmt::Display for EndpointDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let port = self.endpoint.port;
+        match (self.endpoint.ip, self.with_port) {
+            (ip, false) => write!(f, "{ip}"),
+            (IpAddr::V4(a), true) => write!(f, "{a}:{port}"),
+            (IpAddr::V6(a), true) => write!(f, "[{a}]:{port}"),
         }
     }
 }

@@ -281,6 +281,14 @@ impl Flow {
         }
     }
 
+    /// The flow as tshark's conversation table shows it: which direction's sender is `a`,
+    /// which is `b`, and the rule that chose `a` (what reports print; [`Flow::tshark_a`] is
+    /// the stage's own).
+    pub fn tshark_sides(&self) -> TsharkSides {
+        let (a, rule) = self.tshark_a();
+        TsharkSides { a, b: 1 - a, rule }
+    }
+
     /// flowcheck's choice of the originator (client): as tshark for SYN / SYN-ACK / echo,
     /// otherwise by well-known server port, otherwise the sender of the first packet.
     pub fn originator(&self) -> (usize, Orientation) {
@@ -367,4 +375,14 @@ fn is_service_port(p: u16) -> bool {
             p,
             1433 | 3306 | 3389 | 5004 | 5005 | 5201 | 5353 | 5432 | 6379 | 8080 | 8443
         )
+}
+
+/// A flow's two directions in tshark's terms ([`Flow::tshark_sides`]): index the flow's
+/// per-direction arrays with `a` and `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsharkSides {
+    pub a: usize,
+    pub b: usize,
+    /// How `a` was chosen.
+    pub rule: Orientation,
 }

@@ -233,7 +233,7 @@ pub fn of_endpoints(
 pub fn of_flow(f: &Flow) -> Option<CommunityId> {
     let key: &FlowKey = &f.key;
     let src = match key.kind {
-        KeyKind::Echo { .. } => f.tshark_a().0,
+        KeyKind::Echo { .. } => f.tshark_sides().a,
         _ => usize::from(f.first_dir.min(1)),
     };
     of_endpoints(key.ip_proto, key.kind, key.sender(src), key.sender(1 - src))

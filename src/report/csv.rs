@@ -13,9 +13,10 @@
 use std::io::{self, Write};
 
 use super::export::{self, CHUNK_ROWS};
+use super::format::direction_name;
 use super::json::{chunks, emit};
 use super::{community_id, Analysis};
-use crate::correlate::{Conversation, Loss};
+use crate::correlate::Conversation;
 use crate::flow::KeyKind;
 use crate::verdict::Judgement;
 
@@ -129,20 +130,6 @@ fn row(
         KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type.into()), Some(code.into())),
         _ => (None, None, None),
     };
-    let path = |d: usize| {
-        c.route[d]
-            .iter()
-            .filter(|h| c.points.iter().any(|p| p.point == h.point))
-            .map(|h| h.point)
-    };
-    let lost_between = c.losses.iter().find_map(|l| match *l {
-        Loss::Between { from, to, .. } => Some([from, to]),
-        Loss::After { .. } => None,
-    });
-    let lost_after = c.losses.iter().find_map(|l| match *l {
-        Loss::After { point, .. } => Some(point),
-        Loss::Between { .. } => None,
-    });
     let mut k = 0..;
     let mut next = || k.next().unwrap_or(0);
     field(out, next(), |b| emit::uint(b, id as u64));
@@ -174,20 +161,20 @@ fn row(
     field(out, next(), |b| export::seconds(b, c.first_ts, 9));
     field(out, next(), |b| export::seconds(b, c.last_ts, 9));
     field(out, next(), |b| emit::uint(b, c.packets().iter().sum()));
-    field(out, next(), |b| names_field(b, names, path(0)));
-    field(out, next(), |b| names_field(b, names, path(1)));
+    field(out, next(), |b| names_field(b, names, c.path_points(0)));
+    field(out, next(), |b| names_field(b, names, c.path_points(1)));
     field(out, next(), |b| {
         names_field(b, names, c.points.iter().map(|p| p.point))
     });
     field(out, next(), |b| {
-        names_field(b, names, lost_after.into_iter())
+        names_field(b, names, c.lost_after().into_iter())
     });
     field(out, next(), |b| {
-        names_field(b, names, lost_between.into_iter().flatten())
+        names_field(b, names, c.lost_between().into_iter().flatten())
     });
     field(out, next(), |b| {
         if let Some(l) = c.losses.first() {
-            b.extend_from_slice(if l.dir() == 0 { b"forward" } else { b"reverse" });
+            b.extend_from_slice(direction_name(l.dir()).as_bytes());
         }
     });
     field(out, next(), |b| emit::uint(b, c.sampled_packets));

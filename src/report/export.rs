@@ -105,7 +105,7 @@ pub fn seconds(out: &mut Vec<u8>, ns: i64, decimals: u32) {
 }
 
 /// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false, as
-/// [`super::endpoint_text`] prints it.
+/// [`super::format::endpoint_text`] prints it.
 pub fn endpoint(out: &mut Vec<u8>, e: &Endpoint, with_port: bool) {
     match (e.ip, with_port) {
         (ip, false) => emit::ip_bare(out, ip),
@@ -180,14 +180,17 @@ mod tests {
         out.push(b' ');
         seconds(&mut out, -1, 9);
         assert_eq!(out, b"1795578035.657181 1795578035.657181123 -1.999999999");
-        assert_eq!(super::super::ts_text(-1), "-1.999999999");
+        assert_eq!(super::super::format::ts_text(-1), "-1.999999999");
         let e = Endpoint {
             ip: "2001:db8::1".parse().unwrap(),
             port: 80,
         };
         let mut out = Vec::new();
         endpoint(&mut out, &e, true);
-        assert_eq!(out, super::super::endpoint_text(&e, true).as_bytes());
+        assert_eq!(
+            out,
+            super::super::format::endpoint_text(&e, true).as_bytes()
+        );
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //!
 //! [`Analysis`] is the single model every output is made from: the points as read, their flow
 //! tables, and the judged conversations. `text` renders the terminal summary, `json` the
-//! `flowcheck/1` document. Every string that comes from a capture or a file name goes through
-//! the escaping of its medium there.
+//! `flowcheck/1` document (schema: docs/json-schema.md), `csv`, `zeek` and `parquet` the
+//! exports, `html` and `svg` the report pages; `format` writes endpoints, times and the names
+//! they share once for all of them. Every string that comes from a capture or a file name goes
+//! through the escaping of its medium there.
 
 pub mod community_id;
 pub mod csv;
 pub mod export;
 pub mod folder;
+pub mod format;
 pub mod html;
 mod html_routes;
 pub mod json;
@@ -21,9 +24,10 @@ pub mod text;
 pub mod zeek;
 
 pub use pages::PageWriter;
+// the renderers not yet on `format` (svg, html, export tests) still find them here
+pub use format::{endpoint_text, link_type_name, ts_text};
 
 use crate::correlate::Conversation;
-use crate::flow::Endpoint;
 use crate::point::PointResult;
 use crate::verdict::{Judgement, Verdict};
 
@@ -139,41 +143,8 @@ pub fn narrow<T>(v: &mut Vec<T>, kept: &[bool]) {
     });
 }
 
-/// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false.
-pub fn endpoint_text(e: &Endpoint, with_port: bool) -> String {
-    match (e.ip, with_port) {
-        (ip, false) => ip.to_string(),
-        (std::net::IpAddr::V4(a), true) => format!("{a}:{}", e.port),
-        (std::net::IpAddr::V6(a), true) => format!("[{a}]:{}", e.port),
-    }
-}
-
-/// Nanoseconds since the epoch as tshark prints `frame.time_epoch`: `1607454603.986596000`.
-pub fn ts_text(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000);
-    format!("{secs}.{frac:09}")
-}
-
-/// Common name of a LINKTYPE_* value.
-pub fn link_type_name(lt: u32) -> String {
-    match lt {
-        0 => "null".into(),
-        1 => "ethernet".into(),
-        12 | 14 | 101 => "raw".into(),
-        108 => "loop".into(),
-        113 => "sll".into(),
-        228 => "ipv4".into(),
-        229 => "ipv6".into(),
-        276 => "sll2".into(),
-        n => format!("linktype-{n}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn retain_keeps_ids_and_counts_what_it_left_out() {
         let a = crate::analyse(
@@ -209,22 +180,5 @@ mod tests {
         assert_eq!(b.id(0), first);
         assert_eq!(b.selection.left_out, n - 1);
         assert_eq!(a.id(3), 4);
-    }
-
-    #[test]
-    fn timestamps_print_like_tshark() {
-        assert_eq!(ts_text(1_607_454_603_986_596_000), "1607454603.986596000");
-        assert_eq!(ts_text(-1), "-1.999999999");
-        assert_eq!(ts_text(0), "0.000000000");
-    }
-
-    #[test]
-    fn endpoints_bracket_ipv6() {
-        let e = Endpoint {
-            ip: "2001:db8::1".parse().unwrap(),
-            port: 80,
-        };
-        assert_eq!(endpoint_text(&e, true), "[2001:db8::1]:80");
-        assert_eq!(endpoint_text(&e, false), "2001:db8::1");
     }
 }

@@ -6,6 +6,7 @@
 //! the HTML report give them one line per kind ("IPv6 neighbour discovery: 23 conversations,
 //! one-way by nature") and list them in full only when asked (`--limit 0`, `--json`).
 
+use super::format::plural;
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
 use crate::verdict::{Judgement, Verdict};
@@ -77,9 +78,9 @@ impl Noise {
     /// "IPv6 neighbour discovery: 23 conversations, one-way by nature".
     pub fn line(self, count: usize) -> String {
         format!(
-            "{}: {count} conversation{}, one-way by nature",
+            "{}: {}, one-way by nature",
             self.label(),
-            if count == 1 { "" } else { "s" }
+            plural(count as u64, "conversation", "conversations")
         )
     }
 }

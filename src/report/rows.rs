@@ -9,7 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{endpoint_text, Analysis};
+use super::format::endpoint_text;
+use super::Analysis;
 use crate::flow::KeyKind;
 
 /// Fewest alike conversations shown as one row.

@@ -7,8 +7,10 @@
 
 use std::io::{self, Write};
 
+pub use super::format::{clock_text, plural};
+use super::format::{duration_text, endpoint_text, link_type_name};
 use super::noise::{self, Noise};
-use super::{endpoint_text, link_type_name, Analysis};
+use super::Analysis;
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
 use crate::verdict::Verdict;
@@ -141,21 +143,6 @@ fn unaligned_note(t: &mut String, a: &Analysis, names: &[String], r: usize) {
     }
 }
 
-pub use crate::clock::clock_text;
-
-fn duration_text(ns: i64) -> String {
-    let s = ns as f64 / 1e9;
-    if s < 1.0 {
-        format!("{:.0} ms", s * 1000.0)
-    } else if s < 120.0 {
-        format!("{s:.1} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
-}
-
 /// `icmp 10.100.204.2 -> 10.100.201.4 id 13` / `tcp 10.0.0.1:40000 -> 10.0.0.2:80`.
 pub fn conversation_title(c: &Conversation) -> String {
     let ports = c.kind == KeyKind::Ports;
@@ -224,11 +211,6 @@ fn clock_note(a: &Analysis, point: usize, names: &[String]) -> Option<String> {
         "clock {secs:.3} s {way} {} ({unc}; times aligned)",
         sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
     ))
-}
-
-/// `1 packet`, `2 packets`: `n` and the word that fits it.
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `, 27 left out by --filter` when the report was narrowed.

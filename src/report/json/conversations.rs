@@ -3,9 +3,10 @@
 
 use super::flows::{write_community_id, write_encaps};
 use super::{emit, routing};
-use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
+use crate::correlate::{Conversation, Hop, RewriteAt};
 use crate::flow::KeyKind;
 use crate::report::community_id;
+use crate::report::format::{direction_name, nat_side};
 use crate::verdict::{icmp_error_text, Judgement};
 
 /// The quoted name of point `i` (`""` for an unknown index, as the reference row does).
@@ -42,24 +43,6 @@ fn write_nat(out: &mut Vec<u8>, n: &crate::correlate::Nat, ports: bool) {
     emit::opt_uint(out, port(n.to.port));
 }
 
-/// `side` of a NAT rewrite.
-fn nat_side(source: bool) -> &'static str {
-    if source {
-        "source"
-    } else {
-        "destination"
-    }
-}
-
-/// A direction index as its name.
-fn direction(dir: u8) -> &'static str {
-    if dir == 0 {
-        "forward"
-    } else {
-        "reverse"
-    }
-}
-
 /// One conversation row (`conversations[]` in docs/json-schema.md); `names` are the points'
 /// names, quoted. The keys come in the order of the reference row
 /// (`reference::ConversationRow`), which the tests check byte for byte.
@@ -73,17 +56,10 @@ pub(super) fn write_conversation(
     route: Option<&routing::RoutingRow>,
 ) {
     write_identity(out, id, c, j, reason);
-    // the points of each direction's route that saw the conversation (Conversation::path)
-    let path = |dir: usize| {
-        c.route[dir]
-            .iter()
-            .filter(|h| c.points.iter().any(|p| p.point == h.point))
-            .map(|h| h.point)
-    };
     out.extend_from_slice(b",\"forward_path\":");
-    write_names(out, names, path(0));
+    write_names(out, names, c.path_points(0));
     out.extend_from_slice(b",\"reverse_path\":");
-    write_names(out, names, path(1));
+    write_names(out, names, c.path_points(1));
     write_points(out, c, names);
     write_icmp_errors(out, c, names);
     write_encaps(out, c.encap);
@@ -254,7 +230,7 @@ fn write_rewrites(out: &mut Vec<u8>, c: &Conversation, names: &[Vec<u8>]) {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"direction\":");
-        emit::string(out, direction(r.dir));
+        emit::string(out, direction_name(r.dir));
         match r.at {
             RewriteAt::Point(p) => {
                 out.extend_from_slice(b",\"point\":");
@@ -282,24 +258,18 @@ fn write_rewrites(out: &mut Vec<u8>, c: &Conversation, names: &[Vec<u8>]) {
 /// `,"lost_after":..,"lost_between":..,"lost_direction":..`: where a direction vanished.
 fn write_losses(out: &mut Vec<u8>, c: &Conversation, names: &[Vec<u8>]) {
     out.extend_from_slice(b",\"lost_after\":");
-    match c.losses.iter().find_map(|l| match *l {
-        Loss::After { point, .. } => Some(point),
-        Loss::Between { .. } => None,
-    }) {
+    match c.lost_after() {
         Some(p) => out.extend_from_slice(name(names, p)),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"lost_between\":");
-    match c.losses.iter().find_map(|l| match *l {
-        Loss::Between { from, to, .. } => Some([from, to]),
-        Loss::After { .. } => None,
-    }) {
+    match c.lost_between() {
         Some(pair) => write_names(out, names, pair.into_iter()),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"lost_direction\":");
     match c.losses.first() {
-        Some(l) => emit::string(out, direction(l.dir())),
+        Some(l) => emit::string(out, direction_name(l.dir())),
         None => out.extend_from_slice(b"null"),
     }
 }

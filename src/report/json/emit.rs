@@ -1,7 +1,7 @@
 //! emit: the scalar pieces of the JSON document, appended straight to a byte buffer.
 //!
 //! Each prints exactly what the slow path printed (serde_json for numbers and strings, std's
-//! `Display` for addresses, [`crate::report::ts_text`] for times), without allocating: the
+//! `Display` for addresses, [`crate::report::format::ts_text`] for times), without allocating: the
 //! buffer is the only memory written to.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -98,7 +98,7 @@ pub fn float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-/// A time as [`crate::report::ts_text`] prints it, quoted: `"1607454603.986596000"`.
+/// A time as [`crate::report::format::ts_text`] prints it, quoted: `"1607454603.986596000"`.
 pub fn ts(out: &mut Vec<u8>, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000) as u64;
@@ -212,7 +212,7 @@ pub fn ip(out: &mut Vec<u8>, ip: IpAddr) {
     out.push(b'"');
 }
 
-/// [`crate::report::endpoint_text`] as a JSON string: `"1.2.3.4:80"`, `"[2001:db8::1]:80"`,
+/// [`crate::report::format::endpoint_text`] as a JSON string: `"1.2.3.4:80"`, `"[2001:db8::1]:80"`,
 /// or the bare address when `with_port` is false.
 pub fn endpoint(out: &mut Vec<u8>, e: &Endpoint, with_port: bool) {
     out.push(b'"');
@@ -356,7 +356,7 @@ mod tests {
         ];
         cases.extend((0..10_000).map(|_| (rng.next() >> (rng.next() % 64)) as i64));
         for ns in cases {
-            let want = format!("\"{}\"", crate::report::ts_text(ns));
+            let want = format!("\"{}\"", crate::report::format::ts_text(ns));
             assert_eq!(with(|o| ts(o, ns)), want, "{ns}");
         }
     }
@@ -407,7 +407,10 @@ mod tests {
             for port in [0, 7, 80, 65535] {
                 let e = Endpoint { ip, port };
                 for with_port in [false, true] {
-                    let want = format!("\"{}\"", crate::report::endpoint_text(&e, with_port));
+                    let want = format!(
+                        "\"{}\"",
+                        crate::report::format::endpoint_text(&e, with_port)
+                    );
                     assert_eq!(with(|o| endpoint(o, &e, with_port)), want);
                 }
             }

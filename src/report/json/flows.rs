@@ -2,21 +2,12 @@
 //! straight into a byte buffer, and the fields flow and conversation rows share.
 
 use super::emit;
-use crate::flow::{Flow, KeyKind};
+use crate::flow::{Flow, KeyKind, TsharkSides};
 use crate::report::community_id;
-
-/// The encapsulation names of `bits`.
-pub(super) fn encaps(bits: u16) -> impl Iterator<Item = &'static str> + Clone {
-    crate::decode::encap::NAMES
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| *n)
-}
 
 /// `,"encaps":[...]` unless there are none.
 pub(super) fn write_encaps(out: &mut Vec<u8>, bits: u16) {
-    let names = encaps(bits);
+    let names = crate::decode::encap::names(bits);
     if names.clone().next().is_some() {
         out.extend_from_slice(b",\"encaps\":");
         emit::str_array(out, names);
@@ -26,8 +17,7 @@ pub(super) fn write_encaps(out: &mut Vec<u8>, bits: u16) {
 /// One flow row (`flows[]` in docs/json-schema.md); `point` is the point's name already
 /// quoted.
 pub(super) fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
-    let (a, rule) = f.tshark_a();
-    let b = 1 - a;
+    let TsharkSides { a, b, rule } = f.tshark_sides();
     let ports = f.key.has_ports();
     out.extend_from_slice(b"{\"point\":");
     out.extend_from_slice(point);

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::SCHEMA;
-use crate::report::{link_type_name, ts_text, Analysis};
+use crate::report::format::{link_type_name, ts_text};
+use crate::report::Analysis;
 use crate::verdict::Verdict;
 
 /// The document without its two long arrays (`flows`, `conversations`), which [`super::write`]

@@ -7,8 +7,9 @@
 use super::head::write_head;
 use super::{routing, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
-use crate::flow::{Flow, KeyKind};
-use crate::report::{community_id, endpoint_text, ts_text};
+use crate::flow::{Flow, KeyKind, TsharkSides};
+use crate::report::community_id;
+use crate::report::format::{endpoint_text, ts_text};
 use crate::verdict::{icmp_error_name, Judgement};
 use serde::Serialize;
 
@@ -165,13 +166,12 @@ pub struct ConversationRow {
 }
 
 fn encap_names(bits: u16) -> Vec<&'static str> {
-    super::flows::encaps(bits).collect()
+    crate::decode::encap::names(bits).collect()
 }
 
 /// The tshark-style flow row of one flow at one point.
 pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
-    let (a, rule) = f.tshark_a();
-    let b = 1 - a;
+    let TsharkSides { a, b, rule } = f.tshark_sides();
     let ports = f.key.has_ports();
     let (icmp_id, icmp_type, icmp_code) = match f.key.kind {
         KeyKind::Echo { id } => (Some(id), None, None),

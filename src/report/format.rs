@@ -1,0 +1,112 @@
+//! format: how every report writes endpoints, times and the few names they share, in one
+//! place.
+//!
+//! The terminal summary, the HTML and SVG pages, the CSV and the JSON all print an endpoint,
+//! a time or a direction the same way; each is written here once. The byte-level printers of
+//! the JSON and the exports ([`super::json::emit`]) print exactly these, without allocating,
+//! and their tests check them against these functions. The stages that name endpoints in
+//! their own text (a NAT's `describe`) use [`Endpoint::display`], which this module wraps.
+
+use crate::flow::Endpoint;
+
+pub use crate::clock::clock_text;
+
+/// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false.
+pub fn endpoint_text(e: &Endpoint, with_port: bool) -> String {
+    e.display(with_port).to_string()
+}
+
+/// Nanoseconds since the epoch as tshark prints `frame.time_epoch`: `1607454603.986596000`.
+pub fn ts_text(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    format!("{secs}.{frac:09}")
+}
+
+/// A length of time for a reader: `350 ms`, `12.5 s`, `3.2 min`, `3.0 h`.
+pub fn duration_text(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// `1 packet`, `2 packets`: `n` and the word that fits it.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Common name of a LINKTYPE_* value.
+pub fn link_type_name(lt: u32) -> String {
+    match lt {
+        0 => "null".into(),
+        1 => "ethernet".into(),
+        12 | 14 | 101 => "raw".into(),
+        108 => "loop".into(),
+        113 => "sll".into(),
+        228 => "ipv4".into(),
+        229 => "ipv6".into(),
+        276 => "sll2".into(),
+        n => format!("linktype-{n}"),
+    }
+}
+
+/// A conversation's direction index (0: client to server) as the reports name it.
+pub fn direction_name(dir: u8) -> &'static str {
+    if dir == 0 {
+        "forward"
+    } else {
+        "reverse"
+    }
+}
+
+/// The side a NAT rewrote (`Nat::source`) as the reports name it.
+pub fn nat_side(source: bool) -> &'static str {
+    if source {
+        "source"
+    } else {
+        "destination"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_like_tshark() {
+        assert_eq!(ts_text(1_607_454_603_986_596_000), "1607454603.986596000");
+        assert_eq!(ts_text(-1), "-1.999999999");
+        assert_eq!(ts_text(0), "0.000000000");
+    }
+
+    #[test]
+    fn endpoints_bracket_ipv6() {
+        let e = Endpoint {
+            ip: "2001:db8::1".parse().unwrap(),
+            port: 80,
+        };
+        assert_eq!(endpoint_text(&e, true), "[2001:db8::1]:80");
+        assert_eq!(endpoint_text(&e, false), "2001:db8::1");
+        let v4 = Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 443,
+        };
+        assert_eq!(endpoint_text(&v4, true), "10.0.0.1:443");
+    }
+
+    #[test]
+    fn durations_pick_their_unit() {
+        assert_eq!(duration_text(350_000_000), "350 ms");
+        assert_eq!(duration_text(12_500_000_000), "12.5 s");
+        assert_eq!(duration_text(192_000_000_000), "3.2 min");
+        assert_eq!(duration_text(5_400_000_000_000), "90.0 min");
+        assert_eq!(duration_text(10_800_000_000_000), "3.0 h");
+    }
+}
