@@ -227,13 +227,26 @@ fn left_out_note(a: &Analysis) -> String {
     format!(" ({} left out by {by})", s.left_out)
 }
 
+/// What every part of the summary is written from.
+struct Render<'a> {
+    a: &'a Analysis,
+    opts: &'a TextOptions,
+    paint: Paint,
+    /// The points' names, by index.
+    names: Vec<String>,
+}
+
 /// Writes the terminal summary.
 pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
-    let paint = Paint { on: opts.color };
-    let names = a.point_names();
-    write_head(a, opts, &paint, &names, out)?;
-    write_points(a, opts, &paint, &names, out)?;
-    write_verdicts(a, opts, &paint, &names, out)?;
+    let r = Render {
+        a,
+        opts,
+        paint: Paint { on: opts.color },
+        names: a.point_names(),
+    };
+    write_head(&r, out)?;
+    write_points(&r, out)?;
+    write_verdicts(&r, out)?;
     if a.conversations.is_empty() {
         writeln!(out)?;
         if a.selection.left_out > 0 {
@@ -247,13 +260,13 @@ pub fn write(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::Resul
 
 /// `flowcheck: 4 capture points, 224 packets, 31 conversations`, then how many sampled
 /// packets were followed across the points and which clock the times are on.
-fn write_head(
-    a: &Analysis,
-    opts: &TextOptions,
-    paint: &Paint,
-    names: &[String],
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_head(r: &Render, out: &mut dyn Write) -> io::Result<()> {
+    let Render {
+        a,
+        opts,
+        paint,
+        names,
+    } = r;
     let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
     let head = format!(
         "{}, {}, {}{}",
@@ -300,13 +313,13 @@ fn write_head(
 
 /// The table of capture points: one row each (format, link types, packets, time span),
 /// with what was not decoded or is worth a note, and the damage, under it.
-fn write_points(
-    a: &Analysis,
-    opts: &TextOptions,
-    paint: &Paint,
-    names: &[String],
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_points(r: &Render, out: &mut dyn Write) -> io::Result<()> {
+    let Render {
+        a,
+        opts,
+        paint,
+        names,
+    } = r;
     let name_w = names
         .iter()
         .map(|n| sanitize(n).chars().count())
@@ -448,13 +461,13 @@ fn point_notes(a: &Analysis, pi: usize, names: &[String]) -> Vec<String> {
 
 /// The conversations grouped by verdict, the suspicious first, then (unless `--limit 0`
 /// lists everything) one line per kind of traffic that is one-way by nature.
-fn write_verdicts(
-    a: &Analysis,
-    opts: &TextOptions,
-    paint: &Paint,
-    names: &[String],
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_verdicts(r: &Render, out: &mut dyn Write) -> io::Result<()> {
+    let Render {
+        a,
+        opts,
+        paint,
+        names,
+    } = r;
     let fold = opts.limit != 0;
     for v in Verdict::ALL {
         let group: Vec<(usize, &(Conversation, crate::verdict::Judgement))> = a

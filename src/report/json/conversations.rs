@@ -1,7 +1,7 @@
 //! The rows of `conversations[]`, written by hand straight into a byte buffer (see
 //! [`super`] for why, and docs/json-schema.md for what each field means).
 
-use super::flows::{write_community_id, write_encaps};
+use super::flows::{write_community_id, write_encaps, write_type_fields};
 use super::{emit, routing};
 use crate::correlate::{Conversation, Hop, RewriteAt};
 use crate::flow::KeyKind;
@@ -112,19 +112,7 @@ fn write_identity(out: &mut Vec<u8>, id: usize, c: &Conversation, j: &Judgement,
         KeyKind::Echo { id } => emit::uint(out, id.into()),
         _ => out.extend_from_slice(b"null"),
     }
-    match c.kind {
-        KeyKind::Icmp { icmp_type, code } => {
-            out.extend_from_slice(b",\"icmp_type\":");
-            emit::uint(out, icmp_type.into());
-            out.extend_from_slice(b",\"icmp_code\":");
-            emit::uint(out, code.into());
-        }
-        KeyKind::Other => {
-            out.extend_from_slice(b",\"ip_proto\":");
-            emit::uint(out, c.ip_proto.into());
-        }
-        _ => {}
-    }
+    write_type_fields(out, c.kind, c.ip_proto);
     out.extend_from_slice(b",\"verdict\":");
     emit::string(out, j.verdict.name());
     out.extend_from_slice(b",\"reason\":");

@@ -34,18 +34,8 @@ pub(super) fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
             out.extend_from_slice(b",\"icmp_id\":");
             emit::uint(out, id.into());
         }
-        KeyKind::Icmp { icmp_type, code } => {
-            out.extend_from_slice(b",\"icmp_type\":");
-            emit::uint(out, icmp_type.into());
-            out.extend_from_slice(b",\"icmp_code\":");
-            emit::uint(out, code.into());
-        }
-        KeyKind::Other => {
-            out.extend_from_slice(b",\"ip_proto\":");
-            emit::uint(out, f.key.ip_proto.into());
-        }
         KeyKind::PortsUnknown => out.extend_from_slice(b",\"ports_unknown\":true"),
-        KeyKind::Ports => {}
+        _ => write_type_fields(out, f.key.kind, f.key.ip_proto),
     }
     out.extend_from_slice(b",\"packets_ab\":");
     emit::uint(out, f.packets[a]);
@@ -80,6 +70,24 @@ pub(super) fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
     write_encaps(out, f.encap);
     write_community_id(out, community_id::of_flow(f));
     out.push(b'}');
+}
+
+/// `,"icmp_type":..,"icmp_code":..` for ICMP other than echo, `,"ip_proto":..` for the
+/// other protocols, nothing else (flow and conversation rows print them alike).
+pub(super) fn write_type_fields(out: &mut Vec<u8>, kind: KeyKind, ip_proto: u8) {
+    match kind {
+        KeyKind::Icmp { icmp_type, code } => {
+            out.extend_from_slice(b",\"icmp_type\":");
+            emit::uint(out, icmp_type.into());
+            out.extend_from_slice(b",\"icmp_code\":");
+            emit::uint(out, code.into());
+        }
+        KeyKind::Other => {
+            out.extend_from_slice(b",\"ip_proto\":");
+            emit::uint(out, ip_proto.into());
+        }
+        _ => {}
+    }
 }
 
 /// `,"community_id":"1:..."` (or `null`), as the rows print it.
