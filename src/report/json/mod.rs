@@ -1,7 +1,8 @@
 //! json: the `flowcheck/1` document.
 //!
 //! The schema is written once, in docs/json-schema.md (the README links to it): what each
-//! field means and when it is left out. The code that prints the document is the one source
+//! field means and when it is left out (the tests check that every key printed is named
+//! there). The code that prints the document is the one source
 //! of truth for its bytes; additions are backwards compatible, renames and removals need
 //! `flowcheck/2`.
 //!

@@ -297,6 +297,39 @@ fn both(a: &Analysis) -> (Vec<u8>, Vec<u8>) {
     (fast, reference)
 }
 
+/// Every key of `doc` is named (quoted) in docs/json-schema.md, the page that says what each
+/// means: a field added to a writer and not to the page fails here. The keys of the maps
+/// whose keys are data (`verdicts`, `not_decoded`, `unsupported_link_types`) are not fields.
+fn assert_keys_documented(doc: &[u8]) {
+    fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    out.insert(k.clone());
+                    if !["verdicts", "not_decoded", "unsupported_link_types"].contains(&k.as_str())
+                    {
+                        keys(x, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| keys(x, out)),
+            _ => {}
+        }
+    }
+    let page = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-schema.md");
+    let page = std::fs::read_to_string(&page).unwrap();
+    let mut found = std::collections::BTreeSet::new();
+    keys(&serde_json::from_slice(doc).unwrap(), &mut found);
+    let missing: Vec<&String> = found
+        .iter()
+        .filter(|k| !page.contains(&format!("\"{k}\"")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/json-schema.md: {missing:?}"
+    );
+}
+
 #[test]
 fn documents_print_as_the_reference_across_chunks() {
     let mut rng = Rng(3);
@@ -337,6 +370,7 @@ fn documents_print_as_the_reference_across_chunks() {
     narrowed.selection.expression = Some("every third".into());
     let (fast, reference) = both(&narrowed);
     assert!(fast == reference, "narrowed documents differ");
+    assert_keys_documented(&fast);
     let doc: serde_json::Value = serde_json::from_slice(&fast).unwrap();
     assert_eq!(doc["conversations"][1]["id"], 6);
     assert_eq!(
@@ -390,5 +424,6 @@ fn captures_print_as_the_reference() {
         assert_eq!(a.routing.is_some(), set[0] != "hub-nva.pcap");
         let (fast, reference) = both(&a);
         assert!(fast == reference, "{set:?}: documents differ");
+        assert_keys_documented(&fast);
     }
 }
