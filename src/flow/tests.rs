@@ -100,6 +100,34 @@ fn tcp_connection_is_one_flow_with_zeek_history() {
 }
 
 #[test]
+fn a_hole_in_a_tcp_sequence_is_counted_once_where_it_is() {
+    let mut t = FlowTable::new(100);
+    let c = "10.0.0.1";
+    let s = "10.0.0.2";
+    let pk = [
+        tcp(c, 40000, s, 80, SYN, 100, 0),
+        tcp(s, 80, c, 40000, SYN | ACK, 500, 0),
+        tcp(c, 40000, s, 80, ACK, 101, 10),
+        // 111..121 not captured
+        tcp(c, 40000, s, 80, ACK, 121, 10),
+        tcp(c, 40000, s, 80, ACK, 131, 0),
+        tcp(c, 40000, s, 80, ACK, 111, 10), // the hole filled late: a retransmission
+        tcp(s, 80, c, 40000, ACK, 501, 100),
+        // a new connection on the same ports starts its own sequence: no hole
+        tcp(c, 40000, s, 80, SYN, 9_000_000, 0),
+    ];
+    for (i, p) in pk.iter().enumerate() {
+        t.add(p, i as i64 * 1000, 60, i as u64 + 1);
+    }
+    let (flows, _) = t.finish();
+    let f = &flows[0];
+    let (orig, _) = f.originator();
+    assert_eq!(f.seq_gaps()[orig], 1);
+    assert_eq!(f.seq_gaps()[1 - orig], 0);
+    assert_eq!(f.retransmissions()[orig], 1);
+}
+
+#[test]
 fn echo_requests_pair_with_replies_by_sequence() {
     let mut t = FlowTable::new(100);
     let echo = |request, seq| Transport::Echo {

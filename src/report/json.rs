@@ -12,6 +12,7 @@
 //! both print the same bytes. A field added to a row type must be added to its writer.
 
 pub(crate) mod chunks;
+pub mod coverage;
 pub(crate) mod emit;
 pub mod routing;
 
@@ -37,6 +38,9 @@ pub struct Head {
     /// was given.
     pub filter: Option<Filter>,
     pub points: Vec<Point>,
+    /// `clocks` and `warnings` (see [`coverage`]).
+    #[serde(flatten)]
+    pub coverage: coverage::HeadCoverage,
 }
 
 /// What the reported conversations were narrowed to (`summary` counts the kept ones).
@@ -124,6 +128,8 @@ pub struct Point {
     pub clock_via: Option<String>,
     /// Sampled packets of this point matched at another point.
     pub matched_packets: u64,
+    /// What this point's capture missed that other points saw (see [`coverage`]).
+    pub capture_loss: coverage::CaptureLossRow,
 }
 
 #[derive(Serialize)]
@@ -549,6 +555,7 @@ pub fn head(a: &Analysis) -> Head {
                     .and_then(|c| c.via)
                     .map(|v| a.points[v].summary.name.clone()),
                 matched_packets: clock.map_or(0, |c| c.matched),
+                capture_loss: coverage::loss_row(&s.capture_loss),
             }
         })
         .collect();
@@ -590,6 +597,7 @@ pub fn head(a: &Analysis) -> Head {
             left_out: a.selection.left_out,
         }),
         points,
+        coverage: coverage::head(a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Step 7 of building a conversation: the capture points that were not capturing while it
-//! ran ([`Uncovered`]). A point's window is its first to last packet. A direction a point did
+//! ran ([`Uncovered`]). A point's window is its first to last packet, widened by its pcapng
+//! interface statistics' start and end ([`PointSummary::window`]). A direction a point did
 //! not see is uncovered there when it ran outside that window: its first packet (at any
 //! point) came after the point stopped capturing, or the conversation's last packet before it
 //! began. A direction that ran partly inside the window and was not seen there is evidence
@@ -8,6 +9,8 @@
 //! [`FIRST_ROUND_TRIP_NS`] before the other direction's first packet: requests sent before
 //! those points began capturing (their replies alone were seen). The losses of an uncovered
 //! direction are dropped: silence outside a window is no evidence.
+//!
+//! [`PointSummary::window`]: crate::point::PointSummary::window
 
 use super::Context;
 use crate::correlate::hosts::routable;
@@ -24,8 +27,7 @@ impl Context<'_> {
     /// The window of point `pt` on the aligned timeline, and on its own clock (`None` when
     /// it captured nothing).
     pub(super) fn window(&self, pt: usize) -> Option<[(i64, i64); 2]> {
-        let s = &self.points.get(pt)?.summary;
-        let (a, b) = (s.first_ts?, s.last_ts?);
+        let (a, b) = self.points.get(pt)?.summary.window()?;
         Some([(self.align(pt, a), self.align(pt, b)), (a, b)])
     }
 
