@@ -22,7 +22,7 @@
 //! no packet was seen at it and at another point. Points whose windows overlap no other
 //! point's are worth a warning ([`warnings`]): nothing they saw can be followed elsewhere.
 
-use crate::clock::Clocks;
+use crate::clock::{clock_text, Clocks};
 use crate::correlate::{routable, Conversation};
 use crate::point::PointResult;
 
@@ -195,6 +195,20 @@ impl ClockStatus {
         }
     }
 
+    /// Why the offsets of several points could not be estimated (see [`why_not`]).
+    ///
+    /// [`why_not`]: ClockStatus::why_not
+    pub fn why_not_plural(self) -> Option<&'static str> {
+        match self {
+            ClockStatus::CapturedNothing => Some("they captured nothing"),
+            ClockStatus::WindowsNeverOverlap => {
+                Some("their captures overlap no other point's in time")
+            }
+            ClockStatus::NoSharedPacket => Some("no packet seen at them and at another point"),
+            _ => None,
+        }
+    }
+
     /// Why the offset could not be estimated, in words (None when it was, or needs not be).
     pub fn why_not(self) -> Option<&'static str> {
         match self {
@@ -277,23 +291,32 @@ pub fn clock_claims(points: &[PointResult], clocks: &Clocks) -> Vec<ClockClaim> 
         .collect()
 }
 
-/// What is worth a warning about the captures' coverage: "the capture of X (from .. to ..)
-/// overlaps no other point's in time: nothing it saw can be followed across points".
+/// What is worth a warning about the captures' coverage: "the capture of X (from .. to ..,
+/// its own clock) overlaps no other point's in time: nothing it saw can be followed across
+/// points, nor its clock aligned" (one warning for all such points).
 pub fn warnings(points: &[PointResult], clocks: &Clocks) -> Vec<String> {
-    disjoint(points, clocks)
+    let apart: Vec<String> = disjoint(points, clocks)
         .into_iter()
         .filter_map(|i| {
             let s = &points[i].summary;
             let (a, b) = s.window()?;
-            Some(format!(
-                "the capture of {} ({} .. {}, its own clock) overlaps no other point's in time: \
-                 nothing it saw can be followed across points, nor its clock aligned",
-                s.name,
-                crate::clock::clock_text(a, true),
-                crate::clock::clock_text(b, true)
-            ))
+            let (a, b) = (clock_text(a, true), clock_text(b, false));
+            Some(format!("{} ({a} .. {b})", s.name))
         })
-        .collect()
+        .collect();
+    match apart.len() {
+        0 => Vec::new(),
+        1 => vec![format!(
+            "the capture of {} overlaps no other point's in time (on its own clock): nothing it \
+             saw can be followed across points, nor its clock aligned",
+            apart[0]
+        )],
+        _ => vec![format!(
+            "the captures of {} overlap no other point's in time (each on its own clock): \
+             nothing they saw can be followed across points, nor their clocks aligned",
+            apart.join(", ")
+        )],
+    }
 }
 
 #[cfg(test)]
