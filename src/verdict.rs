@@ -679,8 +679,17 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
                     "destination"
                 };
                 let dir = if r.dir == 0 { "" } else { " of the replies" };
+                // to the address of a point that was not capturing: NAT by that point
+                let by = c
+                    .uncovered
+                    .iter()
+                    .find(|u| r.nat.source && u.crossed_as == Some(r.nat.to.ip))
+                    .map_or("a hop not captured".to_string(), |u| {
+                        let p = name(u.point);
+                        format!("{p}, its own address: the packets crossed {p}")
+                    });
                 Some(format!(
-                    "{side}{dir} rewritten {n} between {} and {} (NAT by a hop not captured)",
+                    "{side}{dir} rewritten {n} between {} and {} (NAT by {by})",
                     name(a),
                     name(b)
                 ))

@@ -282,6 +282,9 @@ pub struct Uncovered {
     /// The point's capture window on its own clock (first and last packet; pcapng interface
     /// statistics when they say more), `None` when the point captured nothing.
     pub window: Option<(i64, i64)>,
+    /// The point's own address (one it source-NATs to) that the packets' source was
+    /// rewritten to between two other points: they crossed it while it was not capturing.
+    pub crossed_as: Option<IpAddr>,
 }
 
 impl Uncovered {

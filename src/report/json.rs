@@ -1334,6 +1334,7 @@ mod tests {
                     dirs: 1 + rng.below(3) as u8,
                     before: rng.chance(2),
                     window: rng.chance(2).then(|| (rng.ts(), rng.ts())),
+                    crossed_as: None,
                 })
                 .collect(),
             traces: crate::correlate::Traces::default(),

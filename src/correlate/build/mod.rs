@@ -49,6 +49,9 @@ use points::Totals;
 /// What building a conversation needs.
 pub(super) struct Context<'a> {
     pub(super) points: &'a [PointResult],
+    /// The addresses each point source-NATs to, its own (see
+    /// [`nat_sources`](super::hosts::nat_sources)).
+    pub(super) nat_sources: &'a [(std::net::IpAddr, usize)],
     pub(super) nodes: &'a Nodes<'a>,
     /// The groups' joins by node (forwarding links, matched pairs) and ICMP notes by root.
     pub(super) groups: &'a Groups,
@@ -199,7 +202,7 @@ impl Context<'_> {
             ends,
             std::slice::from_ref(&cp),
             &route,
-            last_ts,
+            (last_ts, &[]),
             &mut losses,
         );
         Conversation {
@@ -275,7 +278,7 @@ impl Context<'_> {
         };
         let mut losses = self.losses(&route, members, cdir, role_of, vf);
         let ends = [vf.key.sender(vd), vf.key.sender(1 - vd)];
-        let uncovered = self.uncovered(ends, &points, &route, last_ts, &mut losses);
+        let uncovered = self.uncovered(ends, &points, &route, (last_ts, &rewrites), &mut losses);
         Conversation {
             ip_proto: vf.key.ip_proto,
             kind: vf.key.kind,

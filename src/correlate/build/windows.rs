@@ -8,13 +8,15 @@
 //! other was seen, is uncovered at the points whose capture began less than
 //! [`FIRST_ROUND_TRIP_NS`] before the other direction's first packet: requests sent before
 //! those points began capturing (their replies alone were seen). The losses of an uncovered
-//! direction are dropped: silence outside a window is no evidence.
+//! direction are dropped: silence outside a window is no evidence. A direction whose source
+//! was rewritten, between two other points, to an address an uncovered point source-NATs to
+//! crossed that point ([`Uncovered::crossed_as`]).
 //!
 //! [`PointSummary::window`]: crate::point::PointSummary::window
 
 use super::Context;
 use crate::correlate::hosts::routable;
-use crate::correlate::model::{ConvPoint, Hop, Loss, Uncovered};
+use crate::correlate::model::{ConvPoint, Hop, Loss, Rewrite, RewriteAt, Uncovered};
 use crate::flow::Endpoint;
 use crate::list::OneOrVec;
 
@@ -31,6 +33,18 @@ impl Context<'_> {
         Some([(self.align(pt, a), self.align(pt, b)), (a, b)])
     }
 
+    /// The address of point `u.point` that a direction it did not see had its source
+    /// rewritten to between two other points: evidence the packets crossed it, captured or
+    /// not (the point source-NATs to that address elsewhere in the captures).
+    fn crossed_as(&self, u: &Uncovered, rewrites: &[Rewrite]) -> Option<std::net::IpAddr> {
+        rewrites
+            .iter()
+            .filter(|r| r.nat.source && matches!(r.at, RewriteAt::Between(..)))
+            .filter(|r| u.covers_not(usize::from(r.dir)))
+            .map(|r| r.nat.to.ip)
+            .find(|ip| self.nat_sources.binary_search(&(*ip, u.point)).is_ok())
+    }
+
     /// The points that were not capturing while the conversation ran (see the module docs),
     /// for unicast traffic between routable addresses; drops the losses they explain.
     pub(super) fn uncovered(
@@ -38,7 +52,7 @@ impl Context<'_> {
         ends: [Endpoint; 2],
         points: &[ConvPoint],
         route: &[OneOrVec<Hop>; 2],
-        last_ts: i64,
+        (last_ts, rewrites): (i64, &[Rewrite]),
         losses: &mut Vec<Loss>,
     ) -> Vec<Uncovered> {
         let mut out = Vec::new();
@@ -53,6 +67,7 @@ impl Context<'_> {
                 dirs: 0,
                 before: false,
                 window: window.map(|w| w[1]),
+                crossed_as: None,
             };
             for d in 0..2 {
                 if route[d].iter().any(|h| h.point == pt) {
@@ -84,6 +99,7 @@ impl Context<'_> {
                 }
             }
             if u.dirs != 0 {
+                u.crossed_as = self.crossed_as(&u, rewrites);
                 out.push(u);
             }
         }
