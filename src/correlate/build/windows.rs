@@ -7,7 +7,9 @@
 //! (the point was capturing when it should have passed). A direction seen nowhere, when the
 //! other was seen, is uncovered at the points whose capture began less than
 //! [`FIRST_ROUND_TRIP_NS`] before the other direction's first packet: requests sent before
-//! those points began capturing (their replies alone were seen). The losses of an uncovered
+//! those points began capturing (their replies alone were seen). For ICMP echo and TCP, where
+//! every reply answers a request (or an acknowledgement) of its own, before the *last*
+//! packet: a reply later than that answers a request sent while the point was capturing. The losses of an uncovered
 //! direction are dropped: silence outside a window is no evidence. A direction whose source
 //! was rewritten, between two other points, to an address an uncovered point source-NATs to
 //! crossed that point ([`Uncovered::crossed_as`]).
@@ -19,6 +21,16 @@ use crate::correlate::hosts::routable;
 use crate::correlate::model::{ConvPoint, Hop, Loss, Rewrite, RewriteAt, Uncovered};
 use crate::flow::Endpoint;
 use crate::list::OneOrVec;
+
+/// What was seen of a conversation, for [`Context::uncovered`].
+pub(super) struct Seen<'a> {
+    /// Its last packet (aligned).
+    pub(super) last_ts: i64,
+    pub(super) rewrites: &'a [Rewrite],
+    /// Every reply answers a request of its own (ICMP echo, TCP): replies alone late in a
+    /// capture mean requests sent while it ran.
+    pub(super) reply_per_request: bool,
+}
 
 /// How long after a point began capturing a reply may still answer a request sent before:
 /// the longest round trip expected between two capture points of one network (Azure regions
@@ -52,9 +64,14 @@ impl Context<'_> {
         ends: [Endpoint; 2],
         points: &[ConvPoint],
         route: &[OneOrVec<Hop>; 2],
-        (last_ts, rewrites): (i64, &[Rewrite]),
+        seen: Seen<'_>,
         losses: &mut Vec<Loss>,
     ) -> Vec<Uncovered> {
+        let Seen {
+            last_ts,
+            rewrites,
+            reply_per_request,
+        } = seen;
         let mut out = Vec::new();
         if !(routable(&ends[0].ip) && routable(&ends[1].ip)) {
             return out;
@@ -77,9 +94,15 @@ impl Context<'_> {
                     dir_first(d).map(|first| (first, last_ts))
                 } else if d == 0 && !route[1].is_empty() {
                     // requests seen nowhere: they were sent up to a round trip before the
-                    // replies' first packet
-                    dir_first(1).map(|first| {
-                        let sent = first.saturating_sub(FIRST_ROUND_TRIP_NS);
+                    // replies' first packet (before their last one when every reply answers
+                    // a request of its own: echo, TCP)
+                    let answered = if reply_per_request {
+                        Some(last_ts)
+                    } else {
+                        dir_first(1)
+                    };
+                    answered.filter(|&t| t != i64::MAX).map(|t| {
+                        let sent = t.saturating_sub(FIRST_ROUND_TRIP_NS);
                         (sent, sent)
                     })
                 } else {
