@@ -214,7 +214,9 @@ impl ClockStatus {
         match self {
             ClockStatus::Reference | ClockStatus::Estimated | ClockStatus::AssumedSynced => None,
             ClockStatus::CapturedNothing => Some("it captured nothing"),
-            ClockStatus::WindowsNeverOverlap => Some("its capture overlaps no other point's in time"),
+            ClockStatus::WindowsNeverOverlap => {
+                Some("its capture overlaps no other point's in time")
+            }
             ClockStatus::NoSharedPacket => Some("no packet seen at it and at another point"),
         }
     }

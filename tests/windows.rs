@@ -78,6 +78,31 @@ fn a_point_that_was_not_capturing_is_never_blamed() {
         text.stdout
     );
     assert!(!text.stdout.contains("BYPASSED"), "{}", text.stdout);
+    // hub-nva's own address says the spoke-to-spoke packets crossed it, uncaptured
+    let crossed = doc["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .filter(|c| c["client"] == "10.100.201.4" && c["server"] == "10.100.202.4")
+        .filter(|c| c["proto"] != "icmp")
+        .map(|c| c["reason"].as_str().unwrap_or(""))
+        .filter(|r| {
+            r.contains(
+                "rewritten 10.100.201.4 -> 10.100.200.68 between spoke1-vm and spoke2-vm (NAT by \
+                 hub-nva, its own address: the packets crossed hub-nva); hub-nva was not \
+                 capturing then",
+            )
+        })
+        .count();
+    assert_eq!(
+        crossed, 2,
+        "the TCP connection and the UDP exchange after hub-nva stopped"
+    );
+    assert!(
+        !text.stdout.contains("NAT by a hop not captured"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]

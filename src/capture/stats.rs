@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(s.widen(Some(120), Some(200)), Some((100, 200)));
         assert_eq!(s.widen(Some(90), Some(140)), Some((90, 150)));
         assert_eq!(s.widen(None, None), Some((100, 150)));
-        assert_eq!(InterfaceStats::default().widen(Some(1), Some(2)), Some((1, 2)));
+        assert_eq!(
+            InterfaceStats::default().widen(Some(1), Some(2)),
+            Some((1, 2))
+        );
         assert_eq!(InterfaceStats::default().widen(None, None), None);
     }
 

@@ -94,10 +94,7 @@ fn times_follow_the_interfaces_resolution_and_offset() {
 fn the_last_block_of_each_interface_counts_over_sections() {
     let c = |n| counter(n, false);
     let (a, b, d) = (c(2), c(5), c(1));
-    let ng = Ng::new()
-        .shb(false, 1, &[])
-        .idb(1, 0, &[])
-        .idb(1, 0, &[]);
+    let ng = Ng::new().shb(false, 1, &[]).idb(1, 0, &[]).idb(1, 0, &[]);
     let ng = isb(ng, 0, &[(5, &a)]);
     let ng = isb(ng, 0, &[(5, &b)]); // totals since the start: 5 replaces 2
     let ng = isb(ng, 1, &[(5, &d)]);

@@ -64,7 +64,11 @@ fn a_forwarder_short_of_a_leg_missed_it() {
     // the requests (a leaving leg missed) and all the replies
     let c = conv(
         1,
-        vec![at(0, [3, 3], [0, 0]), at(1, [5, 6], [2, 3]), at(2, [3, 3], [0, 0])],
+        vec![
+            at(0, [3, 3], [0, 0]),
+            at(1, [5, 6], [2, 3]),
+            at(2, [3, 3], [0, 0]),
+        ],
     );
     assert_eq!(missing_at(&c, 0, 1), 1);
     assert_eq!(missing_at(&c, 1, 1), 0);
@@ -78,13 +82,21 @@ fn a_point_that_saw_fewer_than_the_points_after_it_missed_them() {
     // the middle point does not forward (a tap): 2 of 3 requests seen there, 3 after it
     let c = conv(
         1,
-        vec![at(0, [3, 3], [0, 0]), at(1, [2, 3], [0, 0]), at(2, [3, 3], [0, 0])],
+        vec![
+            at(0, [3, 3], [0, 0]),
+            at(1, [2, 3], [0, 0]),
+            at(2, [3, 3], [0, 0]),
+        ],
     );
     assert_eq!(missing_at(&c, 0, 1), 1);
     // the sender's point missed one that was seen after it
     let c = conv(
         1,
-        vec![at(0, [2, 3], [0, 0]), at(1, [3, 3], [0, 0]), at(2, [3, 3], [0, 0])],
+        vec![
+            at(0, [2, 3], [0, 0]),
+            at(1, [3, 3], [0, 0]),
+            at(2, [3, 3], [0, 0]),
+        ],
     );
     assert_eq!(missing_at(&c, 0, 0), 1);
 }
@@ -95,7 +107,11 @@ fn fewer_packets_at_the_receiver_are_no_capture_loss() {
     // before it saw everything they had to
     let c = conv(
         1,
-        vec![at(0, [3, 3], [0, 0]), at(1, [6, 6], [3, 3]), at(2, [1, 3], [0, 0])],
+        vec![
+            at(0, [3, 3], [0, 0]),
+            at(1, [6, 6], [3, 3]),
+            at(2, [1, 3], [0, 0]),
+        ],
     );
     assert_eq!((0..3).map(|i| missing_at(&c, 0, i)).sum::<u64>(), 0);
 }
@@ -106,7 +122,11 @@ fn tcp_is_charged_only_for_lone_legs() {
     // without its twin at a forwarder is
     let c = conv(
         6,
-        vec![at(0, [9, 9], [0, 0]), at(1, [6, 9], [3, 4]), at(2, [9, 9], [0, 0])],
+        vec![
+            at(0, [9, 9], [0, 0]),
+            at(1, [6, 9], [3, 4]),
+            at(2, [9, 9], [0, 0]),
+        ],
     );
     assert_eq!(missing_at(&c, 0, 1), 0);
     assert_eq!(missing_at(&c, 1, 1), 1);
