@@ -94,6 +94,18 @@ fn gaps_at(points: &[PointResult], p: &crate::correlate::ConvPoint) -> u64 {
         .sum()
 }
 
+/// Every point's capture window on the aligned timeline (None: it captured nothing).
+fn aligned_windows(points: &[PointResult], clocks: &Clocks) -> Vec<Option<(i64, i64)>> {
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (a, b) = p.summary.window()?;
+            Some((clocks.align(i, a), clocks.align(i, b)))
+        })
+        .collect()
+}
+
 /// The capture loss of every point, by point index, from the conversations and the
 /// points' interface statistics.
 pub fn capture_loss<J>(
@@ -109,14 +121,7 @@ pub fn capture_loss<J>(
             ..CaptureLoss::default()
         })
         .collect();
-    let windows: Vec<Option<(i64, i64)>> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (a, b) = p.summary.window()?;
-            Some((clocks.align(i, a), clocks.align(i, b)))
-        })
-        .collect();
+    let windows = aligned_windows(points, clocks);
     // the conversation a point was last charged for, to count conversations once
     let mut charged: Vec<usize> = vec![usize::MAX; points.len()];
     for (k, (c, _)) in convs.iter().enumerate() {
@@ -237,14 +242,7 @@ pub struct ClockClaim {
 /// The points whose capture window overlaps no other point's (on the aligned timeline),
 /// when there are two points or more.
 pub fn disjoint(points: &[PointResult], clocks: &Clocks) -> Vec<usize> {
-    let windows: Vec<Option<(i64, i64)>> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (a, b) = p.summary.window()?;
-            Some((clocks.align(i, a), clocks.align(i, b)))
-        })
-        .collect();
+    let windows = aligned_windows(points, clocks);
     if windows.iter().flatten().count() < 2 {
         return Vec::new();
     }

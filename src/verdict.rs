@@ -716,24 +716,11 @@ mod tests {
 
     /// A point's share of a conversation: packets each way, forwarded each way.
     fn at(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
-        ConvPoint {
-            point,
-            packets,
-            forwarded,
-            ..ConvPoint::default()
-        }
+        ConvPoint::for_test(point, packets, forwarded)
     }
 
     fn hop(point: usize) -> Hop {
-        Hop {
-            point,
-            ttl: None,
-            ttl_out: None,
-            forwarded: false,
-            routers: None,
-            delay_ns: None,
-            first_ts: 0,
-        }
+        Hop::for_test(point)
     }
 
     /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths.

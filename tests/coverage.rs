@@ -27,20 +27,7 @@ fn capture_loss_at_the_nva_changes_no_verdict_and_is_reported_as_such() {
         &std::fs::read_to_string(thinned().join("truth.json")).expect("truth.json"),
     )
     .expect("truth.json is JSON");
-    for want in truth["conversations"].as_array().expect("conversations") {
-        let c = common::find(&doc, want).unwrap_or_else(|| panic!("no conversation {want}"));
-        assert_eq!(c["verdict"], want["verdict"], "{c}");
-        assert_eq!(
-            common::sorted(&c["forward_path"]),
-            common::sorted(&want["forward_points"]),
-            "{c}"
-        );
-        assert_eq!(
-            common::sorted(&c["reverse_path"]),
-            common::sorted(&want["reverse_points"]),
-            "{c}"
-        );
-    }
+    common::assert_matches_truth(&doc, &truth, "stage4-thinned");
     for c in doc["conversations"].as_array().expect("conversations") {
         assert!(
             c["lost_after"].is_null() && c["lost_between"].is_null(),

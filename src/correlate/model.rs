@@ -340,6 +340,35 @@ pub struct ConvPoint {
     pub hosts_server: bool,
 }
 
+#[cfg(test)]
+impl ConvPoint {
+    /// A point's share of a conversation for tests: packets each way, forwarded each way.
+    pub(crate) fn for_test(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
+        ConvPoint {
+            point,
+            packets,
+            forwarded,
+            ..ConvPoint::default()
+        }
+    }
+}
+
+#[cfg(test)]
+impl Hop {
+    /// A hop at `point` with nothing else known, for tests.
+    pub(crate) fn for_test(point: usize) -> Hop {
+        Hop {
+            point,
+            ttl: None,
+            ttl_out: None,
+            forwarded: false,
+            routers: None,
+            delay_ns: None,
+            first_ts: 0,
+        }
+    }
+}
+
 impl ConvPoint {
     /// Nothing seen yet at `point`.
     pub(super) fn empty(point: usize) -> ConvPoint {

@@ -4,24 +4,7 @@ use crate::flow::{Endpoint, KeyKind, Orientation};
 use crate::list::OneOrVec;
 
 fn at(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
-    ConvPoint {
-        point,
-        packets,
-        forwarded,
-        ..ConvPoint::default()
-    }
-}
-
-fn hop(point: usize) -> Hop {
-    Hop {
-        point,
-        ttl: None,
-        ttl_out: None,
-        forwarded: false,
-        routers: None,
-        delay_ns: None,
-        first_ts: 0,
-    }
+    ConvPoint::for_test(point, packets, forwarded)
 }
 
 fn ep(s: &str) -> Endpoint {
@@ -34,7 +17,7 @@ fn ep(s: &str) -> Endpoint {
 /// A conversation of protocol `proto` crossing points 0 -> 1 -> 2 both ways, with these
 /// shares of it at each point.
 fn conv(proto: u8, points: Vec<ConvPoint>) -> Conversation {
-    let path = |v: [usize; 3]| OneOrVec::from(v.map(hop).to_vec());
+    let path = |v: [usize; 3]| OneOrVec::from(v.map(Hop::for_test).to_vec());
     Conversation {
         ip_proto: proto,
         kind: KeyKind::Echo { id: 7 },
