@@ -140,6 +140,10 @@ fn captures_that_never_overlap_are_a_warning_and_no_clock_is_claimed() {
         assert_eq!(c["estimated"], false, "{c}");
         assert!(c["offset_s"].is_null(), "{c}");
     }
+    assert!(
+        doc["summary"]["clock_reference"].is_null(),
+        "no clock aligned on it"
+    );
     let warnings = doc["warnings"].as_array().expect("warnings");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let w = warnings[0].as_str().unwrap_or("");

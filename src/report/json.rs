@@ -582,6 +582,7 @@ pub fn head(a: &Analysis) -> Head {
                 .clocks
                 .reference
                 .filter(|_| !a.clocks.assumed_synced)
+                .filter(|&r| a.clocks.points.get(r).is_some_and(|c| c.estimated))
                 .map(|r| a.points[r].summary.name.clone()),
             clocks_assumed_synced: a.clocks.assumed_synced,
             packets_over_flow_cap: a
