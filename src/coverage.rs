@@ -10,6 +10,9 @@
 //!   leaving, so it misses a record when it holds fewer than two per packet seen after it, or
 //!   a leg without its twin. TCP is counted by its legs only: points may see the same bytes in
 //!   segments of other sizes (segmentation offload), so their packet counts differ anyway;
+//! - packets that crossed a point, capturing, and are not in its capture at all: a source
+//!   rewritten between two other points to the point's own address (`correlate`'s
+//!   `Uncovered::missed`), each packet's two legs;
 //! - `tcp_gaps`: holes in a TCP direction's sequence at this point (a segment starting beyond
 //!   the highest sequence number seen) in a conversation another point saw without a hole.
 //!
@@ -155,6 +158,16 @@ pub fn capture_loss<J>(
                     charge(h.point, 0, missing);
                 }
             }
+        }
+        // packets that crossed a capturing point (a source NAT-ed to its own address) and
+        // are not in its capture: both legs of each
+        let once = c.packets();
+        for u in c.uncovered.iter().filter(|u| u.missed) {
+            let lost: u64 = (0..2)
+                .filter(|&d| u.covers_not(d))
+                .map(|d| 2 * once[d])
+                .sum();
+            charge(u.point, 0, lost);
         }
         if c.ip_proto == 6 && c.points.len() > 1 {
             let gaps: Vec<u64> = c.points.iter().map(|p| gaps_at(points, p)).collect();

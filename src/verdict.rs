@@ -627,6 +627,10 @@ fn judge_into<S: Sentence>(
 /// clock).
 fn put_uncovered(out: &mut impl Sentence, u: &Uncovered, names: &[String]) {
     let name = names.get(u.point).map_or("?", String::as_str);
+    if u.missed {
+        let _ = write!(out, "{name} was capturing, yet its capture missed them");
+        return;
+    }
     let _ = write!(out, "{name} was not capturing then: ");
     match u.window {
         None => out.push_str("it captured nothing"),

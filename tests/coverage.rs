@@ -171,3 +171,53 @@ fn captures_that_never_overlap_are_a_warning_and_no_clock_is_claimed() {
         assert!(c["offset_s"].is_number(), "{c}");
     }
 }
+
+/// A classic little-endian pcap without the records numbered (1-based) in `gone`.
+fn without_records(pcap: &[u8], gone: std::ops::RangeInclusive<usize>) -> Vec<u8> {
+    let mut out = pcap[..24].to_vec();
+    let (mut pos, mut n) = (24, 0);
+    while pos + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[pos + 8..pos + 12].try_into().expect("4 bytes"));
+        let end = pos + 16 + caplen as usize;
+        n += 1;
+        if !gone.contains(&n) {
+            out.extend_from_slice(&pcap[pos..end]);
+        }
+        pos = end;
+    }
+    out
+}
+
+#[test]
+fn packets_that_crossed_a_capturing_point_it_did_not_record_are_its_capture_loss() {
+    // stage 4 with the 4 records of hub-nva's spoke-to-spoke UDP exchange (108-111) removed:
+    // spoke2-vm still sees the request from hub-nva's own address, so it crossed hub-nva
+    let stage4 = common::captures().join("stage4");
+    let dir = common::TempDir::new("missed");
+    let hub = std::fs::read(stage4.join("hub-nva.pcap")).expect("hub-nva");
+    let hub = dir.file("hub-nva.pcap", &without_records(&hub, 108..=111));
+    let mut args: Vec<std::ffi::OsString> = vec![format!("hub-nva={}", hub.display()).into()];
+    for p in ["spoke1-vm", "spoke2-vm", "vpn-client"] {
+        let path = stage4.join(format!("{p}.pcap"));
+        args.push(format!("{p}={}", path.display()).into());
+    }
+    args.extend(["--expect-via".into(), "hub-nva".into()]);
+    let (run, doc) = common::analyse(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let c = doc["conversations"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["client_port"] == 40002))
+        .expect("the UDP exchange");
+    assert_eq!(c["verdict"], "symmetric", "{c}");
+    assert_eq!(c["uncovered"], serde_json::json!(["hub-nva"]), "{c}");
+    let reason = c["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains(
+            "the packets crossed hub-nva); hub-nva was capturing, yet its capture missed them"
+        ),
+        "{reason}"
+    );
+    let loss = &point(&doc, "hub-nva")["capture_loss"];
+    assert_eq!(loss["packets_missing"], 2, "the request's two legs: {loss}");
+    assert_eq!(loss["conversations"], 1, "{loss}");
+}

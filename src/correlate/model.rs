@@ -268,8 +268,9 @@ impl Loss {
     }
 }
 
-/// A capture point that was not capturing while (part of) a conversation ran there: its
-/// silence says nothing about the conversation (no bypass, no loss, no path drawn from it).
+/// A capture point that was not capturing while (part of) a conversation ran there, or whose
+/// capture missed packets that crossed it ([`missed`](Self::missed)): its silence says
+/// nothing about the conversation (no bypass, no loss, no path drawn from it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uncovered {
     pub point: usize,
@@ -285,6 +286,9 @@ pub struct Uncovered {
     /// The point's own address (one it source-NATs to) that the packets' source was
     /// rewritten to between two other points: they crossed it while it was not capturing.
     pub crossed_as: Option<IpAddr>,
+    /// The point was capturing, but its capture missed these packets: they crossed it
+    /// (`crossed_as` says so) and are not in it. Capture loss, never blamed on the network.
+    pub missed: bool,
 }
 
 impl Uncovered {

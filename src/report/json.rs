@@ -1336,6 +1336,7 @@ mod tests {
                     before: rng.chance(2),
                     window: rng.chance(2).then(|| (rng.ts(), rng.ts())),
                     crossed_as: None,
+                    missed: false,
                 })
                 .collect(),
             traces: crate::correlate::Traces::default(),

@@ -12,7 +12,8 @@
 //! packet: a reply later than that answers a request sent while the point was capturing. The losses of an uncovered
 //! direction are dropped: silence outside a window is no evidence. A direction whose source
 //! was rewritten, between two other points, to an address an uncovered point source-NATs to
-//! crossed that point ([`Uncovered::crossed_as`]).
+//! crossed that point ([`Uncovered::crossed_as`]); such a point that was capturing is
+//! uncovered too, its capture having missed them ([`Uncovered::missed`]): never blamed.
 //!
 //! [`PointSummary::window`]: crate::point::PointSummary::window
 
@@ -57,6 +58,36 @@ impl Context<'_> {
             .find(|ip| self.nat_sources.binary_search(&(*ip, u.point)).is_ok())
     }
 
+    /// Point `pt`, capturing, when the directions it did not see had their source rewritten
+    /// to its own address between two other points: its capture missed them.
+    fn missed(
+        &self,
+        pt: usize,
+        route: &[OneOrVec<Hop>; 2],
+        rewrites: &[Rewrite],
+    ) -> Option<Uncovered> {
+        let unseen = |d: usize| !route[d].is_empty() && !route[d].iter().any(|h| h.point == pt);
+        let mut u = Uncovered {
+            point: pt,
+            dirs: u8::from(unseen(0)) | u8::from(unseen(1)) << 1,
+            before: false,
+            window: None,
+            crossed_as: None,
+            missed: true,
+        };
+        if u.dirs == 0 {
+            return None;
+        }
+        let ip = self.crossed_as(&u, rewrites)?;
+        // only the directions that carry the evidence
+        u.dirs = rewrites
+            .iter()
+            .filter(|r| r.nat.source && r.nat.to.ip == ip && u.covers_not(usize::from(r.dir)))
+            .fold(0, |m, r| m | 1 << r.dir);
+        u.crossed_as = Some(ip);
+        Some(u)
+    }
+
     /// The points that were not capturing while the conversation ran (see the module docs),
     /// for unicast traffic between routable addresses; drops the losses they explain.
     pub(super) fn uncovered(
@@ -85,6 +116,7 @@ impl Context<'_> {
                 before: false,
                 window: window.map(|w| w[1]),
                 crossed_as: None,
+                missed: false,
             };
             for d in 0..2 {
                 if route[d].iter().any(|h| h.point == pt) {
@@ -124,6 +156,12 @@ impl Context<'_> {
             if u.dirs != 0 {
                 u.crossed_as = self.crossed_as(&u, rewrites);
                 out.push(u);
+            } else if let Some(m) = self.missed(pt, route, rewrites) {
+                // capturing, yet the packets that crossed it are not in its capture
+                out.push(Uncovered {
+                    window: u.window,
+                    ..m
+                });
             }
         }
         losses.retain(|l| {
