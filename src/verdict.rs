@@ -708,8 +708,7 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::correlate::{ConvPoint, Nat};
-    use crate::flow::{Endpoint, Orientation};
-    use crate::list::OneOrVec;
+    use crate::flow::Endpoint;
 
     fn ep(s: &str, port: u16) -> Endpoint {
         Endpoint {
@@ -729,30 +728,7 @@ mod tests {
 
     /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths.
     fn udp(points: Vec<ConvPoint>, fwd: &[usize], rev: &[usize]) -> Conversation {
-        Conversation {
-            ip_proto: 17,
-            kind: KeyKind::Ports,
-            client: ep("10.0.1.4", 4000),
-            server: ep("10.0.2.4", 53),
-            orientation: Orientation::Port,
-            first_ts: 0,
-            last_ts: 0,
-            points: points.into(),
-            icmp_errors: Default::default(),
-            encap: 0,
-            route: [
-                OneOrVec::from(fwd.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
-                OneOrVec::from(rev.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
-            ],
-            rewrites: Default::default(),
-            losses: Default::default(),
-            uncovered: Default::default(),
-            traces: Default::default(),
-            sampled_packets: 0,
-            matched_packets: 0,
-            seq_rewritten: false,
-            link_group: false,
-        }
+        Conversation::udp_for_test(points, fwd, rev)
     }
 
     fn names() -> Vec<String> {

@@ -358,6 +358,41 @@ impl ConvPoint {
 }
 
 #[cfg(test)]
+impl Conversation {
+    /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths (point
+    /// indices in path order), for tests.
+    pub(crate) fn udp_for_test(points: Vec<ConvPoint>, fwd: &[usize], rev: &[usize]) -> Self {
+        let ep = |ip: [u8; 4], port| Endpoint {
+            ip: IpAddr::from(ip),
+            port,
+        };
+        let path =
+            |p: &[usize]| OneOrVec::from(p.iter().map(|&p| Hop::for_test(p)).collect::<Vec<_>>());
+        Conversation {
+            ip_proto: 17,
+            kind: KeyKind::Ports,
+            client: ep([10, 0, 1, 4], 4000),
+            server: ep([10, 0, 2, 4], 53),
+            orientation: Orientation::Port,
+            first_ts: 0,
+            last_ts: 0,
+            points: points.into(),
+            icmp_errors: Default::default(),
+            encap: 0,
+            route: [path(fwd), path(rev)],
+            rewrites: Default::default(),
+            losses: Default::default(),
+            uncovered: Default::default(),
+            traces: Default::default(),
+            sampled_packets: 0,
+            matched_packets: 0,
+            seq_rewritten: false,
+            link_group: false,
+        }
+    }
+}
+
+#[cfg(test)]
 impl Hop {
     /// A hop at `point` with nothing else known, for tests.
     pub(crate) fn for_test(point: usize) -> Hop {

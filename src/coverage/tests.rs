@@ -1,44 +1,16 @@
 use super::*;
-use crate::correlate::{ConvPoint, Hop};
-use crate::flow::{Endpoint, KeyKind, Orientation};
-use crate::list::OneOrVec;
+use crate::correlate::ConvPoint;
 
 fn at(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
     ConvPoint::for_test(point, packets, forwarded)
 }
 
-fn ep(s: &str) -> Endpoint {
-    Endpoint {
-        ip: s.parse().expect("an address"),
-        port: 7,
-    }
-}
-
 /// A conversation of protocol `proto` crossing points 0 -> 1 -> 2 both ways, with these
 /// shares of it at each point.
 fn conv(proto: u8, points: Vec<ConvPoint>) -> Conversation {
-    let path = |v: [usize; 3]| OneOrVec::from(v.map(Hop::for_test).to_vec());
-    Conversation {
-        ip_proto: proto,
-        kind: KeyKind::Echo { id: 7 },
-        client: ep("10.0.1.4"),
-        server: ep("10.0.2.4"),
-        orientation: Orientation::EchoRequest,
-        first_ts: 0,
-        last_ts: 0,
-        points: points.into(),
-        icmp_errors: Default::default(),
-        encap: 0,
-        route: [path([0, 1, 2]), path([2, 1, 0])],
-        rewrites: Default::default(),
-        losses: Default::default(),
-        uncovered: Default::default(),
-        traces: Default::default(),
-        sampled_packets: 0,
-        matched_packets: 0,
-        seq_rewritten: false,
-        link_group: false,
-    }
+    let mut c = Conversation::udp_for_test(points, &[0, 1, 2], &[2, 1, 0]);
+    c.ip_proto = proto;
+    c
 }
 
 #[test]
