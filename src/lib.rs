@@ -9,6 +9,7 @@
 //! flow      Packet -> per-point flows (bidirectional, TCP history, echo pairing, forwarding)
 //! correlate flows of all points -> Conversations (NAT legs joined, same packet across points,
 //!           clock offsets (clock), paths and losses)
+//! coverage  what each point's capture missed (capture loss), clock claims
 //! verdict   Conversation -> Verdict + evidence sentence
 //! routes    route tables + Conversations -> predicted path per direction, explanation, fix
 //! report    Analysis -> terminal text | JSON
@@ -16,6 +17,7 @@
 pub mod capture;
 pub mod clock;
 pub mod correlate;
+pub mod coverage;
 pub mod decode;
 pub mod filter;
 pub mod flow;
@@ -65,7 +67,7 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
     let mut ropts = opts.clone();
     ropts.samples |= inputs.len() > 1;
     let t0 = std::time::Instant::now();
-    let points = point::analyse_points(inputs, &ropts);
+    let mut points = point::analyse_points(inputs, &ropts);
     let t1 = std::time::Instant::now();
     let names: Vec<String> = points.iter().map(|p| p.summary.name.clone()).collect();
     let expect: Vec<usize> = aopts
@@ -82,6 +84,10 @@ pub fn analyse_with(inputs: &[PointInput], opts: &ReadOptions, aopts: &AnalyseOp
         },
         |c| verdict::judge_with(c, &names, &expect),
     );
+    let loss = coverage::capture_loss(&points, &corr.clocks, &corr.conversations);
+    for (p, l) in points.iter_mut().zip(loss) {
+        p.summary.capture_loss = l;
+    }
     timings::print(format_args!(
         "read {}, correlate and judge {}",
         timings::secs(t1 - t0),

@@ -72,6 +72,21 @@ pub struct PointSummary {
     /// flows were counted in `packets_over_flow_cap`, not tracked.
     pub flow_table_out_of_memory: bool,
     pub damage: Option<Damage>,
+    /// What the capture's pcapng interface statistics blocks say (its start and end, its
+    /// drops); empty without them.
+    pub interface_stats: crate::capture::InterfaceStats,
+    /// What this point's capture missed that other points saw (filled in after correlation;
+    /// see [`crate::coverage`]).
+    pub capture_loss: crate::coverage::CaptureLoss,
+}
+
+impl PointSummary {
+    /// The capture window on the point's own clock: first to last packet, widened by the
+    /// interface statistics' start and end when they say more; `None` when it captured
+    /// nothing and no statistics say when it ran.
+    pub fn window(&self) -> Option<(i64, i64)> {
+        self.interface_stats.widen(self.first_ts, self.last_ts)
+    }
 }
 
 /// One point analysed: its summary, its flows in order of first packet, its forwarding links.
@@ -325,6 +340,7 @@ pub fn analyse_reader(
     s.link_types = reader.link_types().to_vec();
     s.timestamp_fixups = reader.timestamp_fixups();
     s.gzip_trailing_zeros = reader.gzip_trailing_zeros();
+    s.interface_stats = reader.interface_stats();
     finish(s, table)
 }
 

@@ -627,6 +627,10 @@ fn judge_into<S: Sentence>(
 /// clock).
 fn put_uncovered(out: &mut impl Sentence, u: &Uncovered, names: &[String]) {
     let name = names.get(u.point).map_or("?", String::as_str);
+    if u.missed {
+        let _ = write!(out, "{name} was capturing, yet its capture missed them");
+        return;
+    }
     let _ = write!(out, "{name} was not capturing then: ");
     match u.window {
         None => out.push_str("it captured nothing"),
@@ -679,8 +683,17 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
                     "destination"
                 };
                 let dir = if r.dir == 0 { "" } else { " of the replies" };
+                // to the address of a point that was not capturing: NAT by that point
+                let by = c
+                    .uncovered
+                    .iter()
+                    .find(|u| r.nat.source && u.crossed_as == Some(r.nat.to.ip))
+                    .map_or("a hop not captured".to_string(), |u| {
+                        let p = name(u.point);
+                        format!("{p}, its own address: the packets crossed {p}")
+                    });
                 Some(format!(
-                    "{side}{dir} rewritten {n} between {} and {} (NAT by a hop not captured)",
+                    "{side}{dir} rewritten {n} between {} and {} (NAT by {by})",
                     name(a),
                     name(b)
                 ))
@@ -695,8 +708,7 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::correlate::{ConvPoint, Nat};
-    use crate::flow::{Endpoint, Orientation};
-    use crate::list::OneOrVec;
+    use crate::flow::Endpoint;
 
     fn ep(s: &str, port: u16) -> Endpoint {
         Endpoint {
@@ -707,52 +719,16 @@ mod tests {
 
     /// A point's share of a conversation: packets each way, forwarded each way.
     fn at(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
-        ConvPoint {
-            point,
-            packets,
-            forwarded,
-            ..ConvPoint::default()
-        }
+        ConvPoint::for_test(point, packets, forwarded)
     }
 
     fn hop(point: usize) -> Hop {
-        Hop {
-            point,
-            ttl: None,
-            ttl_out: None,
-            forwarded: false,
-            routers: None,
-            delay_ns: None,
-            first_ts: 0,
-        }
+        Hop::for_test(point)
     }
 
     /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths.
     fn udp(points: Vec<ConvPoint>, fwd: &[usize], rev: &[usize]) -> Conversation {
-        Conversation {
-            ip_proto: 17,
-            kind: KeyKind::Ports,
-            client: ep("10.0.1.4", 4000),
-            server: ep("10.0.2.4", 53),
-            orientation: Orientation::Port,
-            first_ts: 0,
-            last_ts: 0,
-            points: points.into(),
-            icmp_errors: Default::default(),
-            encap: 0,
-            route: [
-                OneOrVec::from(fwd.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
-                OneOrVec::from(rev.iter().map(|&p| hop(p)).collect::<Vec<_>>()),
-            ],
-            rewrites: Default::default(),
-            losses: Default::default(),
-            uncovered: Default::default(),
-            traces: Default::default(),
-            sampled_packets: 0,
-            matched_packets: 0,
-            seq_rewritten: false,
-            link_group: false,
-        }
+        Conversation::udp_for_test(points, fwd, rev)
     }
 
     fn names() -> Vec<String> {

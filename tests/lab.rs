@@ -104,20 +104,7 @@ fn check_stage(n: u32, args: &[PathBuf]) {
     let (run, doc) = common::analyse(args);
     assert_eq!(run.code, 0, "stage {n}: {}", run.stderr);
     let t = truth(n);
-    for want in t["conversations"].as_array().unwrap() {
-        let c =
-            common::find(&doc, want).unwrap_or_else(|| panic!("stage {n}: no conversation {want}"));
-        assert_eq!(c["verdict"], want["verdict"], "stage {n}: {c}");
-        assert_eq!(
-            common::sorted(&c["forward_path"]),
-            common::sorted(&want["forward_points"]),
-            "stage {n}: {c}"
-        );
-        assert_eq!(
-            common::sorted(&c["reverse_path"]),
-            common::sorted(&want["reverse_points"]),
-            "stage {n}: {c}"
-        );
+    for (want, c) in common::assert_matches_truth(&doc, &t, &format!("stage {n}")) {
         if let Some(nat) = want["nat"].as_object() {
             let p = at_point(c, nat["point"].as_str().unwrap());
             assert_eq!(p["nat"][0]["to"], nat["client_as"], "stage {n}: {c}");

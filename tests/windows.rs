@@ -78,6 +78,31 @@ fn a_point_that_was_not_capturing_is_never_blamed() {
         text.stdout
     );
     assert!(!text.stdout.contains("BYPASSED"), "{}", text.stdout);
+    // hub-nva's own address says the spoke-to-spoke packets crossed it, uncaptured
+    let crossed = doc["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .filter(|c| c["client"] == "10.100.201.4" && c["server"] == "10.100.202.4")
+        .filter(|c| c["proto"] != "icmp")
+        .map(|c| c["reason"].as_str().unwrap_or(""))
+        .filter(|r| {
+            r.contains(
+                "rewritten 10.100.201.4 -> 10.100.200.68 between spoke1-vm and spoke2-vm (NAT by \
+                 hub-nva, its own address: the packets crossed hub-nva); hub-nva was not \
+                 capturing then",
+            )
+        })
+        .count();
+    assert_eq!(
+        crossed, 2,
+        "the TCP connection and the UDP exchange after hub-nva stopped"
+    );
+    assert!(
+        !text.stdout.contains("NAT by a hop not captured"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -128,4 +153,74 @@ fn a_point_whose_clock_could_not_be_aligned_is_named_with_why() {
         head.contains("other not aligned (its capture overlaps no other point's in time)"),
         "{head}"
     );
+}
+
+/// An Interface Statistics Block (little endian, interface 0, microseconds) saying the capture
+/// ran from `start` to `end` (seconds since the epoch) and dropped nothing.
+fn statistics_block(start: f64, end: f64) -> Vec<u8> {
+    let micros = |t: f64| (t * 1e6).round() as u64;
+    let time = |t: f64| {
+        let n = micros(t);
+        [((n >> 32) as u32).to_le_bytes(), (n as u32).to_le_bytes()].concat()
+    };
+    let mut body: Vec<u8> = 0u32.to_le_bytes().to_vec();
+    body.extend(time(end));
+    for (code, value) in [
+        (2u16, time(start)),
+        (3, time(end)),
+        (5, 0u64.to_le_bytes().to_vec()),
+        (7, 0u64.to_le_bytes().to_vec()),
+    ] {
+        body.extend(code.to_le_bytes());
+        body.extend(8u16.to_le_bytes());
+        body.extend(value);
+    }
+    body.extend([0u8; 4]); // opt_endofopt
+    let total = (12 + body.len()) as u32;
+    let mut block = 5u32.to_le_bytes().to_vec();
+    block.extend(total.to_le_bytes());
+    block.extend(body);
+    block.extend(total.to_le_bytes());
+    block
+}
+
+#[test]
+fn interface_statistics_widen_a_window_and_then_silence_counts() {
+    // hub-nva's cut capture, with statistics saying it ran on until 03:40:45.5 (after every
+    // conversation): the conversations after its last packet are no longer excused by time
+    let dir = common::TempDir::new("isb-window");
+    let mut bytes = std::fs::read(windows_case().join("hub-nva.pcap")).expect("hub-nva");
+    bytes.extend(statistics_block(1_795_578_039.0, 1_795_578_045.5));
+    let hub = dir.file("hub-nva.pcapng", &bytes);
+    let mut args: Vec<std::ffi::OsString> = vec![format!("hub-nva={}", hub.display()).into()];
+    for p in ["spoke1-vm", "spoke2-vm", "vpn-client"] {
+        let path = windows_case().join(format!("{p}.pcap"));
+        args.push(format!("{p}={}", path.display()).into());
+    }
+    args.extend(["--expect-via".into(), "hub-nva".into()]);
+    let (run, doc) = common::analyse(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let hub = &doc["points"][0];
+    assert_eq!(hub["capture_loss"]["dropped_by_os"], 0, "{hub}");
+    let convs = doc["conversations"].as_array().expect("conversations");
+    let bypassed: Vec<&Value> = convs
+        .iter()
+        .filter(|c| c["verdict"] == "bypassed")
+        .collect();
+    // the VPN client's UDP exchange, which hub-nva, capturing, never saw
+    assert_eq!(bypassed.len(), 1, "{bypassed:?}");
+    assert!(bypassed[0]["uncovered"].is_null(), "{}", bypassed[0]);
+    assert_eq!(bypassed[0]["client"], "10.100.204.2", "{}", bypassed[0]);
+    // the spoke-to-spoke ones were source-NAT-ed to hub-nva's own address: they crossed it,
+    // and its capture (capturing, by its statistics) missed them
+    let missed = convs
+        .iter()
+        .filter(|c| {
+            c["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("hub-nva was capturing, yet its capture missed them"))
+        })
+        .inspect(|c| assert_eq!(c["verdict"], "symmetric", "{c}"))
+        .count();
+    assert_eq!(missed, 2);
 }

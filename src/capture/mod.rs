@@ -67,8 +67,10 @@
 //! - **Link types** are kept as written (the low 16 bits of the classic pcap header's network
 //!   field, whose upper bits carry FCS information; the pcapng IDB's 16-bit field). Libpcap's
 //!   DLT-mapped values such as 12 and 14 are left to the decoder.
-//! - Obsolete pcapng Packet Blocks (type 2) are read like Enhanced Packet Blocks; every other
-//!   block type (name resolution, statistics, custom, decryption secrets...) is skipped.
+//! - Obsolete pcapng Packet Blocks (type 2) are read like Enhanced Packet Blocks; Interface
+//!   Statistics Blocks give [`CaptureReader::interface_stats`] (the capture's start and end,
+//!   its drop counters: `stats.rs`); every other block type (name resolution, custom,
+//!   decryption secrets...) is skipped.
 
 #[cfg(test)]
 mod compressed_tests;
@@ -78,6 +80,9 @@ mod lz4;
 mod pcap;
 mod pcapng;
 mod source;
+mod stats;
+#[cfg(test)]
+mod stats_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 mod zstd;
@@ -86,6 +91,7 @@ use std::io::Read;
 use std::path::Path;
 
 use input::Input;
+pub use stats::InterfaceStats;
 
 /// Initial size of the read buffer.
 pub const BUFFER_SIZE: usize = 1 << 20;
@@ -283,6 +289,8 @@ struct Shared {
     /// Time stamp of the previous frame.
     last_ts: Option<i64>,
     fixups: u64,
+    /// pcapng interface statistics (see [`stats`]).
+    stats: InterfaceStats,
 }
 
 impl Shared {
@@ -292,6 +300,7 @@ impl Shared {
             link_seen: vec![0; 1 << 10],
             last_ts: None,
             fixups: 0,
+            stats: InterfaceStats::default(),
         }
     }
 
@@ -449,6 +458,12 @@ impl CaptureReader {
     /// normalised; see the module docs for how.
     pub fn timestamp_fixups(&self) -> u64 {
         self.shared.fixups
+    }
+
+    /// What the pcapng interface statistics blocks read so far say (all empty for classic
+    /// pcap and for pcapng files without them).
+    pub fn interface_stats(&self) -> InterfaceStats {
+        self.shared.stats
     }
 
     /// Zero bytes after the last gzip member, ignored (gzip itself only warns about them).

@@ -3,6 +3,7 @@
 //! declaring, through Interface Description Blocks, the interfaces its packets refer to.
 
 use super::input::Input;
+use super::stats::{BlockStats, Drops};
 use super::{
     read_u16, read_u32, CaptureError, CaptureErrorKind, FrameMeta, Shared, MAX_INTERFACES,
     MAX_RECORD,
@@ -12,12 +13,17 @@ const SHB: u32 = 0x0a0d_0d0a;
 const IDB: u32 = 1;
 const PACKET_BLOCK: u32 = 2;
 const SPB: u32 = 3;
+const ISB: u32 = 5;
 const EPB: u32 = 6;
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 
 const OPT_ENDOFOPT: u16 = 0;
 const IF_TSRESOL: u16 = 9;
 const IF_TSOFFSET: u16 = 14;
+const ISB_STARTTIME: u16 = 2;
+const ISB_ENDTIME: u16 = 3;
+const ISB_IFDROP: u16 = 5;
+const ISB_OSDROP: u16 = 7;
 
 /// Type, total length, and the trailing total length.
 const BLOCK_OVERHEAD: usize = 12;
@@ -82,6 +88,9 @@ pub(super) struct PcapNgReader {
     big_endian: bool,
     /// Interfaces of the current section, by id.
     interfaces: Vec<Interface>,
+    /// The latest drop counters of the current section's interfaces that sent statistics,
+    /// by id (grown as statistics blocks name them).
+    drops: Vec<Drops>,
 }
 
 impl PcapNgReader {
@@ -90,6 +99,7 @@ impl PcapNgReader {
         let mut reader = PcapNgReader {
             big_endian: false,
             interfaces: Vec::new(),
+            drops: Vec::new(),
         };
         let offset = input.offset();
         match reader.block(input, shared)? {
@@ -176,6 +186,10 @@ impl PcapNgReader {
         let result = match block_type {
             SHB => self.section(body, offset).map(|()| Block::Section),
             IDB => self.interface(body, offset, shared).map(|()| Block::Other),
+            ISB => {
+                self.statistics(body, offset, shared);
+                Ok(Block::Other)
+            }
             EPB => self
                 .enhanced_packet(body, body_pos, offset)
                 .map(Block::Frame),
@@ -245,6 +259,7 @@ impl PcapNgReader {
             .ok_or(CaptureError::malformed(offset, "section header: too short"))?;
         walk_options(options, self.big_endian, offset, |_, _| {})?;
         self.interfaces.clear();
+        self.drops.clear();
         Ok(())
     }
 
@@ -293,6 +308,25 @@ impl PcapNgReader {
         self.interfaces.push(iface);
         shared.declare_link_type(link_type);
         Ok(())
+    }
+
+    /// An Interface Statistics Block: interface id, time stamp, options (see
+    /// [`super::stats`]); damage skips the block, never the file.
+    fn statistics(&mut self, body: &[u8], offset: u64, shared: &mut Shared) {
+        let be = self.big_endian;
+        let parsed = read_u32(body, 0, be).and_then(|id| {
+            let iface = *self.interfaces.get(id as usize)?;
+            let b = isb_options(body.get(12..)?, be, offset, iface)?;
+            Some((id as usize, b))
+        });
+        let Some((id, b)) = parsed else {
+            shared.stats.damaged_blocks += 1;
+            return;
+        };
+        if self.drops.len() <= id {
+            self.drops.resize(id + 1, Drops::default());
+        }
+        shared.stats.add(&mut self.drops[id], b);
     }
 
     /// An Enhanced Packet Block: interface id (32 bits), time stamp, lengths, data, options.
@@ -412,6 +446,42 @@ enum Block {
     Other,
     /// Clean end of the stream.
     End,
+}
+
+/// The options of an Interface Statistics Block of interface `iface`; `None` when they are
+/// damaged (an option running past the block, a time or counter not 8 bytes long).
+fn isb_options(area: &[u8], be: bool, offset: u64, iface: Interface) -> Option<BlockStats> {
+    let mut b = BlockStats::default();
+    let mut ok = true;
+    let walked = walk_options(area, be, offset, |code, v| {
+        if !matches!(code, ISB_STARTTIME | ISB_ENDTIME | ISB_IFDROP | ISB_OSDROP) {
+            return;
+        }
+        let Ok(bytes) = <[u8; 8]>::try_from(v) else {
+            ok = false;
+            return;
+        };
+        // a time is two 32-bit words, the high one first, as in a packet block; a counter
+        // is one 64-bit value
+        let (high, low) = (read_u32(v, 0, be), read_u32(v, 4, be));
+        let time = high.zip(low).and_then(|(h, l)| {
+            let count = u64::from(h) << 32 | u64::from(l);
+            let exact = iface.unit.to_ns(count).saturating_add(iface.offset_ns);
+            i64::try_from(exact).ok()
+        });
+        let count = if be {
+            u64::from_be_bytes(bytes)
+        } else {
+            u64::from_le_bytes(bytes)
+        };
+        match code {
+            ISB_STARTTIME => b.start_ns = time,
+            ISB_ENDTIME => b.end_ns = time,
+            ISB_IFDROP => b.dropped_by_interface = Some(count),
+            _ => b.dropped_by_os = Some(count),
+        }
+    });
+    (walked.is_ok() && ok).then_some(b)
 }
 
 /// Calls `f(code, value)` for each option up to opt_endofopt or the end of the area; an

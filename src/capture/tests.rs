@@ -12,7 +12,7 @@ fn put16(out: &mut Vec<u8>, v: u16, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
-fn put32(out: &mut Vec<u8>, v: u32, be: bool) {
+pub(super) fn put32(out: &mut Vec<u8>, v: u32, be: bool) {
     out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
@@ -81,13 +81,13 @@ impl Pcap {
 }
 
 /// Writes a pcapng file; the byte order is the one of the last section header.
-struct Ng {
+pub(super) struct Ng {
     out: Vec<u8>,
-    be: bool,
+    pub(super) be: bool,
 }
 
 /// Encodes options (with opt_endofopt when there are any).
-fn options(opts: &[(u16, &[u8])], be: bool) -> Vec<u8> {
+pub(super) fn options(opts: &[(u16, &[u8])], be: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for (code, value) in opts {
         put16(&mut out, *code, be);
@@ -102,7 +102,7 @@ fn options(opts: &[(u16, &[u8])], be: bool) -> Vec<u8> {
 }
 
 impl Ng {
-    fn new() -> Ng {
+    pub(super) fn new() -> Ng {
         Ng {
             out: Vec::new(),
             be: false,
@@ -110,7 +110,7 @@ impl Ng {
     }
 
     /// A block with `body` padded to 4 bytes.
-    fn block(mut self, block_type: u32, body: &[u8]) -> Ng {
+    pub(super) fn block(mut self, block_type: u32, body: &[u8]) -> Ng {
         let be = self.be;
         let total = 12 + body.len().next_multiple_of(4) as u32;
         put32(&mut self.out, block_type, be);
@@ -121,7 +121,7 @@ impl Ng {
         self
     }
 
-    fn shb(mut self, be: bool, major: u16, opts: &[(u16, &[u8])]) -> Ng {
+    pub(super) fn shb(mut self, be: bool, major: u16, opts: &[(u16, &[u8])]) -> Ng {
         self.be = be;
         let mut body = Vec::new();
         put32(&mut body, 0x1a2b_3c4d, be);
@@ -132,7 +132,7 @@ impl Ng {
         self.block(0x0a0d_0d0a, &body)
     }
 
-    fn idb(self, link_type: u16, snaplen: u32, opts: &[(u16, &[u8])]) -> Ng {
+    pub(super) fn idb(self, link_type: u16, snaplen: u32, opts: &[(u16, &[u8])]) -> Ng {
         let be = self.be;
         let mut body = Vec::new();
         put16(&mut body, link_type, be);
@@ -142,7 +142,7 @@ impl Ng {
         self.block(1, &body)
     }
 
-    fn epb(self, interface: u32, ts: u64, data: &[u8], wire_len: u32) -> Ng {
+    pub(super) fn epb(self, interface: u32, ts: u64, data: &[u8], wire_len: u32) -> Ng {
         let be = self.be;
         let mut body = Vec::new();
         put32(&mut body, interface, be);
@@ -164,7 +164,7 @@ impl Ng {
         self.block(3, &body)
     }
 
-    fn bytes(self) -> Vec<u8> {
+    pub(super) fn bytes(self) -> Vec<u8> {
         self.out
     }
 }
@@ -221,7 +221,7 @@ impl std::io::Read for Trickle {
     }
 }
 
-fn open_bytes(bytes: &[u8]) -> Result<CaptureReader, CaptureError> {
+pub(super) fn open_bytes(bytes: &[u8]) -> Result<CaptureReader, CaptureError> {
     CaptureReader::from_reader(Box::new(Cursor::new(bytes.to_vec())))
 }
 

@@ -42,6 +42,24 @@ pub fn routable(ip: &IpAddr) -> bool {
     }
 }
 
+/// The addresses each point source-NATs to, its own (a point's forwarding links that
+/// rewrite the source say them): sorted (address, point) pairs, each once.
+pub(super) fn nat_sources(points: &[crate::point::PointResult]) -> Vec<(IpAddr, usize)> {
+    let mut v: Vec<(IpAddr, usize)> = points
+        .iter()
+        .enumerate()
+        .flat_map(|(pt, p)| {
+            p.links
+                .iter()
+                .filter(|l| l.before.0.ip != l.after.0.ip)
+                .map(move |l| (l.after.0.ip, pt))
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// No capture point hosts the address (see [`hosts`]).
 pub(super) const NO_HOST: u32 = u32::MAX;
 

@@ -160,8 +160,10 @@ fn correlate_inner<J: Send>(
     let groups = group::join(&nodes, &pairs);
     let Prepared { hosts, room, order } = prepare::<(Conversation, J)>(&nodes, &groups, &clocks);
     lap.mark("join");
+    let nat_sources = hosts::nat_sources(points);
     let ctx = Context {
         points,
+        nat_sources: &nat_sources,
         nodes: &nodes,
         groups: &groups,
         pairs: &pairs,

@@ -266,8 +266,9 @@ impl Loss {
     }
 }
 
-/// A capture point that was not capturing while (part of) a conversation ran there: its
-/// silence says nothing about the conversation (no bypass, no loss, no path drawn from it).
+/// A capture point that was not capturing while (part of) a conversation ran there, or whose
+/// capture missed packets that crossed it ([`missed`](Self::missed)): its silence says
+/// nothing about the conversation (no bypass, no loss, no path drawn from it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uncovered {
     pub point: usize,
@@ -280,6 +281,12 @@ pub struct Uncovered {
     /// The point's capture window on its own clock (first and last packet; pcapng interface
     /// statistics when they say more), `None` when the point captured nothing.
     pub window: Option<(i64, i64)>,
+    /// The point's own address (one it source-NATs to) that the packets' source was
+    /// rewritten to between two other points: they crossed it while it was not capturing.
+    pub crossed_as: Option<IpAddr>,
+    /// The point was capturing, but its capture missed these packets: they crossed it
+    /// (`crossed_as` says so) and are not in it. Capture loss, never blamed on the network.
+    pub missed: bool,
 }
 
 impl Uncovered {
@@ -333,6 +340,70 @@ pub struct ConvPoint {
     pub hosts_client: bool,
     /// This point hosts the server (as seen here).
     pub hosts_server: bool,
+}
+
+#[cfg(test)]
+impl ConvPoint {
+    /// A point's share of a conversation for tests: packets each way, forwarded each way.
+    pub(crate) fn for_test(point: usize, packets: [u64; 2], forwarded: [u64; 2]) -> ConvPoint {
+        ConvPoint {
+            point,
+            packets,
+            forwarded,
+            ..ConvPoint::default()
+        }
+    }
+}
+
+#[cfg(test)]
+impl Conversation {
+    /// A UDP conversation 10.0.1.4:4000 -> 10.0.2.4:53 with these points and paths (point
+    /// indices in path order), for tests.
+    pub(crate) fn udp_for_test(points: Vec<ConvPoint>, fwd: &[usize], rev: &[usize]) -> Self {
+        let ep = |ip: [u8; 4], port| Endpoint {
+            ip: IpAddr::from(ip),
+            port,
+        };
+        let path =
+            |p: &[usize]| OneOrVec::from(p.iter().map(|&p| Hop::for_test(p)).collect::<Vec<_>>());
+        Conversation {
+            ip_proto: 17,
+            kind: KeyKind::Ports,
+            client: ep([10, 0, 1, 4], 4000),
+            server: ep([10, 0, 2, 4], 53),
+            orientation: Orientation::Port,
+            first_ts: 0,
+            last_ts: 0,
+            points: points.into(),
+            icmp_errors: Default::default(),
+            encap: 0,
+            route: [path(fwd), path(rev)],
+            rewrites: Default::default(),
+            losses: Default::default(),
+            uncovered: Default::default(),
+            traces: Default::default(),
+            sampled_packets: 0,
+            matched_packets: 0,
+            seq_rewritten: false,
+            link_group: false,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Hop {
+    /// A hop at `point` with nothing else known, for tests.
+    pub(crate) fn for_test(point: usize) -> Hop {
+        Hop {
+            point,
+            ttl: None,
+            ttl_out: None,
+            forwarded: false,
+            routers: None,
+            delay_ns: None,
+            first_ts: 0,
+        }
+    }
 }
 
 impl ConvPoint {

@@ -113,10 +113,23 @@ impl std::fmt::Display for HistoryText {
     }
 }
 
+/// What a TCP segment was to the sequence of its direction seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SegmentSeen {
+    /// It continues the sequence (or starts it, or carries no new data).
+    InOrder,
+    /// Its data had been seen before.
+    Retransmitted,
+    /// It starts beyond the highest sequence number seen: the bytes in between were not
+    /// captured here (a hole this point missed, or lost before it).
+    AfterGap,
+}
+
 impl History {
     /// Reads one TCP segment of direction `dir` into the history; `seq_end` is the highest
-    /// sequence number that direction reached, moved on. Returns true when the segment
-    /// retransmits data seen before.
+    /// sequence number that direction reached, moved on. Says whether the segment
+    /// retransmits data seen before or leaves a hole behind it (a SYN never does: a new
+    /// connection on the same ports starts its own sequence).
     #[inline]
     pub(super) fn segment(
         &mut self,
@@ -125,12 +138,15 @@ impl History {
         flags: u8,
         seq: u32,
         payload_len: u32,
-    ) -> bool {
+    ) -> SegmentSeen {
         let syn = flags & tcp_flags::SYN != 0;
         let ack = flags & tcp_flags::ACK != 0;
         let fin = flags & tcp_flags::FIN != 0;
         let rst = flags & tcp_flags::RST != 0;
-        let mut retransmitted = false;
+        let mut seen = match *seq_end {
+            Some(high) if !syn && (seq.wrapping_sub(high) as i32) > 0 => SegmentSeen::AfterGap,
+            _ => SegmentSeen::InOrder,
+        };
         if syn {
             self.add(if ack { b'H' } else { b'S' }, dir);
         }
@@ -144,7 +160,7 @@ impl History {
             let end = seq.wrapping_add(payload_len);
             match *seq_end {
                 Some(high) if (high.wrapping_sub(end) as i32) >= 0 => {
-                    retransmitted = true;
+                    seen = SegmentSeen::Retransmitted;
                     self.add(b'T', dir);
                 }
                 _ => self.add(b'D', dir),
@@ -160,6 +176,6 @@ impl History {
             Some(high) if (high.wrapping_sub(end) as i32) >= 0 => high,
             _ => end,
         });
-        retransmitted
+        seen
     }
 }

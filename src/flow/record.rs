@@ -3,7 +3,7 @@
 //! originator is told ([`Orientation`]: tshark's rule, then well-known ports, then the first
 //! packet).
 
-use super::history::History;
+use super::history::{History, SegmentSeen};
 use super::key::FlowKey;
 use super::sample::DirSamples;
 use crate::decode::{tcp_flags, Packet, Transport};
@@ -141,6 +141,9 @@ pub(super) struct RareCounts {
     pub(super) forwarded: [u64; 2],
     pub(super) forwarded_in: [u64; 2],
     pub(super) retransmissions: [u64; 2],
+    /// TCP segments that started beyond the highest sequence number seen (see
+    /// [`SegmentSeen::AfterGap`]).
+    pub(super) seq_gaps: [u64; 2],
     pub(super) fragments: u64,
     pub(super) truncated: u64,
     /// Position in `FlowTable::links` of the link this flow's last leaving leg counted
@@ -238,6 +241,12 @@ impl Flow {
         self.rare.as_ref().map_or([0; 2], |r| r.retransmissions)
     }
 
+    /// Holes in the TCP sequence of each direction: segments that started beyond the highest
+    /// sequence number seen before them (the bytes in between never captured here).
+    pub fn seq_gaps(&self) -> [u64; 2] {
+        self.rare.as_ref().map_or([0; 2], |r| r.seq_gaps)
+    }
+
     /// IP fragments.
     pub fn fragments(&self) -> u64 {
         self.rare.as_ref().map_or(0, |r| r.fragments)
@@ -324,11 +333,13 @@ impl Flow {
                 }
                 if !second_leg {
                     let seq_end = &mut self.seq_end[dir];
-                    if self
+                    match self
                         .history
                         .segment(seq_end, dir, flags, seq, p.payload_len)
                     {
-                        self.rare_mut().retransmissions[dir] += 1;
+                        SegmentSeen::InOrder => {}
+                        SegmentSeen::Retransmitted => self.rare_mut().retransmissions[dir] += 1,
+                        SegmentSeen::AfterGap => self.rare_mut().seq_gaps[dir] += 1,
                     }
                 }
             }

@@ -68,6 +68,17 @@ fn a_flow_record_stays_within_its_memory_budget() {
     );
 }
 
+/// Adds the packets a millisecond apart and returns the flows (checking no forwarding link
+/// was found: one point, nothing forwarded).
+fn add_all(t: &mut FlowTable, packets: &[Packet]) -> Vec<Flow> {
+    for (i, p) in packets.iter().enumerate() {
+        t.add(p, i as i64 * 1000, 60, i as u64 + 1);
+    }
+    let (flows, links) = std::mem::replace(t, FlowTable::new(1)).finish();
+    assert!(links.is_empty());
+    flows
+}
+
 #[test]
 fn tcp_connection_is_one_flow_with_zeek_history() {
     let mut t = FlowTable::new(100);
@@ -83,12 +94,8 @@ fn tcp_connection_is_one_flow_with_zeek_history() {
         tcp(c, 40000, s, 80, FIN | ACK, 111, 0),
         tcp(s, 80, c, 40000, FIN | ACK, 601, 0),
     ];
-    for (i, p) in pk.iter().enumerate() {
-        t.add(p, i as i64 * 1000, 60, i as u64 + 1);
-    }
-    let (flows, links) = t.finish();
+    let flows = add_all(&mut t, &pk);
     assert_eq!(flows.len(), 1);
-    assert!(links.is_empty());
     let f = &flows[0];
     let (orig, how) = f.originator();
     assert_eq!(how, Orientation::Syn);
@@ -96,6 +103,31 @@ fn tcp_connection_is_one_flow_with_zeek_history() {
     assert_eq!(f.history.render(orig), "ShADTdFf");
     assert_eq!(f.packets[orig], 5);
     assert_eq!(f.packets[1 - orig], 3);
+    assert_eq!(f.retransmissions()[orig], 1);
+}
+
+#[test]
+fn a_hole_in_a_tcp_sequence_is_counted_once_where_it_is() {
+    let mut t = FlowTable::new(100);
+    let c = "10.0.0.1";
+    let s = "10.0.0.2";
+    let pk = [
+        tcp(c, 40000, s, 80, SYN, 100, 0),
+        tcp(s, 80, c, 40000, SYN | ACK, 500, 0),
+        tcp(c, 40000, s, 80, ACK, 101, 10),
+        // 111..121 not captured
+        tcp(c, 40000, s, 80, ACK, 121, 10),
+        tcp(c, 40000, s, 80, ACK, 131, 0),
+        tcp(c, 40000, s, 80, ACK, 111, 10), // the hole filled late: a retransmission
+        tcp(s, 80, c, 40000, ACK, 501, 100),
+        // a new connection on the same ports starts its own sequence: no hole
+        tcp(c, 40000, s, 80, SYN, 9_000_000, 0),
+    ];
+    let flows = add_all(&mut t, &pk);
+    let f = &flows[0];
+    let (orig, _) = f.originator();
+    assert_eq!(f.seq_gaps()[orig], 1);
+    assert_eq!(f.seq_gaps()[1 - orig], 0);
     assert_eq!(f.retransmissions()[orig], 1);
 }
 

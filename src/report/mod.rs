@@ -8,6 +8,7 @@
 //! through the escaping of its medium there.
 
 pub mod community_id;
+mod coverage_text;
 pub mod csv;
 pub mod export;
 pub mod folder;

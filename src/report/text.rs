@@ -116,33 +116,6 @@ impl Paint {
     }
 }
 
-/// "; spoke2-vm not aligned (its capture overlaps no other point's)" for the points whose
-/// clock offset could not be estimated (the reference `r` aside), and why.
-fn unaligned_note(t: &mut String, a: &Analysis, names: &[String], r: usize) {
-    let window = |i: usize| {
-        let s = &a.points.get(i)?.summary;
-        Some((s.first_ts?, s.last_ts?))
-    };
-    for (i, c) in a.clocks.points.iter().enumerate() {
-        if i == r || c.estimated {
-            continue;
-        }
-        let overlaps = window(i).is_some_and(|(f, l)| {
-            (0..a.points.len())
-                .filter(|&j| j != i)
-                .filter_map(window)
-                .any(|(f2, l2)| f <= l2 && f2 <= l)
-        });
-        let why = if overlaps {
-            "no packet seen at it and at another point"
-        } else {
-            "its capture overlaps no other point's in time"
-        };
-        let name = sanitize(names.get(i).map(String::as_str).unwrap_or("?"));
-        t.push_str(&format!("; {name} not aligned ({why})"));
-    }
-}
-
 /// `icmp 10.100.204.2 -> 10.100.201.4 id 13` / `tcp 10.0.0.1:40000 -> 10.0.0.2:80`.
 pub fn conversation_title(c: &Conversation) -> String {
     let ports = c.kind == KeyKind::Ports;
@@ -287,26 +260,16 @@ fn write_head(r: &Render, out: &mut dyn Write) -> io::Result<()> {
     )?;
     if a.points.len() > 1 && a.matches.sampled_packets > 0 {
         let m = &a.matches;
-        let clocks = if a.clocks.assumed_synced {
-            "clocks assumed synchronised".to_string()
-        } else {
-            match a.clocks.reference {
-                Some(r) => {
-                    let mut t = format!(
-                        "times aligned on {}'s clock",
-                        sanitize(names.get(r).map(String::as_str).unwrap_or("?"))
-                    );
-                    unaligned_note(&mut t, a, names, r);
-                    t
-                }
-                None => "clocks not estimated".to_string(),
-            }
-        };
+        let clocks = super::coverage_text::clock_line(a, names);
         let line = format!(
             "{} of {} sampled packets followed across points; {clocks}",
             m.matched_packets, m.sampled_packets
         );
         writeln!(out, "{}", paint.dim(&wrap(&line, 0, 0, opts.width)))?;
+    }
+    for w in crate::coverage::warnings(&a.points, &a.clocks) {
+        let w = sanitize(&format!("warning: {w}"));
+        writeln!(out, "{}", paint.wrap("1;33", &wrap(&w, 0, 0, opts.width)))?;
     }
     writeln!(out)
 }
@@ -376,6 +339,10 @@ fn write_points(r: &Render, out: &mut dyn Write) -> io::Result<()> {
                 " ".repeat(indent),
                 paint.dim(&wrap(&line, indent, indent, opts.width))
             )?;
+        }
+        if let Some(line) = super::coverage_text::capture_loss_line(&s.capture_loss) {
+            let line = wrap(&line, indent, indent, opts.width);
+            writeln!(out, "{}{}", " ".repeat(indent), paint.wrap("33", &line))?;
         }
         if let Some(d) = &s.damage {
             let line = format!(

@@ -102,6 +102,34 @@ pub fn find<'a>(
     })
 }
 
+/// Checks every conversation of a truth.json against a `--json` document: found, with the
+/// truth's verdict and forward and reverse points; returns each pair for further checks.
+pub fn assert_matches_truth<'a>(
+    doc: &'a serde_json::Value,
+    truth: &'a serde_json::Value,
+    label: &str,
+) -> Vec<(&'a serde_json::Value, &'a serde_json::Value)> {
+    let wants = truth["conversations"].as_array().map_or(&[][..], |v| v);
+    assert!(
+        !wants.is_empty(),
+        "{label}: truth.json lists no conversation"
+    );
+    wants
+        .iter()
+        .map(|want| {
+            let c = find(doc, want).unwrap_or_else(|| panic!("{label}: no conversation {want}"));
+            assert_eq!(c["verdict"], want["verdict"], "{label}: {c}");
+            for (path, points) in [
+                ("forward_path", "forward_points"),
+                ("reverse_path", "reverse_points"),
+            ] {
+                assert_eq!(sorted(&c[path]), sorted(&want[points]), "{label}: {c}");
+            }
+            (want, c)
+        })
+        .collect()
+}
+
 /// The strings of a JSON array, sorted (point lists compared as sets).
 pub fn sorted(v: &serde_json::Value) -> Vec<String> {
     let mut s: Vec<String> = v

@@ -47,14 +47,9 @@ impl Context<'_> {
                 Some(y) if hops.iter().any(|h| h.point == y) => {}
                 Some(y) => {
                     // only when y was capturing at the time
-                    let s = &self.points[y].summary;
-                    let covered = match (s.first_ts, s.last_ts) {
-                        (Some(a), Some(b)) => {
-                            let (a, b) = (self.align(y, a), self.align(y, b));
-                            a <= last.first_ts && last.first_ts <= b
-                        }
-                        _ => false,
-                    };
+                    let covered = self
+                        .window(y)
+                        .is_some_and(|[(a, b), _]| a <= last.first_ts && last.first_ts <= b);
                     if !covered {
                         continue;
                     }

@@ -49,6 +49,9 @@ use points::Totals;
 /// What building a conversation needs.
 pub(super) struct Context<'a> {
     pub(super) points: &'a [PointResult],
+    /// The addresses each point source-NATs to, its own (see
+    /// [`nat_sources`](super::hosts::nat_sources)).
+    pub(super) nat_sources: &'a [(std::net::IpAddr, usize)],
     pub(super) nodes: &'a Nodes<'a>,
     /// The groups' joins by node (forwarding links, matched pairs) and ICMP notes by root.
     pub(super) groups: &'a Groups,
@@ -101,6 +104,12 @@ pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
     } else {
         clocks.align(pt, ts)
     }
+}
+
+/// True when every reply of the flow's conversation answers a packet of its own from the
+/// client (ICMP echo, TCP's acknowledgements).
+fn reply_per_request(key: &crate::flow::FlowKey) -> bool {
+    matches!(key.kind, KeyKind::Echo { .. }) || key.ip_proto == 6
 }
 
 /// True when the flow kept packet samples (to follow across points).
@@ -199,7 +208,11 @@ impl Context<'_> {
             ends,
             std::slice::from_ref(&cp),
             &route,
-            last_ts,
+            windows::Seen {
+                last_ts,
+                rewrites: &[],
+                reply_per_request: reply_per_request(&f.key),
+            },
             &mut losses,
         );
         Conversation {
@@ -275,7 +288,12 @@ impl Context<'_> {
         };
         let mut losses = self.losses(&route, members, cdir, role_of, vf);
         let ends = [vf.key.sender(vd), vf.key.sender(1 - vd)];
-        let uncovered = self.uncovered(ends, &points, &route, last_ts, &mut losses);
+        let seen = windows::Seen {
+            last_ts,
+            rewrites: &rewrites,
+            reply_per_request: reply_per_request(&vf.key),
+        };
+        let uncovered = self.uncovered(ends, &points, &route, seen, &mut losses);
         Conversation {
             ip_proto: vf.key.ip_proto,
             kind: vf.key.kind,

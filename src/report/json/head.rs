@@ -20,6 +20,9 @@ pub struct Head {
     pub summary: Summary,
     pub filter: Option<Filter>,
     pub points: Vec<Point>,
+    /// `clocks` and `warnings` (see [`super::coverage`]).
+    #[serde(flatten)]
+    pub coverage: super::coverage::HeadCoverage,
 }
 
 /// What the reported conversations were narrowed to (`summary` counts the kept ones).
@@ -86,6 +89,8 @@ pub struct Point {
     pub clock_uncertainty_s: Option<f64>,
     pub clock_via: Option<String>,
     pub matched_packets: u64,
+    /// What this point's capture missed that other points saw (see [`super::coverage`]).
+    pub capture_loss: super::coverage::CaptureLossRow,
 }
 
 /// The head of the document: everything but the flow and conversation rows.
@@ -136,6 +141,7 @@ pub fn head(a: &Analysis) -> Head {
                     .and_then(|c| c.via)
                     .map(|v| a.points[v].summary.name.clone()),
                 matched_packets: clock.map_or(0, |c| c.matched),
+                capture_loss: super::coverage::loss_row(&s.capture_loss),
             }
         })
         .collect();
@@ -162,6 +168,7 @@ pub fn head(a: &Analysis) -> Head {
                 .clocks
                 .reference
                 .filter(|_| !a.clocks.assumed_synced)
+                .filter(|&r| a.clocks.points.get(r).is_some_and(|c| c.estimated))
                 .map(|r| a.points[r].summary.name.clone()),
             clocks_assumed_synced: a.clocks.assumed_synced,
             packets_over_flow_cap: a
@@ -177,6 +184,7 @@ pub fn head(a: &Analysis) -> Head {
             left_out: a.selection.left_out,
         }),
         points,
+        coverage: super::coverage::head(a),
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub(crate) mod chunks;
 mod conversations;
+pub mod coverage;
 pub(crate) mod emit;
 mod flows;
 mod head;

@@ -231,6 +231,8 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
                 dirs: 1 + rng.below(3) as u8,
                 before: rng.chance(2),
                 window: rng.chance(2).then(|| (rng.ts(), rng.ts())),
+                crossed_as: None,
+                missed: false,
             })
             .collect(),
         traces: crate::correlate::Traces::default(),
