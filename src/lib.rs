@@ -9,10 +9,15 @@
 //! flow      Packet -> per-point flows (bidirectional, TCP history, echo pairing, forwarding)
 //! correlate flows of all points -> Conversations (NAT legs joined, same packet across points,
 //!           clock offsets (clock), paths and losses)
-//! verdict   Conversation -> Verdict + evidence sentence
+//! verdict   Conversation -> Judgement (verdict + evidence; the sentence written from it on demand)
 //! routes    route tables + Conversations -> predicted path per direction, explanation, fix
 //! report    Analysis -> terminal text | JSON
 //! ```
+//!
+//! No unsafe code but two lines, each allowed where it stands with a SAFETY comment: the
+//! cache prefetch hint (`hash::prefetch`) and the global allocator (`oom`).
+#![deny(unsafe_code)]
+
 pub mod capture;
 pub mod clock;
 pub mod correlate;

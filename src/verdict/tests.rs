@@ -273,7 +273,10 @@ fn the_direction_words_name_the_protocol() {
     c.points[0].syn = true;
     assert_eq!(direction_words(&c), ["client packets", "server packets"]);
     assert_eq!(judge(&c, &names).evidence, Evidence::NoReply);
-    assert_eq!(super::reason(&c, &names, &[]), "1 client packet, no reply seen");
+    assert_eq!(
+        super::reason(&c, &names, &[]),
+        "1 client packet, no reply seen"
+    );
     c.kind = KeyKind::Echo { id: 7 };
     assert_eq!(direction_words(&c), ["echo requests", "echo replies"]);
 }
