@@ -31,6 +31,7 @@ pub mod oom;
 pub mod point;
 pub mod report;
 pub mod routes;
+pub mod threads;
 pub mod timings;
 pub mod verdict;
 pub mod window;
