@@ -46,18 +46,25 @@ impl clap::builder::TypedValueParser for VerdictParser {
 
     fn parse_ref(
         &self,
-        _cmd: &clap::Command,
+        cmd: &clap::Command,
         _arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<VerdictArg, clap::Error> {
-        let word = value.to_string_lossy();
+        let Some(word) = value.to_str() else {
+            // what clap says of any other flag's value that is not UTF-8
+            use clap::error::{ContextKind, ContextValue, ErrorKind};
+            let mut e = clap::Error::new(ErrorKind::InvalidUtf8).with_cmd(cmd);
+            let usage = cmd.clone().render_usage();
+            e.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+            return Err(e);
+        };
         VerdictArg::from_str(word.trim(), false).map_err(|_| {
             let all: Vec<&str> = Verdict::ALL.iter().map(|v| v.name()).collect();
             clap::Error::raw(
                 clap::error::ErrorKind::InvalidValue,
                 format!(
                     "--fail-on: unknown verdict '{}' (one of: {})\n",
-                    text::sanitize(&word),
+                    text::sanitize(word),
                     all.join(", ")
                 ),
             )
@@ -357,5 +364,36 @@ impl Narrowing {
         }
         a.selection.expression = self.filter.map(|(text, _)| text);
         a.selection.window = w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::builder::TypedValueParser;
+
+    fn parse(word: &str) -> Result<VerdictArg, String> {
+        let cmd = clap::Command::new("flowcheck");
+        VerdictParser
+            .parse_ref(&cmd, None, std::ffi::OsStr::new(word))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn fail_on_takes_every_verdict_by_its_name() {
+        for v in Verdict::ALL {
+            assert_eq!(parse(v.name()).map(Verdict::from), Ok(v));
+        }
+        // spaces around a word, as in --fail-on 'asymmetric, bypassed'
+        assert_eq!(parse(" bypassed "), Ok(VerdictArg::Bypassed));
+        for bad in ["", "Asymmetric", "asym"] {
+            assert_eq!(
+                parse(bad),
+                Err(format!(
+                    "error: --fail-on: unknown verdict '{bad}' (one of: asymmetric, bypassed, \
+                     unanswered, incomplete, symmetric)\n"
+                ))
+            );
+        }
     }
 }
