@@ -92,6 +92,7 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
 #[inline(always)]
 pub fn prefetch<T>(r: &T) {
     #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
     // SAFETY: `_mm_prefetch` only hints the cache; it never faults, not even on an invalid
     // address (and `r` is a valid reference), and SSE is part of the x86_64 baseline.
     unsafe {

@@ -1,5 +1,10 @@
 //! The `flowcheck` command: parses flags, runs the library, prints, maps the outcome to an
 //! exit code (0 analysed, 1 a `--fail-on` verdict was found, 2 usage error or damaged input).
+//!
+//! The flags become a [`Config`] (src/cli/config.rs: everything checked and every output opened
+//! before a capture is read); [`run`] then analyses, writes, and maps the [`Outcome`] to the
+//! exit status.
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -8,18 +13,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 
-use flowcheck::filter::{Expr, Subject};
-use flowcheck::point::{resolve_inputs_with, ReadOptions, ResolveOptions};
+use flowcheck::point::ReadOptions;
 use flowcheck::report::{folder, html, json, text, Analysis};
 use flowcheck::verdict::Verdict;
-use flowcheck::window::{parse_time, Window};
 
+#[path = "cli/config.rs"]
+mod config;
 #[path = "cli/json_file.rs"]
 mod json_file;
 #[path = "cli/progress.rs"]
 mod progress;
 
-use json_file::JsonFile;
+use config::{Config, JsonOut, Stop, VerdictArg, VerdictParser};
 use progress::ProgressDisplay;
 
 /// An allocation refused ends the run with status 2 and a message (see `flowcheck::oom`).
@@ -92,8 +97,14 @@ struct Cli {
 
     /// Exit with status 1 when a conversation has one of these verdicts
     /// (asymmetric, bypassed, unanswered, incomplete, symmetric; comma-separated).
-    #[arg(long, value_name = "VERDICT[,..]", value_delimiter = ',')]
-    fail_on: Vec<String>,
+    #[arg(
+        long,
+        value_name = "VERDICT[,..]",
+        value_delimiter = ',',
+        value_parser = VerdictParser,
+        hide_possible_values = true
+    )]
+    fail_on: Vec<VerdictArg>,
 
     /// A capture point every unicast conversation should cross (repeatable): one captured
     /// elsewhere but never there is judged 'bypassed'.
@@ -219,56 +230,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The route files of `--routes` and of every capture folder's `routes/`. A bad file is
-/// reported (naming the file and the line or JSON path) and the analysis runs without routes:
-/// the second value is then true (exit status 2, as for a damaged capture).
-fn read_routes(cli: &Cli) -> (Option<flowcheck::routes::RouteSet>, bool) {
-    use flowcheck::routes::{load, RouteArg};
-    // --routes replaces the capture folders' own routes/
-    let args: Vec<RouteArg> = if cli.routes.is_empty() {
-        cli.captures
-            .iter()
-            .map(std::path::Path::new)
-            .filter(|p| p.is_dir() && p.join("routes").is_dir())
-            .map(|p| RouteArg::Path(p.join("routes")))
-            .collect()
-    } else {
-        cli.routes.iter().map(|s| RouteArg::parse(s)).collect()
-    };
-    if args.is_empty() {
-        return (None, false);
-    }
-    match load(&args) {
-        Ok(set) => (Some(set), false),
-        Err(e) => {
-            eprintln!(
-                "flowcheck: routes: {} (the analysis runs without routes)",
-                text::sanitize(&e.to_string())
-            );
-            (None, true)
-        }
-    }
-}
-
-/// Opens an export file before the analysis (a path that cannot be written fails at once),
-/// refusing one that the report would overwrite or that is one of the captures.
-fn open_export_file(
-    flag: &str,
-    path: &std::path::Path,
-    report_dir: Option<&std::path::Path>,
-    inputs: &[flowcheck::point::PointInput],
-) -> Result<std::io::Result<std::fs::File>, String> {
-    if let Some(msg) = output_conflict(flag, path, report_dir, inputs) {
-        return Err(msg);
-    }
-    Ok(std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()))))
-}
-
 /// `--zeek`, `--parquet`, `--csv`.
 fn write_exports(
     cli: &Cli,
@@ -299,95 +260,11 @@ fn write_exports(
 }
 
 /// Most characters of an error message (a name of thousands of characters is clipped).
-const MESSAGE: usize = 400;
+pub(crate) const MESSAGE: usize = 400;
 
 fn usage(msg: String) -> std::io::Result<u8> {
     eprintln!("flowcheck: {}", text::clip(&msg, MESSAGE));
     Ok(2)
-}
-
-/// What `--filter`, `--from` and `--to` ask for, checked before anything is read.
-struct Narrowing {
-    filter: Option<(String, Expr)>,
-    window: Window,
-}
-
-impl Narrowing {
-    /// Parses the flags; the error is the usage message (for a filter, the expression with a
-    /// caret under the offending word).
-    fn parse(cli: &Cli) -> Result<Narrowing, String> {
-        let filter = match &cli.filter {
-            None => None,
-            Some(f) => match Expr::parse(f) {
-                Ok(e) => Some((f.clone(), e)),
-                Err(e) => {
-                    let mut msg = format!("--filter: {}", text::sanitize(&e.to_string()));
-                    if let Some((word, at)) = e.word() {
-                        let expr = text::sanitize(f);
-                        // the caret line only when the expression prints as it was typed
-                        if expr == *f && at > 0 {
-                            let width = word.chars().count().max(1);
-                            msg.push_str(&format!(
-                                "\n  {expr}\n  {}{}",
-                                " ".repeat(at - 1),
-                                "^".repeat(width)
-                            ));
-                        }
-                    }
-                    return Err(msg);
-                }
-            },
-        };
-        let time = |flag: &str, v: &Option<String>| match v {
-            None => Ok(None),
-            Some(t) => parse_time(t)
-                .map(Some)
-                .map_err(|e| format!("{flag}: {}", text::sanitize(&e.to_string()))),
-        };
-        let window = Window {
-            from: time("--from", &cli.from)?,
-            to: time("--to", &cli.to)?,
-        };
-        if let (Some(f), Some(t)) = (window.from, window.to) {
-            if f > t {
-                return Err("--from is after --to: no conversation could be reported".into());
-            }
-        }
-        Ok(Narrowing { filter, window })
-    }
-
-    /// Leaves out of the analysis's reports what the user did not ask for.
-    fn apply(self, a: &mut Analysis) {
-        let w = self.window;
-        match &self.filter {
-            Some((_, e)) => a.retain(|c, j| {
-                w.overlaps(c.first_ts, c.last_ts) && e.matches(&Subject::of(c, j.verdict))
-            }),
-            None if !w.is_open() => a.retain(|c, _| w.overlaps(c.first_ts, c.last_ts)),
-            None => {}
-        }
-        a.selection.expression = self.filter.map(|(text, _)| text);
-        a.selection.window = w;
-    }
-}
-
-/// Validates `--fail-on`.
-fn fail_on_verdicts(names: &[String]) -> Result<Vec<Verdict>, String> {
-    let mut fail_on = Vec::new();
-    for v in names {
-        match Verdict::from_name(v.trim()) {
-            Some(v) => fail_on.push(v),
-            None => {
-                let all: Vec<&str> = Verdict::ALL.iter().map(|v| v.name()).collect();
-                return Err(format!(
-                    "--fail-on: unknown verdict '{}' (one of: {})",
-                    text::sanitize(v),
-                    all.join(", ")
-                ));
-            }
-        }
-    }
-    Ok(fail_on)
 }
 
 /// `failing on asymmetric: 4 conversations, first icmp 10.100.204.2 -> 10.100.201.4 id 13`
@@ -528,129 +405,53 @@ fn print_damage(analysis: &Analysis) {
     }
 }
 
-/// Refuses, before anything is read, an output FILE (`--json`, `--csv`) that the report would
-/// overwrite or that is one of the captures (the same file, hard links included).
-fn output_conflict(
-    flag: &str,
-    path: &std::path::Path,
-    report_dir: Option<&std::path::Path>,
-    inputs: &[flowcheck::point::PointInput],
-) -> Option<String> {
-    let captures: Vec<&std::path::Path> = inputs.iter().map(|i| i.path.as_path()).collect();
-    let shown = |p: &std::path::Path| text::sanitize(&p.display().to_string());
-    match folder::json_conflict(path, report_dir, &captures)? {
-        folder::JsonConflict::InsideReport => Some(format!(
-            "{flag} {}: is inside the report folder {} (the report would overwrite it); write \
-             it elsewhere or give --report another folder",
-            shown(path),
-            shown(report_dir.unwrap_or(path))
-        )),
-        folder::JsonConflict::IsCapture(c) => {
-            let same = if c == *path {
-                String::new()
-            } else {
-                format!(": the same file as {}", shown(&c))
-            };
-            Some(format!(
-                "{flag} {}: is one of the captures to read{same} (it would be overwritten)",
-                shown(path)
-            ))
-        }
-    }
-}
-
 fn run(cli: Cli) -> std::io::Result<u8> {
     if print_generated(&cli)? {
         return Ok(0);
     }
     // validate everything before reading anything
-    let fail_on = match fail_on_verdicts(&cli.fail_on) {
-        Ok(v) => v,
-        Err(msg) => return usage(msg),
+    let config = match Config::new(cli) {
+        Ok(config) => config,
+        Err(Stop::Usage(msg)) => return usage(msg),
+        Err(Stop::Io(e)) => return Err(e),
     };
-    let narrowing = match Narrowing::parse(&cli) {
-        Ok(n) => n,
-        Err(msg) => return usage(msg),
-    };
-    if cli.max_flows == 0 {
-        return usage("--max-flows must be at least 1".into());
-    }
-    let ropts = ResolveOptions {
-        recursive: cli.recursive,
-    };
-    let inputs = match resolve_inputs_with(&cli.captures, ropts) {
-        Ok(i) => i,
-        Err(e) => return usage(text::sanitize(&e.to_string())),
-    };
-    if cli.captures.iter().any(|c| c == "-") && std::io::stdin().is_terminal() {
-        return usage("-: standard input is a terminal: pipe a capture into it".into());
-    }
-    for p in &cli.expect_via {
-        if !inputs.iter().any(|i| &i.name == p) {
-            let all: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-            return usage(format!(
-                "--expect-via: no capture point named '{}' (points: {})",
-                text::sanitize(p),
-                text::sanitize(&all.join(", "))
-            ));
+    let (analysis, outcome) = analyse_and_write(config)?;
+    // the process ends here: freeing hundreds of thousands of flows and conversations one by
+    // one would only delay the exit (tens of milliseconds on a large capture)
+    std::mem::forget(analysis);
+    Ok(outcome.exit_code())
+}
+
+/// How a run that read its captures ends.
+struct Outcome {
+    /// A capture was damaged or unreadable, or a route file was bad.
+    damaged: bool,
+    /// Why the run fails on a `--fail-on` verdict, if it does.
+    failing: Option<String>,
+}
+
+impl Outcome {
+    /// 2 damaged input, 1 a `--fail-on` verdict, 0 otherwise; says on standard error, as its
+    /// last line (also under -q), why the exit status is 1.
+    fn exit_code(self) -> u8 {
+        if self.damaged {
+            return 2;
+        }
+        match self.failing {
+            Some(why) => {
+                eprintln!("flowcheck: {why}");
+                1
+            }
+            None => 0,
         }
     }
-    let mut hosts = Vec::new();
-    for h in &cli.host {
-        match flowcheck::routes::parse_host(h) {
-            Ok(h) => hosts.push(h),
-            Err(e) => return usage(text::sanitize(&e.to_string())),
-        }
-    }
-    let (routes, routes_failed) = read_routes(&cli);
-    let report_name = html::default_name(&cli.captures);
-    let report_dir = match (&cli.report, cli.no_report) {
-        (_, true) => None,
-        (Some(dir), false) => Some(dir.clone()),
-        (None, false) => Some(PathBuf::from("reports").join(&report_name)),
-    };
-    // the outputs are checked before anything is read: neither may overwrite the other or a
-    // capture, and the report folder must be one flowcheck may write into
-    let json_to_stdout = cli.json.as_deref() == Some(std::path::Path::new("-"));
-    if let (Some(path), false) = (&cli.json, json_to_stdout) {
-        if let Some(msg) = output_conflict("--json", path, report_dir.as_deref(), &inputs) {
-            return usage(msg);
-        }
-    }
-    let report_folder = match report_dir.as_deref().map(folder::ReportFolder::prepare) {
-        // the default folder is a by-product: the run goes on without it
-        Some(Err(e)) if cli.report.is_none() => {
-            eprintln!(
-                "flowcheck: warning: no report written: {} (--report DIR writes it elsewhere, \
-                 --no-report skips it)",
-                text::clip(&text::sanitize(&e.to_string()), MESSAGE)
-            );
-            None
-        }
-        Some(Err(e)) => return usage(format!("--report: {}", text::sanitize(&e.to_string()))),
-        Some(Ok(f)) => Some(f),
-        None => None,
-    };
-    // the JSON file is opened before reading, so that a path that cannot be written fails at
-    // once rather than after minutes of analysis
-    let json_file = match &cli.json {
-        Some(path) if !json_to_stdout => Some(JsonFile::open(path)?),
-        _ => None,
-    };
-    let csv_file = match &cli.csv {
-        Some(path) => match open_export_file("--csv", path, report_dir.as_deref(), &inputs) {
-            Ok(f) => Some(f?),
-            Err(msg) => return usage(msg),
-        },
-        None => None,
-    };
-    for (flag, dir) in [("--zeek", &cli.zeek), ("--parquet", &cli.parquet)] {
-        if let Some(dir) = dir {
-            flowcheck::report::export::create_dir(flag, dir)?;
-        }
-    }
-    let progress =
-        (!cli.quiet && std::io::stderr().is_terminal()).then(|| ProgressDisplay::start(&inputs));
+}
+
+/// Reads and judges the captures, then writes every output the flags ask for.
+fn analyse_and_write(config: Config) -> std::io::Result<(Analysis, Outcome)> {
+    let cli = &config.flags;
+    let progress = (!cli.quiet && std::io::stderr().is_terminal())
+        .then(|| ProgressDisplay::start(&config.inputs));
     let opts = ReadOptions {
         max_flows: cli.max_flows,
         progress: progress.as_ref().map(|p| p.counters.clone()),
@@ -660,50 +461,44 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         assume_synced: cli.assume_synced,
         expect_via: cli.expect_via.clone(),
         // the traces are drawn in the report only
-        without_traces: report_folder.is_none(),
-        routes,
-        hosts,
+        without_traces: config.report_folder.is_none(),
+        routes: config.routes,
+        hosts: config.hosts,
     };
-    let mut analysis = flowcheck::analyse_with(&inputs, &opts, &aopts);
+    let mut analysis = flowcheck::analyse_with(&config.inputs, &opts, &aopts);
     drop(progress);
     if let Some(r) = &analysis.routing {
         for note in &r.notes {
             eprintln!("flowcheck: routes: {}", text::sanitize(note));
         }
     }
-    narrowing.apply(&mut analysis);
+    config.narrowing.apply(&mut analysis);
 
     let mut lap = flowcheck::timings::Lap::new("");
-    if let Some(f) = json_file {
-        f.write(&analysis)?;
-        lap.mark("json");
-    } else if json_to_stdout {
-        let stdout = std::io::stdout();
-        json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
-        lap.mark("json");
+    let json_to_stdout = matches!(config.json, JsonOut::Stdout);
+    match config.json {
+        JsonOut::File(f) => {
+            f.write(&analysis)?;
+            lap.mark("json");
+        }
+        JsonOut::Stdout => {
+            let stdout = std::io::stdout();
+            json::write(&analysis, std::io::BufWriter::new(stdout.lock()))?;
+            lap.mark("json");
+        }
+        JsonOut::None => {}
     }
-    write_exports(&cli, &analysis, csv_file, &mut lap)?;
+    write_exports(cli, &analysis, config.csv_file, &mut lap)?;
     if !cli.quiet {
-        print_summary(&cli, &analysis, json_to_stdout)?;
+        print_summary(cli, &analysis, json_to_stdout)?;
     }
-    if let Some(folder) = &report_folder {
-        write_report(&cli, &analysis, folder, &report_name, json_to_stdout)?;
+    if let Some(folder) = &config.report_folder {
+        write_report(cli, &analysis, folder, &config.report_name, json_to_stdout)?;
     }
     print_damage(&analysis);
-    let failing = fail_reason(&analysis, &fail_on);
-    let code = if analysis.damaged() || routes_failed {
-        2
-    } else if failing.is_some() {
-        1
-    } else {
-        0
+    let outcome = Outcome {
+        damaged: analysis.damaged() || config.routes_failed,
+        failing: fail_reason(&analysis, &config.fail_on),
     };
-    // the last line on standard error, also under -q: why the exit status is 1
-    if let (1, Some(why)) = (code, failing) {
-        eprintln!("flowcheck: {why}");
-    }
-    // the process ends here: freeing hundreds of thousands of flows and conversations one by
-    // one would only delay the exit (tens of milliseconds on a large capture)
-    std::mem::forget(analysis);
-    Ok(code)
+    Ok((analysis, outcome))
 }

@@ -48,6 +48,7 @@ fn refused(layout: Layout) -> ! {
 
 // SAFETY: every call is forwarded to `System` with the same arguments; a null result is
 // either returned (inside `fallible`) or ends the process.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for ExitOnOom {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's guarantees are System's.

@@ -409,10 +409,7 @@ fn read_pipelined(
             crate::timings::secs(blocked)
         ));
         drop(full_tx);
-        match worker.join() {
-            Ok(table) => table,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+        crate::threads::join(worker)
     })
 }
 
@@ -576,13 +573,7 @@ pub fn analyse_points(inputs: &[PointInput], opts: &ReadOptions) -> Vec<PointRes
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+        crate::threads::join_all(handles).flatten().collect()
     });
     for (i, r) in done {
         results[i] = Some(r);

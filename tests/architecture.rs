@@ -1,13 +1,12 @@
-//! The shape of the busiest stages, checked: inside `src/flow/`, `src/correlate/` and
-//! `src/report/json/` no file imports in a circle (a module may use its parent; its siblings
-//! only one way), and no file but the tests runs past 800 lines. Read from the source tree, like a reviewer would.
+//! The shape of the tree, checked as a reviewer would read it: no import circle between the
+//! modules of `src/` (a module may use its parent and its own children; anything else only one
+//! way round), no file past 800 lines before its tests, no function past 150 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The stages whose files are checked.
-const FOLDERS: [&str; 3] = ["flow", "correlate", "report/json"];
-const MAX_LINES: usize = 800;
+const MAX_FILE_LINES: usize = 800;
+const MAX_FN_LINES: usize = 150;
 
 /// Every `.rs` file under `dir`.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -20,6 +19,12 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// A file of tests only: `tests.rs` or anything under a `tests/` folder.
+fn is_test_file(src: &Path, file: &Path) -> bool {
+    let rel = file.strip_prefix(src).expect("a file under src/");
+    rel.components().any(|c| c.as_os_str() == "tests") || rel.ends_with("tests.rs")
 }
 
 /// `flow::table` for `src/flow/table.rs`, `correlate::build` for `src/correlate/build/mod.rs`.
@@ -36,74 +41,169 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// The modules a file's code (not its comments) names through `crate::` or `super::`
-/// paths, each resolved to the longest known module.
-fn uses(module: &[String], text: &str, known: &BTreeSet<Vec<String>>) -> BTreeSet<Vec<String>> {
+/// The code of a file before its `#[cfg(test)]` module, comments blanked.
+fn code_before_tests(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| !l.starts_with("#[cfg(test)]"))
+        .map(|l| match l.find("//") {
+            Some(at) if !l[..at].contains('"') => l[..at].to_string(),
+            _ => l.to_string(),
+        })
+        .collect()
+}
+
+/// The modules a file's code names through `crate::` or `super::` paths (also inside
+/// `use crate::{a::b, c}` lists), each resolved to the longest known module.
+fn uses(
+    module: &[String],
+    code: &[String],
+    known: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let text = code.join("\n");
     let mut out = BTreeSet::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
-        for (at, _) in line
-            .match_indices("crate::")
-            .chain(line.match_indices("super::"))
-        {
-            let path: String = line[at..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let mut segments = path.split("::").filter(|s| !s.is_empty());
-            let mut base: Vec<String> = Vec::new();
-            match segments.next() {
-                Some("crate") => {}
-                _ => {
-                    base = module.to_vec();
-                    base.pop();
-                }
-            }
-            for s in segments {
-                if s == "super" {
-                    base.pop();
-                } else {
-                    base.push(s.to_string());
-                }
-            }
-            while !base.is_empty() && !known.contains(&base) {
-                base.pop();
-            }
-            out.insert(base);
+    let resolve = |base: Vec<String>, out: &mut BTreeSet<Vec<String>>| {
+        let mut base = base;
+        while !base.is_empty() && !known.contains(&base) {
+            base.pop();
         }
+        out.insert(base);
+    };
+    for (at, _) in text
+        .match_indices("crate::")
+        .chain(text.match_indices("super::"))
+    {
+        let path: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let mut segments = path.split("::").filter(|s| !s.is_empty());
+        let mut base: Vec<String> = Vec::new();
+        if segments.next() != Some("crate") {
+            base = module.to_vec();
+            base.pop();
+        }
+        for s in segments {
+            if s == "super" {
+                base.pop();
+            } else {
+                base.push(s.to_string());
+            }
+        }
+        // `use crate::{a, b::c}`: each item of the braces is a path of its own
+        if path.ends_with("::") && text[at + path.len()..].starts_with('{') {
+            let inner = &text[at + path.len() + 1..];
+            let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
+            for item in inner.split(',') {
+                let mut b = base.clone();
+                b.extend(
+                    item.trim()
+                        .split("::")
+                        .filter(|s| !s.is_empty() && *s != "self")
+                        .map(|s| s.trim().to_string()),
+                );
+                resolve(b, &mut out);
+            }
+        }
+        resolve(base, &mut out);
     }
     out
 }
 
+/// The functions of `code` longer than `MAX_FN_LINES`: a line starting a `fn` and the line
+/// where its braces close, strings and chars ignored.
+fn long_functions(code: &[String]) -> Vec<(String, usize)> {
+    let mut long = Vec::new();
+    let mut depth: i64 = 0;
+    let mut open: Vec<(String, usize, i64)> = Vec::new();
+    for (i, line) in code.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let starts_fn = [
+            "fn ",
+            "pub fn ",
+            "pub(crate) fn ",
+            "pub(super) fn ",
+            "const fn ",
+        ]
+        .iter()
+        .any(|p| trimmed.starts_with(p))
+            || trimmed.contains(" fn ") && !trimmed.contains("Fn(");
+        if starts_fn && !trimmed.trim_end().ends_with(';') {
+            let name = trimmed
+                .split("fn ")
+                .nth(1)
+                .unwrap_or("")
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            open.push((name, i, depth));
+        }
+        let mut in_str = false;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match c {
+                '"' if prev != '\\' => in_str = !in_str,
+                '{' if !in_str => depth += 1,
+                '}' if !in_str => {
+                    depth -= 1;
+                    if open.last().is_some_and(|(_, _, d)| *d == depth) {
+                        if let Some((name, start, _)) = open.pop() {
+                            if i - start + 1 > MAX_FN_LINES {
+                                long.push((name, i - start + 1));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+        }
+        // a signature whose body never opened (trait method declarations across lines)
+        if open.last().is_some_and(|(_, _, d)| *d == depth) && line.trim_end().ends_with(';') {
+            open.pop();
+        }
+    }
+    long
+}
+
 #[test]
-fn flow_and_correlate_files_import_no_circle_and_stay_short() {
+fn no_import_circle_no_long_file_no_long_function() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
-    for folder in FOLDERS {
-        files(&src.join(folder), &mut all);
+    files(&src, &mut all);
+    let mut problems = Vec::new();
+    let mut codes: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for f in all.iter().filter(|f| !is_test_file(&src, f)) {
+        let text = std::fs::read_to_string(f).expect("a readable source file");
+        let code = code_before_tests(&text);
+        if code.len() > MAX_FILE_LINES {
+            problems.push(format!(
+                "{}: {} lines before its tests",
+                f.display(),
+                code.len()
+            ));
+        }
+        for (name, lines) in long_functions(&code) {
+            problems.push(format!("{}: fn {name} is {lines} lines", f.display()));
+        }
+        let m = module_of(&src, f);
+        if m != ["lib"] && m != ["main"] && !m.starts_with(&["bin".to_string()]) {
+            codes.insert(m, code);
+        }
     }
-    let texts: BTreeMap<Vec<String>, String> = all
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let known: BTreeSet<Vec<String>> = codes.keys().cloned().collect();
+    assert!(known.len() > 40, "only {} modules found", known.len());
+    // edges between modules; a module naming its parent or its own children is no import
+    let edges: BTreeMap<&Vec<String>, BTreeSet<Vec<String>>> = codes
         .iter()
-        .filter(|f| f.file_name().is_some_and(|n| n != "tests.rs"))
-        .map(|f| {
-            let text = std::fs::read_to_string(f).expect("a readable source file");
-            let lines = text.lines().count();
-            assert!(lines <= MAX_LINES, "{} has {lines} lines", f.display());
-            (module_of(&src, f), text)
-        })
-        .collect();
-    let known: BTreeSet<Vec<String>> = texts.keys().cloned().collect();
-    // edges between the files checked; a parent declaring its children is not an import
-    let edges: BTreeMap<&Vec<String>, BTreeSet<Vec<String>>> = texts
-        .iter()
-        .map(|(m, text)| {
-            let to = uses(m, text, &known)
+        .map(|(m, code)| {
+            let to = uses(m, code, &known)
                 .into_iter()
-                .filter(|t| t != m && !t.starts_with(m) && known.contains(t))
+                .filter(|t| !t.is_empty() && !t.starts_with(m) && !m.starts_with(t))
                 .collect();
             (m, to)
         })
         .collect();
-    // depth-first search for a way back to a module on the current path
     fn visit<'a>(
         m: &'a Vec<String>,
         edges: &'a BTreeMap<&Vec<String>, BTreeSet<Vec<String>>>,
@@ -127,5 +227,19 @@ fn flow_and_correlate_files_import_no_circle_and_stay_short() {
     for m in edges.keys() {
         visit(m, &edges, &mut Vec::new(), &mut done);
     }
-    assert!(known.len() > 15, "only {} files found", known.len());
+    // and between the stages themselves (`src/point*` -> `src/inputs.rs` -> `src/point*` is a
+    // circle even when no two files name each other both ways)
+    let stage = |m: &Vec<String>| vec![m[0].clone()];
+    let mut stages: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for (m, to) in &edges {
+        let from = stage(m);
+        let entry = stages.entry(from.clone()).or_default();
+        entry.extend(to.iter().map(stage).filter(|s| *s != from));
+    }
+    let stage_edges: BTreeMap<&Vec<String>, BTreeSet<Vec<String>>> =
+        stages.iter().map(|(k, v)| (k, v.clone())).collect();
+    let mut done = BTreeSet::new();
+    for m in stage_edges.keys() {
+        visit(m, &stage_edges, &mut Vec::new(), &mut done);
+    }
 }

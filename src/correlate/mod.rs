@@ -230,14 +230,12 @@ fn prepare<R: Send>(nodes: &Nodes, groups: &Groups, clocks: &Clocks) -> Prepared
             })
             .collect();
         order.sort_by_key(|&(first, _)| first);
-        let hosts = match hosts_job.map(|job| job.join()) {
-            Some(Ok(h)) => h,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        let hosts = match hosts_job {
+            Some(job) => crate::threads::join(job),
             None => hosts::hosts(nodes),
         };
-        let room = match room_job.map(|job| job.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        let room = match room_job {
+            Some(job) => crate::threads::join(job),
             None => Vec::with_capacity(groups_n),
         };
         Prepared { hosts, room, order }

@@ -64,13 +64,7 @@ pub(super) fn parallel_fill<T: Sync, R: Send, S: Send>(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(s) => s,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+        crate::threads::join_all(handles).collect()
     });
     (out, states)
 }

@@ -98,13 +98,7 @@ pub(super) fn vote(nodes: &Nodes) -> FastMap<(u32, u32), Votes> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+        crate::threads::join_all(handles).collect()
     });
     let mut maps = maps.into_iter();
     let mut votes = maps.next().unwrap_or_default();

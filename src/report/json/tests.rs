@@ -244,6 +244,7 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
     let j = Judgement {
         verdict: rng.pick(&Verdict::ALL),
         path_verdict: rng.pick(&Verdict::ALL),
+        evidence: crate::verdict::Evidence::NoReply,
         bypassed: (0..rng.below(3)).map(|_| point(rng)).collect(),
     };
     (c, j)
