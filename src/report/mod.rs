@@ -7,6 +7,7 @@
 
 pub mod community_id;
 pub mod csv;
+pub mod derived;
 pub mod export;
 pub mod folder;
 pub mod html;
