@@ -2,16 +2,29 @@
 //! per element of the JSON's `points`, `flows` and `conversations` arrays, for DuckDB,
 //! pandas, Polars and Spark.
 //!
-//! Columns have the JSON's names and meanings. Times are `TIMESTAMP(NANOS, UTC)` (the JSON's
-//! strings of seconds become timestamps, to the nanosecond); lists (paths, TTLs, encapsulations,
-//! `--expect-via` points missed) are Parquet lists, and the lists of objects (`points`,
-//! `forward_hops`, `reverse_hops`, `nat`, `icmp_errors` of a conversation) lists of structs.
-//! A JSON `null` is a Parquet null; `lost_between`, which is null or two names in the JSON,
-//! is a list (empty for none). The JSON's per-point maps (`not_decoded`,
-//! `unsupported_link_types`) are left out of `points.parquet`.
+//! Columns have the JSON's names and meanings. Each time is two columns: `first_ts` a
+//! `TIMESTAMP(MICROS, UTC)` (rounded down to the microsecond) and `first_ts_ns` the exact
+//! nanoseconds since the epoch as an `int64`. Spark (4.3, as 3.x) refuses
+//! `TIMESTAMP(NANOS)` columns unless `spark.sql.legacy.parquet.nanosAsLong` is set, and then
+//! reads them as plain integers; microsecond timestamps are what every reader (DuckDB, Spark,
+//! pandas, Polars) takes without settings, and the integer keeps the capture's nanoseconds
+//! (`make_timestamp_ns(first_ts_ns)` in DuckDB, `timestamp_micros`/arithmetics in Spark).
+//! Lists (paths, TTLs, encapsulations, `--expect-via` points missed) are Parquet lists, and
+//! the lists of objects (`points`, `forward_hops`, `reverse_hops`, `nat`, `icmp_errors` of a
+//! conversation) lists of structs. A JSON `null` is a Parquet null; `lost_between`, which is
+//! null or two names in the JSON, is a list (empty for none). The JSON's per-point maps
+//! (`not_decoded`, `unsupported_link_types`) are left out of `points.parquet`.
 //!
-//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow
-//! and with Snappy only: see the README for what it adds to the build and the binary.
+//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow.
+//! Chosen for cost, measured with callgrind on the benchmark generator's 200 MB capture
+//! (20,000 flows and conversations; instructions of the Parquet phase): the writer's defaults
+//! (dictionary on every column, per-chunk statistics, Snappy) took 704 M; dictionary encoding
+//! only for columns of names from a small set (`Kind::Name`: points, protocols, verdicts,
+//! rules, directions; addresses, reasons and Community IDs are plain) and min/max statistics
+//! only on the timestamp columns (what a time filter prunes on), 594 M; pages not compressed,
+//! 478 M, for files 2.4 times as large (9.6 MB against 4.0 MB; still a third of the JSON's
+//! size): Snappy was the largest single cost of the writer. The Community IDs and reasons
+//! come from [`Derived`], computed once for all the exports.
 
 mod columns;
 
