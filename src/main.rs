@@ -230,31 +230,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--zeek`, `--parquet`, `--csv`.
+/// `--zeek`, `--parquet`, `--csv`, side by side (`export::write_all`).
 fn write_exports(
     cli: &Cli,
     analysis: &Analysis,
     csv_file: Option<std::fs::File>,
     lap: &mut flowcheck::timings::Lap,
 ) -> std::io::Result<()> {
-    use flowcheck::report::{csv, parquet, zeek};
-    if let Some(dir) = &cli.zeek {
-        zeek::write_dir(analysis, dir)?;
-        lap.mark("zeek");
-    }
-    if let Some(dir) = &cli.parquet {
-        parquet::write_dir(analysis, dir)?;
-        lap.mark("parquet");
-    }
-    if let (Some(file), Some(path)) = (csv_file, &cli.csv) {
-        let context = |e: std::io::Error| {
-            std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()))
-        };
-        if file.metadata().is_ok_and(|m| m.is_file()) {
-            file.set_len(0).map_err(context)?;
-        }
-        csv::write(analysis, &file).map_err(context)?;
-        lap.mark("csv");
+    use flowcheck::report::export::{write_all, Targets};
+    let targets = Targets {
+        zeek: cli.zeek.as_deref(),
+        parquet: cli.parquet.as_deref(),
+        csv: csv_file.zip(cli.csv.as_deref()),
+    };
+    if targets.zeek.is_some() || targets.parquet.is_some() || targets.csv.is_some() {
+        write_all(analysis, targets)?;
+        lap.mark("exports");
     }
     Ok(())
 }

@@ -300,19 +300,23 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
         .map(|(v, n)| format!("{v}|{n}"))
         .collect();
     assert_eq!(got.lines().collect::<Vec<_>>(), want);
-    // a sample of values: conversation 29, its times to the nanosecond, lists and structs
+    // a sample of values: conversation 29, its time to the nanosecond (and as a timestamp, to
+    // the microsecond), lists and structs
     let c = &doc["conversations"][28];
     let got = duckdb(&format!(
-        "select id, community_id, epoch_ns(first_ts), array_to_string(forward_path, ' '), \
-         points[1].point, forward_hops[2].ttl_out, nat[1].\"to\" from '{}' where id = 29",
+        "select id, community_id, first_ts_ns, epoch_us(first_ts), \
+         array_to_string(forward_path, ' '), points[1].point, forward_hops[2].ttl_out, \
+         nat[1].\"to\" from '{}' where id = 29",
         file("conversations")
     ))
     .unwrap();
     let ns = c["first_ts"].as_str().unwrap().replace('.', "");
+    let ns = ns.trim_start_matches('0');
     let want = format!(
-        "29|{}|{}|{}|{}|{}|{}",
+        "29|{}|{}|{}|{}|{}|{}|{}",
         c["community_id"].as_str().unwrap(),
-        ns.trim_start_matches('0'),
+        ns,
+        &ns[..ns.len() - 3],
         joined(&c["forward_path"]),
         c["points"][0]["point"].as_str().unwrap(),
         c["forward_hops"][1]["ttl_out"],

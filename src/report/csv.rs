@@ -12,10 +12,11 @@
 
 use std::io::{self, Write};
 
+use super::derived::Derived;
 use super::export::{self, CHUNK_ROWS};
 use super::format::direction_name;
 use super::json::{chunks, emit};
-use super::{community_id, Analysis};
+use super::Analysis;
 use crate::correlate::Conversation;
 use crate::flow::KeyKind;
 use crate::verdict::Judgement;
@@ -51,8 +52,9 @@ pub const COLUMNS: [&str; 27] = [
     "reason",
 ];
 
-/// Writes the CSV document.
-pub fn write(a: &Analysis, mut out: impl Write) -> io::Result<()> {
+/// Writes the CSV document; `d` gives the conversations' reasons and Community IDs (computed
+/// here if it was not asked for them).
+pub fn write(a: &Analysis, d: &Derived, mut out: impl Write) -> io::Result<()> {
     let mut head = Vec::new();
     for (i, c) in COLUMNS.iter().enumerate() {
         field(&mut head, i, |b| b.extend_from_slice(c.as_bytes()));
@@ -65,8 +67,15 @@ pub fn write(a: &Analysis, mut out: impl Write) -> io::Result<()> {
         let start = chunk * CHUNK_ROWS;
         let end = (start + CHUNK_ROWS).min(a.conversations.len());
         for (i, (c, j)) in a.conversations[start..end].iter().enumerate() {
-            crate::verdict::with_reason(c, &names, &a.expect_via, |reason| {
-                row(buf, a.id(start + i), c, j, reason, &names)
+            let k = start + i;
+            let id = d.conversation_id(a, k);
+            d.with_reason(a, k, |reason| {
+                let r = Row {
+                    id: a.id(k),
+                    community_id: id.as_ref().map(|x| x.as_str()),
+                    reason,
+                };
+                row(buf, &r, c, j, &names)
             });
         }
     })?;
@@ -114,15 +123,15 @@ fn opt(out: &mut Vec<u8>, v: Option<u64>) {
     }
 }
 
-/// One conversation's row, with its CRLF.
-fn row(
-    out: &mut Vec<u8>,
+/// What a conversation's row holds besides the conversation and its judgement.
+struct Row<'a> {
     id: usize,
-    c: &Conversation,
-    j: &Judgement,
-    reason: &str,
-    names: &[String],
-) {
+    community_id: Option<&'a str>,
+    reason: &'a str,
+}
+
+/// One conversation's row, with its CRLF.
+fn row(out: &mut Vec<u8>, r: &Row<'_>, c: &Conversation, j: &Judgement, names: &[String]) {
     let ports = c.kind == KeyKind::Ports;
     let port = |p: u16| ports.then_some(u64::from(p));
     let (icmp_id, icmp_type, icmp_code) = match c.kind {
@@ -132,7 +141,7 @@ fn row(
     };
     let mut k = 0..;
     let mut next = || k.next().unwrap_or(0);
-    field(out, next(), |b| emit::uint(b, id as u64));
+    field(out, next(), |b| emit::uint(b, r.id as u64));
     field(out, next(), |b| {
         b.extend_from_slice(c.proto_name().as_bytes())
     });
@@ -180,11 +189,9 @@ fn row(
     field(out, next(), |b| emit::uint(b, c.sampled_packets));
     field(out, next(), |b| emit::uint(b, c.matched_packets));
     field(out, next(), |b| {
-        if let Some(id) = community_id::of_conversation(c) {
-            b.extend_from_slice(id.as_str().as_bytes());
-        }
+        b.extend_from_slice(r.community_id.unwrap_or("").as_bytes())
     });
-    field(out, next(), |b| b.extend_from_slice(reason.as_bytes()));
+    field(out, next(), |b| b.extend_from_slice(r.reason.as_bytes()));
     out.extend_from_slice(b"\r\n");
 }
 

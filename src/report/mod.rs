@@ -10,6 +10,7 @@
 pub mod community_id;
 mod coverage_text;
 pub mod csv;
+pub mod derived;
 pub mod export;
 pub mod folder;
 pub mod format;

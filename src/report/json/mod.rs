@@ -95,7 +95,7 @@ pub fn write(a: &Analysis, mut out: impl std::io::Write) -> std::io::Result<()> 
             if start + i > 0 {
                 buf.push(b',');
             }
-            crate::verdict::with_reason(c, &plain_names, &a.expect_via, |reason| {
+            crate::verdict::with_sentence(c, &plain_names, j, |reason| {
                 let route = routing::row(a, start + i, &plain_names);
                 write_conversation(buf, a.id(start + i), c, j, reason, &names, route.as_ref())
             });

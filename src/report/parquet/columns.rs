@@ -21,23 +21,27 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
+use parquet::schema::types::ColumnPath;
 
 /// A Parquet physical type with its annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Free text (addresses, reasons, IDs): plain-encoded.
     Str,
+    /// A string from a small set (point, protocol, verdict, rule names): dictionary-encoded.
+    Name,
     I32,
     I64,
     F64,
     Bool,
-    /// int64 nanoseconds since the epoch, UTC.
+    /// int64 microseconds since the epoch, UTC (see [`Table::time`]).
     Timestamp,
 }
 
 impl Kind {
     fn schema(self) -> &'static str {
         match self {
-            Kind::Str => "binary",
+            Kind::Str | Kind::Name => "binary",
             Kind::I32 => "int32",
             Kind::I64 => "int64",
             Kind::F64 => "double",
@@ -48,8 +52,8 @@ impl Kind {
 
     fn annotation(self) -> &'static str {
         match self {
-            Kind::Str => " (STRING)",
-            Kind::Timestamp => " (TIMESTAMP(NANOS,true))",
+            Kind::Str | Kind::Name => " (STRING)",
+            Kind::Timestamp => " (TIMESTAMP(MICROS,true))",
             _ => "",
         }
     }
@@ -129,39 +133,69 @@ struct Column {
     rep: Vec<i16>,
 }
 
+impl Column {
+    /// The column's path in the schema, as the writer's per-column properties name it.
+    fn path(&self) -> ColumnPath {
+        let parts: &[&str] = match self.shape {
+            Shape::Top { .. } => &[self.name],
+            Shape::List => &[self.name, "list", "element"],
+            Shape::Field { group, .. } => &[group, "list", "element", self.name],
+        };
+        ColumnPath::new(parts.iter().map(|p| p.to_string()).collect())
+    }
+}
+
+/// How the pages are compressed: not at all (see the module header of `parquet`).
+const COMPRESSION: Compression = Compression::UNCOMPRESSED;
+
 /// A table being filled row by row.
 pub struct Table {
     columns: Vec<Column>,
     /// Index of the next column the current row fills.
     cursor: usize,
-    rows: usize,
+    /// The rows the table is made for: every column is given room for that many values
+    /// when the first row adds it (no growing and copying while the table fills).
+    capacity: usize,
 }
 
 impl Table {
-    pub fn new() -> Table {
+    /// A table for `rows` rows.
+    pub fn new(rows: usize) -> Table {
         Table {
             columns: Vec::new(),
             cursor: 0,
-            rows: 0,
+            capacity: rows,
         }
     }
 
     /// Ends the current row.
     pub fn end_row(&mut self) {
         self.cursor = 0;
-        self.rows += 1;
     }
 
     /// The column the row fills next (added on the first row).
     fn column(&mut self, name: &'static str, kind: Kind, shape: Shape) -> &mut Column {
         if self.cursor == self.columns.len() {
+            let n = self.capacity;
+            let mut values = Store::default();
+            match kind {
+                Kind::Str | Kind::Name => {
+                    values.ends.reserve(n);
+                    values.bytes.reserve(n * 8);
+                }
+                Kind::I32 => values.i32s.reserve(n),
+                Kind::I64 | Kind::Timestamp => values.i64s.reserve(n),
+                Kind::F64 => values.f64s.reserve(n),
+                Kind::Bool => values.bools.reserve(n),
+            }
+            let levels = |used: bool| Vec::with_capacity(if used { n } else { 0 });
             self.columns.push(Column {
                 name,
                 kind,
                 shape,
-                values: Store::default(),
-                def: Vec::new(),
-                rep: Vec::new(),
+                values,
+                def: levels(shape != Shape::Top { optional: false }),
+                rep: levels(!matches!(shape, Shape::Top { .. })),
             });
         }
         let i = self.cursor;
@@ -190,6 +224,32 @@ impl Table {
         if let Some(v) = v {
             c.values.push(v);
         }
+    }
+
+    /// A time (nanoseconds since the epoch) as two columns, `names[0]` a timestamp in
+    /// microseconds (rounded down) and `names[1]` the nanoseconds as an integer.
+    pub fn time(&mut self, names: [&'static str; 2], ns: i64) {
+        self.value(names[0], Kind::Timestamp, micros(ns));
+        self.value(names[1], Kind::I64, Value::I64(ns));
+    }
+
+    /// [`Table::time`] of an optional time.
+    pub fn time_optional(&mut self, names: [&'static str; 2], ns: Option<i64>) {
+        self.optional(names[0], Kind::Timestamp, ns.map(micros));
+        self.optional(names[1], Kind::I64, ns.map(Value::I64));
+    }
+
+    /// [`Table::time`] as two fields of the list of structs `group`.
+    pub fn time_field(
+        &mut self,
+        group: &'static str,
+        names: [&'static str; 2],
+        ns: impl Iterator<Item = i64> + Clone,
+    ) {
+        let us = ns.clone().map(|t| Some(micros(t)));
+        self.field(group, names[0], Kind::Timestamp, false, us);
+        let ns = ns.map(|t| Some(Value::I64(t)));
+        self.field(group, names[1], Kind::I64, false, ns);
     }
 
     /// A list of values (empty: an empty list).
@@ -266,20 +326,25 @@ impl Table {
         s
     }
 
-    /// Writes the table as one Parquet file (one row group, Snappy-compressed pages),
+    /// Writes the table as one Parquet file (one row group, uncompressed pages),
     /// through a buffer: the writer's page headers and pages are many small writes.
     pub fn write(self, message: &str, out: std::fs::File) -> Result<(), ParquetError> {
         let out = std::io::BufWriter::with_capacity(1 << 20, out);
         let schema = Arc::new(parse_message_type(&self.schema(message))?);
-        let props = Arc::new(
-            WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
-                // min/max per column chunk, not per page: what query engines prune on,
-                // without comparing every value against the page's
-                .set_statistics_enabled(EnabledStatistics::Chunk)
-                .build(),
-        );
+        let mut props = WriterProperties::builder()
+            .set_compression(COMPRESSION)
+            .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::None);
+        for c in &self.columns {
+            if c.kind == Kind::Name {
+                props = props.set_column_dictionary_enabled(c.path(), true);
+            }
+            if c.kind == Kind::Timestamp {
+                props = props.set_column_statistics_enabled(c.path(), EnabledStatistics::Chunk);
+            }
+        }
+        let props = Arc::new(props.build());
         let mut writer = SerializedFileWriter::new(out, schema, props)?;
         let mut group = writer.next_row_group()?;
         let mut columns = self.columns.into_iter();
@@ -295,12 +360,6 @@ impl Table {
         let mut out = writer.into_inner()?;
         std::io::Write::flush(&mut out)?;
         Ok(())
-    }
-}
-
-impl Default for Table {
-    fn default() -> Self {
-        Table::new()
     }
 }
 
@@ -345,7 +404,9 @@ fn write_column(
     let (def, rep) = levels(c.shape, &c.def, &c.rep);
     let v = &mut c.values;
     match (w, c.kind) {
-        (W::ByteArrayColumnWriter(w), Kind::Str) => w.write_batch(&v.byte_arrays(), def, rep)?,
+        (W::ByteArrayColumnWriter(w), Kind::Str | Kind::Name) => {
+            w.write_batch(&v.byte_arrays(), def, rep)?
+        }
         (W::Int32ColumnWriter(w), Kind::I32) => w.write_batch(&v.i32s, def, rep)?,
         (W::Int64ColumnWriter(w), Kind::I64 | Kind::Timestamp) => {
             w.write_batch(&v.i64s, def, rep)?
@@ -365,4 +426,10 @@ fn write_column(
 /// A string value.
 pub fn s(v: &str) -> Value<'_> {
     Value::Str(v)
+}
+
+/// Nanoseconds since the epoch as a timestamp value in microseconds, rounded down (towards
+/// the past, also before 1970).
+fn micros(ns: i64) -> Value<'static> {
+    Value::I64(ns.div_euclid(1_000))
 }

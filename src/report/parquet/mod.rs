@@ -2,16 +2,29 @@
 //! per element of the JSON's `points`, `flows` and `conversations` arrays, for DuckDB,
 //! pandas, Polars and Spark.
 //!
-//! Columns have the JSON's names and meanings. Times are `TIMESTAMP(NANOS, UTC)` (the JSON's
-//! strings of seconds become timestamps, to the nanosecond); lists (paths, TTLs, encapsulations,
-//! `--expect-via` points missed) are Parquet lists, and the lists of objects (`points`,
-//! `forward_hops`, `reverse_hops`, `nat`, `icmp_errors` of a conversation) lists of structs.
-//! A JSON `null` is a Parquet null; `lost_between`, which is null or two names in the JSON,
-//! is a list (empty for none). The JSON's per-point maps (`not_decoded`,
-//! `unsupported_link_types`) are left out of `points.parquet`.
+//! Columns have the JSON's names and meanings. Each time is two columns: `first_ts` a
+//! `TIMESTAMP(MICROS, UTC)` (rounded down to the microsecond) and `first_ts_ns` the exact
+//! nanoseconds since the epoch as an `int64`. Spark (4.3, as 3.x) refuses
+//! `TIMESTAMP(NANOS)` columns unless `spark.sql.legacy.parquet.nanosAsLong` is set, and then
+//! reads them as plain integers; microsecond timestamps are what every reader (DuckDB, Spark,
+//! pandas, Polars) takes without settings, and the integer keeps the capture's nanoseconds
+//! (`make_timestamp_ns(first_ts_ns)` in DuckDB, `timestamp_micros`/arithmetics in Spark).
+//! Lists (paths, TTLs, encapsulations, `--expect-via` points missed) are Parquet lists, and
+//! the lists of objects (`points`, `forward_hops`, `reverse_hops`, `nat`, `icmp_errors` of a
+//! conversation) lists of structs. A JSON `null` is a Parquet null; `lost_between`, which is
+//! null or two names in the JSON, is a list (empty for none). The JSON's per-point maps
+//! (`not_decoded`, `unsupported_link_types`) are left out of `points.parquet`.
 //!
-//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow
-//! and with Snappy only: see the README for what it adds to the build and the binary.
+//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow.
+//! Chosen for cost, measured with callgrind on the benchmark generator's 200 MB capture
+//! (20,000 flows and conversations; instructions of the Parquet phase): the writer's defaults
+//! (dictionary on every column, per-chunk statistics, Snappy) took 704 M; dictionary encoding
+//! only for columns of names from a small set (`Kind::Name`: points, protocols, verdicts,
+//! rules, directions; addresses, reasons and Community IDs are plain) and min/max statistics
+//! only on the timestamp columns (what a time filter prunes on), 594 M; pages not compressed,
+//! 478 M, for files 2.4 times as large (9.6 MB against 4.0 MB; still a third of the JSON's
+//! size): Snappy was the largest single cost of the writer. The Community IDs and reasons
+//! come from [`Derived`], computed once for all the exports.
 
 mod columns;
 
@@ -19,15 +32,17 @@ use std::path::{Path, PathBuf};
 
 use columns::{s, Kind, Table, Value};
 
+use super::derived::Derived;
 use super::json::{self, emit};
-use super::{community_id, export, Analysis};
+use super::{export, Analysis};
 use crate::correlate::{ConvPoint, Conversation, Hop, Loss, RewriteAt};
 use crate::flow::KeyKind;
 use crate::verdict::icmp_error_name;
 
 /// Writes the three files into `dir` (created if needed); returns their paths. The two
-/// large tables are built and written on two threads.
-pub fn write_dir(a: &Analysis, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// large tables are built and written on two threads. `d` gives the Community IDs and the
+/// reasons (computed here if it was not asked for them).
+pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     super::export::create_dir("--parquet", dir)?;
     let write = |name: &str, table: Table| -> std::io::Result<PathBuf> {
         let path = dir.join(format!("{name}.parquet"));
@@ -40,9 +55,9 @@ pub fn write_dir(a: &Analysis, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         Ok(path)
     };
     std::thread::scope(|scope| {
-        let conversations = scope.spawn(|| write("conversations", conversations(a)));
+        let conversations = scope.spawn(|| write("conversations", conversations(a, d)));
         let points = write("points", points(a))?;
-        let flows = write("flows", flows(a))?;
+        let flows = write("flows", flows(a, d))?;
         let conversations = conversations
             .join()
             .map_err(|_| std::io::Error::other("--parquet: the conversations' thread failed"))??;
@@ -64,12 +79,12 @@ fn u16v(v: u16) -> Value<'static> {
 
 fn points(a: &Analysis) -> Table {
     let head = json::head(a);
-    let mut t = Table::new();
+    let mut t = Table::new(a.points.len());
     for (p, r) in head.points.iter().zip(&a.points) {
         let sum = &r.summary;
-        t.value("name", Kind::Str, s(&p.name));
+        t.value("name", Kind::Name, s(&p.name));
         t.value("path", Kind::Str, s(&p.path));
-        t.value("format", Kind::Str, s(&p.format));
+        t.value("format", Kind::Name, s(&p.format));
         t.list(
             "link_types",
             Kind::I64,
@@ -77,14 +92,14 @@ fn points(a: &Analysis) -> Table {
         );
         t.list(
             "link_type_names",
-            Kind::Str,
+            Kind::Name,
             p.link_type_names.iter().map(|n| s(n)),
         );
         t.value("packets", Kind::I64, u64v(p.packets));
         t.value("bytes", Kind::I64, u64v(p.bytes));
         t.value("decoded", Kind::I64, u64v(p.decoded));
-        t.optional("first_ts", Kind::Timestamp, sum.first_ts.map(Value::I64));
-        t.optional("last_ts", Kind::Timestamp, sum.last_ts.map(Value::I64));
+        t.time_optional(["first_ts", "first_ts_ns"], sum.first_ts);
+        t.time_optional(["last_ts", "last_ts_ns"], sum.last_ts);
         t.value("clock_steps_back", Kind::I64, u64v(p.clock_steps_back));
         t.value("timestamp_fixups", Kind::I64, u64v(p.timestamp_fixups));
         t.value("forwarded_packets", Kind::I64, u64v(p.forwarded_packets));
@@ -127,7 +142,7 @@ fn encaps(bits: u16) -> impl Iterator<Item = Value<'static>> {
         .iter()
         .enumerate()
         .filter(move |(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| Value::Str(n))
+        .map(|(_, n)| s(n))
 }
 
 /// ICMP id, type and code of a key kind (`flows[]` and `conversations[]` both have them).
@@ -147,18 +162,18 @@ fn icmp_fields(t: &mut Table, kind: KeyKind, ip_proto: u8) {
     );
 }
 
-fn flows(a: &Analysis) -> Table {
-    let mut t = Table::new();
-    for p in &a.points {
-        for f in &p.flows {
+fn flows(a: &Analysis, d: &Derived) -> Table {
+    let mut t = Table::new(a.points.iter().map(|p| p.flows.len()).sum());
+    for (pi, p) in a.points.iter().enumerate() {
+        for (fi, f) in p.flows.iter().enumerate() {
             let (x, rule) = f.tshark_a();
             let y = 1 - x;
             let ports = f.key.has_ports();
-            t.value("point", Kind::Str, s(&p.summary.name));
-            t.value("proto", Kind::Str, s(f.key.proto_name()));
+            t.value("point", Kind::Name, s(&p.summary.name));
+            t.value("proto", Kind::Name, s(f.key.proto_name()));
             t.text("a", |b| export::endpoint(b, &f.key.sender(x), ports));
             t.text("b", |b| export::endpoint(b, &f.key.sender(y), ports));
-            t.value("a_rule", Kind::Str, s(rule.name()));
+            t.value("a_rule", Kind::Name, s(rule.name()));
             icmp_fields(&mut t, f.key.kind, f.key.ip_proto);
             let unknown = f.key.kind == KeyKind::PortsUnknown;
             t.value("ports_unknown", Kind::Bool, Value::Bool(unknown));
@@ -173,8 +188,8 @@ fn flows(a: &Analysis) -> Table {
             for (name, v) in pairs {
                 t.value(name, Kind::I64, u64v(v));
             }
-            t.value("first_ts", Kind::Timestamp, Value::I64(f.first_ts));
-            t.value("last_ts", Kind::Timestamp, Value::I64(f.last_ts));
+            t.time(["first_ts", "first_ts_ns"], f.first_ts);
+            t.time(["last_ts", "last_ts_ns"], f.last_ts);
             t.list(
                 "ttls_ab",
                 Kind::I32,
@@ -187,11 +202,11 @@ fn flows(a: &Analysis) -> Table {
             );
             let history = f.history.text(x);
             let tcp = f.key.ip_proto == 6 && !history.is_empty();
-            t.optional("history", Kind::Str, tcp.then(|| s(history.as_str())));
+            t.optional("history", Kind::Name, tcp.then(|| s(history.as_str())));
             t.value("forwarded_ab", Kind::I64, u64v(f.forwarded()[x]));
             t.value("forwarded_ba", Kind::I64, u64v(f.forwarded()[y]));
-            t.list("encaps", Kind::Str, encaps(f.encap));
-            let id = community_id::of_flow(f);
+            t.list("encaps", Kind::Name, encaps(f.encap));
+            let id = d.flow_id(a, pi, fi);
             t.optional(
                 "community_id",
                 Kind::Str,
@@ -203,14 +218,14 @@ fn flows(a: &Analysis) -> Table {
     t
 }
 
-fn conversations(a: &Analysis) -> Table {
+fn conversations(a: &Analysis, d: &Derived) -> Table {
     let names = a.point_names();
     let name = |i: usize| s(names.get(i).map_or("", String::as_str));
-    let mut t = Table::new();
+    let mut t = Table::new(a.conversations.len());
     for (i, (c, j)) in a.conversations.iter().enumerate() {
         let ports = c.kind == KeyKind::Ports;
         t.value("id", Kind::I64, u64v(a.id(i) as u64));
-        t.value("proto", Kind::Str, s(c.proto_name()));
+        t.value("proto", Kind::Name, s(c.proto_name()));
         t.text("client", |b| emit::ip_bare(b, c.client.ip));
         t.text("server", |b| emit::ip_bare(b, c.server.ip));
         t.optional(
@@ -224,22 +239,20 @@ fn conversations(a: &Analysis) -> Table {
             ports.then_some(u16v(c.server.port)),
         );
         icmp_fields(&mut t, c.kind, c.ip_proto);
-        t.value("verdict", Kind::Str, s(j.verdict.name()));
-        crate::verdict::with_reason(c, &names, &a.expect_via, |reason| {
-            t.value("reason", Kind::Str, s(reason))
-        });
-        t.value("path_verdict", Kind::Str, s(j.path_verdict.name()));
-        t.list("bypassed", Kind::Str, j.bypassed.iter().map(|&p| name(p)));
-        t.value("client_rule", Kind::Str, s(c.orientation.name()));
-        t.value("first_ts", Kind::Timestamp, Value::I64(c.first_ts));
-        t.value("last_ts", Kind::Timestamp, Value::I64(c.last_ts));
+        t.value("verdict", Kind::Name, s(j.verdict.name()));
+        d.with_reason(a, i, |reason| t.value("reason", Kind::Str, s(reason)));
+        t.value("path_verdict", Kind::Name, s(j.path_verdict.name()));
+        t.list("bypassed", Kind::Name, j.bypassed.iter().map(|&p| name(p)));
+        t.value("client_rule", Kind::Name, s(c.orientation.name()));
+        t.time(["first_ts", "first_ts_ns"], c.first_ts);
+        t.time(["last_ts", "last_ts_ns"], c.last_ts);
         t.value("packets", Kind::I64, u64v(c.packets().iter().sum()));
-        for (col, d) in [("forward_path", 0), ("reverse_path", 1)] {
-            let path = c.route[d]
+        for (col, dir) in [("forward_path", 0), ("reverse_path", 1)] {
+            let path = c.route[dir]
                 .iter()
                 .filter(|h| c.points.iter().any(|p| p.point == h.point))
                 .map(|h| name(h.point));
-            t.list(col, Kind::Str, path);
+            t.list(col, Kind::Name, path);
         }
         conversation_points(&mut t, c, &name);
         hop_fields(&mut t, "forward_hops", &c.route[0], &name);
@@ -249,27 +262,27 @@ fn conversations(a: &Analysis) -> Table {
             Loss::After { point, .. } => Some(name(point)),
             Loss::Between { .. } => None,
         });
-        t.optional("lost_after", Kind::Str, lost_after);
+        t.optional("lost_after", Kind::Name, lost_after);
         let between = c.losses.iter().find_map(|l| match *l {
             Loss::Between { from, to, .. } => Some([from, to]),
             Loss::After { .. } => None,
         });
         t.list(
             "lost_between",
-            Kind::Str,
+            Kind::Name,
             between.into_iter().flatten().map(name),
         );
         let lost_dir = c
             .losses
             .first()
             .map(|l| if l.dir() == 0 { "forward" } else { "reverse" });
-        t.optional("lost_direction", Kind::Str, lost_dir.map(s));
+        t.optional("lost_direction", Kind::Name, lost_dir.map(s));
         t.value("sampled_packets", Kind::I64, u64v(c.sampled_packets));
         t.value("matched_packets", Kind::I64, u64v(c.matched_packets));
         t.value("seq_rewritten", Kind::Bool, Value::Bool(c.seq_rewritten));
         icmp_error_fields(&mut t, c, &name);
-        t.list("encaps", Kind::Str, encaps(c.encap));
-        let id = community_id::of_conversation(c);
+        t.list("encaps", Kind::Name, encaps(c.encap));
+        let id = d.conversation_id(a, i);
         t.optional(
             "community_id",
             Kind::Str,
@@ -290,7 +303,7 @@ fn conversation_points<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize
     t.field(
         g,
         "point",
-        Kind::Str,
+        Kind::Name,
         false,
         p.iter().map(|x| Some(name(x.point))),
     );
@@ -314,11 +327,9 @@ fn conversation_points<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize
     let history = p
         .iter()
         .map(|x| (!x.history.is_empty()).then(|| s(x.history.as_str())));
-    t.field(g, "history", Kind::Str, true, history);
-    let first = p.iter().map(|x| Some(Value::I64(x.first_ts)));
-    t.field(g, "first_ts", Kind::Timestamp, false, first);
-    let last = p.iter().map(|x| Some(Value::I64(x.last_ts)));
-    t.field(g, "last_ts", Kind::Timestamp, false, last);
+    t.field(g, "history", Kind::Name, true, history);
+    t.time_field(g, ["first_ts", "first_ts_ns"], p.iter().map(|x| x.first_ts));
+    t.time_field(g, ["last_ts", "last_ts_ns"], p.iter().map(|x| x.last_ts));
 }
 
 fn hop_fields<'n>(
@@ -330,7 +341,7 @@ fn hop_fields<'n>(
     t.field(
         g,
         "point",
-        Kind::Str,
+        Kind::Name,
         false,
         route.iter().map(|h| Some(name(h.point))),
     );
@@ -361,8 +372,11 @@ fn hop_fields<'n>(
         .iter()
         .map(|h| h.delay_ns.map(|d| Value::F64(d as f64 / 1e6)));
     t.field(g, "delay_ms", Kind::F64, true, delay);
-    let first = route.iter().map(|h| Some(Value::I64(h.first_ts)));
-    t.field(g, "first_ts", Kind::Timestamp, false, first);
+    t.time_field(
+        g,
+        ["first_ts", "first_ts_ns"],
+        route.iter().map(|h| h.first_ts),
+    );
 }
 
 fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
@@ -373,7 +387,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
     let dir = nat
         .iter()
         .map(|r| Some(s(if r.dir == 0 { "forward" } else { "reverse" })));
-    t.field(g, "direction", Kind::Str, false, dir);
+    t.field(g, "direction", Kind::Name, false, dir);
     let at = |k: usize| {
         nat.iter().map(move |r| match (r.at, k) {
             (RewriteAt::Point(p), 0) => Some(name(p)),
@@ -382,9 +396,9 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
             _ => None,
         })
     };
-    t.field(g, "point", Kind::Str, true, at(0));
-    t.field(g, "between_from", Kind::Str, true, at(1));
-    t.field(g, "between_to", Kind::Str, true, at(2));
+    t.field(g, "point", Kind::Name, true, at(0));
+    t.field(g, "between_from", Kind::Name, true, at(1));
+    t.field(g, "between_to", Kind::Name, true, at(2));
     let side = nat.iter().map(|r| {
         Some(s(if r.nat.source {
             "source"
@@ -392,7 +406,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
             "destination"
         }))
     });
-    t.field(g, "side", Kind::Str, false, side);
+    t.field(g, "side", Kind::Name, false, side);
     let mut addr = Vec::new();
     for (col, to) in [("from", false), ("to", true)] {
         // addresses as text: rendered into one buffer, then borrowed
@@ -431,7 +445,7 @@ fn icmp_error_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) 
     t.field(
         g,
         "point",
-        Kind::Str,
+        Kind::Name,
         false,
         e.iter().map(|x| Some(name(x.point))),
     );
@@ -455,7 +469,13 @@ fn icmp_error_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) 
         .iter()
         .map(|x| icmp_error_name(x.v6, x.icmp_type, x.code))
         .collect();
-    t.field(g, "text", Kind::Str, false, text.iter().map(|x| Some(s(x))));
+    t.field(
+        g,
+        "text",
+        Kind::Name,
+        false,
+        text.iter().map(|x| Some(s(x))),
+    );
     t.field(
         g,
         "packets",

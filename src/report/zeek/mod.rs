@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
-use super::community_id;
+use super::derived::Derived;
 use super::export::{self, Sides, CHUNK_ROWS};
 use super::json::{chunks, emit};
 use super::Analysis;
@@ -62,36 +62,54 @@ pub const FIELDS: [(&str, &str); 24] = [
     ("_conversation", "count"),
 ];
 
-/// Writes `DIR/POINT.conn.log` for every point; returns the files written.
-pub fn write_dir(a: &Analysis, dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// Writes `DIR/POINT.conn.log` for every point; returns the files written. `d` gives the
+/// flows' Community IDs and conversations (computed here if it was not asked for them).
+pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> io::Result<Vec<PathBuf>> {
     export::create_dir("--zeek", dir)?;
     let names = a.point_names();
     let files = export::point_files(dir, &names, ".conn.log");
-    let conv_of = export::flow_conversations(a);
+    let own;
+    let conv_of = match d.flow_conversations() {
+        Some(c) => c,
+        None => {
+            own = export::flow_conversations(a);
+            &own[..]
+        }
+    };
     let open = zeek_time(now_ns());
     for (i, (point, path)) in a.points.iter().zip(&files).enumerate() {
         let context =
             |e: io::Error| io::Error::new(e.kind(), format!("--zeek {}: {e}", path.display()));
         let file = std::fs::File::create(path).map_err(context)?;
         let mut out = io::BufWriter::new(file);
-        let convs = conv_of.get(i).map_or(&[][..], Vec::as_slice);
-        write_log(a, &point.summary.name, &point.flows, convs, &open, &mut out)
+        let log = Log {
+            a,
+            d,
+            point: i,
+            name: &point.summary.name,
+            convs: conv_of.get(i).map_or(&[][..], Vec::as_slice),
+        };
+        write_log(&log, &point.flows, &open, &mut out)
             .and_then(|()| out.flush())
             .map_err(context)?;
     }
     Ok(files)
 }
 
+/// What the rows of one point's log read besides the flow.
+struct Log<'a> {
+    a: &'a Analysis,
+    d: &'a Derived,
+    /// The point's place in [`Analysis::points`], and its name.
+    point: usize,
+    name: &'a str,
+    /// For each flow, its conversation's 1-based place (0: none).
+    convs: &'a [u32],
+}
+
 /// One point's log: header, a row per flow (rendered in chunks on several threads, written
 /// in order), `#close`.
-fn write_log(
-    a: &Analysis,
-    point: &str,
-    flows: &[Flow],
-    convs: &[u32],
-    open: &str,
-    out: &mut impl Write,
-) -> io::Result<()> {
+fn write_log(log: &Log<'_>, flows: &[Flow], open: &str, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n")?;
     out.write_all(b"#unset_field\t-\n#path\tconn\n")?;
     writeln!(out, "#open\t{open}")?;
@@ -104,15 +122,16 @@ fn write_log(
         let start = chunk * CHUNK_ROWS;
         let end = (start + CHUNK_ROWS).min(flows.len());
         for (k, f) in flows[start..end].iter().enumerate() {
-            let conv = convs.get(start + k).copied().unwrap_or(0);
-            row(a, point, f, conv, buf);
+            row(log, start + k, f, buf);
         }
     })?;
     writeln!(out, "#close\t{}", zeek_time(now_ns()))
 }
 
-/// The tab-separated row of one flow, with its newline.
-fn row(a: &Analysis, point: &str, f: &Flow, conv: u32, out: &mut Vec<u8>) {
+/// The tab-separated row of flow `index` of the log's point, with its newline.
+fn row(log: &Log<'_>, index: usize, f: &Flow, out: &mut Vec<u8>) {
+    let a = log.a;
+    let conv = log.convs.get(index).copied().unwrap_or(0);
     let s = Sides::of(f);
     let (orig_p, resp_p) = export::ports(f, s);
     let (o, r) = (s.orig, s.resp());
@@ -120,7 +139,7 @@ fn row(a: &Analysis, point: &str, f: &Flow, conv: u32, out: &mut Vec<u8>) {
     let unset = |out: &mut Vec<u8>| out.extend_from_slice(b"\t-");
     export::seconds(out, f.first_ts, 6);
     tab(out);
-    uid(out, point, f);
+    uid(out, log.name, f);
     tab(out);
     emit::ip_bare(out, f.key.sender(o).ip);
     tab(out);
@@ -162,7 +181,7 @@ fn row(a: &Analysis, point: &str, f: &Flow, conv: u32, out: &mut Vec<u8>) {
     }
     unset(out); // tunnel_parents
     tab(out);
-    match community_id::of_flow(f) {
+    match log.d.flow_id(a, log.point, index) {
         Some(id) => out.extend_from_slice(id.as_str().as_bytes()),
         None => out.push(b'-'),
     }
