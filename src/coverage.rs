@@ -29,31 +29,7 @@ use crate::clock::{clock_text, Clocks};
 use crate::correlate::{routable, Conversation};
 use crate::point::PointResult;
 
-/// What one point's capture missed (see the module docs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CaptureLoss {
-    /// `isb_ifdrop` summed over the interfaces (None: no statistics said).
-    pub dropped_by_interface: Option<u64>,
-    /// `isb_osdrop` summed over the interfaces (None: no statistics said).
-    pub dropped_by_os: Option<u64>,
-    /// Holes in TCP sequences that another point saw whole.
-    pub tcp_gaps: u64,
-    /// Packets (records: a forwarded packet's legs count each) that points after this one
-    /// on a path saw, and this one did not record.
-    pub packets_missing: u64,
-    /// Conversations with a gap or a missing packet here.
-    pub conversations: u64,
-}
-
-impl CaptureLoss {
-    /// True when any evidence says the capture missed packets.
-    pub fn any(&self) -> bool {
-        self.dropped_by_interface.unwrap_or(0) > 0
-            || self.dropped_by_os.unwrap_or(0) > 0
-            || self.tcp_gaps > 0
-            || self.packets_missing > 0
-    }
-}
+pub use crate::point::CaptureLoss;
 
 /// A direction's packets at a point, each counted once (a forwarded packet's legs once).
 fn once(p: &crate::correlate::ConvPoint, d: usize) -> u64 {

@@ -27,7 +27,6 @@ pub mod decode;
 pub mod filter;
 pub mod flow;
 pub mod hash;
-pub mod inputs;
 pub mod list;
 pub mod oom;
 pub mod point;

@@ -1,7 +1,7 @@
 //! The terminal's words for what the captures did not see (see [`crate::coverage`]): the
 //! clock line's claims, each point's capture loss, and the coverage warnings.
 
-use super::text::{plural, sanitize};
+use super::format::{plural, sanitize};
 use super::Analysis;
 use crate::coverage::{self, CaptureLoss, ClockStatus};
 

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-pub use super::format::{clock_text, plural};
+pub use super::format::{clip, clock_text, is_invisible, plural, sanitize};
 use super::format::{duration_text, endpoint_text, link_type_name};
 use super::noise::{self, Noise};
 use super::Analysis;
@@ -33,57 +33,6 @@ impl Default for TextOptions {
             width: 100,
         }
     }
-}
-
-/// Escapes control characters (and DEL) as `\xNN`, and the characters that change how text
-/// is shown without being seen ([`is_invisible`]) as `\u{NNNN}`: safe to print on a
-/// terminal, and what is printed is what the name is.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            for b in c.to_string().bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else if is_invisible(c) {
-            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Characters that change how the text around them is shown without being seen themselves:
-/// bidirectional embeddings, overrides, marks and isolates (a name that reads backwards),
-/// zero-width spaces and joiners, the word joiner, the byte order mark, the soft hyphen.
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00ad}'
-            | '\u{061c}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206f}'
-            | '\u{feff}'
-    )
-}
-
-/// `s` cut to about `max` characters for an error message: its start and end, and how many
-/// characters were left out between them (a 10,000-character name stays one short line).
-pub fn clip(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(max * 2 / 3).collect();
-    let tail: String = s.chars().skip(n - max / 3).collect();
-    format!(
-        "{head}…({} characters left out)…{tail}",
-        n - max * 2 / 3 - max / 3
-    )
 }
 
 struct Paint {

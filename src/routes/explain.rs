@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::predict::{At, Decision, DirRouting, End, Observed, Routing};
+use super::model::{At, Decision, DirRouting, End, Observed, Routing};
 use super::{NextHop, RouteSource};
 
 /// `(explanation, fix)` of one conversation.

@@ -21,6 +21,7 @@
 mod explain;
 mod gateway;
 mod hosts;
+mod model;
 mod parse_json;
 mod parse_table;
 mod predict;
@@ -31,9 +32,8 @@ use std::path::{Path, PathBuf};
 
 pub use gateway::behind_gateway;
 pub use hosts::Hosts;
-pub use predict::{
-    predict, route_all, At, ConvRouting, Decision, DirRouting, End, Observed, Routing,
-};
+pub use model::{At, ConvRouting, Decision, DirRouting, End, Observed, Routing};
+pub use predict::{predict, route_all};
 pub use table::lookup;
 
 /// Where a route came from (`source`), in the order Azure prefers them on a prefix tie.

@@ -3,8 +3,7 @@
 use super::path::Path;
 use super::*;
 use crate::correlate::{ConvPoint, Hop, Loss, Nat};
-use crate::flow::{Endpoint, Orientation};
-use crate::list::OneOrVec;
+use crate::flow::Endpoint;
 
 fn ep(s: &str, port: u16) -> Endpoint {
     Endpoint {

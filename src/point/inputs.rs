@@ -10,7 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::point::PointInput;
+use super::PointInput;
 
 /// Why the inputs could not be resolved (usage errors).
 #[derive(Debug, thiserror::Error)]
