@@ -8,9 +8,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use plotters::coord::types::RangedCoordf64;
-
-use super::charts::{at, err, font, legend, legend_height, muted, render, title, Area, Res};
+use super::charts::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
 use super::{plain, rgb, text_width, worth_showing, FORWARD, REVERSE};
 use crate::report::Analysis;
 
@@ -94,9 +92,6 @@ fn delay_text(ns: f64, unit_us: bool) -> String {
 
 /// Rows with more samples than this are drawn as a histogram instead of dots.
 const MAX_DOTS: usize = 150;
-
-/// The chart's plotting coordinates: delay (in the axis unit) across, rows up.
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// What the latency chart shows, worked out before drawing.
 struct Plan {
