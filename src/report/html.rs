@@ -272,9 +272,46 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
 <link rel=\"icon\" href=\"data:,\"/>\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         escape(&title)
     );
+    lead(&mut o, a, &title);
+    points_table(&mut o, a);
+    let pic = |file: &str| pictures.iter().find(|p| p.file == file);
+    o.push_str("<h2 id=\"summary\">Summary</h2>\n");
+    if let Some(p) = pic("summary.svg") {
+        figure(&mut o, p);
+    }
+    o.push_str("<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n");
+    if let Some(p) = pic("matrix.svg") {
+        figure(&mut o, p);
+    }
+    let laddered: Vec<usize> = svg::ladder::chosen(a, opts.limits.ladders);
+    let order = svg::by_severity(a);
+    verdicts(&mut o, a, &names, &laddered, &order, opts.table_rows);
+    o.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
+    if let Some(p) = pic("timeline.svg") {
+        figure(&mut o, p);
+    }
+    o.push_str("<h2 id=\"latency\">Latency</h2>\n");
+    if let Some(p) = pic("latency.svg") {
+        figure(&mut o, p);
+    }
+    super::html_routes::section(&mut o, a);
+    // details
+    conversations(&mut o, a, &names, &laddered, &order, &pic);
+    let _ = writeln!(
+        o,
+        "<footer>Made by flowcheck {} from the captures above. Every picture is also a file beside this page. For every conversation and flow, run flowcheck with <code>--json FILE</code>.</footer>",
+        env!("CARGO_PKG_VERSION")
+    );
+    o.push_str("</main>\n</body>\n</html>\n");
+    narrow_ready(o)
+}
+
+/// The page's heading: the title, what was read, the verdict counts, the asymmetric
+/// sentence, the damage warning.
+fn lead(o: &mut String, a: &Analysis, title: &str) {
     // header
     let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
-    let _ = writeln!(o, "<h1>{}</h1>", escape(&title));
+    let _ = writeln!(o, "<h1>{}</h1>", escape(title));
     let _ = writeln!(
         o,
         "<p class=\"lead\">{}, {}, {}.</p>",
@@ -315,6 +352,10 @@ the route.</p>",
     if a.damaged() {
         o.push_str("<p class=\"damage\">Some captures are damaged: what could be read before the damage is reported.</p>\n");
     }
+}
+
+/// The capture points' table: file, format, link, counts, time span, clock, notes.
+fn points_table(o: &mut String, a: &Analysis) {
     // points
     o.push_str("<h2 id=\"points\">Capture points</h2>\n<table>\n<tr><th>point</th><th>file</th><th>format</th><th>link</th><th class=\"num\">packets</th><th class=\"num\">decoded</th><th>time (UTC)</th><th>clock</th><th>notes</th></tr>\n");
     for (k, p) in a.points.iter().enumerate() {
@@ -381,18 +422,18 @@ this report is on the reference's timeline.</p>",
             m.sampled_packets, m.matched_packets
         );
     }
-    let pic = |file: &str| pictures.iter().find(|p| p.file == file);
-    o.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    if let Some(p) = pic("summary.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n");
-    if let Some(p) = pic("matrix.svg") {
-        figure(&mut o, p);
-    }
-    // verdict table
-    let laddered: Vec<usize> = svg::ladder::chosen(a, opts.limits.ladders);
-    let order = svg::by_severity(a);
+}
+
+/// The verdict table: the conversations with a request and a response first (alike ones
+/// as one row), the one-way ones folded away, at most `table_rows` rows.
+fn verdicts(
+    o: &mut String,
+    a: &Analysis,
+    names: &[String],
+    laddered: &[usize],
+    order: &[usize],
+    table_rows: usize,
+) {
     // the conversations with a request and a response first; one-way ones folded away
     let (worth, one_way): (Vec<usize>, Vec<usize>) = order
         .iter()
@@ -402,17 +443,9 @@ this report is on the reference's timeline.</p>",
     // many alike conversations (a busy LAN's announcements) as one row each
     let (worth, one_way) = (super::rows::rows(a, &worth), super::rows::rows(a, &one_way));
     let mut listed = 0usize;
-    verdict_table(
-        &mut o,
-        a,
-        &names,
-        &laddered,
-        &worth,
-        opts.table_rows,
-        &mut listed,
-    );
-    noise_list(&mut o, a);
-    if !one_way.is_empty() && listed < opts.table_rows {
+    verdict_table(o, a, names, laddered, &worth, table_rows, &mut listed);
+    noise_list(o, a);
+    if !one_way.is_empty() && listed < table_rows {
         let _ = writeln!(
             o,
             "<details>\n<summary>{} (one-way or too little to judge: neighbour discovery, multicast, \
@@ -423,15 +456,7 @@ this report is on the reference's timeline.</p>",
                 "incomplete conversations"
             ))
         );
-        verdict_table(
-            &mut o,
-            a,
-            &names,
-            &laddered,
-            &one_way,
-            opts.table_rows,
-            &mut listed,
-        );
+        verdict_table(o, a, names, laddered, &one_way, table_rows, &mut listed);
         o.push_str("</details>\n");
     }
     if listed < worth.len() + one_way.len() {
@@ -449,16 +474,17 @@ this report is on the reference's timeline.</p>",
             escape(&svg::verdict_counts(a, &rest))
         );
     }
-    o.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
-    if let Some(p) = pic("timeline.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"latency\">Latency</h2>\n");
-    if let Some(p) = pic("latency.svg") {
-        figure(&mut o, p);
-    }
-    super::html_routes::section(&mut o, a);
-    // details
+}
+
+/// The details of each conversation with a ladder (`pic` finds a picture by file name).
+fn conversations<'p>(
+    o: &mut String,
+    a: &Analysis,
+    names: &[String],
+    laddered: &[usize],
+    order: &[usize],
+    pic: &dyn Fn(&str) -> Option<&'p Picture>,
+) {
     o.push_str("<h2 id=\"details\">Conversations</h2>\n");
     if laddered.is_empty() {
         o.push_str("<p class=\"note\">No conversation with a request and a response.</p>\n");
@@ -475,25 +501,18 @@ this report is on the reference's timeline.</p>",
             worth
         );
     }
-    for &i in &laddered {
+    for &i in laddered {
         let c = &a.conversations[i].0;
-        let reason = a.reason(c, &names);
+        let reason = a.reason(c, names);
         details(
-            &mut o,
+            o,
             a,
             i,
             &reason,
-            &names,
+            names,
             pic(&svg::ladder::file_name(a.id(i))),
         );
     }
-    let _ = writeln!(
-        o,
-        "<footer>Made by flowcheck {} from the captures above. Every picture is also a file beside this page. For every conversation and flow, run flowcheck with <code>--json FILE</code>.</footer>",
-        env!("CARGO_PKG_VERSION")
-    );
-    o.push_str("</main>\n</body>\n</html>\n");
-    narrow_ready(o)
 }
 
 /// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
