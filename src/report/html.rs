@@ -515,6 +515,42 @@ fn conversations<'p>(
     }
 }
 
+/// ` data-uncovered="a b"`: the points that were not capturing while conversation `c` ran
+/// (the JSON's `uncovered`); empty when every point was.
+fn uncovered_attr(c: &Conversation, names: &[String]) -> String {
+    if c.uncovered.is_empty() {
+        return String::new();
+    }
+    let v: Vec<&str> = c
+        .uncovered
+        .iter()
+        .map(|u| names.get(u.point).map(String::as_str).unwrap_or("?"))
+        .collect();
+    format!(" data-uncovered=\"{}\"", escape(&v.join(" ")))
+}
+
+/// The rows of a conversation's point table for the points that were not capturing while
+/// it ran (the JSON's `uncovered`): when their capture began or ended, on their own clock.
+fn uncovered_rows(o: &mut String, c: &Conversation, names: &[String]) {
+    for u in c.uncovered.iter() {
+        let name = names.get(u.point).map(String::as_str).unwrap_or("?");
+        let when = match u.window {
+            None => "it captured nothing".to_string(),
+            Some((first, _)) if u.before => {
+                format!("its capture began {}", clock_text(first, true))
+            }
+            Some((_, last)) => format!("its capture ended {}", clock_text(last, true)),
+        };
+        let _ = writeln!(
+            o,
+            "<tr class=\"uncovered\" data-point=\"{}\"><td class=\"name\">{}</td><td colspan=\"7\">not capturing then: {} (its own clock); the ladder draws its lane as not capturing, not as silent</td></tr>",
+            escape(name),
+            escape(name),
+            escape(&when)
+        );
+    }
+}
+
 /// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
 /// conversations, one-way by nature"), above the folded table that lists them.
 fn noise_list(o: &mut String, a: &Analysis) {
@@ -622,8 +658,9 @@ fn verdict_table(
         };
         let _ = writeln!(
             o,
-            "<tr id=\"v{id}\" data-verdict=\"{}\"><td class=\"num\">{id}</td><td>{}</td><td class=\"mono\">{conv}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"v{id}\" data-verdict=\"{}\"{}><td class=\"num\">{id}</td><td>{}</td><td class=\"mono\">{conv}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(j.verdict.name()),
+            uncovered_attr(c, names),
             badge(j.verdict.name(), None),
             escape(&a.reason(c, names)),
             escape(&paths(c, names, 0)),
@@ -693,6 +730,7 @@ fn details(
             escape(&clock_text(p.first_ts, true))
         );
     }
+    uncovered_rows(o, c, names);
     o.push_str("</table>\n");
     if !c.icmp_errors.is_empty() {
         o.push_str("<p class=\"note\">ICMP errors about it: ");

@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use super::{conversation_label, Limits};
+use crate::clock::clock_text;
 use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
 use crate::flow::KeyKind;
 use crate::report::{endpoint_text, Analysis};
@@ -36,6 +37,10 @@ pub struct Lane {
     pub note: String,
     /// An endpoint inferred from the addresses, not a capture point.
     pub endpoint: bool,
+    /// When the point was not capturing, on the aligned timeline (`i64::MIN`/`i64::MAX`
+    /// for open ends): a point in `Conversation::uncovered`, whose capture began after or
+    /// ended before the conversation, drawn as not capturing for that time, not as silent.
+    pub off: Option<(i64, i64)>,
 }
 
 /// Where and when a packet was (or is inferred to have been).
@@ -323,6 +328,7 @@ impl<'a> Builder<'a> {
                     name: endpoint_text(&c.client, ports),
                     note: "client (not captured)".into(),
                     endpoint: true,
+                    off: None,
                 });
             }
             self.lane_of.insert(p.point, lanes.len());
@@ -330,6 +336,7 @@ impl<'a> Builder<'a> {
                 name: self.name(p.point),
                 note: lane_note(c, p),
                 endpoint: false,
+                off: None,
             });
             if !p.hosts_server {
                 self.ends[1] = Some(lanes.len());
@@ -337,6 +344,7 @@ impl<'a> Builder<'a> {
                     name: endpoint_text(&c.server, ports),
                     note: "server (not captured)".into(),
                     endpoint: true,
+                    off: None,
                 });
             }
         } else {
@@ -346,10 +354,62 @@ impl<'a> Builder<'a> {
                     name: self.name(pt),
                     note: c.at(pt).map(|p| lane_note(c, p)).unwrap_or_default(),
                     endpoint: false,
+                    off: None,
                 });
             }
+            self.add_uncovered(&mut lanes);
         }
         lanes
+    }
+
+    /// A lane for each point that was not capturing while the conversation ran
+    /// (`Conversation::uncovered`), before the lane of the server's host (else last): it
+    /// carries the time the point was not capturing, on the aligned timeline (its note
+    /// gives the time on the point's own clock, as the evidence does).
+    fn add_uncovered(&mut self, lanes: &mut Vec<Lane>) {
+        let c = self.c;
+        for u in c.uncovered.iter() {
+            if self.lane_of.contains_key(&u.point) {
+                continue;
+            }
+            let align = |ts: i64| self.a.clocks.align(u.point, ts);
+            let (off, note) = match u.window {
+                None => (
+                    (i64::MIN, i64::MAX),
+                    "not capturing: captured nothing".to_string(),
+                ),
+                Some((first, _)) if u.before => (
+                    (i64::MIN, align(first)),
+                    format!("not capturing: began {}", clock_text(first, false)),
+                ),
+                Some((_, last)) => (
+                    (align(last), i64::MAX),
+                    format!("not capturing: ended {}", clock_text(last, false)),
+                ),
+            };
+            let at = c
+                .points
+                .iter()
+                .filter(|p| p.hosts_server)
+                .filter_map(|p| self.lane_of.get(&p.point).copied())
+                .min()
+                .unwrap_or(lanes.len());
+            for lane in self.lane_of.values_mut() {
+                if *lane >= at {
+                    *lane += 1;
+                }
+            }
+            self.lane_of.insert(u.point, at);
+            lanes.insert(
+                at,
+                Lane {
+                    name: self.name(u.point),
+                    note,
+                    endpoint: false,
+                    off: Some(off),
+                },
+            );
+        }
     }
 
     /// A conversation seen at one point: the endpoints its packet came from and went to,

@@ -4,7 +4,9 @@
 //! legend and the notes.
 
 use super::ladder::{Ladder, Obs, Packet};
-use super::ladder_layout::{layout, legend_item_width, time_text, Layout, LegendKind, DOT, MARGIN};
+use super::ladder_layout::{
+    crosses_off, layout, legend_item_width, time_text, Layout, LegendKind, DOT, MARGIN,
+};
 use super::{verdict_colour, Anchor, Svg, TextStyle, FORWARD, INK, LOST, MUTED, REVERSE, RULE};
 
 fn gap_text(ns: i64) -> String {
@@ -23,6 +25,16 @@ fn skipped_mark(svg: &mut Svg, x: f64, y: f64, colour: &str) {
     svg.rect(x - 11.0, y - 6.0, 22.0, 12.0, "#ffffff", None);
     svg.line(x, y - 8.0, x, y + 8.0, RULE, 1.5, None);
     svg.circle(x, y, DOT - 1.0, "#ffffff", Some((colour, 1.5)));
+}
+
+/// The fill and outline of a lane's not-capturing band.
+const OFF_FILL: &str = "#eeeeee";
+const OFF_STROKE: &str = "#bdbdbd";
+
+/// Where an arrow crosses the lane of a point that was not capturing then: a neutral grey
+/// ring (the point could not have seen it; nothing is said about the path).
+fn off_mark(svg: &mut Svg, x: f64, y: f64) {
+    svg.circle(x, y, DOT - 1.0, "#ffffff", Some(("#9e9e9e", 1.5)));
 }
 
 /// A legend item drawn at (x, y): its sample and label.
@@ -49,6 +61,11 @@ fn legend_item(svg: &mut Svg, x: f64, y: f64, kind: LegendKind, label: &str) {
             svg.circle(x + 14.0, y, DOT, INK, Some(("#ffffff", 1.5)));
         }
         LegendKind::Inferred => svg.line(x, y, x + 28.0, y, INK, 1.5, Some("5 4")),
+        LegendKind::NotCapturing => {
+            svg.rect(x + 6.0, y - 8.0, 16.0, 16.0, OFF_FILL, Some(OFF_STROKE));
+            svg.line(x, y, x + 28.0, y, INK, 2.0, None);
+            off_mark(svg, x + 14.0, y);
+        }
     }
     svg.text(x + 34.0, y + 4.0, label, TextStyle::new(11.0, INK));
 }
@@ -164,6 +181,18 @@ fn draw_lanes(svg: &mut Svg, l: &Ladder, lay: &Layout) {
             dash,
         );
         svg.close();
+        if let Some((y0, y1)) = lay.bands.get(i).copied().flatten() {
+            svg.open(&[("class", "not-capturing"), ("data-lane", &ln.name)]);
+            svg.tooltip(&format!("{}: not capturing then", ln.name));
+            svg.rect(x - 12.0, y0, 24.0, y1 - y0, OFF_FILL, Some(OFF_STROKE));
+            svg.text(
+                x,
+                y0 + 12.0,
+                "not capturing",
+                TextStyle::new(10.0, MUTED).anchor(Anchor::Middle),
+            );
+            svg.close();
+        }
     }
 }
 
@@ -295,7 +324,10 @@ fn draw_hop(
         let xm = lay.lane_x(m);
         let ym = ya + (yb - ya) * (xm - xa) / dx;
         let lane = l.lanes.get(m).map_or("", |x| x.name.as_str());
-        if p.counted_lanes.contains(&m) {
+        if crosses_off(l, m, a, b) {
+            svg.open(&[("class", "not-capturing-crossed"), ("data-lane", lane)]);
+            off_mark(svg, xm, ym);
+        } else if p.counted_lanes.contains(&m) {
             svg.open(&[("class", "counted"), ("data-lane", lane)]);
             svg.circle(xm, ym, DOT, colour, Some(("#ffffff", 1.5)));
         } else {
@@ -390,6 +422,7 @@ mod tests {
                     name: n.to_string(),
                     note: String::new(),
                     endpoint: false,
+                    off: None,
                 })
                 .collect(),
             packets: vec![

@@ -3,7 +3,7 @@
 //! shortened, the legend's items and rows, the wrapped text under the picture, the size.
 //! [`super::ladder_draw`] only paints what this decides.
 
-use super::ladder::Ladder;
+use super::ladder::{Ladder, Obs};
 use super::wrap;
 
 pub(super) const MARGIN: f64 = 20.0;
@@ -27,6 +27,23 @@ pub(super) enum LegendKind {
     Lost,
     Inferred,
     Counted,
+    NotCapturing,
+}
+
+/// True when the arrow from `a` to `b` crosses lane `m` while that lane's point was not
+/// capturing (the time at the crossing interpolated between the two observations).
+pub(super) fn crosses_off(l: &Ladder, m: usize, a: &Obs, b: &Obs) -> bool {
+    let Some((from, to)) = l.lanes.get(m).and_then(|ln| ln.off) else {
+        return false;
+    };
+    let span = b.lane as f64 - a.lane as f64;
+    let f = if span == 0.0 {
+        0.0
+    } else {
+        (m as f64 - a.lane as f64) / span
+    };
+    let t = a.t as f64 + (b.t - a.t) as f64 * f;
+    t >= from as f64 && t <= to as f64
 }
 
 /// Vertical extra space for a gap of `dt` nanoseconds (0 for the same instant of one packet).
@@ -91,6 +108,9 @@ pub(super) struct Layout<'a> {
     pub row_y: Vec<Vec<f64>>,
     /// Shortened gaps: (y of the dotted band, how long in ns).
     pub gaps: Vec<(f64, i64)>,
+    /// Each lane's not-capturing band (top and bottom y), for a point that was not capturing
+    /// during part of the conversation.
+    pub bands: Vec<Option<(f64, f64)>>,
     pub legend: Vec<(LegendKind, &'static str)>,
     pub legend_top: f64,
     pub text_top: f64,
@@ -120,7 +140,14 @@ pub(super) fn layout(l: &Ladder) -> Layout<'_> {
     let header_y = MARGIN + 20.0 * title_lines.len() as f64 + 30.0;
     let events_top = header_y + header_h + 22.0;
     let rows = rows(l, events_top);
-    let legend = legend(l);
+    let bands = bands(l, &rows.row_y, events_top, rows.events_bottom);
+    let mut legend = legend(l);
+    if bands.iter().any(Option::is_some) {
+        legend.push((
+            LegendKind::NotCapturing,
+            "not capturing then: the point's capture had not begun or had ended",
+        ));
+    }
     let legend_rows = legend_rows(&legend, text_w);
     let mut bottom_lines: Vec<(String, bool)> = Vec::new();
     for line in wrap(&format!("Evidence: {}", l.evidence), 11.0, text_w) {
@@ -151,6 +178,7 @@ pub(super) fn layout(l: &Ladder) -> Layout<'_> {
         events_bottom: rows.events_bottom,
         row_y: rows.row_y,
         gaps: rows.gaps,
+        bands,
         legend,
         legend_top,
         text_top,
@@ -273,6 +301,39 @@ fn rows(l: &Ladder, events_top: f64) -> Rows {
     }
 }
 
+/// Each lane's not-capturing band: from the row of the first observation at or after the
+/// time its point stopped capturing (or the top) to the row of the last one before it
+/// began again (or the bottom); None where the lane was capturing throughout.
+fn bands(l: &Ladder, row_y: &[Vec<f64>], top: f64, bottom: f64) -> Vec<Option<(f64, f64)>> {
+    let rows: Vec<(i64, f64)> = l
+        .packets
+        .iter()
+        .zip(row_y)
+        .flat_map(|(p, ys)| p.obs.iter().map(|o| o.t).zip(ys.iter().copied()))
+        .collect();
+    let (t_lo, t_hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &(t, _)| {
+        (lo.min(t), hi.max(t))
+    });
+    l.lanes
+        .iter()
+        .map(|ln| {
+            let (from, to) = ln.off?;
+            let inside = || rows.iter().filter(move |&&(t, _)| t >= from && t <= to);
+            let y0 = if from <= t_lo {
+                top - ROW_MIN / 2.0
+            } else {
+                inside().map(|&(_, y)| y).fold(f64::MAX, f64::min) - ROW_MIN / 2.0
+            };
+            let y1 = if to >= t_hi {
+                bottom
+            } else {
+                inside().map(|&(_, y)| y).fold(f64::MIN, f64::max) + ROW_MIN / 2.0
+            };
+            (y0 < y1 && inside().next().is_some()).then_some((y0, y1))
+        })
+        .collect()
+}
+
 /// The legend items the ladder needs, in order.
 fn legend(l: &Ladder) -> Vec<(LegendKind, &'static str)> {
     let mut kinds: Vec<(LegendKind, &'static str)> = Vec::new();
@@ -291,7 +352,7 @@ fn legend(l: &Ladder) -> Vec<(LegendKind, &'static str)> {
     for p in &l.packets {
         for w in p.obs.windows(2) {
             let (lo, hi) = (w[0].lane.min(w[1].lane), w[0].lane.max(w[1].lane));
-            for m in lo + 1..hi {
+            for m in (lo + 1..hi).filter(|&m| !crosses_off(l, m, &w[0], &w[1])) {
                 crossed[usize::from(p.counted_lanes.contains(&m))] = true;
             }
         }
