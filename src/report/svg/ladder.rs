@@ -71,7 +71,8 @@ pub struct Packet {
     /// without a sighting is then "counted there, not matched one by one" rather than
     /// "bypassed" (the flow tables saw that direction there).
     pub counted_lanes: Vec<usize>,
-    /// More for the tooltip: the TCP sequence number, what the flow tables counted.
+    /// More for the tooltip: the TCP sequence and acknowledgement numbers, what the flow
+    /// tables counted.
     pub hover: String,
 }
 
@@ -511,8 +512,14 @@ impl<'a> Builder<'a> {
         let mut hover = Vec::new();
         if c.ip_proto == 6 {
             let first = t.sightings.first().map_or(last.point, |s| s.point);
+            // the acknowledgement number means something only with the ACK flag
+            let ack = if t.info & 0x10 != 0 {
+                format!(" ack {}", t.ack)
+            } else {
+                String::new()
+            };
             hover.push(format!(
-                "TCP seq {} (as seen at {})",
+                "TCP seq {}{ack} (as seen at {})",
                 t.seq,
                 self.name(first)
             ));
