@@ -275,25 +275,25 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
     lead(&mut o, a, &title);
     points_table(&mut o, a);
     let pic = |file: &str| pictures.iter().find(|p| p.file == file);
-    o.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    if let Some(p) = pic("summary.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n");
-    if let Some(p) = pic("matrix.svg") {
-        figure(&mut o, p);
-    }
+    pictured(
+        &mut o,
+        "<h2 id=\"summary\">Summary</h2>\n",
+        pic("summary.svg"),
+    );
+    pictured(&mut o, "<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n", pic("matrix.svg"));
     let laddered: Vec<usize> = svg::ladder::chosen(a, opts.limits.ladders);
     let order = svg::by_severity(a);
     verdicts(&mut o, a, &names, &laddered, &order, opts.table_rows);
-    o.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
-    if let Some(p) = pic("timeline.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"latency\">Latency</h2>\n");
-    if let Some(p) = pic("latency.svg") {
-        figure(&mut o, p);
-    }
+    pictured(
+        &mut o,
+        "<h2 id=\"timeline\">Timeline</h2>\n",
+        pic("timeline.svg"),
+    );
+    pictured(
+        &mut o,
+        "<h2 id=\"latency\">Latency</h2>\n",
+        pic("latency.svg"),
+    );
     super::html_routes::section(&mut o, a);
     // details
     conversations(&mut o, a, &names, &laddered, &order, &pic);
@@ -304,6 +304,14 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
     );
     o.push_str("</main>\n</body>\n</html>\n");
     narrow_ready(o)
+}
+
+/// A section of the page: its heading (HTML) and its picture, when drawn.
+fn pictured(o: &mut String, heading: &str, picture: Option<&Picture>) {
+    o.push_str(heading);
+    if let Some(p) = picture {
+        figure(o, p);
+    }
 }
 
 /// The page's heading: the title, what was read, the verdict counts, the asymmetric
