@@ -292,6 +292,54 @@ fn ladder_of_the_vpn_ping_draws_the_asymmetric_route() {
     );
 }
 
+/// Hovering a TCP arrow gives its sequence number and, when it carries the ACK flag, its
+/// acknowledgement number, as Wireshark's flow graph does: the server's SYN+ACK acknowledges
+/// the client's SYN sequence number plus one.
+#[test]
+fn tcp_arrows_give_seq_and_ack_on_hover() {
+    let json = stage3_doc();
+    let id = conversation_id(&json, "tcp", "10.100.204.2", "10.100.201.4", None);
+    let (dir, _) = report(&[stage3().into()], "ack");
+    let text = read(&dir.path().join("out").join(format!("ladder-{id}.svg")));
+    let doc = parse(&text);
+    let tips: Vec<String> = groups(&doc, "packet")
+        .iter()
+        .filter_map(|g| g.children().find(|n| n.has_tag_name("title")))
+        .filter_map(|t| t.text().map(str::to_string))
+        .collect();
+    let number = |tip: &str, word: &str| -> Option<u64> {
+        let rest = tip.split(&format!("TCP {word} ")).nth(1)?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let syn = tips
+        .iter()
+        .find(|t| t.starts_with("SYN "))
+        .expect("a SYN arrow");
+    let syn_ack = tips
+        .iter()
+        .find(|t| t.starts_with("SYN+ACK "))
+        .expect("a SYN+ACK arrow");
+    assert!(
+        number(syn, "seq").is_some() && !syn.contains(" ack "),
+        "a SYN has a seq and no ack: {syn}"
+    );
+    let isn = number(syn, "seq").unwrap_or(0);
+    let acked = syn_ack
+        .split(" ack ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(acked, Some((isn + 1) % (1 << 32)), "{syn_ack}");
+    let with_ack = tips.iter().filter(|t| t.contains(" ack ")).count();
+    assert!(
+        with_ack + 1 >= tips.len(),
+        "every arrow after the SYN: {tips:?}"
+    );
+}
+
 #[test]
 fn matrix_shows_that_the_nva_saw_only_the_replies_of_the_vpn_ping() {
     let json = stage3_doc();

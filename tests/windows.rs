@@ -224,3 +224,72 @@ fn interface_statistics_widen_a_window_and_then_silence_counts() {
         .count();
     assert_eq!(missed, 2);
 }
+
+/// Issue 19: a point that was not capturing while a conversation ran is drawn as not
+/// capturing, not as silent: each conversation whose JSON says `uncovered` has a lane for
+/// that point in its ladder with a not-capturing band, every arrow crossing that lane gets the
+/// neutral mark (never the bypassed gap), and the HTML tables say it.
+#[test]
+fn the_report_draws_a_point_that_was_not_capturing() {
+    let dir = common::TempDir::new("windows-report");
+    let out = dir.path().join("out");
+    let run = common::flowcheck(&[
+        windows_case().as_os_str(),
+        "--report".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+        "-".as_ref(),
+        "--quiet".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    let html = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    let mut checked = 0;
+    for c in doc["conversations"].as_array().expect("conversations") {
+        let Some(uncovered) = c["uncovered"].as_array() else {
+            continue;
+        };
+        let id = c["id"].as_u64().expect("id");
+        let names: Vec<&str> = uncovered.iter().filter_map(Value::as_str).collect();
+        assert!(
+            html.contains(&format!(
+                "<tr id=\"v{id}\" data-verdict=\"{}\" data-uncovered=\"{}\">",
+                c["verdict"].as_str().unwrap_or("?"),
+                names.join(" ")
+            )),
+            "conversation {id}: the verdict table names its uncovered points"
+        );
+        let Ok(svg) = std::fs::read_to_string(out.join(format!("ladder-{id}.svg"))) else {
+            continue;
+        };
+        let seen_at = c["points"].as_array().map_or(0, Vec::len);
+        for name in names {
+            let lane = format!("class=\"lane\" data-lane=\"{name}\"");
+            assert!(svg.contains(&lane), "ladder {id} has a lane for {name}");
+            if seen_at > 1 {
+                assert!(
+                    svg.contains(&format!("class=\"not-capturing\" data-lane=\"{name}\"")),
+                    "ladder {id} draws {name} as not capturing"
+                );
+                assert!(
+                    !svg.contains(&format!("class=\"skipped\" data-lane=\"{name}\"")),
+                    "ladder {id}: no arrow is drawn as bypassing {name}"
+                );
+                assert!(
+                    svg.contains(&format!(
+                        "class=\"not-capturing-crossed\" data-lane=\"{name}\""
+                    )),
+                    "ladder {id}: the arrows crossing {name} get the neutral mark"
+                );
+                assert!(svg.contains("not capturing then"), "ladder {id}: legend");
+                assert!(
+                    html.contains(&format!("<tr class=\"uncovered\" data-point=\"{name}\">")),
+                    "the conversation table of {id} says {name} was not capturing"
+                );
+                checked += 1;
+            }
+        }
+    }
+    // conversations 27-29: hub-nva's capture had ended
+    assert!(checked >= 3, "{checked} uncovered lanes checked");
+}

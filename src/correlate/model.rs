@@ -123,6 +123,8 @@ pub struct PacketTrace<'a> {
     pub info: u8,
     /// TCP sequence number (as seen at the first sighting), ICMP echo sequence number.
     pub seq: u32,
+    /// TCP acknowledgement number (as seen at the first sighting); 0 otherwise.
+    pub ack: u32,
     /// In path order (see the module docs).
     pub sightings: &'a [Sighting],
 }
@@ -135,6 +137,7 @@ struct TraceHead {
     info: u8,
     ip_len: u16,
     seq: u32,
+    ack: u32,
     start: u32,
     len: u32,
 }
@@ -158,7 +161,7 @@ impl Traces {
         dir: u8,
         ip_len: u16,
         info: u8,
-        seq: u32,
+        [seq, ack]: [u32; 2],
         sightings: impl IntoIterator<Item = Sighting>,
     ) {
         let lists = self.0.get_or_insert_with(Box::default);
@@ -170,6 +173,7 @@ impl Traces {
             info,
             ip_len,
             seq,
+            ack,
             start: u32::try_from(start).unwrap_or(u32::MAX),
             len: u32::try_from(len).unwrap_or(u32::MAX),
         });
@@ -218,6 +222,7 @@ impl<'a> Iterator for TraceIter<'a> {
             ip_len: h.ip_len,
             info: h.info,
             seq: h.seq,
+            ack: h.ack,
             sightings: self
                 .sightings
                 .get(start..start.saturating_add(h.len as usize))

@@ -664,8 +664,8 @@ fn a_conversation_without_traces_spends_one_word_on_them() {
         },
         frame: 1,
     };
-    t.push(0, 84, 1, 7, [s(0, 10), s(1, 20)]);
-    t.push(1, 84, 0, 7, [s(1, 30)]);
+    t.push(0, 84, 1, [7, 0], [s(0, 10), s(1, 20)]);
+    t.push(1, 84, 0, [7, 0], [s(1, 30)]);
     let all: Vec<PacketTrace> = t.iter().collect();
     assert_eq!(all.len(), 2);
     assert_eq!((all[0].dir, all[0].seq, all[0].sightings.len()), (0, 7, 2));

@@ -165,15 +165,18 @@ impl FlowTable {
                 && !group_address(&p.dst)
                 && !matches!(p.transport, Transport::IcmpError { .. })
             {
-                let (seq, info) = match p.transport {
-                    Transport::Tcp { seq, flags, .. } => (seq, flags),
-                    Transport::Echo { seq, request, .. } => (u32::from(seq), u8::from(request)),
-                    _ => (0, 0),
+                let (seq, ack, info) = match p.transport {
+                    Transport::Tcp {
+                        seq, ack, flags, ..
+                    } => (seq, ack, flags),
+                    Transport::Echo { seq, request, .. } => (u32::from(seq), 0, u8::from(request)),
+                    _ => (0, 0, 0),
                 };
                 samples[dir].offer(Sample {
                     key: k.match_key,
                     ts,
                     seq,
+                    ack,
                     frame: u32::try_from(frame).unwrap_or(u32::MAX),
                     ip_len: u16::try_from(p.ip_len).unwrap_or(u16::MAX),
                     ttl: p.ttl,

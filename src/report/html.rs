@@ -22,7 +22,6 @@ use super::svg::{self, escape, verdict_colour, Limits, Picture};
 use super::text::{clock_text, conversation_title};
 use super::{link_type_name, Analysis};
 use crate::correlate::Conversation;
-use crate::flow::KeyKind;
 use crate::verdict::Verdict;
 
 /// How the report is made.
@@ -251,14 +250,6 @@ fn paths(c: &Conversation, names: &[String], dir: usize) -> String {
     }
 }
 
-fn dir_words(c: &Conversation) -> [&'static str; 2] {
-    match c.kind {
-        KeyKind::Echo { .. } => ["echo requests", "echo replies"],
-        _ if c.ip_proto == 6 => ["client packets", "server packets"],
-        _ => ["requests", "replies"],
-    }
-}
-
 /// The whole page.
 pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String {
     let names = a.point_names();
@@ -272,9 +263,54 @@ pub fn page(a: &Analysis, pictures: &[Picture], opts: &ReportOptions) -> String 
 <link rel=\"icon\" href=\"data:,\"/>\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         escape(&title)
     );
+    lead(&mut o, a, &title);
+    points_table(&mut o, a);
+    let pic = |file: &str| pictures.iter().find(|p| p.file == file);
+    pictured(
+        &mut o,
+        "<h2 id=\"summary\">Summary</h2>\n",
+        pic("summary.svg"),
+    );
+    pictured(&mut o, "<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n", pic("matrix.svg"));
+    let laddered: Vec<usize> = svg::ladder::chosen(a, opts.limits.ladders);
+    let order = svg::by_severity(a);
+    verdicts(&mut o, a, &names, &laddered, &order, opts.table_rows);
+    pictured(
+        &mut o,
+        "<h2 id=\"timeline\">Timeline</h2>\n",
+        pic("timeline.svg"),
+    );
+    pictured(
+        &mut o,
+        "<h2 id=\"latency\">Latency</h2>\n",
+        pic("latency.svg"),
+    );
+    super::html_routes::section(&mut o, a);
+    // details
+    conversations(&mut o, a, &names, &laddered, &order, &pic);
+    let _ = writeln!(
+        o,
+        "<footer>Made by flowcheck {} from the captures above. Every picture is also a file beside this page. For every conversation and flow, run flowcheck with <code>--json FILE</code>.</footer>",
+        env!("CARGO_PKG_VERSION")
+    );
+    o.push_str("</main>\n</body>\n</html>\n");
+    narrow_ready(o)
+}
+
+/// A section of the page: its heading (HTML) and its picture, when drawn.
+fn pictured(o: &mut String, heading: &str, picture: Option<&Picture>) {
+    o.push_str(heading);
+    if let Some(p) = picture {
+        figure(o, p);
+    }
+}
+
+/// The page's heading: the title, what was read, the verdict counts, the asymmetric
+/// sentence, the damage warning.
+fn lead(o: &mut String, a: &Analysis, title: &str) {
     // header
     let packets: u64 = a.points.iter().map(|p| p.summary.packets).sum();
-    let _ = writeln!(o, "<h1>{}</h1>", escape(&title));
+    let _ = writeln!(o, "<h1>{}</h1>", escape(title));
     let _ = writeln!(
         o,
         "<p class=\"lead\">{}, {}, {}.</p>",
@@ -315,6 +351,10 @@ the route.</p>",
     if a.damaged() {
         o.push_str("<p class=\"damage\">Some captures are damaged: what could be read before the damage is reported.</p>\n");
     }
+}
+
+/// The capture points' table: file, format, link, counts, time span, clock, notes.
+fn points_table(o: &mut String, a: &Analysis) {
     // points
     o.push_str("<h2 id=\"points\">Capture points</h2>\n<table>\n<tr><th>point</th><th>file</th><th>format</th><th>link</th><th class=\"num\">packets</th><th class=\"num\">decoded</th><th>time (UTC)</th><th>clock</th><th>notes</th></tr>\n");
     for (k, p) in a.points.iter().enumerate() {
@@ -381,18 +421,18 @@ this report is on the reference's timeline.</p>",
             m.sampled_packets, m.matched_packets
         );
     }
-    let pic = |file: &str| pictures.iter().find(|p| p.file == file);
-    o.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    if let Some(p) = pic("summary.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"matrix\">Who saw what</h2>\n<p class=\"note\">One row per conversation, one column per capture point: which directions of the conversation the point saw. A point that saw only one direction is where the path was asymmetric.</p>\n");
-    if let Some(p) = pic("matrix.svg") {
-        figure(&mut o, p);
-    }
-    // verdict table
-    let laddered: Vec<usize> = svg::ladder::chosen(a, opts.limits.ladders);
-    let order = svg::by_severity(a);
+}
+
+/// The verdict table: the conversations with a request and a response first (alike ones
+/// as one row), the one-way ones folded away, at most `table_rows` rows.
+fn verdicts(
+    o: &mut String,
+    a: &Analysis,
+    names: &[String],
+    laddered: &[usize],
+    order: &[usize],
+    table_rows: usize,
+) {
     // the conversations with a request and a response first; one-way ones folded away
     let (worth, one_way): (Vec<usize>, Vec<usize>) = order
         .iter()
@@ -402,17 +442,9 @@ this report is on the reference's timeline.</p>",
     // many alike conversations (a busy LAN's announcements) as one row each
     let (worth, one_way) = (super::rows::rows(a, &worth), super::rows::rows(a, &one_way));
     let mut listed = 0usize;
-    verdict_table(
-        &mut o,
-        a,
-        &names,
-        &laddered,
-        &worth,
-        opts.table_rows,
-        &mut listed,
-    );
-    noise_list(&mut o, a);
-    if !one_way.is_empty() && listed < opts.table_rows {
+    verdict_table(o, a, names, laddered, &worth, table_rows, &mut listed);
+    noise_list(o, a);
+    if !one_way.is_empty() && listed < table_rows {
         let _ = writeln!(
             o,
             "<details>\n<summary>{} (one-way or too little to judge: neighbour discovery, multicast, \
@@ -423,15 +455,7 @@ this report is on the reference's timeline.</p>",
                 "incomplete conversations"
             ))
         );
-        verdict_table(
-            &mut o,
-            a,
-            &names,
-            &laddered,
-            &one_way,
-            opts.table_rows,
-            &mut listed,
-        );
+        verdict_table(o, a, names, laddered, &one_way, table_rows, &mut listed);
         o.push_str("</details>\n");
     }
     if listed < worth.len() + one_way.len() {
@@ -449,16 +473,17 @@ this report is on the reference's timeline.</p>",
             escape(&svg::verdict_counts(a, &rest))
         );
     }
-    o.push_str("<h2 id=\"timeline\">Timeline</h2>\n");
-    if let Some(p) = pic("timeline.svg") {
-        figure(&mut o, p);
-    }
-    o.push_str("<h2 id=\"latency\">Latency</h2>\n");
-    if let Some(p) = pic("latency.svg") {
-        figure(&mut o, p);
-    }
-    super::html_routes::section(&mut o, a);
-    // details
+}
+
+/// The details of each conversation with a ladder (`pic` finds a picture by file name).
+fn conversations<'p>(
+    o: &mut String,
+    a: &Analysis,
+    names: &[String],
+    laddered: &[usize],
+    order: &[usize],
+    pic: &dyn Fn(&str) -> Option<&'p Picture>,
+) {
     o.push_str("<h2 id=\"details\">Conversations</h2>\n");
     if laddered.is_empty() {
         o.push_str("<p class=\"note\">No conversation with a request and a response.</p>\n");
@@ -475,25 +500,63 @@ this report is on the reference's timeline.</p>",
             worth
         );
     }
-    for &i in &laddered {
-        let c = &a.conversations[i].0;
-        let reason = a.reason(c, &names);
+    for &i in laddered {
+        let (c, j) = &a.conversations[i];
+        let reason = a.reason(c, j, names);
         details(
-            &mut o,
+            o,
             a,
             i,
             &reason,
-            &names,
+            names,
             pic(&svg::ladder::file_name(a.id(i))),
         );
     }
-    let _ = writeln!(
-        o,
-        "<footer>Made by flowcheck {} from the captures above. Every picture is also a file beside this page. For every conversation and flow, run flowcheck with <code>--json FILE</code>.</footer>",
-        env!("CARGO_PKG_VERSION")
-    );
-    o.push_str("</main>\n</body>\n</html>\n");
-    narrow_ready(o)
+}
+
+/// ` data-uncovered="a b"`: the points that were not capturing while conversation `c` ran
+/// (the JSON's `uncovered`); empty when every point was.
+fn uncovered_attr(c: &Conversation, names: &[String]) -> String {
+    if c.uncovered.is_empty() {
+        return String::new();
+    }
+    let v: Vec<&str> = c
+        .uncovered
+        .iter()
+        .map(|u| names.get(u.point).map(String::as_str).unwrap_or("?"))
+        .collect();
+    format!(" data-uncovered=\"{}\"", escape(&v.join(" ")))
+}
+
+/// The rows of a conversation's point table for the points that were not capturing while
+/// it ran (the JSON's `uncovered`): when their capture began or ended, on their own clock.
+fn uncovered_rows(o: &mut String, c: &Conversation, names: &[String]) {
+    for u in c.uncovered.iter() {
+        let name = names.get(u.point).map(String::as_str).unwrap_or("?");
+        if u.missed {
+            let _ = writeln!(
+                o,
+                "<tr class=\"uncovered\" data-point=\"{}\"><td class=\"name\">{}</td><td colspan=\"7\">capturing, yet its capture missed these packets (they crossed it: capture loss, not the network's)</td></tr>",
+                escape(name),
+                escape(name)
+            );
+            continue;
+        }
+        let when = match u.window {
+            None => "it captured nothing".to_string(),
+            Some((first, _)) if u.before => {
+                format!("its capture began {}", clock_text(first, true))
+            }
+            Some((_, last)) => format!("its capture ended {}", clock_text(last, true)),
+        };
+        let _ = writeln!(
+            o,
+            "<tr class=\"uncovered\" data-point=\"{}\"><td class=\"name\">{}</td><td colspan=\"7\">not capturing then: {} (its own clock); the ladder draws its lane as not capturing, not as silent</td></tr>",
+            escape(name),
+            escape(name),
+            escape(&when)
+        );
+    }
 }
 
 /// One line per kind of traffic that is one-way by nature ("IPv6 neighbour discovery: 7
@@ -590,7 +653,7 @@ fn verdict_table(
                 escape(j.verdict.name()),
                 badge(j.verdict.name(), None),
                 escape(&super::rows::group_title(a, row)),
-                escape(&a.reason(c, names)),
+                escape(&a.reason(c, j, names)),
                 escape(&paths(c, names, 0)),
                 escape(&paths(c, names, 1))
             );
@@ -603,10 +666,11 @@ fn verdict_table(
         };
         let _ = writeln!(
             o,
-            "<tr id=\"v{id}\" data-verdict=\"{}\"><td class=\"num\">{id}</td><td>{}</td><td class=\"mono\">{conv}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"v{id}\" data-verdict=\"{}\"{}><td class=\"num\">{id}</td><td>{}</td><td class=\"mono\">{conv}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(j.verdict.name()),
+            uncovered_attr(c, names),
             badge(j.verdict.name(), None),
-            escape(&a.reason(c, names)),
+            escape(&a.reason(c, j, names)),
             escape(&paths(c, names, 0)),
             escape(&paths(c, names, 1))
         );
@@ -635,7 +699,7 @@ fn details(
     if let Some(p) = ladder {
         figure(o, p);
     }
-    let words = dir_words(c);
+    let words = crate::verdict::direction_words(c);
     let _ = writeln!(
         o,
         "<table>\n<tr><th>point</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>TTLs (requests / replies)</th><th>forwarded</th><th>NAT</th><th>TCP history</th><th>first seen (UTC)</th></tr>",
@@ -674,6 +738,7 @@ fn details(
             escape(&clock_text(p.first_ts, true))
         );
     }
+    uncovered_rows(o, c, names);
     o.push_str("</table>\n");
     if !c.icmp_errors.is_empty() {
         o.push_str("<p class=\"note\">ICMP errors about it: ");

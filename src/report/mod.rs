@@ -81,8 +81,8 @@ impl Selection {
 impl Analysis {
     /// The sentence that justifies a conversation's verdict (written on demand: see
     /// [`Judgement`]). `names` are [`point_names`](Self::point_names).
-    pub fn reason(&self, c: &Conversation, names: &[String]) -> String {
-        crate::verdict::reason(c, names, &self.expect_via)
+    pub fn reason(&self, c: &Conversation, j: &Judgement, names: &[String]) -> String {
+        crate::verdict::sentence(c, names, j)
     }
 
     /// The routing of conversation `i` (index into `conversations`), when routes were given

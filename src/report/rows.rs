@@ -27,7 +27,7 @@ pub fn rows(a: &Analysis, which: &[usize]) -> Vec<Vec<usize>> {
             j.verdict.name(),
             c.proto_name(),
             endpoint_text(&c.server, c.kind == KeyKind::Ports),
-            a.reason(c, &names),
+            a.reason(c, j, &names),
         )
     };
     let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();

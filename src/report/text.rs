@@ -406,11 +406,11 @@ fn write_verdicts(r: &Render, out: &mut dyn Write) -> io::Result<()> {
         } else {
             opts.limit.min(group.len())
         };
-        for &(i, (c, _)) in &group[..shown] {
+        for &(i, (c, j)) in &group[..shown] {
             let title = sanitize(&conversation_title(c));
             let head = format!("  {title}  ");
             let col = head.chars().count();
-            let text = wrap(&sanitize(&a.reason(c, names)), col, 6, opts.width);
+            let text = wrap(&sanitize(&a.reason(c, j, names)), col, 6, opts.width);
             writeln!(out, "  {}  {}", paint.bold(&title), text)?;
             if let Some(r) = a.routing_of(i) {
                 write_routing(out, paint, r, opts.width)?;

@@ -98,7 +98,7 @@ pub(super) fn traces(packets: &Packets, kept: &mut Vec<((i64, u8, u32), usize)>)
             head.cdir,
             head.sample.ip_len,
             head.sample.info,
-            head.sample.seq,
+            [head.sample.seq, head.sample.ack],
             packets.sightings(c).map(|o| o.sighting),
         );
     }

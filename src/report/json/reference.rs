@@ -399,7 +399,7 @@ pub fn write_reference(a: &Analysis, mut out: impl std::io::Write) -> std::io::R
         if i > 0 {
             out.write_all(b",")?;
         }
-        let reason = a.reason(c, &names);
+        let reason = a.reason(c, j, &names);
         let mut row = conversation_row(a.id(i), c, j, reason, &names);
         row.routing = routing::row(a, i, &names);
         serde_json::to_writer(&mut out, &row).map_err(std::io::Error::other)?;

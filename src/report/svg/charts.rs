@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -26,6 +27,9 @@ pub use super::latency::{delays, latency, Delay};
 
 pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 pub(super) type Res = Result<(), String>;
+/// A chart's plotting area with numeric axes both ways.
+pub(super) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Narrowest bar of the summary chart, in pixels.
 const MIN_BAR_PX: f64 = 4.0;
@@ -147,10 +151,13 @@ fn verdict_items(present: &[Verdict]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Conversations by protocol, stacked by verdict.
-pub fn summary(a: &Analysis) -> String {
-    // rows: "all", then protocols by count
-    let mut by_proto: BTreeMap<&str, BTreeMap<usize, usize>> = BTreeMap::new();
+/// Conversations per verdict rank, by protocol.
+type ByVerdict = BTreeMap<usize, usize>;
+
+/// The summary chart's rows: "all", then each protocol by count (conversations per verdict
+/// rank); and the verdicts present.
+fn summary_rows(a: &Analysis) -> (Vec<(String, ByVerdict)>, Vec<Verdict>) {
+    let mut by_proto: BTreeMap<&str, ByVerdict> = BTreeMap::new();
     let rank = |v: Verdict| Verdict::ALL.iter().position(|x| *x == v).unwrap_or(0);
     for (c, j) in &a.conversations {
         *by_proto
@@ -159,12 +166,12 @@ pub fn summary(a: &Analysis) -> String {
             .entry(rank(j.verdict))
             .or_default() += 1;
     }
-    let mut rows: Vec<(String, BTreeMap<usize, usize>)> = by_proto
+    let mut rows: Vec<(String, ByVerdict)> = by_proto
         .into_iter()
         .map(|(p, m)| (p.to_string(), m))
         .collect();
     rows.sort_by_key(|(p, m)| (std::cmp::Reverse(m.values().sum::<usize>()), p.clone()));
-    let mut all: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut all: ByVerdict = BTreeMap::new();
     for (_, m) in &rows {
         for (k, v) in m {
             *all.entry(*k).or_default() += v;
@@ -175,6 +182,12 @@ pub fn summary(a: &Analysis) -> String {
         .into_iter()
         .filter(|v| all.contains_key(&rank(*v)))
         .collect();
+    (rows, present)
+}
+
+/// Conversations by protocol, stacked by verdict.
+pub fn summary(a: &Analysis) -> String {
+    let (rows, present) = summary_rows(a);
     let items = verdict_items(&present);
     let width = 760u32;
     let leg_h = legend_height(&items, width as f64);
@@ -236,72 +249,85 @@ pub fn summary(a: &Analysis) -> String {
         let least = MIN_BAR_PX * full / plot_px as f64;
         for (r, (name, m)) in rows.iter().enumerate() {
             let y0 = (rows.len() - r - 1) as f64;
-            let mut x = 0.0;
-            let total: usize = m.values().sum();
-            let mut label_end = i32::MIN;
-            for (k, count) in m {
-                let v = Verdict::ALL[*k];
-                let colour = rgb(verdict_colour(v.name()));
-                let w = (*count as f64).max(least);
-                let mut rect =
-                    Rectangle::new([(x, y0 + 0.18), (x + w, y0 + 0.82)], colour.filled());
-                let wide =
-                    chart.backend_coord(&(x + w, 0.0)).0 - chart.backend_coord(&(x, 0.0)).0 > 3;
-                if wide {
-                    rect.set_margin(0, 0, 0, 1);
-                }
-                chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                let (l, _) = chart.backend_coord(&(x, y0 + 0.5));
-                let (rpx, yc) = chart.backend_coord(&(x + w, y0 + 0.5));
-                let label = count.to_string();
-                if (rpx - l) as f64 <= text_width(&label, 11.0) + 6.0 && *count < total {
-                    // too narrow for its count inside: the count just above, in its colour
-                    let (_, top) = chart.backend_coord(&(x, y0 + 0.82));
-                    let lx = l.max(label_end + 4);
-                    label_end = lx + text_width(&label, 10.0).ceil() as i32;
-                    root.draw_text(
-                        &label,
-                        &at(
-                            (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
-                            HPos::Left,
-                            VPos::Bottom,
-                        ),
-                        (lx, top - 1),
-                    )
-                    .map_err(err)?;
-                } else if (rpx - l) as f64 > text_width(&label, 11.0) + 6.0 {
-                    root.draw_text(
-                        &label,
-                        &at(
-                            (FONT, px(11.0), FontStyle::Bold).into_font().color(&WHITE),
-                            HPos::Center,
-                            VPos::Center,
-                        ),
-                        ((l + rpx) / 2, yc),
-                    )
-                    .map_err(err)?;
-                }
-                x += w;
-            }
-            let (rx, yc) = chart.backend_coord(&(x, y0 + 0.5));
-            root.draw_text(
-                &total.to_string(),
-                &at(bold(11.0), HPos::Left, VPos::Center),
-                (rx + 6, yc),
-            )
-            .map_err(err)?;
-            let (lx, _) = chart.backend_coord(&(0.0, y0 + 0.5));
-            let style = if r == 0 { bold(12.0) } else { font(12.0) };
-            root.draw_text(
-                &plain(name),
-                &at(style, HPos::Right, VPos::Center),
-                (lx - 8, yc),
-            )
-            .map_err(err)?;
+            summary_row(root, &mut chart, (name, r == 0), m, y0, least)?;
         }
         legend(&bottom, &items, 10)?;
         Ok(())
     })
+}
+
+/// One bar of the summary chart at row y `y0` (`name`, bold for the "all" row): a segment
+/// per verdict at least `least` wide, each with its count inside or (too narrow) just above,
+/// the total after it.
+fn summary_row(
+    root: &Area,
+    chart: &mut Chart,
+    (name, first): (&str, bool),
+    m: &ByVerdict,
+    y0: f64,
+    least: f64,
+) -> Res {
+    let mut x = 0.0;
+    let total: usize = m.values().sum();
+    let mut label_end = i32::MIN;
+    for (k, count) in m {
+        let v = Verdict::ALL[*k];
+        let colour = rgb(verdict_colour(v.name()));
+        let w = (*count as f64).max(least);
+        let mut rect = Rectangle::new([(x, y0 + 0.18), (x + w, y0 + 0.82)], colour.filled());
+        let wide = chart.backend_coord(&(x + w, 0.0)).0 - chart.backend_coord(&(x, 0.0)).0 > 3;
+        if wide {
+            rect.set_margin(0, 0, 0, 1);
+        }
+        chart.draw_series(std::iter::once(rect)).map_err(err)?;
+        let (l, _) = chart.backend_coord(&(x, y0 + 0.5));
+        let (rpx, yc) = chart.backend_coord(&(x + w, y0 + 0.5));
+        let label = count.to_string();
+        if (rpx - l) as f64 <= text_width(&label, 11.0) + 6.0 && *count < total {
+            // too narrow for its count inside: the count just above, in its colour
+            let (_, top) = chart.backend_coord(&(x, y0 + 0.82));
+            let lx = l.max(label_end + 4);
+            label_end = lx + text_width(&label, 10.0).ceil() as i32;
+            root.draw_text(
+                &label,
+                &at(
+                    (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
+                    HPos::Left,
+                    VPos::Bottom,
+                ),
+                (lx, top - 1),
+            )
+            .map_err(err)?;
+        } else if (rpx - l) as f64 > text_width(&label, 11.0) + 6.0 {
+            root.draw_text(
+                &label,
+                &at(
+                    (FONT, px(11.0), FontStyle::Bold).into_font().color(&WHITE),
+                    HPos::Center,
+                    VPos::Center,
+                ),
+                ((l + rpx) / 2, yc),
+            )
+            .map_err(err)?;
+        }
+        x += w;
+    }
+    let (rx, yc) = chart.backend_coord(&(x, y0 + 0.5));
+    root.draw_text(
+        &total.to_string(),
+        &at(bold(11.0), HPos::Left, VPos::Center),
+        (rx + 6, yc),
+    )
+    .map_err(err)?;
+    let (lx, _) = chart.backend_coord(&(0.0, y0 + 0.5));
+    let style = if first { bold(12.0) } else { font(12.0) };
+    root.draw_text(
+        &plain(name),
+        &at(style, HPos::Right, VPos::Center),
+        (lx - 8, yc),
+    )
+    .map_err(err)?;
+    Ok(())
 }
 
 /// Runs of neighbouring bins where the first suspicious verdict (rank below `suspicious`)
@@ -358,18 +384,25 @@ fn nice_bin(ns: f64) -> f64 {
     }
 }
 
-/// Packets per capture point over time, stacked by verdict.
-pub fn timeline(a: &Analysis, max_points: usize) -> String {
-    let names = a.point_names();
-    // one panel per point drawn: those with the most packets when there are too many
-    let (shown, left_out) = super::drawn_points(names.len(), max_points, |p| {
-        a.points.get(p).map_or(0, |pt| pt.summary.decoded)
-    });
-    let mut panel_of: Vec<Option<usize>> = vec![None; names.len()];
-    for (k, &p) in shown.iter().enumerate() {
-        panel_of[p] = Some(k);
-    }
-    let npoints = shown.len().max(1);
+/// The timeline's counts: packets per panel, time bin and verdict rank.
+struct Bins {
+    /// The first packet's time (ns) and the width of a bin.
+    t0: i64,
+    bin_ns: f64,
+    bins: usize,
+    /// `counts[panel][bin][verdict rank]`.
+    counts: Vec<Vec<Vec<f64>>>,
+    present: Vec<Verdict>,
+    /// Some packets' times were spread over their conversation's time (not followed).
+    approximated: bool,
+    /// No conversation: nothing to count.
+    empty: bool,
+}
+
+/// Counts the packets of every conversation into panels (`panel_of` each point, `npoints`
+/// panels) and about 80 time bins: the sightings' own times where every packet at that
+/// point was followed, else spread evenly.
+fn count_bins(a: &Analysis, panel_of: &[Option<usize>], npoints: usize) -> Bins {
     let (mut t0, mut t1) = (i64::MAX, i64::MIN);
     for (c, _) in &a.conversations {
         for p in &c.points {
@@ -386,7 +419,6 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
     let bin_ns = nice_bin(span as f64 / 80.0);
     let bins = ((span as f64 / bin_ns).floor() as usize + 1).max(1);
     let rank = |v: Verdict| Verdict::ALL.iter().position(|x| *x == v).unwrap_or(0);
-    // counts[point][bin][verdict]
     let mut counts = vec![vec![vec![0f64; Verdict::ALL.len()]; bins]; npoints];
     let mut present = vec![false; Verdict::ALL.len()];
     let mut approximated = false;
@@ -427,31 +459,51 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
         .into_iter()
         .filter(|v| present[rank(*v)])
         .collect();
-    let items = verdict_items(&present);
-    // the verdicts before `incomplete` in Verdict::ALL are the suspicious ones
-    let suspicious = rank(Verdict::Incomplete);
+    Bins {
+        t0,
+        bin_ns,
+        bins,
+        counts,
+        present,
+        approximated,
+        empty,
+    }
+}
+
+/// Height of one point's panel, and of the time axis under the last one.
+const PANEL_H: i32 = 96;
+const AXIS_H: i32 = 44;
+
+/// Packets per capture point over time, stacked by verdict.
+pub fn timeline(a: &Analysis, max_points: usize) -> String {
+    let names = a.point_names();
+    // one panel per point drawn: those with the most packets when there are too many
+    let (shown, left_out) = super::drawn_points(names.len(), max_points, |p| {
+        a.points.get(p).map_or(0, |pt| pt.summary.decoded)
+    });
+    let mut panel_of: Vec<Option<usize>> = vec![None; names.len()];
+    for (k, &p) in shown.iter().enumerate() {
+        panel_of[p] = Some(k);
+    }
+    let npoints = shown.len().max(1);
+    let bins = count_bins(a, &panel_of, npoints);
+    let items = verdict_items(&bins.present);
     let width = 900u32;
     let leg_h = legend_height(&items, width as f64);
-    let panel_h = 96i32;
-    let axis_h = 44;
-    let notes_h = if approximated { 20 } else { 0 } + if left_out > 0 { 20 } else { 0 };
-    let height = (78 + panel_h * npoints as i32 + axis_h + leg_h + 16 + notes_h) as u32;
-    let ymax = counts
-        .iter()
-        .flat_map(|pt| pt.iter().map(|b| b.iter().sum::<f64>()))
-        .fold(1.0, f64::max);
-    let span_s = bins as f64 * bin_ns / 1e9;
+    let notes_h = if bins.approximated { 20 } else { 0 } + if left_out > 0 { 20 } else { 0 };
+    let height = (78 + PANEL_H * npoints as i32 + AXIS_H + leg_h + 16 + notes_h) as u32;
+    let bin_ns = bins.bin_ns;
     let bin_text = if bin_ns >= 1e9 {
         format!("{} s", bin_ns / 1e9)
     } else {
         format!("{} ms", bin_ns / 1e6)
     };
-    let sub = if empty {
+    let sub = if bins.empty {
         "no conversation".to_string()
     } else {
         format!(
             "packets per {bin_text}, t = 0 at {} UTC; a mark along the top: packets of a suspicious verdict",
-            clock_text(t0, true)
+            clock_text(bins.t0, true)
         )
     };
     render(width, height, |root| {
@@ -461,118 +513,21 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
             &sub,
         )?;
         let (_, rest) = root.split_vertically(64);
-        let (panels, bottom) = rest.split_vertically(panel_h * npoints as i32 + axis_h);
-        let mut areas = Vec::new();
+        let (panels, bottom) = rest.split_vertically(PANEL_H * npoints as i32 + AXIS_H);
         let mut remaining = panels;
         for k in 0..npoints {
-            let h = if k + 1 == npoints {
-                panel_h + axis_h
-            } else {
-                panel_h
-            };
-            let (this, next) = remaining.split_vertically(h);
-            areas.push(this);
-            remaining = next;
-        }
-        for (k, area) in areas.iter().enumerate() {
             let last = k + 1 == npoints;
-            let mut chart = ChartBuilder::on(area)
-                .margin_left(20)
-                .margin_right(24)
-                .margin_top(22)
-                .x_label_area_size(if last { axis_h } else { 4 })
-                .y_label_area_size(48)
-                .build_cartesian_2d(0f64..span_s, 0f64..ymax * 1.1)
-                .map_err(err)?;
-            let mut mesh = chart.configure_mesh();
-            mesh.y_labels(3)
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .label_style(font(11.0))
-                .axis_desc_style(muted(12.0))
-                .light_line_style(WHITE)
-                .bold_line_style(RGBColor(225, 225, 225))
-                .x_labels(10)
-                .x_label_formatter(&|v| format!("{v:.1}"));
-            mesh.y_desc("packets");
-            if last {
-                mesh.x_desc("seconds since the first packet");
-            } else {
-                mesh.x_label_formatter(&|_| String::new());
-            }
-            mesh.draw().map_err(err)?;
+            let (area, next) = remaining.split_vertically(PANEL_H + if last { AXIS_H } else { 0 });
+            remaining = next;
             let pt = shown.get(k).copied().unwrap_or(usize::MAX);
             let name = names.get(pt).map(String::as_str).unwrap_or("?");
             let packets = a.points.get(pt).map(|p| p.summary.packets).unwrap_or(0);
-            area.draw_text(
-                &plain(&format!("{name}  ({packets} packets captured)")),
-                &bold(12.0),
-                (68, 4),
-            )
-            .map_err(err)?;
-            for (b, stack) in counts[k].iter().enumerate() {
-                let x0 = b as f64 * bin_ns / 1e9;
-                let x1 = (b as f64 + 1.0) * bin_ns / 1e9;
-                // a 1 px gap between bars only where bars are wide enough to keep a width
-                let wide =
-                    chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0 > 3;
-                let mut y = 0.0;
-                for (vk, &v) in stack.iter().enumerate() {
-                    if v <= 0.0 {
-                        continue;
-                    }
-                    let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
-                    let mut rect = Rectangle::new([(x0, y), (x1, y + v)], colour.filled());
-                    if wide {
-                        rect.set_margin(0, 0, 0, 1);
-                    }
-                    chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                    y += v;
-                }
-            }
-            // a mark along the top where a suspicious verdict has packets, visible however
-            // many symmetric packets share the bin: one mark per run of neighbouring bins of
-            // the same verdict, with its packet count, so a long capture's marks add up
-            // instead of merging into one unlabelled stripe
-            for (vk, b0, b1, n) in suspicious_runs(&counts[k], suspicious) {
-                let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
-                let top = ymax * 1.1;
-                let (x0, x1) = (b0 as f64 * bin_ns / 1e9, b1 as f64 * bin_ns / 1e9);
-                let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
-                rect.set_margin(0, 0, 1, 1);
-                chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                let (l, y) = chart.backend_coord(&(x0, top * 0.94));
-                let (r, _) = chart.backend_coord(&(x1, top));
-                let long = format!("{n:.0} {} packets", Verdict::ALL[vk].name());
-                let label = if (r - l) as f64 >= text_width(&long, 10.0) + 4.0 {
-                    long
-                } else {
-                    format!("{n:.0}")
-                };
-                if (r - l) as f64 >= text_width(&label, 10.0) + 4.0 && b1 - b0 > 1 {
-                    // on a white patch: readable over the bars below
-                    let half = (text_width(&label, 10.0) / 2.0).ceil() as i32 + 3;
-                    let c = (l + r) / 2;
-                    root.draw(&Rectangle::new(
-                        [(c - half, y + 1), (c + half, y + 14)],
-                        WHITE.filled(),
-                    ))
-                    .map_err(err)?;
-                    root.draw_text(
-                        &label,
-                        &at(
-                            (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
-                            HPos::Center,
-                            VPos::Top,
-                        ),
-                        ((l + r) / 2, y + 2),
-                    )
-                    .map_err(err)?;
-                }
-            }
+            let head = format!("{name}  ({packets} packets captured)");
+            draw_panel(root, &area, &bins, k, &head, last)?;
         }
         legend(&bottom, &items, 12)?;
         let mut note_y = leg_h + 8;
-        if approximated {
+        if bins.approximated {
             bottom
                 .draw_text(
                     "Packets not followed one by one across points are spread evenly over their conversation's time at the point.",
@@ -591,6 +546,117 @@ pub fn timeline(a: &Analysis, max_points: usize) -> String {
         }
         Ok(())
     })
+}
+
+/// Panel `k` of the timeline in `area` (headed `head`; the `last` one carries the time
+/// axis): its stacked bars per bin and its marks of suspicious packets.
+fn draw_panel(root: &Area, area: &Area, b: &Bins, k: usize, head: &str, last: bool) -> Res {
+    let ymax = b
+        .counts
+        .iter()
+        .flat_map(|pt| pt.iter().map(|b| b.iter().sum::<f64>()))
+        .fold(1.0, f64::max);
+    let span_s = b.bins as f64 * b.bin_ns / 1e9;
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(20)
+        .margin_right(24)
+        .margin_top(22)
+        .x_label_area_size(if last { AXIS_H } else { 4 })
+        .y_label_area_size(48)
+        .build_cartesian_2d(0f64..span_s, 0f64..ymax * 1.1)
+        .map_err(err)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.y_labels(3)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(font(11.0))
+        .axis_desc_style(muted(12.0))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .x_labels(10)
+        .x_label_formatter(&|v| format!("{v:.1}"));
+    mesh.y_desc("packets");
+    if last {
+        mesh.x_desc("seconds since the first packet");
+    } else {
+        mesh.x_label_formatter(&|_| String::new());
+    }
+    mesh.draw().map_err(err)?;
+    area.draw_text(&plain(head), &bold(12.0), (68, 4))
+        .map_err(err)?;
+    for (bin, stack) in b.counts[k].iter().enumerate() {
+        let x0 = bin as f64 * b.bin_ns / 1e9;
+        let x1 = (bin as f64 + 1.0) * b.bin_ns / 1e9;
+        // a 1 px gap between bars only where bars are wide enough to keep a width
+        let wide = chart.backend_coord(&(x1, 0.0)).0 - chart.backend_coord(&(x0, 0.0)).0 > 3;
+        let mut y = 0.0;
+        for (vk, &v) in stack.iter().enumerate() {
+            if v <= 0.0 {
+                continue;
+            }
+            let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
+            let mut rect = Rectangle::new([(x0, y), (x1, y + v)], colour.filled());
+            if wide {
+                rect.set_margin(0, 0, 0, 1);
+            }
+            chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            y += v;
+        }
+    }
+    suspicious_marks(root, &mut chart, &b.counts[k], b.bin_ns, ymax * 1.1)
+}
+
+/// A mark along the top (at `top`) where a suspicious verdict has packets, visible however
+/// many symmetric packets share the bin: one mark per run of neighbouring bins of the same
+/// verdict, with its packet count, so a long capture's marks add up instead of merging into
+/// one unlabelled stripe.
+fn suspicious_marks(
+    root: &Area,
+    chart: &mut Chart,
+    counts: &[Vec<f64>],
+    bin_ns: f64,
+    top: f64,
+) -> Res {
+    // the verdicts before `incomplete` in Verdict::ALL are the suspicious ones
+    let suspicious = Verdict::ALL
+        .iter()
+        .position(|x| *x == Verdict::Incomplete)
+        .unwrap_or(0);
+    for (vk, b0, b1, n) in suspicious_runs(counts, suspicious) {
+        let colour = rgb(verdict_colour(Verdict::ALL[vk].name()));
+        let (x0, x1) = (b0 as f64 * bin_ns / 1e9, b1 as f64 * bin_ns / 1e9);
+        let mut rect = Rectangle::new([(x0, top * 0.94), (x1, top)], colour.filled());
+        rect.set_margin(0, 0, 1, 1);
+        chart.draw_series(std::iter::once(rect)).map_err(err)?;
+        let (l, y) = chart.backend_coord(&(x0, top * 0.94));
+        let (r, _) = chart.backend_coord(&(x1, top));
+        let long = format!("{n:.0} {} packets", Verdict::ALL[vk].name());
+        let label = if (r - l) as f64 >= text_width(&long, 10.0) + 4.0 {
+            long
+        } else {
+            format!("{n:.0}")
+        };
+        if (r - l) as f64 >= text_width(&label, 10.0) + 4.0 && b1 - b0 > 1 {
+            // on a white patch: readable over the bars below
+            let half = (text_width(&label, 10.0) / 2.0).ceil() as i32 + 3;
+            let c = (l + r) / 2;
+            root.draw(&Rectangle::new(
+                [(c - half, y + 1), (c + half, y + 14)],
+                WHITE.filled(),
+            ))
+            .map_err(err)?;
+            root.draw_text(
+                &label,
+                &at(
+                    (FONT, px(10.0), FontStyle::Bold).into_font().color(&colour),
+                    HPos::Center,
+                    VPos::Top,
+                ),
+                ((l + r) / 2, y + 2),
+            )
+            .map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

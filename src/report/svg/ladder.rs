@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use super::{conversation_label, Limits};
+use crate::clock::clock_text;
 use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
 use crate::flow::KeyKind;
 use crate::report::{endpoint_text, Analysis};
@@ -36,6 +37,13 @@ pub struct Lane {
     pub note: String,
     /// An endpoint inferred from the addresses, not a capture point.
     pub endpoint: bool,
+    /// When the point was not capturing, on the aligned timeline (`i64::MIN`/`i64::MAX`
+    /// for open ends): a point in `Conversation::uncovered`, whose capture began after or
+    /// ended before the conversation, drawn as not capturing for that time, not as silent.
+    pub off: Option<(i64, i64)>,
+    /// The point was capturing but its capture missed the packets that crossed it
+    /// (`Uncovered::missed`, capture loss): its band says so instead of "not capturing".
+    pub missed: bool,
 }
 
 /// Where and when a packet was (or is inferred to have been).
@@ -66,7 +74,8 @@ pub struct Packet {
     /// without a sighting is then "counted there, not matched one by one" rather than
     /// "bypassed" (the flow tables saw that direction there).
     pub counted_lanes: Vec<usize>,
-    /// More for the tooltip: the TCP sequence number, what the flow tables counted.
+    /// More for the tooltip: the TCP sequence and acknowledgement numbers, what the flow
+    /// tables counted.
     pub hover: String,
 }
 
@@ -96,15 +105,6 @@ pub fn chosen(a: &Analysis, limit: usize) -> Vec<usize> {
         .filter(|&i| super::worth_showing(&a.conversations[i].1))
         .take(limit)
         .collect()
-}
-
-/// What the two directions' packets are called.
-fn dir_words(c: &Conversation) -> [&'static str; 2] {
-    match c.kind {
-        KeyKind::Echo { .. } => ["echo requests", "echo replies"],
-        _ if c.ip_proto == 6 => ["client packets", "server packets"],
-        _ => ["requests", "replies"],
-    }
 }
 
 /// 0 for the point that hosts the client, 2 for the server's, 1 for the others.
@@ -292,56 +292,134 @@ fn lost_after(c: &Conversation, dir: usize, point: usize) -> bool {
     })
 }
 
-/// Builds the ladder of conversation index `i` of `a`: one arrow per packet the correlation
-/// followed across the points (at most `max_packets`); a direction it followed no packet of
-/// (seen at one point only) gets one arrow for its first packet.
-pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
-    let max_packets = limits.ladder_packets;
-    let (c, j) = &a.conversations[i];
-    let names = a.point_names();
-    let name = |pt: usize| names.get(pt).cloned().unwrap_or_else(|| "?".into());
-    let words = dir_words(c);
-    let ports = c.kind == KeyKind::Ports;
-    // lanes: the points; for a conversation seen at one point, also the endpoints it
-    // does not host
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut lane_of: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut ends: [Option<usize>; 2] = [None, None];
-    if let [p] = c.points.as_slice() {
-        if !p.hosts_client {
-            ends[0] = Some(0);
+/// What building one ladder needs at hand: the conversation, the point names, the lanes.
+struct Builder<'a> {
+    a: &'a Analysis,
+    c: &'a Conversation,
+    names: Vec<String>,
+    words: [&'static str; 2],
+    /// The lane of each point drawn.
+    lane_of: BTreeMap<usize, usize>,
+    /// For a conversation seen at one point: the lanes of the client and server endpoints
+    /// it does not host.
+    ends: [Option<usize>; 2],
+}
+
+impl<'a> Builder<'a> {
+    fn name(&self, pt: usize) -> String {
+        self.names.get(pt).cloned().unwrap_or_else(|| "?".into())
+    }
+
+    /// The lanes: the points; for a conversation seen at one point, also the endpoints it
+    /// does not host.
+    fn lanes(&mut self, limits: &Limits) -> Vec<Lane> {
+        let c = self.c;
+        let ports = c.kind == KeyKind::Ports;
+        let mut lanes: Vec<Lane> = Vec::new();
+        if let [p] = c.points.as_slice() {
+            if !p.hosts_client {
+                self.ends[0] = Some(0);
+                lanes.push(Lane {
+                    name: endpoint_text(&c.client, ports),
+                    note: "client (not captured)".into(),
+                    endpoint: true,
+                    off: None,
+                    missed: false,
+                });
+            }
+            self.lane_of.insert(p.point, lanes.len());
             lanes.push(Lane {
-                name: endpoint_text(&c.client, ports),
-                note: "client (not captured)".into(),
-                endpoint: true,
-            });
-        }
-        lane_of.insert(p.point, lanes.len());
-        lanes.push(Lane {
-            name: name(p.point),
-            note: lane_note(c, p),
-            endpoint: false,
-        });
-        if !p.hosts_server {
-            ends[1] = Some(lanes.len());
-            lanes.push(Lane {
-                name: endpoint_text(&c.server, ports),
-                note: "server (not captured)".into(),
-                endpoint: true,
-            });
-        }
-    } else {
-        for pt in lanes_drawn(c, limits.points) {
-            lane_of.insert(pt, lanes.len());
-            lanes.push(Lane {
-                name: name(pt),
-                note: c.at(pt).map(|p| lane_note(c, p)).unwrap_or_default(),
+                name: self.name(p.point),
+                note: lane_note(c, p),
                 endpoint: false,
+                off: None,
+                missed: false,
             });
+            if !p.hosts_server {
+                self.ends[1] = Some(lanes.len());
+                lanes.push(Lane {
+                    name: endpoint_text(&c.server, ports),
+                    note: "server (not captured)".into(),
+                    endpoint: true,
+                    off: None,
+                    missed: false,
+                });
+            }
+        } else {
+            for pt in lanes_drawn(c, limits.points) {
+                self.lane_of.insert(pt, lanes.len());
+                lanes.push(Lane {
+                    name: self.name(pt),
+                    note: c.at(pt).map(|p| lane_note(c, p)).unwrap_or_default(),
+                    endpoint: false,
+                    off: None,
+                    missed: false,
+                });
+            }
+            self.add_uncovered(&mut lanes);
+        }
+        lanes
+    }
+
+    /// A lane for each point that was not capturing while the conversation ran
+    /// (`Conversation::uncovered`), before the lane of the server's host (else last): it
+    /// carries the time the point was not capturing, on the aligned timeline (its note
+    /// gives the time on the point's own clock, as the evidence does).
+    fn add_uncovered(&mut self, lanes: &mut Vec<Lane>) {
+        let c = self.c;
+        for u in c.uncovered.iter() {
+            if self.lane_of.contains_key(&u.point) {
+                continue;
+            }
+            let align = |ts: i64| self.a.clocks.align(u.point, ts);
+            let (off, note) = match u.window {
+                _ if u.missed => (
+                    (i64::MIN, i64::MAX),
+                    "capturing, yet its capture missed them".to_string(),
+                ),
+                None => (
+                    (i64::MIN, i64::MAX),
+                    "not capturing: captured nothing".to_string(),
+                ),
+                Some((first, _)) if u.before => (
+                    (i64::MIN, align(first)),
+                    format!("not capturing: began {}", clock_text(first, false)),
+                ),
+                Some((_, last)) => (
+                    (align(last), i64::MAX),
+                    format!("not capturing: ended {}", clock_text(last, false)),
+                ),
+            };
+            let at = c
+                .points
+                .iter()
+                .filter(|p| p.hosts_server)
+                .filter_map(|p| self.lane_of.get(&p.point).copied())
+                .min()
+                .unwrap_or(lanes.len());
+            for lane in self.lane_of.values_mut() {
+                if *lane >= at {
+                    *lane += 1;
+                }
+            }
+            self.lane_of.insert(u.point, at);
+            lanes.insert(
+                at,
+                Lane {
+                    name: self.name(u.point),
+                    note,
+                    endpoint: false,
+                    off: Some(off),
+                    missed: u.missed,
+                },
+            );
         }
     }
-    // a conversation seen at one point: the endpoints it came from and went to, inferred
-    let infer = |obs: &mut Vec<Obs>, dir: usize, went_on: bool| {
+
+    /// A conversation seen at one point: the endpoints its packet came from and went to,
+    /// inferred.
+    fn infer(&self, obs: &mut Vec<Obs>, dir: usize, went_on: bool) {
+        let ends = self.ends;
         let (from, to) = if dir == 0 {
             (ends[0], ends[1])
         } else {
@@ -365,38 +443,45 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
                 obs.push(unseen(t, last.t));
             }
         }
-    };
-    // the flow tables' word: the points that counted packets of a direction saw them all,
-    // matched one by one or not
-    let counted = |dir: usize| -> Vec<(usize, usize)> {
-        c.points
+    }
+
+    /// The flow tables' word: the points (lane, point) that counted packets of a direction
+    /// saw them all, matched one by one or not.
+    fn counted(&self, dir: usize) -> Vec<(usize, usize)> {
+        self.c
+            .points
             .iter()
             .filter(|p| p.packets[dir] > 0)
-            .filter_map(|p| Some((*lane_of.get(&p.point)?, p.point)))
+            .filter_map(|p| Some((*self.lane_of.get(&p.point)?, p.point)))
             .collect()
-    };
-    let counted_lanes =
-        |dir: usize| -> Vec<usize> { counted(dir).into_iter().map(|(l, _)| l).collect() };
-    // tooltip lines for the counting points a trace crosses without a sighting
-    let counted_hover = |dir: usize, obs: &[Obs], seen_at: &[usize]| -> Vec<String> {
+    }
+
+    fn counted_lanes(&self, dir: usize) -> Vec<usize> {
+        self.counted(dir).into_iter().map(|(l, _)| l).collect()
+    }
+
+    /// Tooltip lines for the counting points a trace crosses without a sighting.
+    fn counted_hover(&self, dir: usize, obs: &[Obs], seen_at: &[usize]) -> Vec<String> {
         let lo = obs.iter().map(|o| o.lane).min().unwrap_or(0);
         let hi = obs.iter().map(|o| o.lane).max().unwrap_or(0);
-        counted(dir)
+        self.counted(dir)
             .into_iter()
             .filter(|&(lane, pt)| lane > lo && lane < hi && !seen_at.contains(&pt))
             .filter_map(|(_, pt)| {
-                let p = c.at(pt)?;
+                let p = self.c.at(pt)?;
                 Some(format!(
                     "{}: its flow counted {} {} (this one not matched there one by one)",
-                    name(pt),
+                    self.name(pt),
                     p.packets[dir],
-                    words[dir]
+                    self.words[dir]
                 ))
             })
             .collect()
-    };
-    let mut packets: Vec<Packet> = Vec::new();
-    for t in &c.traces {
+    }
+
+    /// One arrow per packet the correlation followed across the points.
+    fn trace_packet(&self, t: &PacketTrace) -> Option<Packet> {
+        let c = self.c;
         let dir = t.dir as usize;
         let rewrote = t.rewritten_at();
         let forwarded_at: Vec<usize> = t
@@ -409,71 +494,173 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
             .sightings
             .iter()
             .filter_map(|s| {
-                lane_of.get(&s.point).map(|&lane| Obs {
+                self.lane_of.get(&s.point).map(|&lane| Obs {
                     lane,
                     t: s.ts,
                     seen: true,
                     nat: s.leaving && rewrote == Some(s.point),
-                    detail: sighting_detail(c, &name(s.point), s, forwarded_at.contains(&s.point)),
+                    detail: sighting_detail(
+                        c,
+                        &self.name(s.point),
+                        s,
+                        forwarded_at.contains(&s.point),
+                    ),
                 })
             })
             .collect();
-        let Some(last) = t.sightings.last() else {
-            continue;
-        };
+        let last = t.sightings.last()?;
         let lost = lost_after(c, dir, last.point);
-        infer(&mut obs, dir, !forwarded_at.is_empty());
+        self.infer(&mut obs, dir, !forwarded_at.is_empty());
         let seen_at: Vec<usize> = t.sightings.iter().map(|s| s.point).collect();
         let mut hover = Vec::new();
         if c.ip_proto == 6 {
             let first = t.sightings.first().map_or(last.point, |s| s.point);
-            hover.push(format!("TCP seq {} (as seen at {})", t.seq, name(first)));
+            // the acknowledgement number means something only with the ACK flag
+            let ack = if t.info & 0x10 != 0 {
+                format!(" ack {}", t.ack)
+            } else {
+                String::new()
+            };
+            hover.push(format!(
+                "TCP seq {}{ack} (as seen at {})",
+                t.seq,
+                self.name(first)
+            ));
         }
-        hover.extend(counted_hover(dir, &obs, &seen_at));
-        packets.push(Packet {
+        hover.extend(self.counted_hover(dir, &obs, &seen_at));
+        Some(Packet {
             dir,
-            label: trace_label(c, &t),
+            label: trace_label(c, t),
             obs,
             lost,
-            counted_lanes: counted_lanes(dir),
+            counted_lanes: self.counted_lanes(dir),
             hover: hover.join("\n"),
-        });
+        })
     }
-    let traced = packets.len();
-    let per_dir = [0, 1].map(|d| packets.iter().filter(|p| p.dir == d).count() as u64);
-    // directions no packet of was followed: their first packet, along the route
-    let sent = |dir: usize| sent_packets(c, dir);
-    for dir in 0..2 {
+
+    /// A direction no packet of was followed: its first packet, along the route, labelled
+    /// with how many it stands for.
+    fn summary_packet(&self, dir: usize) -> Option<Packet> {
+        let c = self.c;
         if c.traces.iter().any(|t| t.dir as usize == dir) || c.route[dir].is_empty() {
-            continue;
+            return None;
         }
         let mut obs: Vec<Obs> = c.route[dir]
             .iter()
             .filter_map(|h| {
                 let p = c.at(h.point)?;
                 Some(Obs {
-                    lane: *lane_of.get(&h.point)?,
+                    lane: *self.lane_of.get(&h.point)?,
                     t: h.first_ts,
                     seen: true,
                     nat: dir == 0 && !p.nat.is_empty(),
-                    detail: summary_detail(&name(h.point), p, dir, words),
+                    detail: summary_detail(&self.name(h.point), p, dir, self.words),
                 })
             })
             .collect();
-        let Some(last) = c.route[dir].last() else {
-            continue;
-        };
+        let last = c.route[dir].last()?;
         let lost = lost_after(c, dir, last.point);
-        infer(&mut obs, dir, last.forwarded);
-        packets.push(Packet {
+        self.infer(&mut obs, dir, last.forwarded);
+        Some(Packet {
             dir,
-            label: format!("{} ×{}", words[dir], sent(dir)),
+            label: format!("{} ×{}", self.words[dir], sent_packets(c, dir)),
             obs,
             lost,
-            counted_lanes: counted_lanes(dir),
+            counted_lanes: self.counted_lanes(dir),
             hover: String::new(),
-        });
+        })
     }
+
+    /// What the picture stands for (`traced` arrows of packets followed, at most `max` drawn,
+    /// `per_dir` of them each way): how many packets are drawn and which are not, what a ×N
+    /// arrow means, NAT between points, lanes left out, the clocks, the deciding routes.
+    fn notes(
+        &self,
+        i: usize,
+        [traced, max]: [usize; 2],
+        per_dir: [u64; 2],
+        packets: &[Packet],
+        lanes: usize,
+    ) -> Vec<String> {
+        let (a, c) = (self.a, self.c);
+        let mut notes = Vec::new();
+        let total: u64 = sent_packets(c, 0) + sent_packets(c, 1);
+        if traced > 0 {
+            let mut s = format!(
+                "Each arrow is one packet, drawn through every capture point that saw it: {} of the {} packets sent",
+                traced.min(max),
+                total
+            );
+            if (c.matched_packets as usize) > traced {
+                s.push_str(&format!(
+                    " ({} were matched; the earliest are drawn)",
+                    c.matched_packets
+                ));
+            }
+            s.push('.');
+            notes.push(s);
+            if let Some(n) = left_out_note(c, self.words, per_dir) {
+                notes.push(n);
+            }
+        }
+        if packets.len() > traced {
+            notes.push(if c.points.len() == 1 {
+                "Each arrow stands for the first packet of its direction (×N: packets sent that way): \
+                 packets are followed one by one across two capture points or more."
+                    .to_string()
+            } else {
+                "An arrow labelled ×N stands for the first of the N packets sent that way, none of \
+                 which could be followed across points."
+                    .to_string()
+            });
+        }
+        for rw in &c.rewrites {
+            if let RewriteAt::Between(x, y) = rw.at {
+                notes.push(format!(
+                    "NAT between {} and {} (a hop not captured): {}.",
+                    self.name(x),
+                    self.name(y),
+                    rw.nat.describe().replace(" -> ", " → ")
+                ));
+            }
+        }
+        if c.points.len() > lanes && c.points.len() > 1 {
+            notes.push(super::points_left_out(
+                c.points.len() - lanes,
+                "the lanes are the points of its path first",
+            ));
+        }
+        notes.push(time_note(a, c));
+        // the why: the routes that decided each direction, when route tables were given
+        if let Some(r) = a.routing_of(i) {
+            notes.push(format!("Routes: {}.", r.explanation.replace(" -> ", " → ")));
+            if let Some(fix) = &r.fix {
+                notes.push(format!("Fix: {}.", fix.replace(" -> ", " → ")));
+            }
+        }
+        notes
+    }
+}
+
+/// Builds the ladder of conversation index `i` of `a`: one arrow per packet the correlation
+/// followed across the points (at most `max_packets`); a direction it followed no packet of
+/// (seen at one point only) gets one arrow for its first packet.
+pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
+    let max_packets = limits.ladder_packets;
+    let (c, j) = &a.conversations[i];
+    let mut b = Builder {
+        a,
+        c,
+        names: a.point_names(),
+        words: crate::verdict::direction_words(c),
+        lane_of: BTreeMap::new(),
+        ends: [None, None],
+    };
+    let lanes = b.lanes(limits);
+    let mut packets: Vec<Packet> = c.traces.iter().filter_map(|t| b.trace_packet(&t)).collect();
+    let traced = packets.len();
+    let per_dir = [0, 1].map(|d| packets.iter().filter(|p| p.dir == d).count() as u64);
+    packets.extend((0..2).filter_map(|dir| b.summary_packet(dir)));
     packets.sort_by_key(|p| {
         p.obs
             .iter()
@@ -482,62 +669,7 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
             .min()
             .unwrap_or(0)
     });
-    // what the picture stands for
-    let mut notes = Vec::new();
-    let total: u64 = sent(0) + sent(1);
-    if traced > 0 {
-        let mut s = format!(
-            "Each arrow is one packet, drawn through every capture point that saw it: {} of the {} packets sent",
-            traced.min(max_packets),
-            total
-        );
-        if (c.matched_packets as usize) > traced {
-            s.push_str(&format!(
-                " ({} were matched; the earliest are drawn)",
-                c.matched_packets
-            ));
-        }
-        s.push('.');
-        notes.push(s);
-        if let Some(n) = left_out_note(c, words, per_dir) {
-            notes.push(n);
-        }
-    }
-    if packets.len() > traced {
-        notes.push(if c.points.len() == 1 {
-            "Each arrow stands for the first packet of its direction (×N: packets sent that way): \
-             packets are followed one by one across two capture points or more."
-                .to_string()
-        } else {
-            "An arrow labelled ×N stands for the first of the N packets sent that way, none of \
-             which could be followed across points."
-                .to_string()
-        });
-    }
-    for rw in &c.rewrites {
-        if let RewriteAt::Between(x, y) = rw.at {
-            notes.push(format!(
-                "NAT between {} and {} (a hop not captured): {}.",
-                name(x),
-                name(y),
-                rw.nat.describe().replace(" -> ", " → ")
-            ));
-        }
-    }
-    if c.points.len() > lanes.len() && c.points.len() > 1 {
-        notes.push(super::points_left_out(
-            c.points.len() - lanes.len(),
-            "the lanes are the points of its path first",
-        ));
-    }
-    notes.push(time_note(a, c));
-    // the why: the routes that decided each direction, when route tables were given
-    if let Some(r) = a.routing_of(i) {
-        notes.push(format!("Routes: {}.", r.explanation.replace(" -> ", " → ")));
-        if let Some(fix) = &r.fix {
-            notes.push(format!("Fix: {}.", fix.replace(" -> ", " → ")));
-        }
-    }
+    let mut notes = b.notes(i, [traced, max_packets], per_dir, &packets, lanes.len());
     if packets.len() > max_packets {
         notes.push(format!(
             "{} more packets not drawn.",
@@ -549,7 +681,7 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
         id: a.id(i),
         title: conversation_label(c),
         verdict: j.verdict.name().to_string(),
-        evidence: a.reason(c, &a.point_names()).replace(" -> ", " → "),
+        evidence: a.reason(c, j, &a.point_names()).replace(" -> ", " → "),
         lanes,
         packets,
         notes,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::charts::{at, err, font, legend, legend_height, muted, render, title};
+use super::charts::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
 use super::{plain, rgb, text_width, worth_showing, FORWARD, REVERSE};
 use crate::report::Analysis;
 
@@ -93,8 +93,47 @@ fn delay_text(ns: f64, unit_us: bool) -> String {
 /// Rows with more samples than this are drawn as a histogram instead of dots.
 const MAX_DOTS: usize = 150;
 
-/// Distribution of the one-way delay between consecutive points, per ordered pair.
-pub fn latency(a: &Analysis, limit: usize) -> String {
+/// What the latency chart shows, worked out before drawing.
+struct Plan {
+    /// One row per ordered pair of points (the busiest first), with its samples.
+    rows: Vec<((usize, usize), Vec<Delay>)>,
+    /// Each row's name ("a → b", "through x (in → out)") and count and median.
+    labels: Vec<String>,
+    stats: Vec<String>,
+    medians: Vec<f64>,
+    /// The axis's span in ns (samples outside it are not drawn).
+    lo: f64,
+    hi: f64,
+    /// Samples outside the axis; pairs left out by the limit.
+    beyond: usize,
+    left_out: usize,
+    /// The axis is in µs (else ms).
+    unit_us: bool,
+    label_w: i32,
+}
+
+impl Plan {
+    /// Nanoseconds per axis unit.
+    fn scale(&self) -> f64 {
+        if self.unit_us {
+            1e3
+        } else {
+            1e6
+        }
+    }
+
+    /// The axis's ends, in its unit, before padding.
+    fn x_range(&self) -> (f64, f64) {
+        let scale = self.scale();
+        (
+            self.lo / scale,
+            (self.hi / scale).max(if self.unit_us { 10.0 } else { 0.1 }),
+        )
+    }
+}
+
+/// The pairs of points to draw (at most `limit`, the busiest first), their names, the axis.
+fn plan(a: &Analysis, limit: usize) -> Plan {
     let names = a.point_names();
     let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| "?".into());
     let samples = delays(a);
@@ -131,13 +170,10 @@ pub fn latency(a: &Analysis, limit: usize) -> String {
         lo = lo.min(a);
         hi = hi.max(b);
     }
-    let shown: Vec<i64> = rows
+    let beyond = rows
         .iter()
         .flat_map(|(_, v)| v.iter().map(|d| d.ns))
-        .collect();
-    let beyond = shown
-        .iter()
-        .filter(|&&ns| (ns as f64) < lo || (ns as f64) > hi)
+        .filter(|&ns| (ns as f64) < lo || (ns as f64) > hi)
         .count();
     let unit_us = hi.max(-lo) < 2e6;
     let medians: Vec<f64> = rows
@@ -166,25 +202,22 @@ pub fn latency(a: &Analysis, limit: usize) -> String {
         .chain(stats.iter().map(|l| text_width(l, 10.0)))
         .fold(120.0, f64::max) as i32
         + 16;
-    let scale = if unit_us { 1e3 } else { 1e6 };
-    let (xlo, xhi) = (
-        lo / scale,
-        (hi / scale).max(if unit_us { 10.0 } else { 0.1 }),
-    );
-    let pad = (xhi - xlo) * 0.08;
-    let items = vec![
-        (
-            "client → server (requests)".to_string(),
-            FORWARD.to_string(),
-        ),
-        ("server → client (replies)".to_string(), REVERSE.to_string()),
-        ("median".to_string(), super::INK.to_string()),
-    ];
-    let width = (label_w + 640).max(760) as u32;
-    let leg_h = legend_height(&items, width as f64);
-    let row_h = 40i32;
-    let nrows = rows.len().max(1) as i32;
-    let plot_h = row_h * nrows + 50;
+    Plan {
+        rows,
+        labels,
+        stats,
+        medians,
+        lo,
+        hi,
+        beyond,
+        left_out,
+        unit_us,
+        label_w,
+    }
+}
+
+/// The line under the title: what a dot is, the clocks' uncertainty, what was left out.
+fn subtitle(a: &Analysis, p: &Plan) -> String {
     let u = a.clocks.max_uncertainty();
     let mut sub =
         "one dot per packet and hop (a histogram where there are many), on the aligned timeline"
@@ -195,31 +228,52 @@ pub fn latency(a: &Analysis, limit: usize) -> String {
             delay_text(u as f64, u < 2_000_000)
         ));
     }
-    if beyond > 0 {
-        sub = format!("{sub}; {beyond} beyond the axis not drawn");
+    if p.beyond > 0 {
+        sub = format!("{sub}; {} beyond the axis not drawn", p.beyond);
     }
-    if left_out > 0 {
-        sub = format!("{sub}; {left_out} more pairs not shown");
+    if p.left_out > 0 {
+        sub = format!("{sub}; {} more pairs not shown", p.left_out);
     }
+    sub
+}
+
+/// A dot's tooltip: its conversation, direction, packet and delay.
+fn tip(a: &Analysis, d: &Delay, unit_us: bool) -> String {
+    let conv = a.conversations.get(d.conv).map(|(c, _)| c);
+    let what = match (conv, d.seq) {
+        (Some(c), Some(seq)) if c.ip_proto == 6 => format!("packet TCP seq {seq}"),
+        (Some(_), Some(seq)) => format!("packet seq {seq}"),
+        _ => "the route's median".to_string(),
+    };
+    format!(
+        "conversation {} ({}), {} {}: {}",
+        a.id(d.conv),
+        conv.map(super::conversation_label).unwrap_or_default(),
+        if d.dir == 0 { "request" } else { "reply" },
+        what,
+        delay_text(d.ns as f64, unit_us)
+    )
+}
+
+/// Distribution of the one-way delay between consecutive points, per ordered pair.
+pub fn latency(a: &Analysis, limit: usize) -> String {
+    let p = plan(a, limit);
+    let items = vec![
+        (
+            "client → server (requests)".to_string(),
+            FORWARD.to_string(),
+        ),
+        ("server → client (replies)".to_string(), REVERSE.to_string()),
+        ("median".to_string(), super::INK.to_string()),
+    ];
+    let width = (p.label_w + 640).max(760) as u32;
+    let leg_h = legend_height(&items, width as f64);
+    let nrows = p.rows.len().max(1) as i32;
+    let plot_h = 40 * nrows + 50;
+    let sub = subtitle(a, &p);
     let height = (72 + plot_h + leg_h + 16) as u32;
     // (x, y, tooltip) of every dot drawn, for the hover targets added after plotters
     let mut hover: Vec<(i32, i32, String)> = Vec::new();
-    let tip = |d: &Delay| {
-        let conv = a.conversations.get(d.conv).map(|(c, _)| c);
-        let what = match (conv, d.seq) {
-            (Some(c), Some(seq)) if c.ip_proto == 6 => format!("packet TCP seq {seq}"),
-            (Some(_), Some(seq)) => format!("packet seq {seq}"),
-            _ => "the route's median".to_string(),
-        };
-        format!(
-            "conversation {} ({}), {} {}: {}",
-            a.id(d.conv),
-            conv.map(super::conversation_label).unwrap_or_default(),
-            if d.dir == 0 { "request" } else { "reply" },
-            what,
-            delay_text(d.ns as f64, unit_us)
-        )
-    };
     let svg = render(width, height, |root| {
         title(
             root,
@@ -228,7 +282,7 @@ pub fn latency(a: &Analysis, limit: usize) -> String {
         )?;
         let (_, rest) = root.split_vertically(64);
         let (plot, bottom) = rest.split_vertically(plot_h);
-        if rows.is_empty() {
+        if p.rows.is_empty() {
             plot.draw_text(
                 "no delay to measure: it needs a conversation seen at two or more capture points",
                 &muted(12.0),
@@ -237,104 +291,139 @@ pub fn latency(a: &Analysis, limit: usize) -> String {
             .map_err(err)?;
             return Ok(());
         }
-        let mut chart = ChartBuilder::on(&plot)
-            .margin_left(20)
-            .margin_right(30)
-            .margin_top(6)
-            .x_label_area_size(44)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d((xlo - pad)..(xhi + pad), 0f64..rows.len() as f64)
-            .map_err(err)?;
-        let unit = if unit_us { "µs" } else { "ms" };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(8)
-            .x_label_formatter(&|v| {
-                if unit_us {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v:.2}")
-                }
-            })
-            .x_desc(format!("one-way delay ({unit})"))
-            .label_style(font(11.0))
-            .axis_desc_style(muted(12.0))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(err)?;
-        for (r, ((_, _), v)) in rows.iter().enumerate() {
-            let yc = (rows.len() - r - 1) as f64 + 0.5;
-            let (lx, py) = chart.backend_coord(&(xlo - pad, yc));
-            root.draw_text(
-                &plain(&labels[r]),
-                &at(font(12.0), HPos::Right, VPos::Center),
-                (lx - 8, py - 7),
-            )
-            .map_err(err)?;
-            root.draw_text(
-                &stats[r],
-                &at(muted(10.0), HPos::Right, VPos::Center),
-                (lx - 8, py + 8),
-            )
-            .map_err(err)?;
-            let inside: Vec<&Delay> = v
-                .iter()
-                .filter(|d| (d.ns as f64) >= lo && (d.ns as f64) <= hi)
-                .collect();
-            if inside.len() <= MAX_DOTS {
-                // one dot per sample, spread over the row's height by a deterministic jitter
-                let mut sorted = inside;
-                sorted.sort_by_key(|d| (d.ns, d.dir));
-                for (k, d) in sorted.iter().enumerate() {
-                    let jitter = ((k * 7) % 11) as i32 - 5;
-                    let colour = rgb(if d.dir == 0 { FORWARD } else { REVERSE });
-                    let dot = EmptyElement::at((d.ns as f64 / scale, yc))
-                        + Circle::new((0, jitter * 2), 4, colour.mix(0.85).filled());
-                    chart.draw_series(std::iter::once(dot)).map_err(err)?;
-                    let (x, y) = chart.backend_coord(&(d.ns as f64 / scale, yc));
-                    hover.push((x, y + jitter * 2, tip(d)));
-                }
-            } else {
-                // too many for dots: a mirrored histogram, requests above, replies below
-                let bins = 100usize;
-                let width = ((hi - lo) / bins as f64).max(1.0);
-                let mut counts = vec![[0usize; 2]; bins];
-                for d in &inside {
-                    let b = (((d.ns as f64 - lo) / width) as usize).min(bins - 1);
-                    counts[b][d.dir.min(1)] += 1;
-                }
-                let top = counts
-                    .iter()
-                    .flat_map(|c| c.iter())
-                    .copied()
-                    .max()
-                    .unwrap_or(1) as f64;
-                for (b, c) in counts.iter().enumerate() {
-                    let x0 = (lo + b as f64 * width) / scale;
-                    let x1 = (lo + (b + 1) as f64 * width) / scale;
-                    for (dir, &n) in c.iter().enumerate() {
-                        if n == 0 {
-                            continue;
-                        }
-                        let h = 0.4 * n as f64 / top;
-                        let (y0, y1) = if dir == 0 { (yc, yc + h) } else { (yc - h, yc) };
-                        let colour = rgb(if dir == 0 { FORWARD } else { REVERSE });
-                        let rect = Rectangle::new([(x0, y0), (x1, y1)], colour.mix(0.85).filled());
-                        chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                    }
-                }
-            }
-            let mark = EmptyElement::at((medians[r] / scale, yc))
-                + PathElement::new(vec![(0, -15), (0, 15)], rgb(super::INK).stroke_width(2));
-            chart.draw_series(std::iter::once(mark)).map_err(err)?;
+        let mut chart = axes(&plot, &p)?;
+        for r in 0..p.rows.len() {
+            draw_row(root, &mut chart, &p, r, &mut |d, x, y| {
+                hover.push((x, y, tip(a, d, p.unit_us)))
+            })?;
         }
         legend(&bottom, &items, 10)?;
         Ok(())
     });
     with_hover_targets(svg, &hover)
+}
+
+/// The chart's axes and mesh, the delay across in the plan's unit.
+fn axes<'a, 'b>(plot: &'a Area<'b>, p: &Plan) -> Result<Chart<'a, 'b>, String> {
+    let (xlo, xhi) = p.x_range();
+    let pad = (xhi - xlo) * 0.08;
+    let mut chart = ChartBuilder::on(plot)
+        .margin_left(20)
+        .margin_right(30)
+        .margin_top(6)
+        .x_label_area_size(44)
+        .y_label_area_size(p.label_w)
+        .build_cartesian_2d((xlo - pad)..(xhi + pad), 0f64..p.rows.len() as f64)
+        .map_err(err)?;
+    let unit_us = p.unit_us;
+    let unit = if unit_us { "µs" } else { "ms" };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_labels(8)
+        .x_label_formatter(&|v| {
+            if unit_us {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
+        .x_desc(format!("one-way delay ({unit})"))
+        .label_style(font(11.0))
+        .axis_desc_style(muted(12.0))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// Row `r`: its name and statistics on the left, its samples (dots, each reported to
+/// `dot` with where it was drawn, or a histogram) and its median mark.
+fn draw_row(
+    root: &Area,
+    chart: &mut Chart,
+    p: &Plan,
+    r: usize,
+    dot: &mut dyn FnMut(&Delay, i32, i32),
+) -> Res {
+    let (xlo, xhi) = p.x_range();
+    let pad = (xhi - xlo) * 0.08;
+    let scale = p.scale();
+    let v = &p.rows[r].1;
+    let yc = (p.rows.len() - r - 1) as f64 + 0.5;
+    let (lx, py) = chart.backend_coord(&(xlo - pad, yc));
+    root.draw_text(
+        &plain(&p.labels[r]),
+        &at(font(12.0), HPos::Right, VPos::Center),
+        (lx - 8, py - 7),
+    )
+    .map_err(err)?;
+    root.draw_text(
+        &p.stats[r],
+        &at(muted(10.0), HPos::Right, VPos::Center),
+        (lx - 8, py + 8),
+    )
+    .map_err(err)?;
+    let inside: Vec<&Delay> = v
+        .iter()
+        .filter(|d| (d.ns as f64) >= p.lo && (d.ns as f64) <= p.hi)
+        .collect();
+    if inside.len() <= MAX_DOTS {
+        // one dot per sample, spread over the row's height by a deterministic jitter
+        let mut sorted = inside;
+        sorted.sort_by_key(|d| (d.ns, d.dir));
+        for (k, d) in sorted.iter().enumerate() {
+            let jitter = ((k * 7) % 11) as i32 - 5;
+            let colour = rgb(if d.dir == 0 { FORWARD } else { REVERSE });
+            let el = EmptyElement::at((d.ns as f64 / scale, yc))
+                + Circle::new((0, jitter * 2), 4, colour.mix(0.85).filled());
+            chart.draw_series(std::iter::once(el)).map_err(err)?;
+            let (x, y) = chart.backend_coord(&(d.ns as f64 / scale, yc));
+            dot(d, x, y + jitter * 2);
+        }
+    } else {
+        draw_histogram(chart, p, &inside, yc)?;
+    }
+    let mark = EmptyElement::at((p.medians[r] / scale, yc))
+        + PathElement::new(vec![(0, -15), (0, 15)], rgb(super::INK).stroke_width(2));
+    chart.draw_series(std::iter::once(mark)).map_err(err)?;
+    Ok(())
+}
+
+/// Too many samples for dots: a mirrored histogram centred on row y `yc`, requests above,
+/// replies below.
+fn draw_histogram(chart: &mut Chart, p: &Plan, inside: &[&Delay], yc: f64) -> Res {
+    let (lo, hi, scale) = (p.lo, p.hi, p.scale());
+    let bins = 100usize;
+    let width = ((hi - lo) / bins as f64).max(1.0);
+    let mut counts = vec![[0usize; 2]; bins];
+    for d in inside {
+        let b = (((d.ns as f64 - lo) / width) as usize).min(bins - 1);
+        counts[b][d.dir.min(1)] += 1;
+    }
+    let top = counts
+        .iter()
+        .flat_map(|c| c.iter())
+        .copied()
+        .max()
+        .unwrap_or(1) as f64;
+    for (b, c) in counts.iter().enumerate() {
+        let x0 = (lo + b as f64 * width) / scale;
+        let x1 = (lo + (b + 1) as f64 * width) / scale;
+        for (dir, &n) in c.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let h = 0.4 * n as f64 / top;
+            let (y0, y1) = if dir == 0 { (yc, yc + h) } else { (yc - h, yc) };
+            let colour = rgb(if dir == 0 { FORWARD } else { REVERSE });
+            let rect = Rectangle::new([(x0, y0), (x1, y1)], colour.mix(0.85).filled());
+            chart.draw_series(std::iter::once(rect)).map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Adds an invisible circle with a `<title>` over each dot (plotters draws no tooltips), so

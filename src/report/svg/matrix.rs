@@ -13,8 +13,7 @@ use super::{
     by_severity, conversation_label, fit, text_width, verdict_colour, verdict_counts,
     worth_showing, wrap, Anchor, Svg, TextStyle, FORWARD, INK, LOST, MUTED, REVERSE,
 };
-use crate::correlate::{ConvPoint, Conversation, Loss};
-use crate::flow::KeyKind;
+use crate::correlate::{ConvPoint, Loss};
 use crate::report::Analysis;
 use crate::verdict::Verdict;
 
@@ -55,21 +54,33 @@ impl Seen {
     }
 }
 
-fn dir_words(c: &Conversation) -> [&'static str; 2] {
-    match c.kind {
-        KeyKind::Echo { .. } => ["echo requests", "echo replies"],
-        _ if c.ip_proto == 6 => ["client packets", "server packets"],
-        _ => ["requests", "replies"],
-    }
-}
-
 const MARGIN: f64 = 20.0;
 const ROW_H: f64 = 30.0;
 const CELL_PAD: f64 = 3.0;
 
-/// Draws the matrix of the conversations worth showing, at most `limit` rows and
-/// `max_points` columns (the points that saw the most of the rows shown).
-pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
+/// What the matrix shows and where, worked out before drawing.
+struct Grid {
+    names: Vec<String>,
+    /// How many conversations have a request and a response (the pool the rows come from).
+    pool: usize,
+    /// The conversation of each row (the first of a group of alike ones) and its label.
+    rows: Vec<usize>,
+    labels: Vec<String>,
+    /// The points drawn as columns.
+    cols: Vec<usize>,
+    verdict_w: f64,
+    label_w: f64,
+    col_w: f64,
+    grid_x: f64,
+    width: f64,
+    text_w: f64,
+    /// The notes under the matrix, wrapped.
+    note_lines: Vec<String>,
+}
+
+/// The rows (at most `limit`, alike conversations as one), the columns (at most
+/// `max_points`), the widths and the notes of what was left out.
+fn grid(a: &Analysis, limit: usize, max_points: usize) -> Grid {
     let names: Vec<String> = a.point_names();
     let order = by_severity(a);
     let (shown_pool, one_way): (Vec<usize>, Vec<usize>) = order
@@ -95,7 +106,6 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
     let (cols, cols_left_out) = super::drawn_points(names.len(), max_points, |p| {
         seen_in_rows[p] << 32 | a.points[p].summary.decoded.min(u32::MAX.into())
     });
-
     let labels: Vec<String> = groups
         .iter()
         .take(limit)
@@ -125,13 +135,32 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
     let grid_x = MARGIN + verdict_w + 10.0 + label_w + 14.0;
     let width = (grid_x + col_w * cols.len() as f64 + MARGIN).max(620.0);
     let text_w = width - 2.0 * MARGIN;
+    let notes = notes(a, &left_out, cols_left_out, one_way.len());
+    let note_lines: Vec<String> = notes.iter().flat_map(|n| wrap(n, 11.0, text_w)).collect();
+    Grid {
+        names,
+        pool: shown_pool.len(),
+        rows,
+        labels,
+        cols,
+        verdict_w,
+        label_w,
+        col_w,
+        grid_x,
+        width,
+        text_w,
+        note_lines,
+    }
+}
 
+/// What the matrix leaves out: rows, columns, the incomplete conversations.
+fn notes(a: &Analysis, left_out: &[usize], cols_left_out: usize, one_way: usize) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     if !left_out.is_empty() {
         notes.push(format!(
             "{} more conversations not shown ({}); the verdict table and --json list every one.",
             left_out.len(),
-            verdict_counts(a, &left_out)
+            verdict_counts(a, left_out)
         ));
     }
     if cols_left_out > 0 {
@@ -140,34 +169,40 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
             "the columns are the points that saw the most of these rows",
         ));
     }
-    if !one_way.is_empty() {
+    if one_way > 0 {
         notes.push(format!(
             "{} incomplete conversations (one-way or too little to judge: neighbour discovery, \
              multicast, ...) not shown.",
-            one_way.len()
+            one_way
         ));
     }
-    let note_lines: Vec<String> = notes.iter().flat_map(|n| wrap(n, 11.0, text_w)).collect();
+    notes
+}
 
+/// Draws the matrix of the conversations worth showing, at most `limit` rows and
+/// `max_points` columns (the points that saw the most of the rows shown).
+pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
+    let g = grid(a, limit, max_points);
     let title_y = MARGIN + 15.0;
     let head_y = title_y + 44.0;
     let grid_y = head_y + 12.0;
-    let body_h = if rows.is_empty() {
+    let body_h = if g.rows.is_empty() {
         ROW_H
     } else {
-        ROW_H * rows.len() as f64
+        ROW_H * g.rows.len() as f64
     };
-    let any_loss = rows
+    let any_loss = g
+        .rows
         .iter()
         .any(|&i| !a.conversations[i].0.losses.is_empty());
     let legend_y = grid_y + body_h + 26.0;
     let mut scratch = Svg::new(1.0, 1.0, "", "");
-    let legend_h = legend(&mut scratch, 0.0, text_w, any_loss, false);
+    let legend_h = legend(&mut scratch, 0.0, g.text_w, any_loss, false);
     let notes_y = legend_y + legend_h + 8.0;
-    let height = notes_y + 15.0 * note_lines.len() as f64 + MARGIN;
+    let height = notes_y + 15.0 * g.note_lines.len() as f64 + MARGIN;
 
     let mut svg = Svg::new(
-        width,
+        g.width,
         height,
         "Asymmetry matrix: which directions each capture point saw",
         "matrix",
@@ -183,133 +218,152 @@ pub fn render(a: &Analysis, limit: usize, max_points: usize) -> String {
         title_y + 20.0,
         &format!(
             "{} conversation{} with a request and a response, the suspicious first",
-            shown_pool.len(),
-            if shown_pool.len() == 1 { "" } else { "s" }
+            g.pool,
+            if g.pool == 1 { "" } else { "s" }
         ),
         TextStyle::new(12.0, MUTED),
     );
     // column heads
-    for (k, name) in cols.iter().map(|&p| &names[p]).enumerate() {
-        let x = grid_x + col_w * (k as f64 + 0.5);
+    for (k, name) in g.cols.iter().map(|&p| &g.names[p]).enumerate() {
+        let x = g.grid_x + g.col_w * (k as f64 + 0.5);
         svg.open(&[("class", "column"), ("data-point", name)]);
         svg.tooltip(name);
         svg.text(
             x,
             head_y,
-            &fit(name, 12.0, col_w - 6.0),
+            &fit(name, 12.0, g.col_w - 6.0),
             TextStyle::new(12.0, INK).bold().anchor(Anchor::Middle),
         );
         svg.close();
     }
-    if rows.is_empty() {
+    if g.rows.is_empty() {
         svg.text(
-            grid_x,
+            g.grid_x,
             grid_y + 20.0,
             "no conversation with a request and a response",
             TextStyle::new(12.0, MUTED),
         );
     }
-    for (r, &i) in rows.iter().enumerate() {
-        let (c, j) = &a.conversations[i];
-        let y = grid_y + ROW_H * r as f64;
-        if r % 2 == 1 {
-            svg.rect(MARGIN, y, grid_x - MARGIN - 6.0, ROW_H, "#f7f7f7", None);
-        }
-        let vname = j.verdict.name();
-        svg.open(&[
-            ("class", "row"),
-            ("data-conversation", &a.id(i).to_string()),
-            ("data-verdict", vname),
-        ]);
-        svg.tooltip(&format!("{}: {}", vname, a.reason(c, &names)));
-        svg.round_rect(
-            MARGIN + 2.0,
-            y + 6.0,
-            verdict_w - 4.0,
-            ROW_H - 12.0,
-            (ROW_H - 12.0) / 2.0,
-            verdict_colour(vname),
-            "none",
-        );
-        svg.text(
-            MARGIN + verdict_w / 2.0,
-            y + ROW_H / 2.0 + 4.0,
-            vname,
-            TextStyle::new(11.0, "#ffffff")
-                .bold()
-                .anchor(Anchor::Middle),
-        );
-        svg.text(
-            MARGIN + verdict_w + 10.0,
-            y + ROW_H / 2.0 + 4.0,
-            &fit(&labels[r], 12.0, label_w),
-            TextStyle::new(12.0, INK),
-        );
-        svg.close();
-        let words = dir_words(c);
-        for (col, (k, name)) in cols.iter().map(|&p| (p, &names[p])).enumerate() {
-            let p = c.at(k);
-            let seen = Seen::of(p);
-            let x = grid_x + col_w * col as f64;
-            svg.open(&[
-                ("class", "cell"),
-                ("data-conversation", &a.id(i).to_string()),
-                ("data-point", name),
-                ("data-state", seen.name()),
-            ]);
-            let mut tip = format!("{name}: {}", seen.words());
-            if let Some(p) = p {
-                tip.push_str(&format!(
-                    " ({} {}, {} {})",
-                    p.packets[0], words[0], p.packets[1], words[1]
-                ));
-                if p.is_forwarder() {
-                    tip.push_str("; forwarded here");
-                    for nat in &p.nat {
-                        tip.push_str(&format!(", NAT {}", nat.describe()));
-                    }
-                }
-            }
-            let lost: Vec<usize> = c
-                .losses
-                .iter()
-                .filter(|l| match **l {
-                    Loss::After { point, .. } => point == k,
-                    Loss::Between { from, .. } => from == k,
-                })
-                .map(|l| l.dir() as usize)
-                .collect();
-            for &d in &lost {
-                tip.push_str(&format!("; {} lost after {name}", words[d]));
-            }
-            svg.tooltip(&tip);
-            cell(
-                &mut svg,
-                x + CELL_PAD,
-                y + CELL_PAD,
-                col_w - 2.0 * CELL_PAD,
-                ROW_H - 2.0 * CELL_PAD,
-                seen,
-            );
-            if p.is_some_and(|p| p.is_forwarder()) {
-                let (cx, cy) = (x + col_w - CELL_PAD, y + CELL_PAD);
-                svg.polygon(&[(cx - 11.0, cy), (cx, cy), (cx, cy + 11.0)], INK);
-            }
-            if !lost.is_empty() {
-                let (cx, cy) = (x + col_w - CELL_PAD - 9.0, y + ROW_H - CELL_PAD - 8.0);
-                svg.circle(cx, cy, 7.0, "#ffffff", None);
-                svg.cross(cx, cy, 3.5, LOST);
-            }
-            svg.close();
-        }
+    for (r, &i) in g.rows.iter().enumerate() {
+        draw_row(&mut svg, a, &g, r, i, grid_y + ROW_H * r as f64);
     }
-    legend(&mut svg, legend_y, text_w, any_loss, true);
+    legend(&mut svg, legend_y, g.text_w, any_loss, true);
     let mut ny = notes_y + 8.0;
-    for line in &note_lines {
+    for line in &g.note_lines {
         svg.text(MARGIN, ny, line, TextStyle::new(11.0, MUTED));
         ny += 15.0;
     }
     svg.finish()
+}
+
+/// Row `r` (conversation index `i`) at `y`: its verdict badge and label, then its cells.
+fn draw_row(svg: &mut Svg, a: &Analysis, g: &Grid, r: usize, i: usize, y: f64) {
+    let (c, j) = &a.conversations[i];
+    let verdict_w = g.verdict_w;
+    if r % 2 == 1 {
+        svg.rect(MARGIN, y, g.grid_x - MARGIN - 6.0, ROW_H, "#f7f7f7", None);
+    }
+    let vname = j.verdict.name();
+    svg.open(&[
+        ("class", "row"),
+        ("data-conversation", &a.id(i).to_string()),
+        ("data-verdict", vname),
+    ]);
+    svg.tooltip(&format!("{}: {}", vname, a.reason(c, j, &g.names)));
+    svg.round_rect(
+        MARGIN + 2.0,
+        y + 6.0,
+        verdict_w - 4.0,
+        ROW_H - 12.0,
+        (ROW_H - 12.0) / 2.0,
+        verdict_colour(vname),
+        "none",
+    );
+    svg.text(
+        MARGIN + verdict_w / 2.0,
+        y + ROW_H / 2.0 + 4.0,
+        vname,
+        TextStyle::new(11.0, "#ffffff")
+            .bold()
+            .anchor(Anchor::Middle),
+    );
+    svg.text(
+        MARGIN + verdict_w + 10.0,
+        y + ROW_H / 2.0 + 4.0,
+        &fit(&g.labels[r], 12.0, g.label_w),
+        TextStyle::new(12.0, INK),
+    );
+    svg.close();
+    for (col, &k) in g.cols.iter().enumerate() {
+        let x = g.grid_x + g.col_w * col as f64;
+        draw_cell(svg, a, i, (k, &g.names[k]), (x, y), g.col_w);
+    }
+}
+
+/// The cell of conversation index `i` at point `k` (named `name`), its top-left at (x, y):
+/// what the point saw, with its tooltip, the forwarding corner and the lost mark.
+fn draw_cell(
+    svg: &mut Svg,
+    a: &Analysis,
+    i: usize,
+    (k, name): (usize, &str),
+    (x, y): (f64, f64),
+    col_w: f64,
+) {
+    let c = &a.conversations[i].0;
+    let words = crate::verdict::direction_words(c);
+    let p = c.at(k);
+    let seen = Seen::of(p);
+    svg.open(&[
+        ("class", "cell"),
+        ("data-conversation", &a.id(i).to_string()),
+        ("data-point", name),
+        ("data-state", seen.name()),
+    ]);
+    let mut tip = format!("{name}: {}", seen.words());
+    if let Some(p) = p {
+        tip.push_str(&format!(
+            " ({} {}, {} {})",
+            p.packets[0], words[0], p.packets[1], words[1]
+        ));
+        if p.is_forwarder() {
+            tip.push_str("; forwarded here");
+            for nat in &p.nat {
+                tip.push_str(&format!(", NAT {}", nat.describe()));
+            }
+        }
+    }
+    let lost: Vec<usize> = c
+        .losses
+        .iter()
+        .filter(|l| match **l {
+            Loss::After { point, .. } => point == k,
+            Loss::Between { from, .. } => from == k,
+        })
+        .map(|l| l.dir() as usize)
+        .collect();
+    for &d in &lost {
+        tip.push_str(&format!("; {} lost after {name}", words[d]));
+    }
+    svg.tooltip(&tip);
+    cell(
+        svg,
+        x + CELL_PAD,
+        y + CELL_PAD,
+        col_w - 2.0 * CELL_PAD,
+        ROW_H - 2.0 * CELL_PAD,
+        seen,
+    );
+    if p.is_some_and(|p| p.is_forwarder()) {
+        let (cx, cy) = (x + col_w - CELL_PAD, y + CELL_PAD);
+        svg.polygon(&[(cx - 11.0, cy), (cx, cy), (cx, cy + 11.0)], INK);
+    }
+    if !lost.is_empty() {
+        let (cx, cy) = (x + col_w - CELL_PAD - 9.0, y + ROW_H - CELL_PAD - 8.0);
+        svg.circle(cx, cy, 7.0, "#ffffff", None);
+        svg.cross(cx, cy, 3.5, LOST);
+    }
+    svg.close();
 }
 
 /// Draws the legend from `y` (when `draw`), wrapped at `width`; returns its height.

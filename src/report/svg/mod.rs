@@ -21,6 +21,7 @@
 pub mod charts;
 pub mod ladder;
 mod ladder_draw;
+mod ladder_layout;
 pub mod latency;
 pub mod matrix;
 
