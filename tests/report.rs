@@ -431,9 +431,9 @@ fn pictures_cap_their_rows_and_say_what_was_left_out() {
             .count(),
         3
     );
-    let all = svg::charts::latency(&a, 100);
+    let all = svg::latency::latency(&a, 100);
     assert!(!all.contains("more pairs not shown"));
-    let two = svg::charts::latency(&a, 2);
+    let two = svg::latency::latency(&a, 2);
     assert!(two.contains("more pairs not shown"), "{two}");
 }
 

@@ -759,5 +759,3 @@ fn time_note(a: &Analysis, c: &Conversation) -> String {
         _ => "Times are as captured.".to_string(),
     }
 }
-
-pub use super::ladder_draw::render;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::charts::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
+use super::plot::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
 use super::{plain, rgb, text_width, worth_showing, FORWARD, REVERSE};
 use crate::report::Analysis;
 

@@ -24,6 +24,7 @@ mod ladder_draw;
 mod ladder_layout;
 pub mod latency;
 pub mod matrix;
+mod plot;
 
 use crate::report::text::is_invisible;
 use std::fmt::Write as _;
@@ -527,14 +528,14 @@ pub fn pictures(a: &Analysis, limits: &Limits) -> Vec<Picture> {
         Picture {
             file: "latency.svg".into(),
             title: "One-way delay between capture points".into(),
-            svg: charts::latency(a, limits.latency_pairs),
+            svg: latency::latency(a, limits.latency_pairs),
         },
     ];
     for i in ladder::chosen(a, limits.ladders) {
         out.push(Picture {
             file: ladder::file_name(a.id(i)),
             title: format!("Ladder of conversation {}", a.id(i)),
-            svg: ladder::render(&ladder::from_conversation(a, i, limits)),
+            svg: ladder_draw::render(&ladder::from_conversation(a, i, limits)),
         });
     }
     out
