@@ -154,6 +154,14 @@ h1, h2, h3, p, li, summary, footer { overflow-wrap: anywhere; }
   div.wide table { min-width: 980px; }
   div.wide td:last-child, table.verdicts td:nth-child(4) { min-width: 16em; }
   figcaption::before { content: "Pictures keep their size: scroll sideways for the rest. "; }
+  div.wide table.verdicts { min-width: 0; }
+  table.verdicts tr:first-child { display: none; }
+  table.verdicts tr { display: block; padding: 6px 0; border-bottom: 1px solid #ddd; }
+  div.wide table.verdicts td { display: block; min-width: 0; border: 0; padding: 2px 4px; }
+  div.wide table.verdicts td:nth-child(-n+2) { display: inline-block; }
+  table.verdicts td.mono { white-space: normal; overflow-wrap: anywhere; }
+  table.verdicts td:nth-child(5)::before { content: "requests crossed: "; color: #666; }
+  table.verdicts td:nth-child(6)::before { content: "replies crossed: "; color: #666; }
 }
 figcaption { font-size: 12px; color: #666; margin-top: 4px; }
 .note { color: #666; font-size: 13px; }
