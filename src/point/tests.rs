@@ -7,7 +7,7 @@ use crate::capture::CaptureReader;
 /// A classic pcap of `n` UDP packets between 40 client ports and one server, both ways,
 /// a microsecond apart.
 fn udp_capture(n: usize) -> Vec<u8> {
-    use crate::capture::tests::{Pcap, MAGIC_US};
+    use crate::testkit::{Pcap, MAGIC_US};
     let (client, server) = ([10, 0, 1, 4], [10, 0, 2, 4]);
     let mut pcap = Pcap::new(MAGIC_US, false, 65535, 1);
     for i in 0..n {
