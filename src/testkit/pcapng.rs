@@ -77,6 +77,11 @@ impl Ng {
         self.epb_with(interface, ts, data, wire_len, &[])
     }
 
+    /// An Enhanced Packet Block of `data`, whole (as long on the wire as captured), no options.
+    pub fn packet(self, interface: u32, ts: u64, data: &[u8]) -> Ng {
+        self.epb(interface, ts, data, data.len() as u32)
+    }
+
     /// An Enhanced Packet Block with options.
     pub fn epb_with(
         self,
