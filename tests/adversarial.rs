@@ -252,7 +252,9 @@ fn a_record_claiming_4_gb_is_an_error_after_the_packets_before_it() {
     assert_eq!(doc["flows"].as_array().map(Vec::len), Some(2));
 
     // The same lie in pcapng: a block of 4 GB, and a packet of 4 GB inside a small block.
-    let ng = section().idb(1, 0, &[]).packet(0, 1_000_000, &datagram(1000));
+    let ng = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let at = ng.len();
     let mut huge_block = ng.as_bytes().to_vec();
     huge_block.extend_from_slice(&6u32.to_le_bytes());
@@ -280,7 +282,9 @@ fn a_record_claiming_4_gb_is_an_error_after_the_packets_before_it() {
 #[test]
 fn a_million_interface_descriptions_stop_at_the_65536_limit() {
     let dir = TempDir::new("idb");
-    let head = section().idb(1, 0, &[]).packet(0, 1_000_000, &datagram(1000));
+    let head = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let first_idb_at = head.len();
     let idb = Ng::new().idb(1, 0, &[]).bytes();
     let mut bytes = head.bytes();
@@ -302,7 +306,9 @@ fn a_million_interface_descriptions_stop_at_the_65536_limit() {
 #[test]
 fn block_lengths_that_loop_back_or_stand_still_are_errors() {
     let dir = TempDir::new("loop");
-    let ng = section().idb(1, 0, &[]).packet(0, 1_000_000, &datagram(1000));
+    let ng = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let at = ng.len();
     // A length of 0 (or anything below the 12-byte minimum) would re-read the same block
     // forever; a "negative" length would step back into the file.

@@ -1,14 +1,17 @@
 //! Builders of test captures, shared by the unit tests, the integration tests (`tests/`), the
-//! examples and fuzzing: classic pcap files ([`Pcap`]) and pcapng blocks ([`Ng`]), byte for
-//! byte as the tests need them, including the damaged ones (a record header may claim more
+//! examples and fuzzing: classic pcap files ([`Pcap`]), pcapng blocks ([`Ng`]) and Ethernet
+//! frames of a UDP datagram ([`udp_frame`]), byte for byte as the tests need them, including the damaged ones (a record header may claim more
 //! than follows it, a block's lengths may be anything the caller writes).
 //!
 //! **Not part of flowcheck's supported API**: hidden from the documentation, changed whenever
 //! a test needs it. It only builds bytes; it reads no file and no user input, so it has
 //! nothing to fail on.
 
+mod packet;
 mod pcap;
 mod pcapng;
+
+pub use packet::{udp_frame, MACS};
 
 pub use pcap::{record_header, Pcap, MAGIC_MODIFIED, MAGIC_NS, MAGIC_US};
 pub use pcapng::{options, Ng};
