@@ -7,7 +7,7 @@
 mod common;
 
 use common::TempDir;
-use flowcheck::testkit::{Ng, Pcap, MAGIC_NS};
+use flowcheck::testkit::{self, udp_bytes, Ng, Pcap, MAGIC_NS};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -198,22 +198,9 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, payload: &[u8]) -> Vec<u
     v
 }
 
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&sport.to_be_bytes());
-    v.extend_from_slice(&dport.to_be_bytes());
-    v.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap_or(0).to_be_bytes());
-    v.extend_from_slice(&[0, 0]);
-    v.extend_from_slice(payload);
-    v
-}
-
 /// Ethernet II with the given ether type.
 fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-    v.extend_from_slice(&ether_type.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
+    testkit::ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], ether_type, payload)
 }
 
 /// A UDP datagram from 10.0.0.1:`sport` to 10.0.0.2:53 in Ethernet.
@@ -225,7 +212,7 @@ fn datagram(sport: u16) -> Vec<u8> {
             [10, 0, 0, 2],
             17,
             sport,
-            &udp(sport, 53, b"query"),
+            &udp_bytes(sport, 53, b"query"),
         ),
     )
 }
@@ -499,7 +486,7 @@ fn a_clock_that_goes_backwards_is_counted_and_every_packet_kept() {
 #[test]
 fn two_thousand_vlan_tags_and_mpls_labels_are_bounded() {
     let dir = TempDir::new("vlan");
-    let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1, &udp(1, 53, b"x"));
+    let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1, &udp_bytes(1, 53, b"x"));
     let mut tags = Vec::new();
     for _ in 0..2_000 {
         tags.extend_from_slice(&[0, 1, 0x81, 0x00]); // TCI, then the next ether type: 802.1Q
@@ -535,14 +522,14 @@ fn two_thousand_vlan_tags_and_mpls_labels_are_bounded() {
 fn tunnels_nested_100_deep_stop_at_8() {
     let dir = TempDir::new("tunnels");
     // IP-in-IP 100 deep; level i has the addresses 10.0.i.1 -> 10.0.i.2.
-    let mut ipip = udp(4000, 53, b"innermost");
+    let mut ipip = udp_bytes(4000, 53, b"innermost");
     let mut proto = 17;
     for level in (0..=100u8).rev() {
         ipip = ipv4([10, 0, level, 1], [10, 0, level, 2], proto, 1, &ipip);
         proto = 4;
     }
     // GRE 100 deep: each GRE header (no options) carries IPv4.
-    let mut gre = udp(4000, 53, b"innermost");
+    let mut gre = udp_bytes(4000, 53, b"innermost");
     let mut proto = 17;
     for level in (0..=100u8).rev() {
         gre = ipv4([10, 1, level, 1], [10, 1, level, 2], proto, 1, &gre);
@@ -816,7 +803,7 @@ fn a_million_packets_at_one_time_stamp_keep_memory_bounded() {
             [10, 0, 0, 2],
             17,
             i as u16,
-            &udp(1000, 53, &payload),
+            &udp_bytes(1000, 53, &payload),
         );
         cap = cap.packet(1_700_000_000, 0, &ethernet(0x0800, &ip));
     }
@@ -854,7 +841,7 @@ fn forward_chain(n: u32) -> Duration {
     let mut cap = Pcap::le_us(1);
     let host = |i: u32| [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
     for i in 0..n {
-        let payload = udp(1000, 53, &u64::from(i).to_be_bytes());
+        let payload = udp_bytes(1000, 53, &u64::from(i).to_be_bytes());
         let id = (i.wrapping_mul(7) + 1) as u16;
         let leg = |src: [u8; 4], ttl: u8| {
             let mut ip = ipv4(src, [192, 168, 0, 1], 17, id, &payload);

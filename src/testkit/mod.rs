@@ -11,7 +11,7 @@ mod packet;
 mod pcap;
 mod pcapng;
 
-pub use packet::{udp_frame, MACS};
+pub use packet::{ethernet, udp_bytes, udp_frame, MACS};
 
 pub use pcap::{record_header, Pcap, MAGIC_MODIFIED, MAGIC_NS, MAGIC_US};
 pub use pcapng::{options, Ng};

@@ -57,3 +57,22 @@ pub fn udp_frame(
     out.extend_from_slice(payload);
     Some(out)
 }
+
+/// An Ethernet II header (destination, source, ether type) before `payload`, as given: for
+/// frames the tests build layer by layer, damaged ones included.
+pub fn ethernet(dst: [u8; 6], src: [u8; 6], ether_type: u16, payload: &[u8]) -> Vec<u8> {
+    [&dst[..], &src, &ether_type.to_be_bytes(), payload].concat()
+}
+
+/// A UDP header before `payload`: the length written (65535 at the most), checksum 0 (none).
+pub fn udp_bytes(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(8 + payload.len()).unwrap_or(u16::MAX);
+    [
+        &sport.to_be_bytes()[..],
+        &dport.to_be_bytes(),
+        &len.to_be_bytes(),
+        &[0, 0],
+        payload,
+    ]
+    .concat()
+}
