@@ -7,6 +7,33 @@
 //! a test needs it. It only builds bytes; it reads no file and no user input, so it has
 //! nothing to fail on.
 
+/// The accessors both file builders share (their bytes are in `out`).
+macro_rules! built_bytes {
+    ($builder:ty) => {
+        impl $builder {
+            /// Bytes written so far (where the next record or block starts).
+            pub fn len(&self) -> u64 {
+                self.out.len() as u64
+            }
+
+            /// Whether nothing was written yet.
+            pub fn is_empty(&self) -> bool {
+                self.out.is_empty()
+            }
+
+            /// The file so far.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.out
+            }
+
+            /// The file.
+            pub fn bytes(self) -> Vec<u8> {
+                self.out
+            }
+        }
+    };
+}
+
 mod packet;
 mod pcap;
 mod pcapng;

@@ -17,6 +17,8 @@ pub struct Pcap {
     modified: bool,
 }
 
+built_bytes!(Pcap);
+
 impl Pcap {
     /// A version 2.4 file header.
     pub fn new(magic: u32, be: bool, snaplen: u32, network: u32) -> Pcap {
@@ -75,26 +77,6 @@ impl Pcap {
     pub fn packet(self, sec: u32, frac: u32, data: &[u8]) -> Pcap {
         let n = data.len() as u32;
         self.raw(sec, frac, n, n, data)
-    }
-
-    /// Bytes written so far (where the next record starts).
-    pub fn len(&self) -> u64 {
-        self.out.len() as u64
-    }
-
-    /// Whether nothing was written (never: the file header is there from the start).
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
-
-    /// The file so far.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// The file.
-    pub fn bytes(self) -> Vec<u8> {
-        self.out
     }
 }
 

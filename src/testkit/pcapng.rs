@@ -10,6 +10,8 @@ pub struct Ng {
     be: bool,
 }
 
+built_bytes!(Ng);
+
 /// Encodes options `(code, value)`, each padded to 4 bytes, with opt_endofopt when there are
 /// any.
 pub fn options(opts: &[(u16, &[u8])], be: bool) -> Vec<u8> {
@@ -120,25 +122,5 @@ impl Ng {
         put_ts64(&mut body, ts, be);
         body.extend_from_slice(&options(opts, be));
         self.block(5, &body)
-    }
-
-    /// Bytes written so far (where the next block starts).
-    pub fn len(&self) -> u64 {
-        self.out.len() as u64
-    }
-
-    /// Whether no block was written yet.
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
-
-    /// The file so far.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.out
-    }
-
-    /// The file.
-    pub fn bytes(self) -> Vec<u8> {
-        self.out
     }
 }
