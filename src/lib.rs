@@ -32,6 +32,8 @@ pub mod oom;
 pub mod point;
 pub mod report;
 pub mod routes;
+#[doc(hidden)]
+pub mod testkit;
 pub mod threads;
 pub mod timings;
 pub mod verdict;

@@ -7,6 +7,7 @@
 mod common;
 
 use common::TempDir;
+use flowcheck::testkit::{self, udp_bytes, Ng, Pcap, MAGIC_NS};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -197,22 +198,9 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, payload: &[u8]) -> Vec<u
     v
 }
 
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&sport.to_be_bytes());
-    v.extend_from_slice(&dport.to_be_bytes());
-    v.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap_or(0).to_be_bytes());
-    v.extend_from_slice(&[0, 0]);
-    v.extend_from_slice(payload);
-    v
-}
-
 /// Ethernet II with the given ether type.
 fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-    v.extend_from_slice(&ether_type.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
+    testkit::ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], ether_type, payload)
 }
 
 /// A UDP datagram from 10.0.0.1:`sport` to 10.0.0.2:53 in Ethernet.
@@ -224,107 +212,14 @@ fn datagram(sport: u16) -> Vec<u8> {
             [10, 0, 0, 2],
             17,
             sport,
-            &udp(sport, 53, b"query"),
+            &udp_bytes(sport, 53, b"query"),
         ),
     )
 }
 
-/// Classic pcap, little-endian, microseconds.
-struct Pcap(Vec<u8>);
-
-impl Pcap {
-    fn new(link_type: u32) -> Pcap {
-        Pcap::with_magic(0xa1b2_c3d4, link_type)
-    }
-
-    fn with_magic(magic: u32, link_type: u32) -> Pcap {
-        let mut v = Vec::new();
-        v.extend_from_slice(&magic.to_le_bytes());
-        v.extend_from_slice(&2u16.to_le_bytes());
-        v.extend_from_slice(&4u16.to_le_bytes());
-        v.extend_from_slice(&[0; 8]);
-        v.extend_from_slice(&65535u32.to_le_bytes());
-        v.extend_from_slice(&link_type.to_le_bytes());
-        Pcap(v)
-    }
-
-    /// A record header saying `caplen` and `wire_len`, then `data` (which may be shorter).
-    fn raw(mut self, sec: u32, frac: u32, caplen: u32, wire_len: u32, data: &[u8]) -> Pcap {
-        for w in [sec, frac, caplen, wire_len] {
-            self.0.extend_from_slice(&w.to_le_bytes());
-        }
-        self.0.extend_from_slice(data);
-        self
-    }
-
-    fn packet(self, sec: u32, frac: u32, data: &[u8]) -> Pcap {
-        let n = data.len() as u32;
-        self.raw(sec, frac, n, n, data)
-    }
-
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
-
-/// pcapng, little-endian.
-struct Ng(Vec<u8>);
-
-impl Ng {
-    fn new() -> Ng {
-        let mut body = Vec::new();
-        body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
-        body.extend_from_slice(&1u16.to_le_bytes());
-        body.extend_from_slice(&0u16.to_le_bytes());
-        body.extend_from_slice(&u64::MAX.to_le_bytes()); // section length unknown
-        Ng(Vec::new()).block(0x0a0d_0d0a, &body)
-    }
-
-    /// A block of `block_type` around `body` (padded to 4 bytes), lengths correct.
-    fn block(mut self, block_type: u32, body: &[u8]) -> Ng {
-        let padded = body.len().next_multiple_of(4);
-        let total = (12 + padded) as u32;
-        self.0.extend_from_slice(&block_type.to_le_bytes());
-        self.0.extend_from_slice(&total.to_le_bytes());
-        self.0.extend_from_slice(body);
-        self.0.resize(self.0.len() + padded - body.len(), 0);
-        self.0.extend_from_slice(&total.to_le_bytes());
-        self
-    }
-
-    /// An Interface Description Block with options `(code, value)`.
-    fn idb(self, link_type: u16, options: &[(u16, &[u8])]) -> Ng {
-        let mut body = Vec::new();
-        body.extend_from_slice(&link_type.to_le_bytes());
-        body.extend_from_slice(&[0, 0]);
-        body.extend_from_slice(&0u32.to_le_bytes());
-        for (code, value) in options {
-            body.extend_from_slice(&code.to_le_bytes());
-            body.extend_from_slice(&(value.len() as u16).to_le_bytes());
-            body.extend_from_slice(value);
-            body.resize(body.len().next_multiple_of(4), 0);
-        }
-        if !options.is_empty() {
-            body.extend_from_slice(&[0; 4]);
-        }
-        self.block(1, &body)
-    }
-
-    /// An Enhanced Packet Block: interface, 64-bit time stamp, data.
-    fn epb(self, iface: u32, ts: u64, data: &[u8]) -> Ng {
-        let mut body = Vec::new();
-        body.extend_from_slice(&iface.to_le_bytes());
-        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        body.extend_from_slice(&(ts as u32).to_le_bytes());
-        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        body.extend_from_slice(data);
-        self.block(6, &body)
-    }
-
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
+/// pcapng, little endian: a section header (version 1), then the blocks the test adds.
+fn section() -> Ng {
+    Ng::new().shb(false, 1, &[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,20 +228,22 @@ impl Ng {
 #[test]
 fn a_record_claiming_4_gb_is_an_error_after_the_packets_before_it() {
     let dir = TempDir::new("4gb");
-    let good = Pcap::new(1)
+    let good = Pcap::le_us(1)
         .packet(1, 0, &datagram(1000))
         .packet(2, 0, &datagram(1001));
     let at = good.len();
-    let bytes = good.raw(3, 0, u32::MAX, u32::MAX, &[0; 64]).0;
+    let bytes = good.raw(3, 0, u32::MAX, u32::MAX, &[0; 64]).bytes();
     let path = dir.file("claims-4gb.pcap", &bytes);
     let (_, doc) = assert_damaged(&path, at, "larger than", 2);
     assert_eq!(doc["points"][0]["decoded"], 2);
     assert_eq!(doc["flows"].as_array().map(Vec::len), Some(2));
 
     // The same lie in pcapng: a block of 4 GB, and a packet of 4 GB inside a small block.
-    let ng = Ng::new().idb(1, &[]).epb(0, 1_000_000, &datagram(1000));
+    let ng = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let at = ng.len();
-    let mut huge_block = ng.0.clone();
+    let mut huge_block = ng.as_bytes().to_vec();
     huge_block.extend_from_slice(&6u32.to_le_bytes());
     huge_block.extend_from_slice(&0xffff_fffcu32.to_le_bytes());
     huge_block.extend_from_slice(&[0; 64]);
@@ -358,7 +255,7 @@ fn a_record_claiming_4_gb_is_an_error_after_the_packets_before_it() {
         body.extend_from_slice(&w.to_le_bytes());
     }
     body.extend_from_slice(&[0; 16]);
-    let bytes = ng.block(6, &body).0;
+    let bytes = ng.block(6, &body).bytes();
     let path = dir.file("packet-claims-4gb.pcapng", &bytes);
     assert_damaged(&path, at, "runs past the block", 1);
 
@@ -372,10 +269,12 @@ fn a_record_claiming_4_gb_is_an_error_after_the_packets_before_it() {
 #[test]
 fn a_million_interface_descriptions_stop_at_the_65536_limit() {
     let dir = TempDir::new("idb");
-    let head = Ng::new().idb(1, &[]).epb(0, 1_000_000, &datagram(1000));
+    let head = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let first_idb_at = head.len();
-    let idb = Ng(Vec::new()).idb(1, &[]).0;
-    let mut bytes = head.0;
+    let idb = Ng::new().idb(1, 0, &[]).bytes();
+    let mut bytes = head.bytes();
     bytes.reserve(idb.len() * 1_000_000);
     for _ in 0..1_000_000 {
         bytes.extend_from_slice(&idb);
@@ -394,7 +293,9 @@ fn a_million_interface_descriptions_stop_at_the_65536_limit() {
 #[test]
 fn block_lengths_that_loop_back_or_stand_still_are_errors() {
     let dir = TempDir::new("loop");
-    let ng = Ng::new().idb(1, &[]).epb(0, 1_000_000, &datagram(1000));
+    let ng = section()
+        .idb(1, 0, &[])
+        .packet(0, 1_000_000, &datagram(1000));
     let at = ng.len();
     // A length of 0 (or anything below the 12-byte minimum) would re-read the same block
     // forever; a "negative" length would step back into the file.
@@ -404,19 +305,19 @@ fn block_lengths_that_loop_back_or_stand_still_are_errors() {
         (0xffff_fff4, "larger than"), // -12 as i32
         (13, "multiple of 4"),
     ] {
-        let mut bytes = ng.0.clone();
+        let mut bytes = ng.as_bytes().to_vec();
         bytes.extend_from_slice(&6u32.to_le_bytes());
         bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(&ng.0[..64]); // something that looks like blocks behind it
+        bytes.extend_from_slice(&ng.as_bytes()[..64]); // something that looks like blocks behind it
         let path = dir.file(&format!("block-length-{len}.pcapng"), &bytes);
         assert_damaged(&path, at, reason, 1);
     }
     // The trailing copy of the length disagrees.
-    let mut bytes = Ng::new().idb(1, &[]).epb(0, 1, &datagram(1)).0;
+    let mut bytes = section().idb(1, 0, &[]).packet(0, 1, &datagram(1)).bytes();
     let end = bytes.len();
     bytes[end - 4..].copy_from_slice(&16u32.to_le_bytes());
     let path = dir.file("trailing-length.pcapng", &bytes);
-    let at = Ng::new().idb(1, &[]).len();
+    let at = section().idb(1, 0, &[]).len();
     assert_damaged(&path, at, "trailing total length", 0);
 }
 
@@ -439,21 +340,24 @@ fn a_capture_cut_at_any_byte_keeps_every_whole_record_before_the_cut() {
         (frames, end)
     }
     let packets: Vec<Vec<u8>> = (0..5).map(|i| datagram(1000 + i)).collect();
-    let mut pcap = Pcap::new(1);
+    let mut pcap = Pcap::le_us(1);
     let pcap_head = pcap.len();
     let mut pcap_ends = Vec::new();
     for p in &packets {
         pcap = pcap.packet(1, 0, p);
         pcap_ends.push(pcap.len());
     }
-    let mut ng = Ng::new().idb(1, &[]);
+    let mut ng = section().idb(1, 0, &[]);
     let ng_head = ng.len();
     let mut ng_ends = Vec::new();
     for p in &packets {
-        ng = ng.epb(0, 1, p);
+        ng = ng.packet(0, 1, p);
         ng_ends.push(ng.len());
     }
-    for (bytes, head, ends) in [(pcap.0, pcap_head, pcap_ends), (ng.0, ng_head, ng_ends)] {
+    for (bytes, head, ends) in [
+        (pcap.bytes(), pcap_head, pcap_ends),
+        (ng.bytes(), ng_head, ng_ends),
+    ] {
         for cut in 0..bytes.len() {
             let (frames, end) = read(&bytes[..cut]);
             let whole = ends.iter().filter(|&&e| e <= cut as u64).count();
@@ -481,11 +385,11 @@ fn a_capture_cut_at_any_byte_keeps_every_whole_record_before_the_cut() {
     // gzip cut anywhere: what is read is a prefix of the packets, never less than with a
     // shorter cut.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut plain = Pcap::new(1);
+    let mut plain = Pcap::le_us(1);
     for p in &packets {
         plain = plain.packet(1, 0, p);
     }
-    gz.write_all(&plain.0).expect("gzip in memory");
+    gz.write_all(plain.as_bytes()).expect("gzip in memory");
     let gz = gz.finish().expect("gzip");
     let mut before = 0;
     for cut in 0..gz.len() {
@@ -511,11 +415,11 @@ fn nanosecond_time_stamps_out_of_range_are_normalised_and_counted() {
     let dir = TempDir::new("ts");
     // Classic pcap, nanosecond magic: a sub-second field of 10^9 and above is invalid; the
     // frame takes the previous frame's time.
-    let bytes = Pcap::with_magic(0xa1b2_3c4d, 1)
+    let bytes = Pcap::new(MAGIC_NS, false, 65535, 1)
         .packet(1_700_000_000, 5, &datagram(1))
         .packet(1_700_000_001, 1_000_000_000, &datagram(2))
         .packet(1_700_000_002, u32::MAX, &datagram(3))
-        .0;
+        .bytes();
     let path = dir.file("ns-out-of-range.pcap", &bytes);
     let (r, doc) = analyse(&path);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -528,16 +432,16 @@ fn nanosecond_time_stamps_out_of_range_are_normalised_and_counted() {
     // pcapng: a count of 2^64-1 nanoseconds, an if_tsoffset of i64::MAX and of i64::MIN
     // seconds, and 2^-127 s units: clamped to 1823..2116 and counted, never wrapped.
     let ns: &[u8] = &[9];
-    let bytes = Ng::new()
-        .idb(1, &[(9, ns)])
-        .idb(1, &[(9, ns), (14, &i64::MAX.to_le_bytes())])
-        .idb(1, &[(9, ns), (14, &i64::MIN.to_le_bytes())])
-        .idb(1, &[(9, &[0x80 | 127])])
-        .epb(0, u64::MAX, &datagram(1))
-        .epb(1, 5, &datagram(2))
-        .epb(2, 5, &datagram(3))
-        .epb(3, u64::MAX, &datagram(4))
-        .0;
+    let bytes = section()
+        .idb(1, 0, &[(9, ns)])
+        .idb(1, 0, &[(9, ns), (14, &i64::MAX.to_le_bytes())])
+        .idb(1, 0, &[(9, ns), (14, &i64::MIN.to_le_bytes())])
+        .idb(1, 0, &[(9, &[0x80 | 127])])
+        .packet(0, u64::MAX, &datagram(1))
+        .packet(1, 5, &datagram(2))
+        .packet(2, 5, &datagram(3))
+        .packet(3, u64::MAX, &datagram(4))
+        .bytes();
     let path = dir.file("ng-ts-out-of-range.pcapng", &bytes);
     let (r, doc) = analyse(&path);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -556,12 +460,12 @@ fn nanosecond_time_stamps_out_of_range_are_normalised_and_counted() {
 #[test]
 fn a_clock_that_goes_backwards_is_counted_and_every_packet_kept() {
     let dir = TempDir::new("clock");
-    let bytes = Pcap::new(1)
+    let bytes = Pcap::le_us(1)
         .packet(1_700_000_100, 0, &datagram(1))
         .packet(1_700_000_050, 0, &datagram(1))
         .packet(1_700_000_200, 0, &datagram(1))
         .packet(1_600_000_000, 0, &datagram(1))
-        .0;
+        .bytes();
     let path = dir.file("backwards.pcap", &bytes);
     let (r, doc) = analyse(&path);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -582,7 +486,7 @@ fn a_clock_that_goes_backwards_is_counted_and_every_packet_kept() {
 #[test]
 fn two_thousand_vlan_tags_and_mpls_labels_are_bounded() {
     let dir = TempDir::new("vlan");
-    let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1, &udp(1, 53, b"x"));
+    let inner = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1, &udp_bytes(1, 53, b"x"));
     let mut tags = Vec::new();
     for _ in 0..2_000 {
         tags.extend_from_slice(&[0, 1, 0x81, 0x00]); // TCI, then the next ether type: 802.1Q
@@ -597,11 +501,11 @@ fn two_thousand_vlan_tags_and_mpls_labels_are_bounded() {
     labels.extend_from_slice(&[0, 0, 0x11, 64]);
     labels.extend_from_slice(&inner);
     let mpls = ethernet(0x8847, &labels);
-    let bytes = Pcap::new(1)
+    let bytes = Pcap::le_us(1)
         .packet(1, 0, &datagram(7))
         .packet(2, 0, &vlans)
         .packet(3, 0, &mpls)
-        .0;
+        .bytes();
     let path = dir.file("deep-tags.pcap", &bytes);
     let (r, doc) = analyse(&path);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -618,14 +522,14 @@ fn two_thousand_vlan_tags_and_mpls_labels_are_bounded() {
 fn tunnels_nested_100_deep_stop_at_8() {
     let dir = TempDir::new("tunnels");
     // IP-in-IP 100 deep; level i has the addresses 10.0.i.1 -> 10.0.i.2.
-    let mut ipip = udp(4000, 53, b"innermost");
+    let mut ipip = udp_bytes(4000, 53, b"innermost");
     let mut proto = 17;
     for level in (0..=100u8).rev() {
         ipip = ipv4([10, 0, level, 1], [10, 0, level, 2], proto, 1, &ipip);
         proto = 4;
     }
     // GRE 100 deep: each GRE header (no options) carries IPv4.
-    let mut gre = udp(4000, 53, b"innermost");
+    let mut gre = udp_bytes(4000, 53, b"innermost");
     let mut proto = 17;
     for level in (0..=100u8).rev() {
         gre = ipv4([10, 1, level, 1], [10, 1, level, 2], proto, 1, &gre);
@@ -635,7 +539,10 @@ fn tunnels_nested_100_deep_stop_at_8() {
         proto = 47;
     }
     let gre = gre.get(4..).unwrap_or_default().to_vec(); // the outer-most needs no GRE
-    let bytes = Pcap::new(101).packet(1, 0, &ipip).packet(2, 0, &gre).0;
+    let bytes = Pcap::le_us(101)
+        .packet(1, 0, &ipip)
+        .packet(2, 0, &gre)
+        .bytes();
     let path = dir.file("deep-tunnels.pcap", &bytes);
     let (r, doc) = analyse(&path);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -668,8 +575,8 @@ fn tunnels_nested_100_deep_stop_at_8() {
 #[test]
 fn two_captures_with_the_same_point_name_are_a_usage_error() {
     let dir = TempDir::new("names");
-    let a = dir.file("a.pcap", &Pcap::new(1).packet(1, 0, &datagram(1)).0);
-    let b = dir.file("b.pcap", &Pcap::new(1).packet(1, 0, &datagram(2)).0);
+    let a = dir.file("a.pcap", &Pcap::le_us(1).packet(1, 0, &datagram(1)).bytes());
+    let b = dir.file("b.pcap", &Pcap::le_us(1).packet(1, 0, &datagram(2)).bytes());
     let mut arg_a = OsString::from("nva=");
     arg_a.push(&a);
     let mut arg_b = OsString::from("nva=");
@@ -705,7 +612,10 @@ fn a_folder_is_read_as_its_captures_and_an_empty_one_is_an_error() {
     std::fs::create_dir_all(dir.path().join("sub.pcap")).expect("a folder named like a capture");
     let r = run(&[dir.path().as_os_str()], None);
     assert_eq!(r.code, 2, "a folder with no capture in it: {}", r.stderr);
-    dir.file("edge.pcap", &Pcap::new(1).packet(1, 0, &datagram(1)).0);
+    dir.file(
+        "edge.pcap",
+        &Pcap::le_us(1).packet(1, 0, &datagram(1)).bytes(),
+    );
     let (r, doc) = analyse(dir.path());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(doc["points"].as_array().map(Vec::len), Some(1));
@@ -716,10 +626,10 @@ fn a_folder_is_read_as_its_captures_and_an_empty_one_is_an_error() {
 #[test]
 fn a_fifo_is_read_as_a_stream_and_one_without_writer_is_refused_in_bounded_time() {
     let dir = TempDir::new("fifo");
-    let capture = Pcap::new(1)
+    let capture = Pcap::le_us(1)
         .packet(1, 0, &datagram(1))
         .packet(2, 0, &datagram(2))
-        .0;
+        .bytes();
     let fifo = dir.path().join("live.pcap");
     let made = Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
@@ -784,7 +694,10 @@ fn unreadable_files_are_a_clear_error() {
         );
     }
     // Permissions: only meaningful when not root (root reads a mode-000 file anyway).
-    let path = dir.file("secret.pcap", &Pcap::new(1).packet(1, 0, &datagram(1)).0);
+    let path = dir.file(
+        "secret.pcap",
+        &Pcap::le_us(1).packet(1, 0, &datagram(1)).bytes(),
+    );
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -825,11 +738,11 @@ fn unreadable_files_are_a_clear_error() {
 #[test]
 fn the_flow_cap_holds_and_is_reported() {
     let dir = TempDir::new("cap");
-    let mut cap = Pcap::new(1);
+    let mut cap = Pcap::le_us(1);
     for sport in 0..50 {
         cap = cap.packet(1, sport, &datagram(2000 + sport as u16));
     }
-    let path = dir.file("many-flows.pcap", &cap.0);
+    let path = dir.file("many-flows.pcap", cap.as_bytes());
     let (r, doc) = analyse_args(&[path.as_os_str(), "--max-flows".as_ref(), "10".as_ref()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let p = &doc["points"][0];
@@ -882,7 +795,7 @@ fn peak_rss_kib(path: &Path) -> Option<u64> {
 #[test]
 fn a_million_packets_at_one_time_stamp_keep_memory_bounded() {
     let dir = TempDir::new("same-ts");
-    let mut cap = Pcap::new(1);
+    let mut cap = Pcap::le_us(1);
     for i in 0..1_000_000u32 {
         let payload = i.to_be_bytes();
         let ip = ipv4(
@@ -890,11 +803,11 @@ fn a_million_packets_at_one_time_stamp_keep_memory_bounded() {
             [10, 0, 0, 2],
             17,
             i as u16,
-            &udp(1000, 53, &payload),
+            &udp_bytes(1000, 53, &payload),
         );
         cap = cap.packet(1_700_000_000, 0, &ethernet(0x0800, &ip));
     }
-    let path = dir.file("same-time-stamp.pcap", &cap.0);
+    let path = dir.file("same-time-stamp.pcap", cap.as_bytes());
     let Some(peak) = peak_rss_kib(&path) else {
         eprintln!("skipped: no /proc to read the memory from");
         return;
@@ -925,10 +838,10 @@ fn a_chain_of_forwarded_flows_is_correlated_in_bounded_time() {
 /// Correlates a chain of `n` forwarded flows; the processor time it took.
 fn forward_chain(n: u32) -> Duration {
     let dir = TempDir::new("chain");
-    let mut cap = Pcap::new(1);
+    let mut cap = Pcap::le_us(1);
     let host = |i: u32| [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
     for i in 0..n {
-        let payload = udp(1000, 53, &u64::from(i).to_be_bytes());
+        let payload = udp_bytes(1000, 53, &u64::from(i).to_be_bytes());
         let id = (i.wrapping_mul(7) + 1) as u16;
         let leg = |src: [u8; 4], ttl: u8| {
             let mut ip = ipv4(src, [192, 168, 0, 1], 17, id, &payload);
@@ -938,7 +851,7 @@ fn forward_chain(n: u32) -> Duration {
         let (arriving, leaving) = (leg(host(i), 64), leg(host(i + 1), 63));
         cap = cap.packet(1, i, &arriving).packet(1, i, &leaving);
     }
-    let path = dir.file("forward-chain.pcap", &cap.0);
+    let path = dir.file("forward-chain.pcap", cap.as_bytes());
     let r = run(
         &[path.as_os_str(), "--json".as_ref(), "/dev/null".as_ref()],
         None,
@@ -956,11 +869,11 @@ fn control_sequences_in_names_never_reach_the_terminal() {
     let evil = "x\x1b[31m\x1b]0;pwned\x07\u{9b}2J";
     let ok = dir.file(
         &format!("{evil}.pcap"),
-        &Pcap::new(1).packet(1, 0, &datagram(1)).0,
+        &Pcap::le_us(1).packet(1, 0, &datagram(1)).bytes(),
     );
     let damaged = dir.file(
         &format!("{evil}-cut.pcap"),
-        &Pcap::new(1).raw(1, 0, 100, 100, &[0; 10]).0,
+        &Pcap::le_us(1).raw(1, 0, 100, 100, &[0; 10]).bytes(),
     );
     let mut named = OsString::from(format!("{evil}nva="));
     named.push(&ok);

@@ -35,20 +35,8 @@ fn check_truth(rel: &str, flags: &[&str]) -> Value {
     args.extend(flags.iter().map(Into::into));
     let (run, doc) = common::analyse(&args);
     assert_eq!(run.code, 0, "{rel}: {}", run.stderr);
-    let truth = read_json(&dir.join("truth.json"));
-    for want in truth["conversations"].as_array().unwrap() {
-        let c = common::find(&doc, want).unwrap_or_else(|| panic!("{rel}: no conversation {want}"));
-        assert_eq!(c["verdict"], want["verdict"], "{rel}: {c}");
-        assert_eq!(
-            common::sorted(&c["forward_path"]),
-            common::sorted(&want["forward_points"]),
-            "{rel}: forward points of {c}"
-        );
-        assert_eq!(
-            common::sorted(&c["reverse_path"]),
-            common::sorted(&want["reverse_points"]),
-            "{rel}: reverse points of {c}"
-        );
+    let truth = common::truth(&dir);
+    for (want, c) in common::assert_matches_truth(&doc, &truth, rel) {
         if let Some(nat) = want["nat"].as_object() {
             let at = nat["point"].as_str().unwrap();
             let found = c["nat"].as_array().unwrap().iter().any(|n| {
@@ -217,7 +205,7 @@ fn expect_via_flags_stage2_vpn_traffic_as_bypassed_and_nothing_in_stage4() {
         nva[1].as_ref(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let truth = read_json(&folder("stage2/truth.json"));
+    let truth = common::truth(&folder("stage2"));
     let mut vpn = 0;
     for want in truth["conversations"].as_array().unwrap() {
         let c = common::find(&doc, want).unwrap();

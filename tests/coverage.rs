@@ -23,10 +23,7 @@ fn point<'a>(doc: &'a Value, name: &str) -> &'a Value {
 fn capture_loss_at_the_nva_changes_no_verdict_and_is_reported_as_such() {
     let (run, doc) = common::analyse(&[thinned()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let truth: Value = serde_json::from_str(
-        &std::fs::read_to_string(thinned().join("truth.json")).expect("truth.json"),
-    )
-    .expect("truth.json is JSON");
+    let truth = common::truth(&thinned());
     common::assert_matches_truth(&doc, &truth, "stage4-thinned");
     for c in doc["conversations"].as_array().expect("conversations") {
         assert!(

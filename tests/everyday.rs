@@ -86,8 +86,7 @@ fn host_keeps_the_vpn_clients_conversations_as_it_knows_them() {
     let (_, all) = json_with(&[s3.to_str().unwrap()]);
     let (_, doc) = json_with(&[s3.to_str().unwrap(), "--filter", "host 10.100.204.2"]);
     // exactly the truth's conversations of the VPN client
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(s3.join("truth.json")).unwrap()).unwrap();
+    let truth = common::truth(&s3);
     let vpn: Vec<serde_json::Value> = truth["conversations"]
         .as_array()
         .unwrap()

@@ -13,9 +13,7 @@ fn stage(n: u32) -> PathBuf {
 }
 
 fn truth(n: u32) -> Value {
-    let p = stage(n).join("truth.json");
-    serde_json::from_str(&std::fs::read_to_string(&p).expect("truth.json is readable"))
-        .expect("truth.json is JSON")
+    common::truth(&stage(n))
 }
 
 fn at_point<'a>(conv: &'a Value, point: &str) -> &'a Value {

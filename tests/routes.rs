@@ -4,13 +4,8 @@
 
 mod common;
 
-use common::{analyse, captures, find, flowcheck, shared, sorted, TempDir};
+use common::{analyse, captures, find, flowcheck, shared, sorted, truth, TempDir};
 use serde_json::Value;
-
-fn truth(folder: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(folder.join("truth.json")).expect("truth.json is readable");
-    serde_json::from_str(&text).expect("truth.json is JSON")
-}
 
 fn stage(n: u32) -> std::path::PathBuf {
     shared().join(format!("captures/stage{n}"))

@@ -160,28 +160,18 @@ fn a_point_whose_clock_could_not_be_aligned_is_named_with_why() {
 fn statistics_block(start: f64, end: f64) -> Vec<u8> {
     let micros = |t: f64| (t * 1e6).round() as u64;
     let time = |t: f64| {
-        let n = micros(t);
-        [((n >> 32) as u32).to_le_bytes(), (n as u32).to_le_bytes()].concat()
+        let mut v = Vec::new();
+        flowcheck::testkit::put_ts64(&mut v, micros(t), false);
+        v
     };
-    let mut body: Vec<u8> = 0u32.to_le_bytes().to_vec();
-    body.extend(time(end));
-    for (code, value) in [
-        (2u16, time(start)),
-        (3, time(end)),
-        (5, 0u64.to_le_bytes().to_vec()),
-        (7, 0u64.to_le_bytes().to_vec()),
-    ] {
-        body.extend(code.to_le_bytes());
-        body.extend(8u16.to_le_bytes());
-        body.extend(value);
-    }
-    body.extend([0u8; 4]); // opt_endofopt
-    let total = (12 + body.len()) as u32;
-    let mut block = 5u32.to_le_bytes().to_vec();
-    block.extend(total.to_le_bytes());
-    block.extend(body);
-    block.extend(total.to_le_bytes());
-    block
+    let zero = 0u64.to_le_bytes();
+    flowcheck::testkit::Ng::new()
+        .isb(
+            0,
+            micros(end),
+            &[(2, &time(start)), (3, &time(end)), (5, &zero), (7, &zero)],
+        )
+        .bytes()
 }
 
 #[test]

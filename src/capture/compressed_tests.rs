@@ -3,8 +3,9 @@
 
 use std::io::Write;
 
-use super::tests::{open_err, read_all, Pcap, MAGIC_US};
+use super::tests::{open_err, read_all};
 use super::*;
+use crate::testkit::{Pcap, MAGIC_US};
 
 /// A pcap of three 300-byte records (316 bytes each with its header).
 fn three_records() -> Vec<u8> {

@@ -1,25 +1,19 @@
 //! Interface Statistics Blocks on hand-built pcapng files: times in the interface's unit,
 //! drop counters per interface and section, and damage that skips the block, not the file.
 
-use super::tests::{open_bytes, options, put32, Ng};
+use super::tests::{open_bytes, Ng, COMMENT};
 use super::InterfaceStats;
+use crate::testkit::put_ts64;
 
-/// An Interface Statistics Block of `interface` with these options.
+/// An Interface Statistics Block of `interface` with these options (time stamp 0).
 fn isb(ng: Ng, interface: u32, opts: &[(u16, &[u8])]) -> Ng {
-    let be = ng.be;
-    let mut body = Vec::new();
-    put32(&mut body, interface, be);
-    put32(&mut body, 0, be);
-    put32(&mut body, 0, be);
-    body.extend_from_slice(&options(opts, be));
-    ng.block(5, &body)
+    ng.isb(interface, 0, opts)
 }
 
 /// A 64-bit time stamp as the two 32-bit words of a packet block, high first.
 fn ts(count: u64, be: bool) -> Vec<u8> {
     let mut v = Vec::new();
-    put32(&mut v, (count >> 32) as u32, be);
-    put32(&mut v, count as u32, be);
+    put_ts64(&mut v, count, be);
     v
 }
 
@@ -49,22 +43,16 @@ fn start_end_and_drops_are_read_in_both_byte_orders() {
     for be in [false, true] {
         let start = ts(S * 1_000_000, be); // microseconds, the default unit
         let end = ts((S + 10) * 1_000_000 + 5, be);
+        let (d1, d2) = (counter(4, be), counter(9, be));
         let bytes = Ng::new()
             .shb(be, 1, &[])
             .idb(1, 65535, &[])
-            .epb(0, (S + 1) * 1_000_000, &[0u8; 20], 20)
-            .block(5, &{
-                let mut body = Vec::new();
-                put32(&mut body, 0, be);
-                put32(&mut body, 0, be);
-                put32(&mut body, 0, be);
-                let (d1, d2) = (counter(4, be), counter(9, be));
-                body.extend_from_slice(&options(
-                    &[(2, &start), (3, &end), (5, &d1), (7, &d2), (4, &d2)],
-                    be,
-                ));
-                body
-            })
+            .epb_with(0, (S + 1) * 1_000_000, &[0u8; 20], 20, COMMENT)
+            .isb(
+                0,
+                0,
+                &[(2, &start), (3, &end), (5, &d1), (7, &d2), (4, &d2)],
+            )
             .bytes();
         let (s, frames) = stats_of(&bytes);
         assert_eq!(frames, 1);
@@ -120,7 +108,9 @@ fn damaged_statistics_are_skipped_and_the_packets_still_read() {
     let mut body = vec![0u8; 12];
     body.extend_from_slice(&[5, 0, 64, 0, 1, 2, 3, 4]);
     let ng = ng.block(5, &body);
-    let bytes = ng.epb(0, S * 1_000_000, &[0u8; 20], 20).bytes();
+    let bytes = ng
+        .epb_with(0, S * 1_000_000, &[0u8; 20], 20, COMMENT)
+        .bytes();
     let (s, frames) = stats_of(&bytes);
     assert_eq!(frames, 1, "the packet after the damaged blocks is read");
     assert_eq!((s.blocks, s.damaged_blocks), (0, 4));
@@ -129,7 +119,7 @@ fn damaged_statistics_are_skipped_and_the_packets_still_read() {
 
 #[test]
 fn classic_pcap_has_no_statistics() {
-    let bytes = super::tests::Pcap::new(0xa1b2_c3d4, false, 65535, 1)
+    let bytes = super::tests::Pcap::new(super::tests::MAGIC_US, false, 65535, 1)
         .record(1, 0, &[0u8; 20], 20)
         .bytes();
     let (s, frames) = stats_of(&bytes);

@@ -6,168 +6,12 @@ use std::io::{Cursor, Write};
 use std::path::PathBuf;
 
 // ---------------------------------------------------------------------------------------------
-// Builders
+// Builders: the shared ones of `crate::testkit`
 
-fn put16(out: &mut Vec<u8>, v: u16, be: bool) {
-    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
-}
+pub(super) use crate::testkit::{put16, put32, Ng, Pcap, MAGIC_MODIFIED, MAGIC_NS, MAGIC_US};
 
-pub(super) fn put32(out: &mut Vec<u8>, v: u32, be: bool) {
-    out.extend_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() });
-}
-
-pub(crate) const MAGIC_US: u32 = 0xa1b2_c3d4;
-const MAGIC_NS: u32 = 0xa1b2_3c4d;
-const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
-
-/// Writes a classic pcap file (other modules' tests use it too).
-pub(crate) struct Pcap {
-    out: Vec<u8>,
-    be: bool,
-    modified: bool,
-}
-
-impl Pcap {
-    pub(crate) fn new(magic: u32, be: bool, snaplen: u32, network: u32) -> Pcap {
-        Pcap::with_version(magic, be, 2, 4, snaplen, network)
-    }
-
-    fn with_version(
-        magic: u32,
-        be: bool,
-        major: u16,
-        minor: u16,
-        snaplen: u32,
-        network: u32,
-    ) -> Pcap {
-        let mut out = Vec::new();
-        put32(&mut out, magic, be);
-        put16(&mut out, major, be);
-        put16(&mut out, minor, be);
-        put32(&mut out, 0, be); // thiszone
-        put32(&mut out, 0, be); // sigfigs
-        put32(&mut out, snaplen, be);
-        put32(&mut out, network, be);
-        Pcap {
-            out,
-            be,
-            modified: magic == MAGIC_MODIFIED,
-        }
-    }
-
-    /// A record whose header says `caplen`, followed by `data` (which may be shorter).
-    fn raw(mut self, sec: u32, frac: u32, caplen: u32, wire_len: u32, data: &[u8]) -> Pcap {
-        let be = self.be;
-        put32(&mut self.out, sec, be);
-        put32(&mut self.out, frac, be);
-        put32(&mut self.out, caplen, be);
-        put32(&mut self.out, wire_len, be);
-        if self.modified {
-            put32(&mut self.out, 7, be); // ifindex
-            put16(&mut self.out, 0x0800, be); // protocol
-            self.out.extend_from_slice(&[0, 0]); // pkttype, pad
-        }
-        self.out.extend_from_slice(data);
-        self
-    }
-
-    pub(crate) fn record(self, sec: u32, frac: u32, data: &[u8], wire_len: u32) -> Pcap {
-        self.raw(sec, frac, data.len() as u32, wire_len, data)
-    }
-
-    pub(crate) fn bytes(self) -> Vec<u8> {
-        self.out
-    }
-}
-
-/// Writes a pcapng file; the byte order is the one of the last section header.
-pub(super) struct Ng {
-    out: Vec<u8>,
-    pub(super) be: bool,
-}
-
-/// Encodes options (with opt_endofopt when there are any).
-pub(super) fn options(opts: &[(u16, &[u8])], be: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (code, value) in opts {
-        put16(&mut out, *code, be);
-        put16(&mut out, value.len() as u16, be);
-        out.extend_from_slice(value);
-        out.resize(out.len().next_multiple_of(4), 0);
-    }
-    if !opts.is_empty() {
-        out.extend_from_slice(&[0, 0, 0, 0]);
-    }
-    out
-}
-
-impl Ng {
-    pub(super) fn new() -> Ng {
-        Ng {
-            out: Vec::new(),
-            be: false,
-        }
-    }
-
-    /// A block with `body` padded to 4 bytes.
-    pub(super) fn block(mut self, block_type: u32, body: &[u8]) -> Ng {
-        let be = self.be;
-        let total = 12 + body.len().next_multiple_of(4) as u32;
-        put32(&mut self.out, block_type, be);
-        put32(&mut self.out, total, be);
-        self.out.extend_from_slice(body);
-        self.out.resize(self.out.len().next_multiple_of(4), 0);
-        put32(&mut self.out, total, be);
-        self
-    }
-
-    pub(super) fn shb(mut self, be: bool, major: u16, opts: &[(u16, &[u8])]) -> Ng {
-        self.be = be;
-        let mut body = Vec::new();
-        put32(&mut body, 0x1a2b_3c4d, be);
-        put16(&mut body, major, be);
-        put16(&mut body, 0, be);
-        body.extend_from_slice(&u64::MAX.to_le_bytes()); // section length: unknown
-        body.extend_from_slice(&options(opts, be));
-        self.block(0x0a0d_0d0a, &body)
-    }
-
-    pub(super) fn idb(self, link_type: u16, snaplen: u32, opts: &[(u16, &[u8])]) -> Ng {
-        let be = self.be;
-        let mut body = Vec::new();
-        put16(&mut body, link_type, be);
-        put16(&mut body, 0, be);
-        put32(&mut body, snaplen, be);
-        body.extend_from_slice(&options(opts, be));
-        self.block(1, &body)
-    }
-
-    pub(super) fn epb(self, interface: u32, ts: u64, data: &[u8], wire_len: u32) -> Ng {
-        let be = self.be;
-        let mut body = Vec::new();
-        put32(&mut body, interface, be);
-        put32(&mut body, (ts >> 32) as u32, be);
-        put32(&mut body, ts as u32, be);
-        put32(&mut body, data.len() as u32, be);
-        put32(&mut body, wire_len, be);
-        body.extend_from_slice(data);
-        body.resize(body.len().next_multiple_of(4), 0);
-        body.extend_from_slice(&options(&[(1, b"a comment")], be));
-        self.block(6, &body)
-    }
-
-    fn spb(self, data: &[u8], wire_len: u32) -> Ng {
-        let be = self.be;
-        let mut body = Vec::new();
-        put32(&mut body, wire_len, be);
-        body.extend_from_slice(data);
-        self.block(3, &body)
-    }
-
-    pub(super) fn bytes(self) -> Vec<u8> {
-        self.out
-    }
-}
+/// The option every Enhanced Packet Block of these tests carries (readers must skip it).
+pub(super) const COMMENT: &[(u16, &[u8])] = &[(1, b"a comment")];
 
 // ---------------------------------------------------------------------------------------------
 // Reading helpers
@@ -720,12 +564,12 @@ fn pcapng_sections_with_both_byte_orders() {
         .shb(false, 1, &[(4, b"test writer")])
         .idb(1, 0, &[])
         .idb(101, 0, &[])
-        .epb(1, 1_000_000, &[1, 2, 3], 3)
-        .epb(0, 2_000_000, &[4; 5], 64)
+        .epb_with(1, 1_000_000, &[1, 2, 3], 3, COMMENT)
+        .epb_with(0, 2_000_000, &[4; 5], 64, COMMENT)
         .block(4, &[0; 8]) // name resolution block: skipped
         .shb(true, 1, &[])
         .idb(113, 0, &[(IF_TSRESOL_OPT, &[9])])
-        .epb(0, 3 * S as u64, &[7; 9], 9)
+        .epb_with(0, 3 * S as u64, &[7; 9], 9, COMMENT)
         .block(5, &[0; 20]) // statistics block: skipped
         .block(0x0000_0bad, &[1, 2, 3, 4]) // custom block: skipped
         .bytes();
@@ -761,12 +605,12 @@ fn pcapng_time_stamp_resolution_and_offset() {
         .idb(1, 0, &[(IF_TSRESOL_OPT, &[12])]) // ps
         .idb(1, 0, &[(IF_TSRESOL_OPT, &[3])]) // ms
         .idb(1, 0, &[(IF_TSRESOL_OPT, &[127])]) // 10^-127 s: every count is 0 ns
-        .epb(0, 1_234_567_890_123_456_789, &[0], 1)
-        .epb(1, 1024 * 5 + 512, &[1], 1)
-        .epb(2, 7_200_000_000, &[2], 1)
-        .epb(3, 5_000_000_000_000, &[3], 1)
-        .epb(4, 1_500, &[4], 1)
-        .epb(5, u64::MAX, &[5], 1)
+        .epb_with(0, 1_234_567_890_123_456_789, &[0], 1, COMMENT)
+        .epb_with(1, 1024 * 5 + 512, &[1], 1, COMMENT)
+        .epb_with(2, 7_200_000_000, &[2], 1, COMMENT)
+        .epb_with(3, 5_000_000_000_000, &[3], 1, COMMENT)
+        .epb_with(4, 1_500, &[4], 1, COMMENT)
+        .epb_with(5, u64::MAX, &[5], 1, COMMENT)
         .bytes();
     let (frames, end) = read_all(&bytes);
     assert!(end.is_none(), "{end:?}");
@@ -795,12 +639,12 @@ fn pcapng_if_tsoffset_at_its_extremes_is_clamped_and_counted() {
         .idb(1, 0, &[(IF_TSOFFSET_OPT, &min)])
         .idb(1, 0, &[(IF_TSRESOL_OPT, &[0]), (IF_TSOFFSET_OPT, &min)]) // whole seconds
         .idb(1, 0, &[(IF_TSOFFSET_OPT, &hour)])
-        .epb(0, 1_000_000, &[0], 1)
-        .epb(1, 1_000_000, &[1], 1)
+        .epb_with(0, 1_000_000, &[0], 1, COMMENT)
+        .epb_with(1, 1_000_000, &[1], 1, COMMENT)
         // a saturated count plus the most negative offset: not a time near 1970
-        .epb(1, u64::MAX, &[2], 1)
-        .epb(2, u64::MAX, &[3], 1)
-        .epb(3, 1_000_000, &[4], 1)
+        .epb_with(1, u64::MAX, &[2], 1, COMMENT)
+        .epb_with(2, u64::MAX, &[3], 1, COMMENT)
+        .epb_with(3, 1_000_000, &[4], 1, COMMENT)
         .bytes();
     let mut r = CaptureReader::from_reader(Box::new(std::io::Cursor::new(bytes))).unwrap();
     let mut ts = Vec::new();
@@ -824,8 +668,8 @@ fn pcapng_64_bit_time_stamps_past_2106() {
     let bytes = Ng::new()
         .shb(false, 1, &[])
         .idb(1, 0, &[])
-        .epb(0, 4_294_967_296_000_000, &[1], 1)
-        .epb(0, u64::MAX, &[2], 1)
+        .epb_with(0, 4_294_967_296_000_000, &[1], 1, COMMENT)
+        .epb_with(0, u64::MAX, &[2], 1, COMMENT)
         .bytes();
     let (frames, end) = read_all(&bytes);
     assert!(end.is_none());
@@ -839,7 +683,7 @@ fn pcapng_simple_packet_blocks() {
         .shb(true, 1, &[])
         .idb(1, 8, &[])
         .spb(&[1, 2, 3], 3) // padded to 4 in the block: the pad is not data
-        .epb(0, 42_000_000, &[9], 1)
+        .epb_with(0, 42_000_000, &[9], 1, COMMENT)
         .spb(&[1; 20], 1500) // cut by snaplen 8
         .bytes();
     let (frames, end) = read_all(&bytes);
@@ -885,14 +729,14 @@ fn pcapng_unsupported_section_version_after_frames() {
     let first = Ng::new()
         .shb(false, 1, &[])
         .idb(1, 0, &[])
-        .epb(0, 1, &[1], 1)
+        .epb_with(0, 1, &[1], 1, COMMENT)
         .bytes();
     let mut bytes = first.clone();
     bytes.extend_from_slice(
         &Ng::new()
             .shb(false, 2, &[])
             .idb(1, 0, &[])
-            .epb(0, 1, &[1], 1)
+            .epb_with(0, 1, &[1], 1, COMMENT)
             .bytes(),
     );
     let (frames, end) = read_all(&bytes);
@@ -926,7 +770,7 @@ fn pcapng_damaged_blocks() {
     let good = Ng::new()
         .shb(false, 1, &[])
         .idb(1, 0, &[])
-        .epb(0, 1, &[1], 1)
+        .epb_with(0, 1, &[1], 1, COMMENT)
         .bytes();
     let at = good.len() as u64;
     let with = |tail: &[u8]| {
@@ -979,20 +823,10 @@ fn pcapng_damaged_blocks() {
     for v in [0, 0, 0, 100, 100] {
         put32(&mut body, v, false);
     }
-    let bad = Ng {
-        out: Vec::new(),
-        be: false,
-    }
-    .block(6, &body)
-    .bytes();
+    let bad = Ng::new().block(6, &body).bytes();
     assert!(matches!(with(&bad), CaptureErrorKind::Malformed { .. }));
     // Undeclared interface.
-    let bad = Ng {
-        out: Vec::new(),
-        be: false,
-    }
-    .epb(5, 0, &[1], 1)
-    .bytes();
+    let bad = Ng::new().epb_with(5, 0, &[1], 1, COMMENT).bytes();
     assert!(matches!(with(&bad), CaptureErrorKind::Malformed { .. }));
     // An option running past the block.
     let mut body = Vec::new();
@@ -1002,12 +836,7 @@ fn pcapng_damaged_blocks() {
     put16(&mut body, 2, false); // if_name
     put16(&mut body, 200, false); // ...of 200 bytes, in an 8-byte option area
     put32(&mut body, 0, false);
-    let bad = Ng {
-        out: Vec::new(),
-        be: false,
-    }
-    .block(1, &body)
-    .bytes();
+    let bad = Ng::new().block(1, &body).bytes();
     assert!(matches!(with(&bad), CaptureErrorKind::Malformed { .. }));
     // A section header with a bad byte-order magic.
     let mut bad = Ng::new().shb(false, 1, &[]).bytes();
@@ -1025,7 +854,7 @@ fn pcapng_gzip_and_link_types_without_repeats() {
         .shb(false, 1, &[])
         .idb(276, 0, &[])
         .idb(113, 0, &[])
-        .epb(0, 1, &[1], 1)
+        .epb_with(0, 1, &[1], 1, COMMENT)
         .bytes();
     let mut r = open_bytes(&gzip(&bytes)).unwrap();
     assert!(r.gzipped());
@@ -1050,11 +879,11 @@ fn samples() -> Vec<Vec<u8>> {
         Ng::new()
             .shb(false, 1, &[(4, b"w")])
             .idb(1, 64, &[(IF_TSRESOL_OPT, &[9])])
-            .epb(0, 5, &[1; 30], 30)
+            .epb_with(0, 5, &[1; 30], 30, COMMENT)
             .spb(&[2; 13], 13)
             .shb(true, 1, &[])
             .idb(101, 0, &[(IF_TSOFFSET_OPT, &[0, 0, 0, 0, 0, 0, 0, 9])])
-            .epb(0, 7, &[3; 5], 5)
+            .epb_with(0, 7, &[3; 5], 5, COMMENT)
             .bytes(),
     ]
 }

@@ -7,23 +7,16 @@ use crate::capture::CaptureReader;
 /// A classic pcap of `n` UDP packets between 40 client ports and one server, both ways,
 /// a microsecond apart.
 fn udp_capture(n: usize) -> Vec<u8> {
-    use crate::capture::tests::{Pcap, MAGIC_US};
-    let (client, server) = ([10, 0, 1, 4], [10, 0, 2, 4]);
+    use crate::testkit::{udp_frame, Pcap, MAGIC_US};
+    let (client, server) = ([10u8, 0, 1, 4], [10u8, 0, 2, 4]);
     let mut pcap = Pcap::new(MAGIC_US, false, 65535, 1);
     for i in 0..n {
         let port = 40000 + (i % 40) as u16;
         let ttl = if i % 7 == 0 { 63 } else { 64 };
-        let eth = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]);
-        let builder = if i % 3 == 1 {
-            eth.ipv4(server, client, ttl).udp(53, port)
-        } else {
-            eth.ipv4(client, server, ttl).udp(port, 53)
-        };
+        let (c, s) = ((client.into(), port), (server.into(), 53));
         let payload = (i as u32).to_be_bytes();
-        let mut frame = Vec::with_capacity(builder.size(payload.len()));
-        builder
-            .write(&mut frame, &payload)
-            .expect("PacketBuilder writes");
+        let (from, to) = if i % 3 == 1 { (s, c) } else { (c, s) };
+        let frame = udp_frame(from, to, ttl, &payload).expect("a 4-byte payload");
         let us = 1_700_000_000_000u64 + i as u64;
         let (sec, frac) = ((us / 1_000_000) as u32, (us % 1_000_000) as u32);
         pcap = pcap.record(sec, frac, &frame, frame.len() as u32);

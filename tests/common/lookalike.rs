@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 pub mod pcap_writer;
 use pcap_writer::PcapOut;
 
-use etherparse::{
-    EtherType, Ethernet2Header, IpNumber, Ipv4Header, Ipv6FlowLabel, Ipv6Header, UdpHeader,
-};
+use flowcheck::testkit::udp_frame;
+use std::net::IpAddr;
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +88,8 @@ fn v4(a: &[u8; 16]) -> [u8; 4] {
     [a[0], a[1], a[2], a[3]]
 }
 
-/// One Ethernet frame: UDP from `src:sport` to `dst:dport` with `payload` and `ttl`.
+/// One Ethernet frame: UDP from `src:sport` to `dst:dport` with `payload` and `ttl` (IPv4:
+/// IP ID 0 and DF, as testkit writes it).
 fn frame(
     v6: bool,
     src: &[u8; 16],
@@ -99,45 +99,14 @@ fn frame(
     ttl: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(14 + 40 + 8 + payload.len());
-    let eth = |t| Ethernet2Header {
-        source: [2, 0, 0, 0, 0, 1],
-        destination: [2, 0, 0, 0, 0, 2],
-        ether_type: t,
+    let ip = |a: &[u8; 16]| {
+        if v6 {
+            IpAddr::from(*a)
+        } else {
+            IpAddr::from(v4(a))
+        }
     };
-    let len = (8 + payload.len()) as u16;
-    if v6 {
-        let ip = Ipv6Header {
-            traffic_class: 0,
-            flow_label: Ipv6FlowLabel::ZERO,
-            payload_length: len,
-            next_header: IpNumber::UDP,
-            hop_limit: ttl,
-            source: *src,
-            destination: *dst,
-        };
-        let udp =
-            UdpHeader::with_ipv6_checksum(sport, dport, &ip, payload).expect("a small payload");
-        eth(EtherType::IPV6)
-            .write(&mut out)
-            .expect("writes to a vector");
-        ip.write(&mut out).expect("writes to a vector");
-        udp.write(&mut out).expect("writes to a vector");
-    } else {
-        // IP ID 0 and DF: Ipv4Header::new's defaults, as Linux sends UDP
-        let ip =
-            Ipv4Header::new(len, ttl, IpNumber::UDP, v4(src), v4(dst)).expect("a small payload");
-        assert!(ip.dont_fragment && ip.identification == 0);
-        let udp =
-            UdpHeader::with_ipv4_checksum(sport, dport, &ip, payload).expect("a small payload");
-        eth(EtherType::IPV4)
-            .write(&mut out)
-            .expect("writes to a vector");
-        ip.write(&mut out).expect("writes to a vector");
-        udp.write(&mut out).expect("writes to a vector");
-    }
-    out.extend_from_slice(payload);
-    out
+    udp_frame((ip(src), sport), (ip(dst), dport), ttl, payload).expect("a small payload")
 }
 
 /// Writes `edge.pcap` (the clients' side: queries with TTL 64, replies with TTL 63) and

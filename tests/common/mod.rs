@@ -102,6 +102,13 @@ pub fn find<'a>(
     })
 }
 
+/// A capture folder's truth.json (what the lab says happened), read and parsed.
+pub fn truth(folder: &Path) -> serde_json::Value {
+    let p = folder.join("truth.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 /// Checks every conversation of a truth.json against a `--json` document: found, with the
 /// truth's verdict and forward and reverse points; returns each pair for further checks.
 pub fn assert_matches_truth<'a>(

@@ -1,10 +1,13 @@
 //! A classic pcap writer for the tests' generated captures (little-endian, microseconds,
-//! Ethernet), shared by `lookalike.rs`, `manyflows.rs` and `tests/hostile.rs`.
+//! Ethernet), streamed to a file; shared by `lookalike.rs`, `manyflows.rs` and
+//! `tests/hostile.rs`. The bytes are `flowcheck::testkit`'s.
 
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::Path;
+
+use flowcheck::testkit::{record_header, Pcap};
 
 /// A classic pcap file being written, records in the order given.
 pub struct PcapOut {
@@ -14,17 +17,14 @@ pub struct PcapOut {
 impl PcapOut {
     pub fn create(path: &Path) -> std::io::Result<PcapOut> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
-            out.write_all(&w.to_le_bytes())?;
-        }
+        out.write_all(Pcap::le_us(1).as_bytes())?;
         Ok(PcapOut { out })
     }
 
     /// One record at `sec` + `usec`.
     pub fn record(&mut self, sec: u32, usec: u32, data: &[u8]) -> std::io::Result<()> {
-        for w in [sec, usec, data.len() as u32, data.len() as u32] {
-            self.out.write_all(&w.to_le_bytes())?;
-        }
+        let n = data.len() as u32;
+        self.out.write_all(&record_header(false, sec, usec, n, n))?;
         self.out.write_all(data)
     }
 

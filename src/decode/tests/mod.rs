@@ -101,7 +101,7 @@ fn echo_v4() -> Vec<u8> {
 }
 
 fn ethernet_frame(ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    cat(&[&MAC_B, &MAC_A, &ethertype.to_be_bytes(), payload])
+    crate::testkit::ethernet(MAC_B, MAC_A, ethertype, payload)
 }
 
 /// An Ethernet frame with the given tag protocol ids (outer first), VLAN ids 10, 20, ...
@@ -199,16 +199,7 @@ fn fragment_header(next: u8, offset: u16, more: bool, id: u32) -> Vec<u8> {
 }
 
 /// A UDP header (length and checksum are not checked by the decoder) and payload.
-fn udp_bytes(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = (8 + payload.len()) as u16;
-    cat(&[
-        &sport.to_be_bytes(),
-        &dport.to_be_bytes(),
-        &len.to_be_bytes(),
-        &[0, 0],
-        payload,
-    ])
-}
+use crate::testkit::udp_bytes;
 
 fn assert_udp(p: &Packet, src: IpAddr, dst: IpAddr, sport: u16, dport: u16) {
     assert_eq!((p.src, p.dst), (src, dst), "{p:?}");
