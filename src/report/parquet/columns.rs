@@ -2,8 +2,8 @@
 //! crate's low-level writer (no Arrow: flowcheck's rows go straight into Parquet columns,
 //! with their definition and repetition levels computed here).
 //!
-//! A table is a list of leaf columns, each added by the first row and filled by every row in
-//! the same order. A column is a top-level value (required or optional), a list of values,
+//! A table is a list of leaf columns, declared up front (`schema.rs`: a table with no rows
+//! is still a file with every column) and filled by every row in the declared order. A column is a top-level value (required or optional), a list of values,
 //! or a field of a list of structs (consecutive fields of one `group` make one
 //! `list<struct>`). Lists are never null (an empty list is written as one); their elements
 //! may be optional inside a struct.
@@ -22,6 +22,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::ColumnPath;
+
+use super::schema::{self, Col};
 
 /// A Parquet physical type with its annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,7 @@ struct Store {
 }
 
 impl Store {
+    #[inline]
     fn push(&mut self, v: Value<'_>) {
         match v {
             Value::Str(x) => {
@@ -112,7 +115,7 @@ impl Store {
 
 /// Where a column sits in the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub enum Shape {
     Top {
         optional: bool,
     },
@@ -134,6 +137,31 @@ struct Column {
 }
 
 impl Column {
+    /// An empty column of the declaration `c`, with room for `rows` rows.
+    fn new(c: &Col, rows: usize) -> Column {
+        let n = rows;
+        let mut values = Store::default();
+        match c.kind {
+            Kind::Str | Kind::Name => {
+                values.ends.reserve(n);
+                values.bytes.reserve(n * 8);
+            }
+            Kind::I32 => values.i32s.reserve(n),
+            Kind::I64 | Kind::Timestamp => values.i64s.reserve(n),
+            Kind::F64 => values.f64s.reserve(n),
+            Kind::Bool => values.bools.reserve(n),
+        }
+        let levels = |used: bool| Vec::with_capacity(if used { n } else { 0 });
+        Column {
+            name: c.name,
+            kind: c.kind,
+            shape: c.shape,
+            values,
+            def: levels(c.shape != Shape::Top { optional: false }),
+            rep: levels(!matches!(c.shape, Shape::Top { .. })),
+        }
+    }
+
     /// The column's path in the schema, as the writer's per-column properties name it.
     fn path(&self) -> ColumnPath {
         let parts: &[&str] = match self.shape {
@@ -150,60 +178,61 @@ const COMPRESSION: Compression = Compression::UNCOMPRESSED;
 
 /// A table being filled row by row.
 pub struct Table {
+    /// The declared columns, every one made (and given room for its rows) up front.
     columns: Vec<Column>,
     /// Index of the next column the current row fills.
     cursor: usize,
-    /// The rows the table is made for: every column is given room for that many values
-    /// when the first row adds it (no growing and copying while the table fills).
-    capacity: usize,
+    /// Where a value goes that does not fit the declaration (then `misfit` names it and
+    /// [`Table::write`] fails): a fill that differs from the schema is a bug, reported, not
+    /// a panic.
+    spare: Column,
+    misfit: Option<&'static str>,
 }
 
 impl Table {
-    /// A table for `rows` rows.
-    pub fn new(rows: usize) -> Table {
+    /// A table of the columns `schema` declares, for `rows` rows.
+    pub fn new(schema: &[Col], rows: usize) -> Table {
         Table {
-            columns: Vec::new(),
+            columns: schema.iter().map(|c| Column::new(c, rows)).collect(),
             cursor: 0,
-            capacity: rows,
+            spare: Column::new(&schema::SPARE, 0),
+            misfit: None,
         }
     }
 
-    /// Ends the current row.
+    /// Ends the current row (which must have filled every column).
+    #[inline]
     pub fn end_row(&mut self) {
+        if self.cursor != self.columns.len() {
+            self.misfit
+                .get_or_insert("(a row that fills fewer columns)");
+        }
         self.cursor = 0;
     }
 
-    /// The column the row fills next (added on the first row).
+    /// The column the row fills next, which must be declared `name`, `kind`, `shape`.
+    #[inline]
     fn column(&mut self, name: &'static str, kind: Kind, shape: Shape) -> &mut Column {
-        if self.cursor == self.columns.len() {
-            let n = self.capacity;
-            let mut values = Store::default();
-            match kind {
-                Kind::Str | Kind::Name => {
-                    values.ends.reserve(n);
-                    values.bytes.reserve(n * 8);
-                }
-                Kind::I32 => values.i32s.reserve(n),
-                Kind::I64 | Kind::Timestamp => values.i64s.reserve(n),
-                Kind::F64 => values.f64s.reserve(n),
-                Kind::Bool => values.bools.reserve(n),
-            }
-            let levels = |used: bool| Vec::with_capacity(if used { n } else { 0 });
-            self.columns.push(Column {
-                name,
-                kind,
-                shape,
-                values,
-                def: levels(shape != Shape::Top { optional: false }),
-                rep: levels(!matches!(shape, Shape::Top { .. })),
-            });
-        }
         let i = self.cursor;
         self.cursor += 1;
-        &mut self.columns[i]
+        let fits = matches!(self.columns.get(i), Some(c) if c.kind == kind && c.shape == shape);
+        if !fits {
+            return self.misfit(name);
+        }
+        let c = &mut self.columns[i];
+        debug_assert_eq!(c.name, name, "column {i} is declared under another name");
+        c
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn misfit(&mut self, name: &'static str) -> &mut Column {
+        self.misfit.get_or_insert(name);
+        &mut self.spare
     }
 
     /// A required top-level string, written by `write` straight into the column.
+    #[inline]
     pub fn text(&mut self, name: &'static str, write: impl FnOnce(&mut Vec<u8>)) {
         let c = self.column(name, Kind::Str, Shape::Top { optional: false });
         write(&mut c.values.bytes);
@@ -211,6 +240,7 @@ impl Table {
     }
 
     /// A required top-level value.
+    #[inline]
     pub fn value(&mut self, name: &'static str, kind: Kind, v: Value<'_>) {
         self.column(name, kind, Shape::Top { optional: false })
             .values
@@ -218,6 +248,7 @@ impl Table {
     }
 
     /// An optional top-level value.
+    #[inline]
     pub fn optional(&mut self, name: &'static str, kind: Kind, v: Option<Value<'_>>) {
         let c = self.column(name, kind, Shape::Top { optional: true });
         c.def.push(i16::from(v.is_some()));
@@ -228,12 +259,14 @@ impl Table {
 
     /// A time (nanoseconds since the epoch) as two columns, `names[0]` a timestamp in
     /// microseconds (rounded down) and `names[1]` the nanoseconds as an integer.
+    #[inline]
     pub fn time(&mut self, names: [&'static str; 2], ns: i64) {
         self.value(names[0], Kind::Timestamp, micros(ns));
         self.value(names[1], Kind::I64, Value::I64(ns));
     }
 
     /// [`Table::time`] of an optional time.
+    #[inline]
     pub fn time_optional(&mut self, names: [&'static str; 2], ns: Option<i64>) {
         self.optional(names[0], Kind::Timestamp, ns.map(micros));
         self.optional(names[1], Kind::I64, ns.map(Value::I64));
@@ -329,6 +362,11 @@ impl Table {
     /// Writes the table as one Parquet file (one row group, uncompressed pages),
     /// through a buffer: the writer's page headers and pages are many small writes.
     pub fn write(self, message: &str, out: std::fs::File) -> Result<(), ParquetError> {
+        if let Some(name) = self.misfit {
+            return Err(ParquetError::General(format!(
+                "column {name}: the row does not fill the declared columns in order"
+            )));
+        }
         let out = std::io::BufWriter::with_capacity(1 << 20, out);
         let schema = Arc::new(parse_message_type(&self.schema(message))?);
         let mut props = WriterProperties::builder()
@@ -432,4 +470,58 @@ pub fn s(v: &str) -> Value<'_> {
 /// the past, also before 1970).
 fn micros(ns: i64) -> Value<'static> {
     Value::I64(ns.div_euclid(1_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &[Col] = &[
+        Col {
+            name: "n",
+            kind: Kind::I64,
+            shape: Shape::Top { optional: false },
+        },
+        Col {
+            name: "s",
+            kind: Kind::Str,
+            shape: Shape::Top { optional: true },
+        },
+    ];
+
+    fn written(t: Table, tag: &str) -> Result<u64, ParquetError> {
+        let path =
+            std::env::temp_dir().join(format!("flowcheck-{}-{tag}.parquet", std::process::id()));
+        let file = std::fs::File::create(&path)?;
+        let r = t.write("t", file);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let _ = std::fs::remove_file(&path);
+        r.map(|()| len)
+    }
+
+    #[test]
+    fn a_table_without_rows_declares_its_columns() {
+        let t = Table::new(SCHEMA, 0);
+        assert!(t.schema("t").contains("required int64 n;"));
+        assert!(t.schema("t").contains("optional binary s (STRING);"));
+        assert!(written(t, "empty").unwrap() > 0);
+    }
+
+    #[test]
+    fn a_row_that_differs_from_the_declaration_is_an_error_not_a_file() {
+        let mut t = Table::new(SCHEMA, 1);
+        t.value("n", Kind::I64, Value::I64(1));
+        t.optional("s", Kind::Str, Some(s("x")));
+        t.end_row();
+        assert!(written(t, "ok").is_ok());
+        let mut t = Table::new(SCHEMA, 1);
+        t.value("n", Kind::I64, Value::I64(1));
+        t.end_row();
+        assert!(written(t, "short").is_err());
+        let mut t = Table::new(SCHEMA, 1);
+        t.optional("n", Kind::I64, None);
+        t.optional("s", Kind::Str, None);
+        t.end_row();
+        assert!(written(t, "shape").is_err());
+    }
 }

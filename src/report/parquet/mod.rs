@@ -27,6 +27,7 @@
 //! come from [`Derived`], computed once for all the exports.
 
 mod columns;
+mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -79,7 +80,7 @@ fn u16v(v: u16) -> Value<'static> {
 
 fn points(a: &Analysis) -> Table {
     let head = json::head(a);
-    let mut t = Table::new(a.points.len());
+    let mut t = Table::new(schema::POINTS, a.points.len());
     for (p, r) in head.points.iter().zip(&a.points) {
         let sum = &r.summary;
         t.value("name", Kind::Name, s(&p.name));
@@ -163,7 +164,7 @@ fn icmp_fields(t: &mut Table, kind: KeyKind, ip_proto: u8) {
 }
 
 fn flows(a: &Analysis, d: &Derived) -> Table {
-    let mut t = Table::new(a.points.iter().map(|p| p.flows.len()).sum());
+    let mut t = Table::new(schema::FLOWS, a.points.iter().map(|p| p.flows.len()).sum());
     for (pi, p) in a.points.iter().enumerate() {
         for (fi, f) in p.flows.iter().enumerate() {
             let (x, rule) = f.tshark_a();
@@ -221,7 +222,7 @@ fn flows(a: &Analysis, d: &Derived) -> Table {
 fn conversations(a: &Analysis, d: &Derived) -> Table {
     let names = a.point_names();
     let name = |i: usize| s(names.get(i).map_or("", String::as_str));
-    let mut t = Table::new(a.conversations.len());
+    let mut t = Table::new(&schema::conversations(), a.conversations.len());
     for (i, (c, j)) in a.conversations.iter().enumerate() {
         let ports = c.kind == KeyKind::Ports;
         t.value("id", Kind::I64, u64v(a.id(i) as u64));
