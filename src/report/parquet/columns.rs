@@ -367,7 +367,9 @@ impl Table {
                 "column {name}: the row does not fill the declared columns in order"
             )));
         }
-        let out = std::io::BufWriter::with_capacity(1 << 20, out);
+        // small writes (page headers, the footer) are gathered; a page, at least this large
+        // when the writer cuts it at its size limit, goes to the file without being copied
+        let out = std::io::BufWriter::with_capacity(64 << 10, out);
         let schema = Arc::new(parse_message_type(&self.schema(message))?);
         let mut props = WriterProperties::builder()
             .set_compression(COMPRESSION)
