@@ -98,18 +98,27 @@ impl Store {
         }
     }
 
-    /// The strings as byte arrays that share one buffer.
-    fn byte_arrays(&mut self) -> Vec<ByteArray> {
-        let buf = Bytes::from(std::mem::take(&mut self.bytes));
+    /// The strings as byte arrays that share one buffer (a copy of the column's, which is
+    /// kept for the next row group), into `arrays`.
+    fn byte_arrays(&self, arrays: &mut Vec<ByteArray>) {
+        arrays.clear();
+        let buf = Bytes::copy_from_slice(&self.bytes);
         let mut start = 0;
-        self.ends
-            .iter()
-            .map(|&end| {
-                let v = ByteArray::from(buf.slice(start..end));
-                start = end;
-                v
-            })
-            .collect()
+        arrays.extend(self.ends.iter().map(|&end| {
+            let v = ByteArray::from(buf.slice(start..end));
+            start = end;
+            v
+        }));
+    }
+
+    /// Empties the store, keeping its room.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.i32s.clear();
+        self.i64s.clear();
+        self.f64s.clear();
+        self.bools.clear();
     }
 }
 
@@ -162,6 +171,13 @@ impl Column {
         }
     }
 
+    /// Empties the column, keeping its room.
+    fn clear(&mut self) {
+        self.values.clear();
+        self.def.clear();
+        self.rep.clear();
+    }
+
     /// The column's path in the schema, as the writer's per-column properties name it.
     fn path(&self) -> ColumnPath {
         let parts: &[&str] = match self.shape {
@@ -176,28 +192,75 @@ impl Column {
 /// How the pages are compressed: not at all (see the module header of `parquet`).
 const COMPRESSION: Compression = Compression::UNCOMPRESSED;
 
-/// A table being filled row by row.
+/// Rows per row group: a table is written a group at a time as it fills, so that its
+/// memory stays bounded and is reused (DuckDB's own writer uses groups of 122,880 rows).
+pub const GROUP_ROWS: usize = 65_536;
+
+/// The file being written.
+type Writer = SerializedFileWriter<std::io::BufWriter<std::fs::File>>;
+
+/// A table being filled row by row and written to its file a row group at a time.
 pub struct Table {
-    /// The declared columns, every one made (and given room for its rows) up front.
+    /// The declared columns, every one made (and given room for a group's rows) up front.
     columns: Vec<Column>,
     /// Index of the next column the current row fills.
     cursor: usize,
     /// Where a value goes that does not fit the declaration (then `misfit` names it and
-    /// [`Table::write`] fails): a fill that differs from the schema is a bug, reported, not
+    /// [`Table::finish`] fails): a fill that differs from the schema is a bug, reported, not
     /// a panic.
     spare: Column,
     misfit: Option<&'static str>,
+    writer: Writer,
+    /// Rows of the current group; the group is written when it has `group_rows`.
+    rows: usize,
+    group_rows: usize,
+    /// Row groups written.
+    groups: usize,
+    /// The first error of writing a group (the next groups are not written).
+    failed: Option<ParquetError>,
+    /// Reused for the strings of each column written.
+    arrays: Vec<ByteArray>,
 }
 
 impl Table {
-    /// A table of the columns `schema` declares, for `rows` rows.
-    pub fn new(schema: &[Col], rows: usize) -> Table {
-        Table {
-            columns: schema.iter().map(|c| Column::new(c, rows)).collect(),
+    /// A table of the columns `schema` declares, to be written as the Parquet message
+    /// `message` into `out`; `rows`: how many rows it will have (room is made for at most
+    /// a group of them).
+    pub fn new(
+        schema: &[Col],
+        message: &str,
+        out: std::fs::File,
+        rows: usize,
+    ) -> Result<Table, ParquetError> {
+        Table::with_groups(schema, message, out, rows, GROUP_ROWS)
+    }
+
+    /// [`Table::new`] with row groups of `group_rows` rows.
+    fn with_groups(
+        schema: &[Col],
+        message: &str,
+        out: std::fs::File,
+        rows: usize,
+        group_rows: usize,
+    ) -> Result<Table, ParquetError> {
+        let group_rows = group_rows.max(1);
+        let columns: Vec<Column> = schema
+            .iter()
+            .map(|c| Column::new(c, rows.min(group_rows)))
+            .collect();
+        let writer = writer(&columns, message, out)?;
+        Ok(Table {
+            columns,
             cursor: 0,
             spare: Column::new(&schema::SPARE, 0),
             misfit: None,
-        }
+            writer,
+            rows: 0,
+            group_rows,
+            groups: 0,
+            failed: None,
+            arrays: Vec::new(),
+        })
     }
 
     /// Ends the current row (which must have filled every column).
@@ -208,6 +271,37 @@ impl Table {
                 .get_or_insert("(a row that fills fewer columns)");
         }
         self.cursor = 0;
+        self.rows += 1;
+        if self.rows == self.group_rows {
+            self.write_group();
+        }
+    }
+
+    /// Writes the rows filled so far as one row group and empties the columns.
+    fn write_group(&mut self) {
+        if self.failed.is_none() && self.misfit.is_none() {
+            if let Err(e) = self.try_write_group() {
+                self.failed = Some(e);
+            }
+        }
+        self.columns.iter_mut().for_each(Column::clear);
+        self.spare.clear();
+        self.rows = 0;
+        self.groups += 1;
+    }
+
+    fn try_write_group(&mut self) -> Result<(), ParquetError> {
+        let mut group = self.writer.next_row_group()?;
+        let mut columns = self.columns.iter();
+        while let Some(mut w) = group.next_column()? {
+            let c = columns.next().ok_or_else(|| {
+                ParquetError::General("more columns in the schema than declared".into())
+            })?;
+            write_column(w.untyped(), c, &mut self.arrays)?;
+            w.close()?;
+        }
+        group.close()?;
+        Ok(())
     }
 
     /// The column the row fills next, which must be declared `name`, `kind`, `shape`.
@@ -310,97 +404,96 @@ impl Table {
         push_list(c, items.into_iter(), optional);
     }
 
-    /// The schema, as Parquet's message type text.
-    fn schema(&self, message: &str) -> String {
-        let mut s = format!("message {message} {{\n");
-        let mut open: Option<&str> = None;
-        for c in &self.columns {
-            let group = match c.shape {
-                Shape::Field { group, .. } => Some(group),
-                _ => None,
-            };
-            if open.is_some() && open != group {
-                s.push_str("} } }\n");
-                open = None;
-            }
-            if let (Some(g), None) = (group, open) {
-                s.push_str(&format!(
-                    "required group {g} (LIST) {{ repeated group list {{ required group element {{\n"
-                ));
-                open = Some(g);
-            }
-            let leaf = |rep: &str| {
-                format!(
-                    "{rep} {} {}{};\n",
-                    c.kind.schema(),
-                    c.name,
-                    c.kind.annotation()
-                )
-            };
-            match c.shape {
-                Shape::Top { optional } => {
-                    s.push_str(&leaf(if optional { "optional" } else { "required" }))
-                }
-                Shape::List => s.push_str(&format!(
-                    "required group {} (LIST) {{ repeated group list {{ required {} element{}; }} }}\n",
-                    c.name,
-                    c.kind.schema(),
-                    c.kind.annotation()
-                )),
-                Shape::Field { optional, .. } => {
-                    s.push_str(&leaf(if optional { "optional" } else { "required" }))
-                }
-            }
+    /// Writes the last rows (a table without rows gets one empty group), then the footer.
+    pub fn finish(mut self) -> Result<(), ParquetError> {
+        if self.rows > 0 || self.groups == 0 {
+            self.write_group();
         }
-        if open.is_some() {
-            s.push_str("} } }\n");
-        }
-        s.push('}');
-        s
-    }
-
-    /// Writes the table as one Parquet file (one row group, uncompressed pages),
-    /// through a buffer: the writer's page headers and pages are many small writes.
-    pub fn write(self, message: &str, out: std::fs::File) -> Result<(), ParquetError> {
         if let Some(name) = self.misfit {
             return Err(ParquetError::General(format!(
                 "column {name}: the row does not fill the declared columns in order"
             )));
         }
-        // small writes (page headers, the footer) are gathered; a page, at least this large
-        // when the writer cuts it at its size limit, goes to the file without being copied
-        let out = std::io::BufWriter::with_capacity(64 << 10, out);
-        let schema = Arc::new(parse_message_type(&self.schema(message))?);
-        let mut props = WriterProperties::builder()
-            .set_compression(COMPRESSION)
-            .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
-            .set_dictionary_enabled(false)
-            .set_statistics_enabled(EnabledStatistics::None);
-        for c in &self.columns {
-            if c.kind == Kind::Name {
-                props = props.set_column_dictionary_enabled(c.path(), true);
-            }
-            if c.kind == Kind::Timestamp {
-                props = props.set_column_statistics_enabled(c.path(), EnabledStatistics::Chunk);
-            }
+        if let Some(e) = self.failed {
+            return Err(e);
         }
-        let props = Arc::new(props.build());
-        let mut writer = SerializedFileWriter::new(out, schema, props)?;
-        let mut group = writer.next_row_group()?;
-        let mut columns = self.columns.into_iter();
-        while let Some(mut w) = group.next_column()? {
-            let mut c = columns.next().ok_or_else(|| {
-                ParquetError::General("more columns in the schema than built".into())
-            })?;
-            write_column(w.untyped(), &mut c)?;
-            w.close()?;
-        }
-        group.close()?;
         // writes the footer, then hands the buffer back to be flushed
-        let mut out = writer.into_inner()?;
+        let mut out = self.writer.into_inner()?;
         std::io::Write::flush(&mut out)?;
         Ok(())
     }
+}
+
+/// The schema of `columns`, as Parquet's message type text.
+fn schema_text(columns: &[Column], message: &str) -> String {
+    let mut s = format!("message {message} {{\n");
+    let mut open: Option<&str> = None;
+    for c in columns {
+        let group = match c.shape {
+            Shape::Field { group, .. } => Some(group),
+            _ => None,
+        };
+        if open.is_some() && open != group {
+            s.push_str("} } }\n");
+            open = None;
+        }
+        if let (Some(g), None) = (group, open) {
+            s.push_str(&format!(
+                "required group {g} (LIST) {{ repeated group list {{ required group element {{\n"
+            ));
+            open = Some(g);
+        }
+        let leaf = |rep: &str| {
+            format!(
+                "{rep} {} {}{};\n",
+                c.kind.schema(),
+                c.name,
+                c.kind.annotation()
+            )
+        };
+        match c.shape {
+            Shape::Top { optional } => {
+                s.push_str(&leaf(if optional { "optional" } else { "required" }))
+            }
+            Shape::List => s.push_str(&format!(
+                "required group {} (LIST) {{ repeated group list {{ required {} element{}; }} }}\n",
+                c.name,
+                c.kind.schema(),
+                c.kind.annotation()
+            )),
+            Shape::Field { optional, .. } => {
+                s.push_str(&leaf(if optional { "optional" } else { "required" }))
+            }
+        }
+    }
+    if open.is_some() {
+        s.push_str("} } }\n");
+    }
+    s.push('}');
+    s
+}
+
+/// The file writer for `columns`: uncompressed pages, dictionaries only for names,
+/// statistics only on timestamps (see the module header of `parquet`), through a buffer.
+fn writer(columns: &[Column], message: &str, out: std::fs::File) -> Result<Writer, ParquetError> {
+    // small writes (page headers, the footer) are gathered; a page, at least this large
+    // when the writer cuts it at its size limit, goes to the file without being copied
+    let out = std::io::BufWriter::with_capacity(64 << 10, out);
+    let schema = Arc::new(parse_message_type(&schema_text(columns, message))?);
+    let mut props = WriterProperties::builder()
+        .set_compression(COMPRESSION)
+        .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None);
+    for c in columns {
+        if c.kind == Kind::Name {
+            props = props.set_column_dictionary_enabled(c.path(), true);
+        }
+        if c.kind == Kind::Timestamp {
+            props = props.set_column_statistics_enabled(c.path(), EnabledStatistics::Chunk);
+        }
+    }
+    SerializedFileWriter::new(out, schema, Arc::new(props.build()))
 }
 
 /// Appends one row's list to a list column: levels and the values present. An element is
@@ -438,14 +531,16 @@ fn levels<'c>(
 /// Writes a built column into the column writer of its type.
 fn write_column(
     w: &mut parquet::column::writer::ColumnWriter<'_>,
-    c: &mut Column,
+    c: &Column,
+    arrays: &mut Vec<ByteArray>,
 ) -> Result<(), ParquetError> {
     use parquet::column::writer::ColumnWriter as W;
     let (def, rep) = levels(c.shape, &c.def, &c.rep);
-    let v = &mut c.values;
+    let v = &c.values;
     match (w, c.kind) {
         (W::ByteArrayColumnWriter(w), Kind::Str | Kind::Name) => {
-            w.write_batch(&v.byte_arrays(), def, rep)?
+            v.byte_arrays(arrays);
+            w.write_batch(arrays, def, rep)?
         }
         (W::Int32ColumnWriter(w), Kind::I32) => w.write_batch(&v.i32s, def, rep)?,
         (W::Int64ColumnWriter(w), Kind::I64 | Kind::Timestamp) => {
@@ -491,39 +586,64 @@ mod tests {
         },
     ];
 
-    fn written(t: Table, tag: &str) -> Result<u64, ParquetError> {
+    /// A table written to a temporary file: what `fill` wrote, then the file's row groups
+    /// and rows (read back with the crate's reader), or the error.
+    fn written(
+        tag: &str,
+        group_rows: usize,
+        fill: impl FnOnce(&mut Table),
+    ) -> Result<(usize, i64), ParquetError> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
         let path =
             std::env::temp_dir().join(format!("flowcheck-{}-{tag}.parquet", std::process::id()));
         let file = std::fs::File::create(&path)?;
-        let r = t.write("t", file);
-        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut t = Table::with_groups(SCHEMA, "t", file, 4, group_rows)?;
+        fill(&mut t);
+        let r = t.finish().and_then(|()| {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
+            let meta = reader.metadata();
+            Ok((meta.num_row_groups(), meta.file_metadata().num_rows()))
+        });
         let _ = std::fs::remove_file(&path);
-        r.map(|()| len)
+        r
+    }
+
+    fn row(t: &mut Table, n: i64) {
+        t.value("n", Kind::I64, Value::I64(n));
+        t.optional("s", Kind::Str, (n % 2 == 0).then(|| s("even")));
+        t.end_row();
     }
 
     #[test]
     fn a_table_without_rows_declares_its_columns() {
-        let t = Table::new(SCHEMA, 0);
-        assert!(t.schema("t").contains("required int64 n;"));
-        assert!(t.schema("t").contains("optional binary s (STRING);"));
-        assert!(written(t, "empty").unwrap() > 0);
+        let columns: Vec<Column> = SCHEMA.iter().map(|c| Column::new(c, 0)).collect();
+        let text = schema_text(&columns, "t");
+        assert!(text.contains("required int64 n;"), "{text}");
+        assert!(text.contains("optional binary s (STRING);"), "{text}");
+        assert_eq!(written("empty", 2, |_| {}).unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn rows_are_written_a_group_at_a_time() {
+        let got = written("groups", 2, |t| (0..5).for_each(|n| row(t, n))).unwrap();
+        assert_eq!(got, (3, 5));
+        let got = written("one", 8, |t| (0..5).for_each(|n| row(t, n))).unwrap();
+        assert_eq!(got, (1, 5));
     }
 
     #[test]
     fn a_row_that_differs_from_the_declaration_is_an_error_not_a_file() {
-        let mut t = Table::new(SCHEMA, 1);
-        t.value("n", Kind::I64, Value::I64(1));
-        t.optional("s", Kind::Str, Some(s("x")));
-        t.end_row();
-        assert!(written(t, "ok").is_ok());
-        let mut t = Table::new(SCHEMA, 1);
-        t.value("n", Kind::I64, Value::I64(1));
-        t.end_row();
-        assert!(written(t, "short").is_err());
-        let mut t = Table::new(SCHEMA, 1);
-        t.optional("n", Kind::I64, None);
-        t.optional("s", Kind::Str, None);
-        t.end_row();
-        assert!(written(t, "shape").is_err());
+        assert!(written("ok", 2, |t| row(t, 1)).is_ok());
+        let short = written("short", 2, |t| {
+            t.value("n", Kind::I64, Value::I64(1));
+            t.end_row();
+        });
+        assert!(short.is_err());
+        let shape = written("shape", 2, |t| {
+            t.optional("n", Kind::I64, None);
+            t.optional("s", Kind::Str, None);
+            t.end_row();
+        });
+        assert!(shape.is_err());
     }
 }
