@@ -1,5 +1,5 @@
-//! A table built column by column, then written as one Parquet file with the `parquet`
-//! crate's low-level writer (no Arrow: flowcheck's rows go straight into Parquet columns,
+//! A table filled row by row into typed columns and written a row group at a time
+//! ([`GROUP_ROWS`]) into one Parquet file with the `parquet` crate's low-level writer (no Arrow: flowcheck's rows go straight into Parquet columns,
 //! with their definition and repetition levels computed here).
 //!
 //! A table is a list of leaf columns, declared up front (`schema.rs`: a table with no rows
