@@ -351,6 +351,62 @@ fn parquet_files_read_in_duckdb_as_the_json_says() {
     assert_eq!(got, want);
 }
 
+/// A capture with no packet: the three exports are still files their readers take, with
+/// every column and no row (a Parquet table used to get its columns from its first row, and
+/// DuckDB refuses a file without columns).
+#[test]
+fn an_empty_capture_gives_exports_with_every_column_and_no_row() {
+    let out = TempDir::new("empty-exports");
+    let (pq, zeek, csv) = (
+        out.path().join("pq"),
+        out.path().join("z"),
+        out.path().join("c.csv"),
+    );
+    let empty = shared().join("corpus/files/empty.pcap");
+    let run = flowcheck(&[
+        empty.into_os_string(),
+        "--parquet".into(),
+        pq.clone().into_os_string(),
+        "--zeek".into(),
+        zeek.clone().into_os_string(),
+        "--csv".into(),
+        csv.clone().into_os_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(parse_csv(&text).len(), 1, "only the header row: {text}");
+    let log = std::fs::read_to_string(zeek.join("empty.conn.log")).unwrap();
+    let (header, rows) = parse_zeek(&log);
+    assert!(rows.is_empty(), "{rows:?}");
+    assert!(header.iter().any(|(k, _)| k == "close"), "{header:?}");
+    if duckdb("select 1").is_none() {
+        eprintln!("skipped the Parquet part: DuckDB's Python module is not installed");
+        return;
+    }
+    let file = |t: &str| pq.join(format!("{t}.parquet")).display().to_string();
+    // (table, rows, a column it must have)
+    for (table, rows, column) in [
+        ("points", "1", "matched_packets"),
+        ("flows", "0", "community_id"),
+        ("conversations", "0", "verdict"),
+    ] {
+        let n = duckdb(&format!("select count(*) from '{}'", file(table))).unwrap();
+        assert_eq!(n, rows, "{table}");
+        let names = duckdb(&format!(
+            "select column_name from (describe select * from '{}')",
+            file(table)
+        ))
+        .unwrap();
+        assert!(names.lines().any(|c| c == column), "{table}: {names}");
+    }
+    let columns = duckdb(&format!(
+        "select count(*) from (describe select * from '{}')",
+        file("conversations")
+    ))
+    .unwrap();
+    assert_eq!(columns, "35", "conversations.parquet's top-level columns");
+}
+
 /// Compresses `src` into `dst` with the `zstd` or `lz4` command and extra `args`.
 fn compress(tool: &str, args: &[&str], src: &std::path::Path, dst: &std::path::Path) {
     let mut cmd = std::process::Command::new(tool);

@@ -85,9 +85,7 @@ pub fn write(a: &Analysis, d: &Derived, mut out: impl Write) -> io::Result<()> {
 /// Appends field `index` of a row (a comma before all but the first), written by `write`
 /// and then quoted if RFC 4180 asks it.
 fn field(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
-    if index > 0 {
-        out.push(b',');
-    }
+    separate(out, index);
     let start = out.len();
     write(out);
     let text = out.get(start..).unwrap_or(&[]);
@@ -104,6 +102,24 @@ fn field(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
             out.push(b);
         }
         out.push(b'"');
+    }
+}
+
+/// [`field`] for a value that cannot hold a comma, a quote or a line break (numbers,
+/// addresses, times, flowcheck's own names, Community IDs): nothing to look for.
+fn plain(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
+    separate(out, index);
+    let start = out.len();
+    write(out);
+    debug_assert!(!out[start..]
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')));
+}
+
+/// The comma before every field but the first.
+fn separate(out: &mut Vec<u8>, index: usize) {
+    if index > 0 {
+        out.push(b',');
     }
 }
 
@@ -141,35 +157,35 @@ fn row(out: &mut Vec<u8>, r: &Row<'_>, c: &Conversation, j: &Judgement, names: &
     };
     let mut k = 0..;
     let mut next = || k.next().unwrap_or(0);
-    field(out, next(), |b| emit::uint(b, r.id as u64));
-    field(out, next(), |b| {
+    plain(out, next(), |b| emit::uint(b, r.id as u64));
+    plain(out, next(), |b| {
         b.extend_from_slice(c.proto_name().as_bytes())
     });
-    field(out, next(), |b| emit::ip_bare(b, c.client.ip));
-    field(out, next(), |b| opt(b, port(c.client.port)));
-    field(out, next(), |b| emit::ip_bare(b, c.server.ip));
-    field(out, next(), |b| opt(b, port(c.server.port)));
-    field(out, next(), |b| opt(b, icmp_id));
-    field(out, next(), |b| opt(b, icmp_type));
-    field(out, next(), |b| opt(b, icmp_code));
-    field(out, next(), |b| {
+    plain(out, next(), |b| emit::ip_bare(b, c.client.ip));
+    plain(out, next(), |b| opt(b, port(c.client.port)));
+    plain(out, next(), |b| emit::ip_bare(b, c.server.ip));
+    plain(out, next(), |b| opt(b, port(c.server.port)));
+    plain(out, next(), |b| opt(b, icmp_id));
+    plain(out, next(), |b| opt(b, icmp_type));
+    plain(out, next(), |b| opt(b, icmp_code));
+    plain(out, next(), |b| {
         opt(b, (c.kind == KeyKind::Other).then_some(c.ip_proto.into()))
     });
-    field(out, next(), |b| {
+    plain(out, next(), |b| {
         b.extend_from_slice(j.verdict.name().as_bytes())
     });
-    field(out, next(), |b| {
+    plain(out, next(), |b| {
         b.extend_from_slice(j.path_verdict.name().as_bytes())
     });
     field(out, next(), |b| {
         names_field(b, names, j.bypassed.iter().copied())
     });
-    field(out, next(), |b| {
+    plain(out, next(), |b| {
         b.extend_from_slice(c.orientation.name().as_bytes())
     });
-    field(out, next(), |b| export::seconds(b, c.first_ts, 9));
-    field(out, next(), |b| export::seconds(b, c.last_ts, 9));
-    field(out, next(), |b| emit::uint(b, c.packets().iter().sum()));
+    plain(out, next(), |b| export::seconds(b, c.first_ts, 9));
+    plain(out, next(), |b| export::seconds(b, c.last_ts, 9));
+    plain(out, next(), |b| emit::uint(b, c.packets().iter().sum()));
     field(out, next(), |b| names_field(b, names, c.path_points(0)));
     field(out, next(), |b| names_field(b, names, c.path_points(1)));
     field(out, next(), |b| {
@@ -181,14 +197,14 @@ fn row(out: &mut Vec<u8>, r: &Row<'_>, c: &Conversation, j: &Judgement, names: &
     field(out, next(), |b| {
         names_field(b, names, c.lost_between().into_iter().flatten())
     });
-    field(out, next(), |b| {
+    plain(out, next(), |b| {
         if let Some(l) = c.losses.first() {
             b.extend_from_slice(direction_name(l.dir()).as_bytes());
         }
     });
-    field(out, next(), |b| emit::uint(b, c.sampled_packets));
-    field(out, next(), |b| emit::uint(b, c.matched_packets));
-    field(out, next(), |b| {
+    plain(out, next(), |b| emit::uint(b, c.sampled_packets));
+    plain(out, next(), |b| emit::uint(b, c.matched_packets));
+    plain(out, next(), |b| {
         b.extend_from_slice(r.community_id.unwrap_or("").as_bytes())
     });
     field(out, next(), |b| b.extend_from_slice(r.reason.as_bytes()));

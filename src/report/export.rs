@@ -141,7 +141,19 @@ pub fn threads() -> usize {
 /// `1795578035.657181` (Zeek, 6), `1795578035.657181000` (the JSON's text, 9).
 pub fn seconds(out: &mut Vec<u8>, ns: i64, decimals: u32) {
     let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000) as u64 / 10u64.pow(9 - decimals.min(9));
+    const SCALE: [u64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    let frac = ns.rem_euclid(1_000_000_000) as u64 / SCALE[9 - decimals.min(9) as usize];
     if secs < 0 {
         out.push(b'-');
     }
