@@ -230,14 +230,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--zeek`, `--parquet`, `--csv`, side by side (`export::write_all`).
+/// `--zeek`, `--parquet`, `--csv`, side by side (`bulk::write_all`).
 fn write_exports(
     cli: &Cli,
     analysis: &Analysis,
     csv_file: Option<std::fs::File>,
     lap: &mut flowcheck::timings::Lap,
 ) -> std::io::Result<()> {
-    use flowcheck::report::export::{write_all, Targets};
+    use flowcheck::report::bulk::{write_all, Targets};
     let targets = Targets {
         zeek: cli.zeek.as_deref(),
         parquet: cli.parquet.as_deref(),

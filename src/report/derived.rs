@@ -2,7 +2,7 @@
 //! every flow (`--zeek`, `--parquet`) and of every conversation (`--csv`, `--parquet`), the
 //! reason of every conversation (`--csv`, `--parquet`), and which conversation each flow is
 //! part of (`--zeek`). Each is computed only when an export asks for it, on several threads,
-//! before the exports run side by side ([`super::export::write_all`]).
+//! before the exports run side by side ([`super::bulk::write_all`]).
 
 use super::community_id::{self, CommunityId};
 use super::export::{self, CHUNK_ROWS};

@@ -7,6 +7,7 @@
 //! they share once for all of them. Every string that comes from a capture or a file name goes
 //! through the escaping of its medium there.
 
+pub mod bulk;
 pub mod community_id;
 mod coverage_text;
 pub mod csv;

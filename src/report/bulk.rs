@@ -1,0 +1,59 @@
+//! bulk: the exports asked for (`--zeek`, `--parquet`, `--csv`) written side by side, from
+//! the values more than one of them needs computed once ([`Derived`]). The pieces they share
+//! to write a row are [`super::export`]'s.
+
+use std::path::Path;
+
+use super::derived::{Derived, Needs};
+use super::Analysis;
+
+/// The bulk exports asked for.
+#[derive(Debug, Default)]
+pub struct Targets<'a> {
+    /// `--zeek DIR`.
+    pub zeek: Option<&'a Path>,
+    /// `--parquet DIR`.
+    pub parquet: Option<&'a Path>,
+    /// `--csv FILE`: the file, opened before the analysis, and its name for messages.
+    pub csv: Option<(std::fs::File, &'a Path)>,
+}
+
+/// Writes the exports asked for: first what more than one of them writes is computed once
+/// ([`Derived`]), then the three are written side by side, each on its own thread (and each
+/// renders or encodes on several threads of its own). The first error, in the order Zeek,
+/// Parquet, CSV, is returned after all have ended.
+pub fn write_all(a: &Analysis, t: Targets<'_>) -> std::io::Result<()> {
+    let needs = Needs {
+        flow_ids: t.zeek.is_some() || t.parquet.is_some(),
+        conversation_ids: t.csv.is_some() || t.parquet.is_some(),
+        reasons: t.csv.is_some() || t.parquet.is_some(),
+        flow_conversations: t.zeek.is_some(),
+    };
+    let d = &Derived::new(a, needs);
+    let failed = |what: &str| std::io::Error::other(format!("{what}: the writing thread failed"));
+    std::thread::scope(|scope| {
+        let zeek = t
+            .zeek
+            .map(|dir| scope.spawn(move || super::zeek::write_dir(a, d, dir)));
+        let csv = t
+            .csv
+            .map(|(file, path)| scope.spawn(move || write_csv(a, d, file, path)));
+        let parquet = t.parquet.map(|dir| super::parquet::write_dir(a, d, dir));
+        let zeek = zeek.map(|h| h.join().map_err(|_| failed("--zeek")));
+        let csv = csv.map(|h| h.join().map_err(|_| failed("--csv")));
+        zeek.transpose()?.transpose()?;
+        parquet.transpose()?;
+        csv.transpose()?.transpose()?;
+        Ok(())
+    })
+}
+
+/// `--csv`: the file emptied first (when it is a regular file: it may be a pipe), then written.
+fn write_csv(a: &Analysis, d: &Derived, file: std::fs::File, path: &Path) -> std::io::Result<()> {
+    let context =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()));
+    if file.metadata().is_ok_and(|m| m.is_file()) {
+        file.set_len(0).map_err(context)?;
+    }
+    super::csv::write(a, d, &file).map_err(context)
+}
