@@ -15,6 +15,7 @@ use super::path::Path;
 use super::{direction_words, put_count, Judgement, Verdict};
 use crate::clock::clock_text;
 use crate::correlate::{Conversation, Loss, RewriteAt, Uncovered};
+use crate::decode::proto;
 use crate::flow::KeyKind;
 
 /// Why a conversation got its verdict from its paths (before `--expect-via`): each case gives
@@ -242,7 +243,7 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
     let rev = Path::of(c, 1, names);
     put_count(out, c.packets()[1], direction_words(c)[1]);
     out.push_str(match evidence {
-        Evidence::RepliesAtClientsPoint if c.ip_proto == 6 => " and no client packet",
+        Evidence::RepliesAtClientsPoint if c.ip_proto == proto::TCP => " and no client packet",
         Evidence::RepliesOnly(ReplyKind::SynAcks) => " (SYN-ACKs) without the client's SYN",
         Evidence::RepliesOnly(ReplyKind::SynAckAndData) => {
             " (a SYN-ACK and data) without the client's SYN"

@@ -39,6 +39,7 @@ use super::model::{ConvPoint, Conversation, Hop, IcmpNote, Nat, Traces};
 use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
 use crate::clock::Clocks;
+use crate::decode::proto;
 use crate::flow::{Endpoint, Flow, KeyKind};
 use crate::list::{OneOrVec, RareVec};
 use crate::point::PointResult;
@@ -109,7 +110,7 @@ pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
 /// True when every reply of the flow's conversation answers a packet of its own from the
 /// client (ICMP echo, TCP's acknowledgements).
 fn reply_per_request(key: &crate::flow::FlowKey) -> bool {
-    matches!(key.kind, KeyKind::Echo { .. }) || key.ip_proto == 6
+    matches!(key.kind, KeyKind::Echo { .. }) || key.ip_proto == proto::TCP
 }
 
 /// True when the flow kept packet samples (to follow across points).

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use super::{Context, Role};
 use crate::correlate::model::{ConvPoint, Nat};
 use crate::correlate::nodes::FlowRef;
+use crate::decode::proto;
 use crate::list::OneOrVec;
 
 /// The per-point totals of a conversation and its span.
@@ -102,7 +103,7 @@ impl Context<'_> {
                 cp.hosts_server |= here == Role::HostsReceiver;
             }
         }
-        if f.key.ip_proto == 17 {
+        if f.key.ip_proto == proto::UDP {
             // UDP: every datagram carries data
             cp.data = [cp.packets[0] > 0, cp.packets[1] > 0];
         }
@@ -111,7 +112,7 @@ impl Context<'_> {
         cp.echo_requests += f.echo.requests;
         cp.echo_replies += f.echo.replies;
         cp.retransmissions += f.retransmissions()[0] + f.retransmissions()[1];
-        if f.key.ip_proto == 6 && cp.history.is_empty() {
+        if f.key.ip_proto == proto::TCP && cp.history.is_empty() {
             cp.history = f.history.text(d);
         }
         cp.first_ts = cp.first_ts.min(self.align(m.point, f.first_ts));

@@ -7,6 +7,7 @@
 use super::head::write_head;
 use super::{routing, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
+use crate::decode::proto;
 use crate::flow::{Flow, KeyKind, TsharkSides};
 use crate::report::community_id;
 use crate::report::format::{endpoint_text, ts_text};
@@ -178,7 +179,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
         KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type), Some(code)),
         _ => (None, None, None),
     };
-    let history = if f.key.ip_proto == 6 {
+    let history = if f.key.ip_proto == proto::TCP {
         f.history.render(a)
     } else {
         String::new()

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use super::{conversation_label, Limits};
 use crate::clock::clock_text;
 use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
+use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::report::{endpoint_text, Analysis};
 
@@ -259,7 +260,7 @@ fn trace_label(c: &Conversation, t: &PacketTrace) -> String {
             let what = if t.info == 1 { "request" } else { "reply" };
             format!("echo {what} seq {}", t.seq)
         }
-        _ if c.ip_proto == 6 => format!("{} {} B", tcp_flags(t.info), t.ip_len),
+        _ if c.ip_proto == proto::TCP => format!("{} {} B", tcp_flags(t.info), t.ip_len),
         _ => format!(
             "{} {} B",
             if t.dir == 0 { "request" } else { "reply" },
@@ -513,7 +514,7 @@ impl<'a> Builder<'a> {
         self.infer(&mut obs, dir, !forwarded_at.is_empty());
         let seen_at: Vec<usize> = t.sightings.iter().map(|s| s.point).collect();
         let mut hover = Vec::new();
-        if c.ip_proto == 6 {
+        if c.ip_proto == proto::TCP {
             let first = t.sightings.first().map_or(last.point, |s| s.point);
             // the acknowledgement number means something only with the ACK flag
             let ack = if t.info & 0x10 != 0 {

@@ -10,6 +10,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::plot::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
 use super::{plain, rgb, text_width, worth_showing, FORWARD, REVERSE};
+use crate::decode::proto;
 use crate::report::Analysis;
 
 /// One delay sample between two consecutive sightings of a packet.
@@ -241,7 +242,7 @@ fn subtitle(a: &Analysis, p: &Plan) -> String {
 fn tip(a: &Analysis, d: &Delay, unit_us: bool) -> String {
     let conv = a.conversations.get(d.conv).map(|(c, _)| c);
     let what = match (conv, d.seq) {
-        (Some(c), Some(seq)) if c.ip_proto == 6 => format!("packet TCP seq {seq}"),
+        (Some(c), Some(seq)) if c.ip_proto == proto::TCP => format!("packet TCP seq {seq}"),
         (Some(_), Some(seq)) => format!("packet seq {seq}"),
         _ => "the route's median".to_string(),
     };
