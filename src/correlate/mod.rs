@@ -81,7 +81,7 @@ mod vote;
 
 pub use hosts::routable;
 pub use model::{
-    ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat, PacketTrace, Rewrite,
+    ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat, NatSide, PacketTrace, Rewrite,
     RewriteAt, Sighting, TraceIter, Traces, Uncovered,
 };
 

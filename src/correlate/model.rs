@@ -25,12 +25,37 @@ pub struct MatchSummary {
     pub seq_rewritten_pairs: u64,
 }
 
+/// The address of a packet a NAT rewrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatSide {
+    Source,
+    Destination,
+}
+
+impl NatSide {
+    /// `source` / `destination`: how the JSON and the reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NatSide::Source => "source",
+            NatSide::Destination => "destination",
+        }
+    }
+
+    /// `src` / `dst`: the short form the pictures use.
+    pub fn short(self) -> &'static str {
+        match self {
+            NatSide::Source => "src",
+            NatSide::Destination => "dst",
+        }
+    }
+}
+
 /// A NAT rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nat {
-    /// True when the source was rewritten, false for the destination. In
-    /// [`ConvPoint::nat`] (the requests) the source is the client side.
-    pub source: bool,
+    /// The rewritten side. In [`ConvPoint::nat`] (the requests) the source is the client
+    /// side.
+    pub side: NatSide,
     pub from: Endpoint,
     pub to: Endpoint,
 }

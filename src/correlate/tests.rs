@@ -119,7 +119,7 @@ fn icmp_identifier_rewritten_between_points_is_one_conversation() {
     let rw = c
         .rewrites
         .iter()
-        .find(|r| r.dir == 0 && r.nat.source)
+        .find(|r| r.dir == 0 && r.nat.side == NatSide::Source)
         .expect("the source rewrite");
     assert_eq!(rw.at, RewriteAt::Between(0, 1));
     assert_eq!(
@@ -612,7 +612,7 @@ fn nats_display_as_their_endpoints_are_written() {
     ];
     for (from, to) in cases {
         let nat = Nat {
-            source: true,
+            side: NatSide::Source,
             from,
             to,
         };

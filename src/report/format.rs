@@ -66,15 +66,6 @@ pub fn direction_name(dir: u8) -> &'static str {
     }
 }
 
-/// The side a NAT rewrote (`Nat::source`) as the reports name it.
-pub fn nat_side(source: bool) -> &'static str {
-    if source {
-        "source"
-    } else {
-        "destination"
-    }
-}
-
 /// Escapes control characters (and DEL) as `\xNN`, and the characters that change how text
 /// is shown without being seen ([`is_invisible`]) as `\u{NNNN}`: safe to print on a
 /// terminal, and what is printed is what the name is.

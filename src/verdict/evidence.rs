@@ -14,7 +14,7 @@ use super::icmp::icmp_error_name;
 use super::path::Path;
 use super::{direction_words, put_count, Judgement, Verdict};
 use crate::clock::clock_text;
-use crate::correlate::{Conversation, Loss, RewriteAt, Uncovered};
+use crate::correlate::{Conversation, Loss, NatSide, RewriteAt, Uncovered};
 use crate::decode::proto;
 use crate::flow::KeyKind;
 
@@ -455,17 +455,13 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
                 } else {
                     format!("{} -> {}", r.nat.from.ip, r.nat.to.ip)
                 };
-                let side = if r.nat.source {
-                    "source"
-                } else {
-                    "destination"
-                };
+                let side = r.nat.side.name();
                 let dir = if r.dir == 0 { "" } else { " of the replies" };
                 // to the address of a point that was not capturing: NAT by that point
                 let by = c
                     .uncovered
                     .iter()
-                    .find(|u| r.nat.source && u.crossed_as == Some(r.nat.to.ip))
+                    .find(|u| r.nat.side == NatSide::Source && u.crossed_as == Some(r.nat.to.ip))
                     .map_or("a hop not captured".to_string(), |u| {
                         let p = name(u.point);
                         format!("{p}, its own address: the packets crossed {p}")

@@ -5,7 +5,7 @@
 //! [`MAX_TRACES`]).
 
 use super::packets::Packets;
-use crate::correlate::model::{ConvPoint, Nat, Rewrite, RewriteAt, Traces};
+use crate::correlate::model::{ConvPoint, Nat, NatSide, Rewrite, RewriteAt, Traces};
 use crate::correlate::MAX_TRACES;
 
 /// Most distinct NAT rewrites kept per point (and per conversation): a real NAT applies one or
@@ -42,10 +42,13 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
                 } else {
                     RewriteAt::Between(a.point, b.point)
                 };
-                let sides = [(true, a.src, b.src), (false, a.dst, b.dst)];
-                for (source, from, to) in sides {
+                let sides = [
+                    (NatSide::Source, a.src, b.src),
+                    (NatSide::Destination, a.dst, b.dst),
+                ];
+                for (side, from, to) in sides {
                     if from != to {
-                        let nat = Nat { source, from, to };
+                        let nat = Nat { side, from, to };
                         push_unique_rw(&mut rewrites, Rewrite { dir, at, nat });
                     }
                 }
@@ -59,7 +62,7 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
             let known = rewrites.iter().any(|r| {
                 r.dir == 0
                     && r.at == RewriteAt::Point(cp.point)
-                    && r.nat.source == n.source
+                    && r.nat.side == n.side
                     && r.nat.from.ip == n.from.ip
                     && r.nat.to.ip == n.to.ip
             });

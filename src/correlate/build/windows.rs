@@ -19,7 +19,7 @@
 
 use super::Context;
 use crate::correlate::hosts::routable;
-use crate::correlate::model::{ConvPoint, Hop, Loss, Rewrite, RewriteAt, Uncovered};
+use crate::correlate::model::{ConvPoint, Hop, Loss, NatSide, Rewrite, RewriteAt, Uncovered};
 use crate::flow::Endpoint;
 use crate::list::OneOrVec;
 
@@ -52,7 +52,7 @@ impl Context<'_> {
     fn crossed_as(&self, u: &Uncovered, rewrites: &[Rewrite]) -> Option<std::net::IpAddr> {
         rewrites
             .iter()
-            .filter(|r| r.nat.source && matches!(r.at, RewriteAt::Between(..)))
+            .filter(|r| r.nat.side == NatSide::Source && matches!(r.at, RewriteAt::Between(..)))
             .filter(|r| u.covers_not(usize::from(r.dir)))
             .map(|r| r.nat.to.ip)
             .find(|ip| self.nat_sources.binary_search(&(*ip, u.point)).is_ok())
@@ -82,7 +82,11 @@ impl Context<'_> {
         // only the directions that carry the evidence
         u.dirs = rewrites
             .iter()
-            .filter(|r| r.nat.source && r.nat.to.ip == ip && u.covers_not(usize::from(r.dir)))
+            .filter(|r| {
+                r.nat.side == NatSide::Source
+                    && r.nat.to.ip == ip
+                    && u.covers_not(usize::from(r.dir))
+            })
             .fold(0, |m, r| m | 1 << r.dir);
         u.crossed_as = Some(ip);
         Some(u)

@@ -288,7 +288,7 @@ pub(super) fn conversation_row(
 
 fn nat_row(n: &crate::correlate::Nat, ports: bool) -> Nat {
     Nat {
-        side: if n.source { "source" } else { "destination" },
+        side: n.side.name(),
         from: n.from.ip.to_string(),
         to: n.to.ip.to_string(),
         from_port: ports.then_some(n.from.port),

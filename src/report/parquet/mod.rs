@@ -399,13 +399,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
     t.field(g, "point", Kind::Name, true, at(0));
     t.field(g, "between_from", Kind::Name, true, at(1));
     t.field(g, "between_to", Kind::Name, true, at(2));
-    let side = nat.iter().map(|r| {
-        Some(s(if r.nat.source {
-            "source"
-        } else {
-            "destination"
-        }))
-    });
+    let side = nat.iter().map(|r| Some(s(r.nat.side.name())));
     t.field(g, "side", Kind::Name, false, side);
     let mut addr = Vec::new();
     for (col, to) in [("from", false), ("to", true)] {

@@ -202,7 +202,7 @@ fn lane_note(c: &Conversation, p: &ConvPoint) -> String {
         parts.push("forwarded the replies".to_string());
     }
     for nat in &p.nat {
-        let side = if nat.source { "src" } else { "dst" };
+        let side = nat.side.short();
         parts.push(format!(
             "NAT {side} {}",
             nat.describe().replace(" -> ", " → ")
