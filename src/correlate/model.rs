@@ -90,11 +90,55 @@ pub enum RewriteAt {
     Between(usize, usize),
 }
 
+/// A direction of a conversation: the requests or the replies. Per-direction arrays
+/// (`[T; 2]`) are indexed by [`Dir::index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dir {
+    /// The requests: client to server (index 0).
+    Forward,
+    /// The replies: server to client (index 1).
+    Reverse,
+}
+
+impl Dir {
+    /// Both, in index order.
+    pub const BOTH: [Dir; 2] = [Dir::Forward, Dir::Reverse];
+
+    /// 0 for the requests, 1 for the replies.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The direction of index `i` (0 the requests, anything else the replies).
+    pub fn from_index(i: usize) -> Dir {
+        if i == 0 {
+            Dir::Forward
+        } else {
+            Dir::Reverse
+        }
+    }
+
+    /// The opposite direction.
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Forward => Dir::Reverse,
+            Dir::Reverse => Dir::Forward,
+        }
+    }
+
+    /// `forward` / `reverse`: how the JSON and the exports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Forward => "forward",
+            Dir::Reverse => "reverse",
+        }
+    }
+}
+
 /// A NAT rewrite of one direction of a conversation and where it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rewrite {
-    /// 0: the requests (client to server), 1: the replies.
-    pub dir: u8,
+    pub dir: Dir,
     pub at: RewriteAt,
     /// For ICMP echo, the endpoints' `port` is the echo identifier.
     pub nat: Nat,
@@ -283,13 +327,13 @@ impl PacketTrace<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
     /// Seen arriving at `point`, never leaving it, never at the receiver's point.
-    After { dir: u8, point: usize },
+    After { dir: Dir, point: usize },
     /// Left (or was sent from) `from`, never reached `to` (the receiver's point).
-    Between { dir: u8, from: usize, to: usize },
+    Between { dir: Dir, from: usize, to: usize },
 }
 
 impl Loss {
-    pub fn dir(&self) -> u8 {
+    pub fn dir(&self) -> Dir {
         match *self {
             Loss::After { dir, .. } | Loss::Between { dir, .. } => dir,
         }

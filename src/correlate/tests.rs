@@ -119,7 +119,7 @@ fn icmp_identifier_rewritten_between_points_is_one_conversation() {
     let rw = c
         .rewrites
         .iter()
-        .find(|r| r.dir == 0 && r.nat.side == NatSide::Source)
+        .find(|r| r.dir == Dir::Forward && r.nat.side == NatSide::Source)
         .expect("the source rewrite");
     assert_eq!(rw.at, RewriteAt::Between(0, 1));
     assert_eq!(
@@ -355,7 +355,14 @@ fn a_point_that_receives_and_never_forwards_loses_the_packets() {
         .iter()
         .find(|c| c.kind == KeyKind::Echo { id: 7 })
         .unwrap();
-    assert_eq!(&c.losses[..], &[Loss::After { dir: 1, point: 1 }], "{c:#?}");
+    assert_eq!(
+        &c.losses[..],
+        &[Loss::After {
+            dir: Dir::Reverse,
+            point: 1
+        }],
+        "{c:#?}"
+    );
     let rev: Vec<usize> = c.route[1].iter().map(|h| h.point).collect();
     assert_eq!(rev, vec![2, 1]);
 }

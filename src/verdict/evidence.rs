@@ -14,7 +14,7 @@ use super::icmp::icmp_error_name;
 use super::path::Path;
 use super::{direction_words, put_count, Judgement, Verdict};
 use crate::clock::clock_text;
-use crate::correlate::{Conversation, Loss, NatSide, RewriteAt, Uncovered};
+use crate::correlate::{Conversation, Dir, Loss, NatSide, RewriteAt, Uncovered};
 use crate::decode::proto;
 use crate::flow::KeyKind;
 
@@ -156,7 +156,7 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
             p.put_all(out, ", ");
         }
     };
-    let lost = |dir: u8| c.losses.iter().find(|l| l.dir() == dir);
+    let lost = |dir: Dir| c.losses.iter().find(|l| l.dir() == dir);
     match evidence {
         Evidence::BothHere => {
             put_count(out, nf, fwd_word);
@@ -173,9 +173,9 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
             out.push_str("both directions seen at ");
             fwd.put_all(out, ", ");
             let _ = write!(out, ": {fwd_word} ");
-            put_went(out, &fwd, lost(0), names);
+            put_went(out, &fwd, lost(Dir::Forward), names);
             let _ = write!(out, ", {rev_word} ");
-            put_went(out, &rev, lost(1), names);
+            put_went(out, &rev, lost(Dir::Reverse), names);
         }
         Evidence::DifferOnlyWhereUncovered => {
             put_both_went(out, c, names, false);
@@ -232,7 +232,7 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
                 fwd.put_all(out, " -> ");
                 out.push_str(", no reply anywhere");
             }
-            put_loss_note(out, c, names, lost(0));
+            put_loss_note(out, c, names, lost(Dir::Forward));
         }
     }
 }
@@ -270,7 +270,12 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
         }
         _ => {
             out.push_str(": the requests took another path");
-            put_loss_note(out, c, names, c.losses.iter().find(|l| l.dir() == 1));
+            put_loss_note(
+                out,
+                c,
+                names,
+                c.losses.iter().find(|l| l.dir() == Dir::Reverse),
+            );
         }
     }
 }
@@ -279,16 +284,16 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
 /// `losses`.
 fn put_both_went(out: &mut String, c: &Conversation, names: &[String], losses: bool) {
     let [fwd_word, rev_word] = direction_words(c);
-    let lost = |dir: u8| {
+    let lost = |dir: Dir| {
         losses
             .then(|| c.losses.iter().find(|l| l.dir() == dir))
             .flatten()
     };
     out.push_str(fwd_word);
     out.push(' ');
-    put_went(out, &Path::of(c, 0, names), lost(0), names);
+    put_went(out, &Path::of(c, 0, names), lost(Dir::Forward), names);
     let _ = write!(out, "; {rev_word} ");
-    put_went(out, &Path::of(c, 1, names), lost(1), names);
+    put_went(out, &Path::of(c, 1, names), lost(Dir::Reverse), names);
 }
 
 /// "hub-nva saw only the replies, spoke1-vm saw only the requests".
@@ -353,7 +358,7 @@ fn put_went(out: &mut String, path: &Path, lost: Option<&Loss>, names: &[String]
 fn put_loss_note(out: &mut String, c: &Conversation, names: &[String], loss: Option<&Loss>) {
     let Some(loss) = loss else { return };
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
-    let what = direction_words(c)[usize::from(loss.dir())];
+    let what = direction_words(c)[loss.dir().index()];
     let _ = match *loss {
         Loss::After { point, .. } => write!(
             out,
@@ -442,11 +447,11 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
         .rewrites
         .iter()
         .filter(|r| {
-            r.dir == 0
+            r.dir == Dir::Forward
                 || !c
                     .rewrites
                     .iter()
-                    .any(|f| f.dir == 0 && same_place(f.at, r.at))
+                    .any(|f| f.dir == Dir::Forward && same_place(f.at, r.at))
         })
         .filter_map(|r| match r.at {
             RewriteAt::Between(a, b) => {
@@ -456,7 +461,10 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
                     format!("{} -> {}", r.nat.from.ip, r.nat.to.ip)
                 };
                 let side = r.nat.side.name();
-                let dir = if r.dir == 0 { "" } else { " of the replies" };
+                let dir = match r.dir {
+                    Dir::Forward => "",
+                    Dir::Reverse => " of the replies",
+                };
                 // to the address of a point that was not capturing: NAT by that point
                 let by = c
                     .uncovered

@@ -5,7 +5,7 @@
 //! [`MAX_TRACES`]).
 
 use super::packets::Packets;
-use crate::correlate::model::{ConvPoint, Nat, NatSide, Rewrite, RewriteAt, Traces};
+use crate::correlate::model::{ConvPoint, Dir, Nat, NatSide, Rewrite, RewriteAt, Traces};
 use crate::correlate::MAX_TRACES;
 
 /// Most distinct NAT rewrites kept per point (and per conversation): a real NAT applies one or
@@ -30,7 +30,7 @@ fn push_unique_rw(list: &mut Vec<Rewrite>, r: Rewrite) {
 pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> {
     let mut rewrites: Vec<Rewrite> = Vec::new();
     for c in 0..packets.len() {
-        let dir = packets.dir(c);
+        let dir = Dir::from_index(usize::from(packets.dir(c)));
         let mut sightings = packets.sightings(c).map(|o| &o.sighting);
         let Some(mut a) = sightings.next() else {
             continue;
@@ -60,7 +60,7 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
     for cp in points {
         for n in &cp.nat {
             let known = rewrites.iter().any(|r| {
-                r.dir == 0
+                r.dir == Dir::Forward
                     && r.at == RewriteAt::Point(cp.point)
                     && r.nat.side == n.side
                     && r.nat.from.ip == n.from.ip
@@ -68,7 +68,7 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
             });
             if !known {
                 rewrites.push(Rewrite {
-                    dir: 0,
+                    dir: Dir::Forward,
                     at: RewriteAt::Point(cp.point),
                     nat: *n,
                 });

@@ -53,7 +53,7 @@ impl Context<'_> {
         rewrites
             .iter()
             .filter(|r| r.nat.side == NatSide::Source && matches!(r.at, RewriteAt::Between(..)))
-            .filter(|r| u.covers_not(usize::from(r.dir)))
+            .filter(|r| u.covers_not(r.dir.index()))
             .map(|r| r.nat.to.ip)
             .find(|ip| self.nat_sources.binary_search(&(*ip, u.point)).is_ok())
     }
@@ -83,11 +83,9 @@ impl Context<'_> {
         u.dirs = rewrites
             .iter()
             .filter(|r| {
-                r.nat.side == NatSide::Source
-                    && r.nat.to.ip == ip
-                    && u.covers_not(usize::from(r.dir))
+                r.nat.side == NatSide::Source && r.nat.to.ip == ip && u.covers_not(r.dir.index())
             })
-            .fold(0, |m, r| m | 1 << r.dir);
+            .fold(0, |m, r| m | 1 << r.dir.index());
         u.crossed_as = Some(ip);
         Some(u)
     }
@@ -169,7 +167,7 @@ impl Context<'_> {
             }
         }
         losses.retain(|l| {
-            let dir = usize::from(l.dir());
+            let dir = l.dir().index();
             !out.iter().any(|u| u.covers_not(dir))
         });
         out

@@ -330,7 +330,7 @@ fn rewrite_row(c: &Conversation, r: &crate::correlate::Rewrite, names: &[String]
     } = nat_row(&r.nat, ports);
     let icmp_ids = echo && r.nat.from.port != r.nat.to.port;
     ConvNat {
-        direction: if r.dir == 0 { "forward" } else { "reverse" },
+        direction: r.dir.name(),
         point,
         between,
         side,
@@ -357,9 +357,7 @@ fn losses(c: &Conversation, names: &[String]) -> LossFields {
             Loss::Between { from, to, .. } => Some([name(from), name(to)]),
             Loss::After { .. } => None,
         }),
-        c.losses
-            .first()
-            .map(|l| if l.dir() == 0 { "forward" } else { "reverse" }),
+        c.losses.first().map(|l| l.dir().name()),
     )
 }
 

@@ -5,8 +5,8 @@ use super::flows::write_flow;
 use super::reference::conversation_row;
 use super::*;
 use crate::correlate::{
-    ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat as NatRw, NatSide, Rewrite,
-    RewriteAt,
+    ConvPoint, Conversation, Dir, Hop, IcmpNote, Loss, MatchSummary, Nat as NatRw, NatSide,
+    Rewrite, RewriteAt,
 };
 use crate::flow::{Endpoint, Flow, FlowKey, KeyKind, Orientation, TtlSet};
 use crate::list::OneOrVec;
@@ -179,7 +179,7 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
                 nat.to.port = nat.from.port;
             }
             Rewrite {
-                dir: rng.below(2) as u8,
+                dir: Dir::from_index(rng.below(2) as usize),
                 at: if rng.chance(2) {
                     RewriteAt::Point(point(rng))
                 } else {
@@ -191,7 +191,7 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
         .collect();
     let losses = (0..rng.below(3))
         .map(|_| {
-            let dir = rng.below(2) as u8;
+            let dir = Dir::from_index(rng.below(2) as usize);
             if rng.chance(2) {
                 Loss::After {
                     dir,

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use super::{conversation_label, Limits};
 use crate::clock::clock_text;
-use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
+use crate::correlate::{ConvPoint, Conversation, Dir, Loss, PacketTrace, RewriteAt, Sighting};
 use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::report::{endpoint_text, Analysis};
@@ -211,7 +211,10 @@ fn lane_note(c: &Conversation, p: &ConvPoint) -> String {
     for l in &c.losses {
         if let Loss::After { dir, point } = *l {
             if point == p.point {
-                let what = if dir == 0 { "requests" } else { "replies" };
+                let what = match dir {
+                    Dir::Forward => "requests",
+                    Dir::Reverse => "replies",
+                };
                 parts.push(format!("dropped the {what}"));
             }
         }
@@ -288,8 +291,8 @@ fn sighting_detail(c: &Conversation, name: &str, s: &Sighting, forwarded: bool) 
 /// True when the model says direction `dir` vanished after `point`.
 fn lost_after(c: &Conversation, dir: usize, point: usize) -> bool {
     c.losses.iter().any(|l| match *l {
-        Loss::After { dir: d, point: p } => d as usize == dir && p == point,
-        Loss::Between { dir: d, from, .. } => d as usize == dir && from == point,
+        Loss::After { dir: d, point: p } => d.index() == dir && p == point,
+        Loss::Between { dir: d, from, .. } => d.index() == dir && from == point,
     })
 }
 
