@@ -184,8 +184,7 @@ pub struct Sighting {
 /// [`Traces`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketTrace<'a> {
-    /// 0: client to server, 1: server to client.
-    pub dir: u8,
+    pub dir: Dir,
     /// IP total length.
     pub ip_len: u16,
     /// TCP flags; ICMP echo: 1 request, 0 reply.
@@ -202,7 +201,7 @@ pub struct PacketTrace<'a> {
 /// the sightings list of its [`Traces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TraceHead {
-    dir: u8,
+    dir: Dir,
     info: u8,
     ip_len: u16,
     seq: u32,
@@ -227,7 +226,7 @@ impl Traces {
     /// Appends a packet seen at `sightings` (in path order).
     pub fn push(
         &mut self,
-        dir: u8,
+        dir: Dir,
         ip_len: u16,
         info: u8,
         [seq, ack]: [u32; 2],

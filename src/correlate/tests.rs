@@ -671,13 +671,16 @@ fn a_conversation_without_traces_spends_one_word_on_them() {
         },
         frame: 1,
     };
-    t.push(0, 84, 1, [7, 0], [s(0, 10), s(1, 20)]);
-    t.push(1, 84, 0, [7, 0], [s(1, 30)]);
+    t.push(Dir::Forward, 84, 1, [7, 0], [s(0, 10), s(1, 20)]);
+    t.push(Dir::Reverse, 84, 0, [7, 0], [s(1, 30)]);
     let all: Vec<PacketTrace> = t.iter().collect();
     assert_eq!(all.len(), 2);
-    assert_eq!((all[0].dir, all[0].seq, all[0].sightings.len()), (0, 7, 2));
+    assert_eq!(
+        (all[0].dir, all[0].seq, all[0].sightings.len()),
+        (Dir::Forward, 7, 2)
+    );
     assert_eq!(all[0].sightings[1].ts, 20);
-    assert_eq!((all[1].dir, all[1].sightings.len()), (1, 1));
+    assert_eq!((all[1].dir, all[1].sightings.len()), (Dir::Reverse, 1));
     assert_eq!(all[1].sightings[0].ts, 30);
 }
 

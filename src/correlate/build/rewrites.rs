@@ -98,7 +98,7 @@ pub(super) fn traces(packets: &Packets, kept: &mut Vec<((i64, u8, u32), usize)>)
     for &(_, c) in kept.iter() {
         let head = packets.head(c);
         traces.push(
-            head.cdir,
+            Dir::from_index(usize::from(head.cdir)),
             head.sample.ip_len,
             head.sample.info,
             [head.sample.seq, head.sample.ack],

@@ -266,7 +266,10 @@ fn trace_label(c: &Conversation, t: &PacketTrace) -> String {
         _ if c.ip_proto == proto::TCP => format!("{} {} B", tcp_flags(t.info), t.ip_len),
         _ => format!(
             "{} {} B",
-            if t.dir == 0 { "request" } else { "reply" },
+            match t.dir {
+                Dir::Forward => "request",
+                Dir::Reverse => "reply",
+            },
             t.ip_len
         ),
     }
@@ -486,7 +489,7 @@ impl<'a> Builder<'a> {
     /// One arrow per packet the correlation followed across the points.
     fn trace_packet(&self, t: &PacketTrace) -> Option<Packet> {
         let c = self.c;
-        let dir = t.dir as usize;
+        let dir = t.dir.index();
         let rewrote = t.rewritten_at();
         let forwarded_at: Vec<usize> = t
             .sightings
@@ -546,7 +549,7 @@ impl<'a> Builder<'a> {
     /// with how many it stands for.
     fn summary_packet(&self, dir: usize) -> Option<Packet> {
         let c = self.c;
-        if c.traces.iter().any(|t| t.dir as usize == dir) || c.route[dir].is_empty() {
+        if c.traces.iter().any(|t| t.dir.index() == dir) || c.route[dir].is_empty() {
             return None;
         }
         let mut obs: Vec<Obs> = c.route[dir]

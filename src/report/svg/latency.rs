@@ -42,7 +42,7 @@ pub fn delays(a: &Analysis) -> Vec<Delay> {
             let mut traced = false;
             let route: Vec<usize> = c.route[dir].iter().map(|h| h.point).collect();
             let at = |pt: usize| route.iter().position(|&x| x == pt);
-            for t in c.traces.iter().filter(|t| t.dir as usize == dir) {
+            for t in c.traces.iter().filter(|t| t.dir.index() == dir) {
                 traced = true;
                 for w in t.sightings.windows(2) {
                     // consecutive points of the route only: a sighting missing in between
