@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use crate::flow::{Endpoint, HistoryText, KeyKind, Orientation, TtlSet};
+use crate::flow::{Endpoint, HistoryText, KeyKind, Orientation, TtlSet, NO_FIRST_TS, NO_LAST_TS};
 use crate::list::{OneOrVec, RareVec};
 
 /// How many sampled packets were followed across points.
@@ -407,7 +407,7 @@ pub struct ConvPoint {
     /// Aligned times.
     pub first_ts: i64,
     pub last_ts: i64,
-    /// Time of the first packet in each direction (aligned; `i64::MAX` when none).
+    /// Time of the first packet in each direction (aligned; [`NO_FIRST_TS`] when none).
     pub dir_first_ts: [i64; 2],
     /// This point hosts the client (as seen here, before or after NAT).
     pub hosts_client: bool,
@@ -484,9 +484,9 @@ impl ConvPoint {
     pub(super) fn empty(point: usize) -> ConvPoint {
         ConvPoint {
             point,
-            first_ts: i64::MAX,
-            last_ts: i64::MIN,
-            dir_first_ts: [i64::MAX; 2],
+            first_ts: NO_FIRST_TS,
+            last_ts: NO_LAST_TS,
+            dir_first_ts: [NO_FIRST_TS; 2],
             ..ConvPoint::default()
         }
     }

@@ -40,7 +40,7 @@ use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
 use crate::clock::Clocks;
 use crate::decode::proto;
-use crate::flow::{Endpoint, Flow, KeyKind};
+use crate::flow::{Endpoint, Flow, KeyKind, NO_FIRST_TS, NO_LAST_TS};
 use crate::list::{OneOrVec, RareVec};
 use crate::point::PointResult;
 
@@ -100,7 +100,7 @@ enum Role {
 /// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
 #[inline]
 pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
-    if ts == i64::MAX || ts == i64::MIN {
+    if ts == NO_FIRST_TS || ts == NO_LAST_TS {
         ts
     } else {
         clocks.align(pt, ts)

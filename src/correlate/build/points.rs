@@ -9,6 +9,7 @@ use super::{Context, Role};
 use crate::correlate::model::{ConvPoint, Nat};
 use crate::correlate::nodes::FlowRef;
 use crate::decode::proto;
+use crate::flow::{NO_FIRST_TS, NO_LAST_TS};
 use crate::list::OneOrVec;
 
 /// The per-point totals of a conversation and its span.
@@ -46,7 +47,7 @@ impl Context<'_> {
         roles.clear();
         let mut encap = 0u16;
         let mut link_group = false;
-        let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
+        let (mut first_ts, mut last_ts) = (NO_FIRST_TS, NO_LAST_TS);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
             if per_point.last().map(|c| c.point) != Some(m.point) {

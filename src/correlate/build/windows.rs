@@ -20,7 +20,7 @@
 use super::Context;
 use crate::correlate::hosts::routable;
 use crate::correlate::model::{ConvPoint, Hop, Loss, NatSide, Rewrite, RewriteAt, Uncovered};
-use crate::flow::Endpoint;
+use crate::flow::{Endpoint, NO_FIRST_TS};
 use crate::list::OneOrVec;
 
 /// What was seen of a conversation, for [`Context::uncovered`].
@@ -135,14 +135,14 @@ impl Context<'_> {
                     } else {
                         dir_first(1)
                     };
-                    answered.filter(|&t| t != i64::MAX).map(|t| {
+                    answered.filter(|&t| t != NO_FIRST_TS).map(|t| {
                         let sent = t.saturating_sub(FIRST_ROUND_TRIP_NS);
                         (sent, sent)
                     })
                 } else {
                     None
                 };
-                let Some((first, last)) = span.filter(|&(f, _)| f != i64::MAX) else {
+                let Some((first, last)) = span.filter(|&(f, _)| f != NO_FIRST_TS) else {
                     continue;
                 };
                 match window {
