@@ -272,13 +272,7 @@ fn conversations(a: &Analysis, d: &Derived) -> Table {
             Kind::Name,
             between.into_iter().flatten().map(name),
         );
-        let lost_dir = c.losses.first().map(|l| {
-            if l.dir().index() == 0 {
-                "forward"
-            } else {
-                "reverse"
-            }
-        });
+        let lost_dir = c.losses.first().map(|l| l.dir().name());
         t.optional("lost_direction", Kind::Name, lost_dir.map(s));
         t.value("sampled_packets", Kind::I64, u64v(c.sampled_packets));
         t.value("matched_packets", Kind::I64, u64v(c.matched_packets));
@@ -387,13 +381,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
     let ports = c.kind == KeyKind::Ports;
     let echo = matches!(c.kind, KeyKind::Echo { .. });
     let g = "nat";
-    let dir = nat.iter().map(|r| {
-        Some(s(if r.dir.index() == 0 {
-            "forward"
-        } else {
-            "reverse"
-        }))
-    });
+    let dir = nat.iter().map(|r| Some(s(r.dir.name())));
     t.field(g, "direction", Kind::Name, false, dir);
     let at = |k: usize| {
         nat.iter().map(move |r| match (r.at, k) {
