@@ -27,6 +27,7 @@
 
 use crate::clock::{clock_text, Clocks};
 use crate::correlate::{routable, Conversation};
+use crate::decode::proto;
 use crate::point::PointResult;
 
 pub use crate::point::CaptureLoss;
@@ -55,7 +56,7 @@ fn missing_at(c: &Conversation, d: usize, i: usize) -> u64 {
     }
     let (n, fwd) = (p.packets[d], p.forwarded[d]);
     let lone_legs = n.saturating_sub(2 * fwd);
-    match (c.ip_proto == 6, fwd > 0) {
+    match (c.ip_proto == proto::TCP, fwd > 0) {
         (true, true) => lone_legs,
         (true, false) => 0,
         (false, true) => (2 * down).saturating_sub(n).max(lone_legs),
@@ -145,7 +146,7 @@ pub fn capture_loss<J>(
                 .sum();
             charge(u.point, 0, lost);
         }
-        if c.ip_proto == 6 && c.points.len() > 1 {
+        if c.ip_proto == proto::TCP && c.points.len() > 1 {
             let gaps: Vec<u64> = c.points.iter().map(|p| gaps_at(points, p)).collect();
             if gaps.contains(&0) {
                 for (p, &g) in c.points.iter().zip(&gaps) {

@@ -36,6 +36,7 @@
 
 use std::net::IpAddr;
 
+use crate::decode::proto;
 use crate::verdict::Verdict;
 
 /// Why an expression could not be parsed: the offending word and where it starts (the
@@ -201,10 +202,10 @@ impl Expr {
                 None => false,
             },
             Expr::Proto(p) => match p {
-                Proto::Tcp => s.ip_proto == 6,
-                Proto::Udp => s.ip_proto == 17,
-                Proto::Icmp => s.ip_proto == 1,
-                Proto::Icmp6 => s.ip_proto == 58,
+                Proto::Tcp => s.ip_proto == proto::TCP,
+                Proto::Udp => s.ip_proto == proto::UDP,
+                Proto::Icmp => s.ip_proto == proto::ICMP,
+                Proto::Icmp6 => s.ip_proto == proto::ICMPV6,
                 Proto::Ip => s.client.is_ipv4(),
                 Proto::Ip6 => s.client.is_ipv6(),
             },

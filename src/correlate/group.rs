@@ -8,6 +8,7 @@
 use super::model::IcmpNote;
 use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
+use crate::decode::proto;
 use crate::flow::{FlowKey, KeyKind};
 use crate::hash::FastMap;
 
@@ -115,7 +116,7 @@ fn notes(
                     notes.entry(root).or_default().push(IcmpNote {
                         point: pi,
                         from: f.key.sender(dir).ip,
-                        v6: f.key.ip_proto == 58,
+                        v6: f.key.ip_proto == proto::ICMPV6,
                         icmp_type,
                         code,
                         packets: f.packets[dir],

@@ -81,8 +81,8 @@ mod vote;
 
 pub use hosts::routable;
 pub use model::{
-    ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat, PacketTrace, Rewrite,
-    RewriteAt, Sighting, TraceIter, Traces, Uncovered,
+    ConvPoint, Conversation, Dir, Hop, IcmpNote, Loss, MatchSummary, Nat, NatSide, PacketTrace,
+    Rewrite, RewriteAt, Sighting, TraceIter, Traces, Uncovered,
 };
 
 use crate::clock::Clocks;

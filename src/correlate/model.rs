@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use crate::flow::{Endpoint, HistoryText, KeyKind, Orientation, TtlSet};
+use crate::flow::{Endpoint, HistoryText, KeyKind, Orientation, TtlSet, NO_FIRST_TS, NO_LAST_TS};
 use crate::list::{OneOrVec, RareVec};
 
 /// How many sampled packets were followed across points.
@@ -25,12 +25,37 @@ pub struct MatchSummary {
     pub seq_rewritten_pairs: u64,
 }
 
+/// The address of a packet a NAT rewrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatSide {
+    Source,
+    Destination,
+}
+
+impl NatSide {
+    /// `source` / `destination`: how the JSON and the reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NatSide::Source => "source",
+            NatSide::Destination => "destination",
+        }
+    }
+
+    /// `src` / `dst`: the short form the pictures use.
+    pub fn short(self) -> &'static str {
+        match self {
+            NatSide::Source => "src",
+            NatSide::Destination => "dst",
+        }
+    }
+}
+
 /// A NAT rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nat {
-    /// True when the source was rewritten, false for the destination. In
-    /// [`ConvPoint::nat`] (the requests) the source is the client side.
-    pub source: bool,
+    /// The rewritten side. In [`ConvPoint::nat`] (the requests) the source is the client
+    /// side.
+    pub side: NatSide,
     pub from: Endpoint,
     pub to: Endpoint,
 }
@@ -65,11 +90,55 @@ pub enum RewriteAt {
     Between(usize, usize),
 }
 
+/// A direction of a conversation: the requests or the replies. Per-direction arrays
+/// (`[T; 2]`) are indexed by [`Dir::index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dir {
+    /// The requests: client to server (index 0).
+    Forward,
+    /// The replies: server to client (index 1).
+    Reverse,
+}
+
+impl Dir {
+    /// Both, in index order.
+    pub const BOTH: [Dir; 2] = [Dir::Forward, Dir::Reverse];
+
+    /// 0 for the requests, 1 for the replies.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The direction of index `i` (0 the requests, anything else the replies).
+    pub fn from_index(i: usize) -> Dir {
+        if i == 0 {
+            Dir::Forward
+        } else {
+            Dir::Reverse
+        }
+    }
+
+    /// The opposite direction.
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Forward => Dir::Reverse,
+            Dir::Reverse => Dir::Forward,
+        }
+    }
+
+    /// `forward` / `reverse`: how the JSON and the exports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Forward => "forward",
+            Dir::Reverse => "reverse",
+        }
+    }
+}
+
 /// A NAT rewrite of one direction of a conversation and where it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rewrite {
-    /// 0: the requests (client to server), 1: the replies.
-    pub dir: u8,
+    pub dir: Dir,
     pub at: RewriteAt,
     /// For ICMP echo, the endpoints' `port` is the echo identifier.
     pub nat: Nat,
@@ -115,8 +184,7 @@ pub struct Sighting {
 /// [`Traces`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketTrace<'a> {
-    /// 0: client to server, 1: server to client.
-    pub dir: u8,
+    pub dir: Dir,
     /// IP total length.
     pub ip_len: u16,
     /// TCP flags; ICMP echo: 1 request, 0 reply.
@@ -133,7 +201,7 @@ pub struct PacketTrace<'a> {
 /// the sightings list of its [`Traces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TraceHead {
-    dir: u8,
+    dir: Dir,
     info: u8,
     ip_len: u16,
     seq: u32,
@@ -158,7 +226,7 @@ impl Traces {
     /// Appends a packet seen at `sightings` (in path order).
     pub fn push(
         &mut self,
-        dir: u8,
+        dir: Dir,
         ip_len: u16,
         info: u8,
         [seq, ack]: [u32; 2],
@@ -258,13 +326,13 @@ impl PacketTrace<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
     /// Seen arriving at `point`, never leaving it, never at the receiver's point.
-    After { dir: u8, point: usize },
+    After { dir: Dir, point: usize },
     /// Left (or was sent from) `from`, never reached `to` (the receiver's point).
-    Between { dir: u8, from: usize, to: usize },
+    Between { dir: Dir, from: usize, to: usize },
 }
 
 impl Loss {
-    pub fn dir(&self) -> u8 {
+    pub fn dir(&self) -> Dir {
         match *self {
             Loss::After { dir, .. } | Loss::Between { dir, .. } => dir,
         }
@@ -339,7 +407,7 @@ pub struct ConvPoint {
     /// Aligned times.
     pub first_ts: i64,
     pub last_ts: i64,
-    /// Time of the first packet in each direction (aligned; `i64::MAX` when none).
+    /// Time of the first packet in each direction (aligned; [`NO_FIRST_TS`] when none).
     pub dir_first_ts: [i64; 2],
     /// This point hosts the client (as seen here, before or after NAT).
     pub hosts_client: bool,
@@ -416,9 +484,9 @@ impl ConvPoint {
     pub(super) fn empty(point: usize) -> ConvPoint {
         ConvPoint {
             point,
-            first_ts: i64::MAX,
-            last_ts: i64::MIN,
-            dir_first_ts: [i64::MAX; 2],
+            first_ts: NO_FIRST_TS,
+            last_ts: NO_LAST_TS,
+            dir_first_ts: [NO_FIRST_TS; 2],
             ..ConvPoint::default()
         }
     }

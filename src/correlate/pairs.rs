@@ -11,6 +11,7 @@ use super::nodes::Nodes;
 use super::vote::{vote, Votes};
 use super::{median, Options, MATCH_WINDOW_NS};
 use crate::clock::{self, Clocks, PairDelays, Span};
+use crate::decode::proto;
 use crate::flow::FlowKey;
 use crate::hash::FastMap;
 use crate::timings::Lap;
@@ -71,7 +72,7 @@ fn accept(nodes: &Nodes, votes: &FastMap<(u32, u32), Votes>) -> (Vec<Joined>, Ve
     let mut rewritten: Vec<Joined> = Vec::new();
     for (&(a, b), v) in votes {
         let (a, b) = (a as usize, b as usize);
-        let tcp = nodes.flow(a).key.ip_proto == 6;
+        let tcp = nodes.flow(a).key.ip_proto == proto::TCP;
         let small = || nodes.total_samples(a) <= 2 && nodes.total_samples(b) <= 2;
         if tcp && v.agree == 0 && v.seq_same[0] + v.seq_same[1] >= 3 && v.seq_other == 0 {
             // the directions of the seq deltas tell nothing; take the flow keys' own: a

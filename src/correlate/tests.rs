@@ -119,7 +119,7 @@ fn icmp_identifier_rewritten_between_points_is_one_conversation() {
     let rw = c
         .rewrites
         .iter()
-        .find(|r| r.dir == 0 && r.nat.source)
+        .find(|r| r.dir == Dir::Forward && r.nat.side == NatSide::Source)
         .expect("the source rewrite");
     assert_eq!(rw.at, RewriteAt::Between(0, 1));
     assert_eq!(
@@ -355,7 +355,14 @@ fn a_point_that_receives_and_never_forwards_loses_the_packets() {
         .iter()
         .find(|c| c.kind == KeyKind::Echo { id: 7 })
         .unwrap();
-    assert_eq!(&c.losses[..], &[Loss::After { dir: 1, point: 1 }], "{c:#?}");
+    assert_eq!(
+        &c.losses[..],
+        &[Loss::After {
+            dir: Dir::Reverse,
+            point: 1
+        }],
+        "{c:#?}"
+    );
     let rev: Vec<usize> = c.route[1].iter().map(|h| h.point).collect();
     assert_eq!(rev, vec![2, 1]);
 }
@@ -612,7 +619,7 @@ fn nats_display_as_their_endpoints_are_written() {
     ];
     for (from, to) in cases {
         let nat = Nat {
-            source: true,
+            side: NatSide::Source,
             from,
             to,
         };
@@ -664,13 +671,16 @@ fn a_conversation_without_traces_spends_one_word_on_them() {
         },
         frame: 1,
     };
-    t.push(0, 84, 1, [7, 0], [s(0, 10), s(1, 20)]);
-    t.push(1, 84, 0, [7, 0], [s(1, 30)]);
+    t.push(Dir::Forward, 84, 1, [7, 0], [s(0, 10), s(1, 20)]);
+    t.push(Dir::Reverse, 84, 0, [7, 0], [s(1, 30)]);
     let all: Vec<PacketTrace> = t.iter().collect();
     assert_eq!(all.len(), 2);
-    assert_eq!((all[0].dir, all[0].seq, all[0].sightings.len()), (0, 7, 2));
+    assert_eq!(
+        (all[0].dir, all[0].seq, all[0].sightings.len()),
+        (Dir::Forward, 7, 2)
+    );
     assert_eq!(all[0].sightings[1].ts, 20);
-    assert_eq!((all[1].dir, all[1].sightings.len()), (1, 1));
+    assert_eq!((all[1].dir, all[1].sightings.len()), (Dir::Reverse, 1));
     assert_eq!(all[1].sightings[0].ts, 30);
 }
 

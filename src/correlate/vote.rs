@@ -8,6 +8,7 @@ use super::nodes::Nodes;
 use super::parallel::workers;
 use super::MAX_RUN;
 use crate::clock::Span;
+use crate::decode::proto;
 use crate::hash::FastMap;
 
 /// Sightings of one key at one point further apart than this are different copies of a packet
@@ -146,7 +147,7 @@ fn vote_pass(
                             node,
                             point: pi as u32,
                             dir: d as u8,
-                            tcp: f.key.ip_proto == 6,
+                            tcp: f.key.ip_proto == proto::TCP,
                         });
                     }
                 }

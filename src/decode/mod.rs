@@ -111,7 +111,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::{byte, OrTruncated};
 use layer::{Ctx, Ip, IpPayload};
-use numbers::proto;
+pub use numbers::proto;
 
 /// Decodes one frame of the given LINKTYPE_*.
 ///

@@ -2,7 +2,7 @@
 //! types also name GRE, GENEVE and SLL payloads).
 
 /// IP protocol numbers (IPv4 protocol, IPv6 next header) used by the decoder.
-pub(super) mod proto {
+pub mod proto {
     pub const HOP_BY_HOP: u8 = 0;
     pub const ICMP: u8 = 1;
     pub const IPIP: u8 = 4;

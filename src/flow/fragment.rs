@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::key::{Endpoint, FlowKey, KeyKind};
 use super::record::{Flow, TtlSet};
-use crate::decode::Packet;
+use crate::decode::{proto, Packet};
 use crate::hash::{FastIndexMap, FastMap};
 
 /// Fragments whose first fragment has not been seen yet.
@@ -105,7 +105,7 @@ impl PendingFragments {
     /// The key of the ports-unknown flow these fragments become, and their direction in it.
     pub(super) fn key(&self) -> (FlowKey, usize) {
         let kind = match self.ip_proto {
-            6 | 17 => KeyKind::PortsUnknown,
+            proto::TCP | proto::UDP => KeyKind::PortsUnknown,
             _ => KeyKind::Other,
         };
         let ep = |ip| Endpoint { ip, port: 0 };

@@ -4,7 +4,7 @@
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-use crate::decode::Quoted;
+use crate::decode::{proto, Quoted};
 
 /// One side of a flow. `port` is 0 where the protocol has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,8 +156,8 @@ impl FlowKey {
     /// The key of the conversation a quoted header (inside an ICMP error) belongs to.
     pub fn of_quoted(q: &Quoted) -> FlowKey {
         let (kind, sport, dport) = match q.ip_proto {
-            6 | 17 => (KeyKind::Ports, q.sport, q.dport),
-            1 | 58 => (KeyKind::Echo { id: q.sport }, 0, 0),
+            proto::TCP | proto::UDP => (KeyKind::Ports, q.sport, q.dport),
+            proto::ICMP | proto::ICMPV6 => (KeyKind::Echo { id: q.sport }, 0, 0),
             _ => (KeyKind::Other, 0, 0),
         };
         FlowKey::new(
@@ -194,10 +194,10 @@ impl Default for FlowKey {
 /// The name flowcheck and tshark use for an IP protocol.
 pub fn proto_name(ip_proto: u8) -> &'static str {
     match ip_proto {
-        6 => "tcp",
-        17 => "udp",
-        1 => "icmp",
-        58 => "icmpv6",
+        proto::TCP => "tcp",
+        proto::UDP => "udp",
+        proto::ICMP => "icmp",
+        proto::ICMPV6 => "icmpv6",
         _ => "other",
     }
 }

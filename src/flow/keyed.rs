@@ -6,7 +6,7 @@ use super::forward::forward_fingerprint;
 use super::index::key_hash;
 use super::key::{Endpoint, FlowKey, KeyKind};
 use super::sample::match_key;
-use crate::decode::{Packet, Transport};
+use crate::decode::{proto, Packet, Transport};
 
 /// What the flow table needs of a packet besides the packet itself, computed without the
 /// table: its flow key and direction, the key's hash, its [`match_key`] and forwarding
@@ -76,7 +76,7 @@ impl Keyed {
                 icmp_type, code, ..
             } => (KeyKind::Icmp { icmp_type, code }, 0, 0),
             Transport::None => match p.ip_proto {
-                6 | 17 => (KeyKind::PortsUnknown, 0, 0),
+                proto::TCP | proto::UDP => (KeyKind::PortsUnknown, 0, 0),
                 _ => (KeyKind::Other, 0, 0),
             },
         };

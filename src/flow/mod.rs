@@ -72,7 +72,7 @@ pub use forward::{Link, FORWARD_WINDOW_NS};
 pub use history::{History, HistoryText};
 pub use key::{proto_name, Endpoint, EndpointDisplay, FlowKey, KeyKind};
 pub use keyed::Keyed;
-pub use record::{EchoState, Flow, Orientation, TsharkSides, TtlSet};
+pub use record::{EchoState, Flow, Orientation, TsharkSides, TtlSet, NO_FIRST_TS, NO_LAST_TS};
 pub use sample::{match_key, mix, DirSamples, Sample, FIRST_SAMPLES, LOW_SAMPLES};
 pub use table::FlowTable;
 

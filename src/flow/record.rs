@@ -8,6 +8,14 @@ use super::key::FlowKey;
 use super::sample::DirSamples;
 use crate::decode::{tcp_flags, Packet, Transport};
 
+/// The first-packet time of a direction (or point) that has seen no packet yet: later than
+/// any packet, so `min` with the first real time keeps that time. Reports read it as "none".
+pub const NO_FIRST_TS: i64 = i64::MAX;
+
+/// The last-packet time of a point that has seen no packet yet: earlier than any packet, so
+/// `max` with the first real time keeps that time.
+pub const NO_LAST_TS: i64 = i64::MIN;
+
 /// Up to four distinct TTLs (or hop limits) seen in one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TtlSet {
@@ -115,7 +123,7 @@ pub struct Flow {
     pub ip_bytes: [u64; 2],
     pub first_ts: i64,
     pub last_ts: i64,
-    /// Time of the first packet in each direction (`i64::MAX` when none).
+    /// Time of the first packet in each direction ([`NO_FIRST_TS`] when none).
     pub dir_first_ts: [i64; 2],
     pub last_frame: u64,
     pub(super) seq_end: [Option<u32>; 2],
@@ -213,7 +221,7 @@ impl Flow {
             last_ts: ts,
             first_frame: frame,
             last_frame: frame,
-            dir_first_ts: [i64::MAX; 2],
+            dir_first_ts: [NO_FIRST_TS; 2],
             first_dir: dir as u8,
             first_ports: ports,
             ..Flow::default()

@@ -7,6 +7,7 @@
 //! and their tests check them against these functions. The stages that name endpoints in
 //! their own text (a NAT's `describe`) use [`Endpoint::display`], which this module wraps.
 
+use crate::correlate::Dir;
 use crate::flow::Endpoint;
 
 pub use crate::clock::clock_text;
@@ -57,22 +58,9 @@ pub fn link_type_name(lt: u32) -> String {
     }
 }
 
-/// A conversation's direction index (0: client to server) as the reports name it.
-pub fn direction_name(dir: u8) -> &'static str {
-    if dir == 0 {
-        "forward"
-    } else {
-        "reverse"
-    }
-}
-
-/// The side a NAT rewrote (`Nat::source`) as the reports name it.
-pub fn nat_side(source: bool) -> &'static str {
-    if source {
-        "source"
-    } else {
-        "destination"
-    }
+/// A conversation's direction as the reports name it (`forward`, `reverse`).
+pub fn direction_name(dir: Dir) -> &'static str {
+    dir.name()
 }
 
 /// Escapes control characters (and DEL) as `\xNN`, and the characters that change how text

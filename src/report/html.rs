@@ -730,7 +730,7 @@ fn details(
         let nat: Vec<String> = p
             .nat
             .iter()
-            .map(|n| format!("{} {}", if n.source { "src" } else { "dst" }, n.describe()))
+            .map(|n| format!("{} {}", n.side.short(), n.describe()))
             .collect();
         let _ = writeln!(
             o,

@@ -8,6 +8,7 @@
 
 use super::format::plural;
 use crate::correlate::Conversation;
+use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::verdict::{Judgement, Verdict};
 
@@ -57,7 +58,7 @@ impl Noise {
         if j.verdict != Verdict::Incomplete {
             return None;
         }
-        if c.ip_proto == 58 {
+        if c.ip_proto == proto::ICMPV6 {
             if let KeyKind::Icmp { icmp_type, .. } = c.kind {
                 match icmp_type {
                     135..=137 => return Some(Noise::NeighbourDiscovery),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::correlate::{routable, Conversation, RewriteAt};
+use crate::correlate::{routable, Conversation, NatSide, RewriteAt};
 use crate::verdict::Judgement;
 
 /// Which capture point hosts each address.
@@ -56,7 +56,7 @@ impl Hosts {
                 }
             }
             for r in &c.rewrites {
-                if let (RewriteAt::Point(p), true) = (r.at, r.nat.source) {
+                if let (RewriteAt::Point(p), NatSide::Source) = (r.at, r.nat.side) {
                     vote(r.nat.to.ip, p, 1);
                 }
             }

@@ -26,7 +26,7 @@ use super::gateway::behind_gateway;
 use super::hosts::Hosts;
 use super::model::{At, ConvRouting, Decision, DirRouting, End, Observed, Routing};
 use super::{lookup, NextHop, Prefix, RouteSet, TableOwner};
-use crate::correlate::{Conversation, RewriteAt};
+use crate::correlate::{Conversation, Dir, NatSide, RewriteAt};
 use crate::verdict::Judgement;
 
 /// True for an address the internet routes: not private, shared, link-local, loopback,
@@ -157,10 +157,10 @@ impl Net<'_> {
         // the replies: from the server as the requests reached it, to the client as the
         // server saw it (after the NAT of the requests)
         let (mut src, mut dst) = (c.server, c.client);
-        for r in c.rewrites.iter().filter(|r| r.dir == 0) {
-            if r.nat.source && r.nat.from.ip == dst {
+        for r in c.rewrites.iter().filter(|r| r.dir == Dir::Forward) {
+            if r.nat.side == NatSide::Source && r.nat.from.ip == dst {
                 dst = r.nat.to.ip;
-            } else if !r.nat.source && r.nat.from.ip == src {
+            } else if r.nat.side == NatSide::Destination && r.nat.from.ip == src {
                 src = r.nat.to.ip;
             }
         }
@@ -400,10 +400,16 @@ impl Net<'_> {
             if r.at != RewriteAt::Point(p) {
                 continue;
             }
-            if r.dir == dir && !r.nat.source && r.nat.from.ip == dst {
+            if r.dir.index() == usize::from(dir)
+                && r.nat.side == NatSide::Destination
+                && r.nat.from.ip == dst
+            {
                 return r.nat.to.ip;
             }
-            if r.dir != dir && r.nat.source && r.nat.to.ip == dst {
+            if r.dir.index() != usize::from(dir)
+                && r.nat.side == NatSide::Source
+                && r.nat.to.ip == dst
+            {
                 return r.nat.from.ip;
             }
         }

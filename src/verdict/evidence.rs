@@ -14,7 +14,8 @@ use super::icmp::icmp_error_name;
 use super::path::Path;
 use super::{direction_words, put_count, Judgement, Verdict};
 use crate::clock::clock_text;
-use crate::correlate::{Conversation, Loss, RewriteAt, Uncovered};
+use crate::correlate::{Conversation, Dir, Loss, NatSide, RewriteAt, Uncovered};
+use crate::decode::proto;
 use crate::flow::KeyKind;
 
 /// Why a conversation got its verdict from its paths (before `--expect-via`): each case gives
@@ -155,7 +156,7 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
             p.put_all(out, ", ");
         }
     };
-    let lost = |dir: u8| c.losses.iter().find(|l| l.dir() == dir);
+    let lost = |dir: Dir| c.losses.iter().find(|l| l.dir() == dir);
     match evidence {
         Evidence::BothHere => {
             put_count(out, nf, fwd_word);
@@ -172,9 +173,9 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
             out.push_str("both directions seen at ");
             fwd.put_all(out, ", ");
             let _ = write!(out, ": {fwd_word} ");
-            put_went(out, &fwd, lost(0), names);
+            put_went(out, &fwd, lost(Dir::Forward), names);
             let _ = write!(out, ", {rev_word} ");
-            put_went(out, &rev, lost(1), names);
+            put_went(out, &rev, lost(Dir::Reverse), names);
         }
         Evidence::DifferOnlyWhereUncovered => {
             put_both_went(out, c, names, false);
@@ -231,7 +232,7 @@ fn put_case(out: &mut String, c: &Conversation, names: &[String], evidence: Evid
                 fwd.put_all(out, " -> ");
                 out.push_str(", no reply anywhere");
             }
-            put_loss_note(out, c, names, lost(0));
+            put_loss_note(out, c, names, lost(Dir::Forward));
         }
     }
 }
@@ -242,7 +243,7 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
     let rev = Path::of(c, 1, names);
     put_count(out, c.packets()[1], direction_words(c)[1]);
     out.push_str(match evidence {
-        Evidence::RepliesAtClientsPoint if c.ip_proto == 6 => " and no client packet",
+        Evidence::RepliesAtClientsPoint if c.ip_proto == proto::TCP => " and no client packet",
         Evidence::RepliesOnly(ReplyKind::SynAcks) => " (SYN-ACKs) without the client's SYN",
         Evidence::RepliesOnly(ReplyKind::SynAckAndData) => {
             " (a SYN-ACK and data) without the client's SYN"
@@ -269,7 +270,12 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
         }
         _ => {
             out.push_str(": the requests took another path");
-            put_loss_note(out, c, names, c.losses.iter().find(|l| l.dir() == 1));
+            put_loss_note(
+                out,
+                c,
+                names,
+                c.losses.iter().find(|l| l.dir() == Dir::Reverse),
+            );
         }
     }
 }
@@ -278,16 +284,16 @@ fn put_replies_only(out: &mut String, c: &Conversation, names: &[String], eviden
 /// `losses`.
 fn put_both_went(out: &mut String, c: &Conversation, names: &[String], losses: bool) {
     let [fwd_word, rev_word] = direction_words(c);
-    let lost = |dir: u8| {
+    let lost = |dir: Dir| {
         losses
             .then(|| c.losses.iter().find(|l| l.dir() == dir))
             .flatten()
     };
     out.push_str(fwd_word);
     out.push(' ');
-    put_went(out, &Path::of(c, 0, names), lost(0), names);
+    put_went(out, &Path::of(c, 0, names), lost(Dir::Forward), names);
     let _ = write!(out, "; {rev_word} ");
-    put_went(out, &Path::of(c, 1, names), lost(1), names);
+    put_went(out, &Path::of(c, 1, names), lost(Dir::Reverse), names);
 }
 
 /// "hub-nva saw only the replies, spoke1-vm saw only the requests".
@@ -352,7 +358,7 @@ fn put_went(out: &mut String, path: &Path, lost: Option<&Loss>, names: &[String]
 fn put_loss_note(out: &mut String, c: &Conversation, names: &[String], loss: Option<&Loss>) {
     let Some(loss) = loss else { return };
     let name = |i: usize| names.get(i).map(String::as_str).unwrap_or("?");
-    let what = direction_words(c)[usize::from(loss.dir())];
+    let what = direction_words(c)[loss.dir().index()];
     let _ = match *loss {
         Loss::After { point, .. } => write!(
             out,
@@ -441,11 +447,11 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
         .rewrites
         .iter()
         .filter(|r| {
-            r.dir == 0
+            r.dir == Dir::Forward
                 || !c
                     .rewrites
                     .iter()
-                    .any(|f| f.dir == 0 && same_place(f.at, r.at))
+                    .any(|f| f.dir == Dir::Forward && same_place(f.at, r.at))
         })
         .filter_map(|r| match r.at {
             RewriteAt::Between(a, b) => {
@@ -454,17 +460,16 @@ fn between_note(c: &Conversation, names: &[String]) -> Option<String> {
                 } else {
                     format!("{} -> {}", r.nat.from.ip, r.nat.to.ip)
                 };
-                let side = if r.nat.source {
-                    "source"
-                } else {
-                    "destination"
+                let side = r.nat.side.name();
+                let dir = match r.dir {
+                    Dir::Forward => "",
+                    Dir::Reverse => " of the replies",
                 };
-                let dir = if r.dir == 0 { "" } else { " of the replies" };
                 // to the address of a point that was not capturing: NAT by that point
                 let by = c
                     .uncovered
                     .iter()
-                    .find(|u| r.nat.source && u.crossed_as == Some(r.nat.to.ip))
+                    .find(|u| r.nat.side == NatSide::Source && u.crossed_as == Some(r.nat.to.ip))
                     .map_or("a hop not captured".to_string(), |u| {
                         let p = name(u.point);
                         format!("{p}, its own address: the packets crossed {p}")

@@ -8,6 +8,7 @@ use super::evidence::{Evidence, OneWay, ReplyKind, Side};
 use super::path::Path;
 use super::{Judgement, Verdict};
 use crate::correlate::{routable, Conversation};
+use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::list::RareVec;
 
@@ -73,7 +74,7 @@ fn both_ways(c: &Conversation, fwd: &Path, rev: &Path) -> Evidence {
 
 /// Only the reverse direction was seen anywhere.
 fn replies_only(c: &Conversation, rev: &Path) -> Evidence {
-    let tcp = c.ip_proto == 6;
+    let tcp = c.ip_proto == proto::TCP;
     let syn = c.points.iter().any(|p| p.syn);
     let synack = c.points.iter().any(|p| p.synack);
     let data = c.points.iter().any(|p| p.data[1]);
@@ -104,7 +105,7 @@ fn replies_only(c: &Conversation, rev: &Path) -> Evidence {
 
 /// Only the forward direction was seen, or nothing.
 fn requests_only(c: &Conversation) -> Evidence {
-    let tcp = c.ip_proto == 6;
+    let tcp = c.ip_proto == proto::TCP;
     let syn = c.points.iter().any(|p| p.syn);
     if let Some(why) = one_way_by_nature(c) {
         Evidence::OneWay(why)
@@ -126,7 +127,10 @@ fn one_way_by_nature(c: &Conversation) -> Option<OneWay> {
     } else if c.link_group {
         Some(OneWay::LinkGroup)
     } else if matches!(c.kind, KeyKind::Icmp { .. } | KeyKind::Other)
-        || !matches!(c.ip_proto, 1 | 6 | 17 | 58)
+        || !matches!(
+            c.ip_proto,
+            proto::ICMP | proto::TCP | proto::UDP | proto::ICMPV6
+        )
     {
         Some(OneWay::NotRequestResponse)
     } else {

@@ -33,6 +33,7 @@ pub use evidence::{Evidence, OneWay, ReplyKind, Side};
 pub use icmp::{icmp_error_name, icmp_error_text};
 
 use crate::correlate::Conversation;
+use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::list::RareVec;
 
@@ -88,7 +89,7 @@ pub struct Judgement {
 pub fn direction_words(c: &Conversation) -> [&'static str; 2] {
     match c.kind {
         KeyKind::Echo { .. } => ["echo requests", "echo replies"],
-        _ if c.ip_proto == 6 => ["client packets", "server packets"],
+        _ if c.ip_proto == proto::TCP => ["client packets", "server packets"],
         _ => ["requests", "replies"],
     }
 }

@@ -2,7 +2,7 @@
 
 use super::path::Path;
 use super::*;
-use crate::correlate::{ConvPoint, Hop, Loss, Nat};
+use crate::correlate::{ConvPoint, Dir, Hop, Loss, Nat, NatSide};
 use crate::flow::Endpoint;
 
 fn ep(s: &str, port: u16) -> Endpoint {
@@ -103,7 +103,7 @@ fn reasons_say_what_each_point_saw() {
         &[2, 0],
     );
     asym.points[1].nat = vec![Nat {
-        source: true,
+        side: NatSide::Source,
         from: ep("10.0.1.4", 4000),
         to: ep("10.0.0.68", 4000),
     }]
@@ -120,7 +120,11 @@ fn reasons_say_what_each_point_saw() {
         &[0, 1],
         &[],
     );
-    lost.losses = vec![Loss::After { dir: 0, point: 1 }].into();
+    lost.losses = vec![Loss::After {
+        dir: Dir::Forward,
+        point: 1,
+    }]
+    .into();
     assert_eq!(
         reason(&lost),
         "3 requests seen at client -> nva, no reply anywhere; requests lost after nva (seen \

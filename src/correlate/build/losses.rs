@@ -5,7 +5,7 @@
 
 use super::{Context, Role};
 use crate::correlate::hosts::routable;
-use crate::correlate::model::{Hop, Loss};
+use crate::correlate::model::{Dir, Hop, Loss};
 use crate::correlate::nodes::FlowRef;
 use crate::flow::Flow;
 use crate::list::OneOrVec;
@@ -55,13 +55,13 @@ impl Context<'_> {
                     }
                     if last.forwarded || role == Role::HostsSender {
                         losses.push(Loss::Between {
-                            dir: d as u8,
+                            dir: Dir::from_index(d),
                             from: x,
                             to: y,
                         });
                     } else {
                         losses.push(Loss::After {
-                            dir: d as u8,
+                            dir: Dir::from_index(d),
                             point: x,
                         });
                     }
@@ -70,7 +70,7 @@ impl Context<'_> {
                     let forwarder = self.points[x].summary.forwarded_packets > 0;
                     if forwarder && role == Role::Transit && !last.forwarded {
                         losses.push(Loss::After {
-                            dir: d as u8,
+                            dir: Dir::from_index(d),
                             point: x,
                         });
                     }

@@ -39,7 +39,8 @@ use super::model::{ConvPoint, Conversation, Hop, IcmpNote, Nat, Traces};
 use super::nodes::{FlowRef, Nodes};
 use super::pairs::Joined;
 use crate::clock::Clocks;
-use crate::flow::{Endpoint, Flow, KeyKind};
+use crate::decode::proto;
+use crate::flow::{Endpoint, Flow, KeyKind, NO_FIRST_TS, NO_LAST_TS};
 use crate::list::{OneOrVec, RareVec};
 use crate::point::PointResult;
 
@@ -99,7 +100,7 @@ enum Role {
 /// A time of point `pt` on the aligned timeline (the "none" markers stay as they are).
 #[inline]
 pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
-    if ts == i64::MAX || ts == i64::MIN {
+    if ts == NO_FIRST_TS || ts == NO_LAST_TS {
         ts
     } else {
         clocks.align(pt, ts)
@@ -109,7 +110,7 @@ pub(super) fn aligned(clocks: &Clocks, pt: usize, ts: i64) -> i64 {
 /// True when every reply of the flow's conversation answers a packet of its own from the
 /// client (ICMP echo, TCP's acknowledgements).
 fn reply_per_request(key: &crate::flow::FlowKey) -> bool {
-    matches!(key.kind, KeyKind::Echo { .. }) || key.ip_proto == 6
+    matches!(key.kind, KeyKind::Echo { .. }) || key.ip_proto == proto::TCP
 }
 
 /// True when the flow kept packet samples (to follow across points).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::rewrites::push_unique;
 use super::Context;
-use crate::correlate::model::Nat;
+use crate::correlate::model::{Nat, NatSide};
 use crate::correlate::nodes::FlowRef;
 use crate::flow::{FlowKey, Link, Orientation};
 
@@ -196,12 +196,12 @@ impl Context<'_> {
                 });
                 let list = nats.entry(m.point).or_default();
                 let sides = [
-                    (true, l.before.0, l.after.0),
-                    (false, l.before.1, l.after.1),
+                    (NatSide::Source, l.before.0, l.after.0),
+                    (NatSide::Destination, l.before.1, l.after.1),
                 ];
-                for (source, from, to) in sides {
+                for (side, from, to) in sides {
                     if from != to {
-                        push_unique(list, Nat { source, from, to });
+                        push_unique(list, Nat { side, from, to });
                     }
                 }
             }

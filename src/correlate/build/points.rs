@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use super::{Context, Role};
 use crate::correlate::model::{ConvPoint, Nat};
 use crate::correlate::nodes::FlowRef;
+use crate::decode::proto;
+use crate::flow::{NO_FIRST_TS, NO_LAST_TS};
 use crate::list::OneOrVec;
 
 /// The per-point totals of a conversation and its span.
@@ -45,7 +47,7 @@ impl Context<'_> {
         roles.clear();
         let mut encap = 0u16;
         let mut link_group = false;
-        let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
+        let (mut first_ts, mut last_ts) = (NO_FIRST_TS, NO_LAST_TS);
         for (i, m) in members.iter().enumerate() {
             let f = self.flow(m);
             if per_point.last().map(|c| c.point) != Some(m.point) {
@@ -102,7 +104,7 @@ impl Context<'_> {
                 cp.hosts_server |= here == Role::HostsReceiver;
             }
         }
-        if f.key.ip_proto == 17 {
+        if f.key.ip_proto == proto::UDP {
             // UDP: every datagram carries data
             cp.data = [cp.packets[0] > 0, cp.packets[1] > 0];
         }
@@ -111,7 +113,7 @@ impl Context<'_> {
         cp.echo_requests += f.echo.requests;
         cp.echo_replies += f.echo.replies;
         cp.retransmissions += f.retransmissions()[0] + f.retransmissions()[1];
-        if f.key.ip_proto == 6 && cp.history.is_empty() {
+        if f.key.ip_proto == proto::TCP && cp.history.is_empty() {
             cp.history = f.history.text(d);
         }
         cp.first_ts = cp.first_ts.min(self.align(m.point, f.first_ts));

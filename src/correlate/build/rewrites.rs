@@ -5,7 +5,7 @@
 //! [`MAX_TRACES`]).
 
 use super::packets::Packets;
-use crate::correlate::model::{ConvPoint, Nat, Rewrite, RewriteAt, Traces};
+use crate::correlate::model::{ConvPoint, Dir, Nat, NatSide, Rewrite, RewriteAt, Traces};
 use crate::correlate::MAX_TRACES;
 
 /// Most distinct NAT rewrites kept per point (and per conversation): a real NAT applies one or
@@ -30,7 +30,7 @@ fn push_unique_rw(list: &mut Vec<Rewrite>, r: Rewrite) {
 pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> {
     let mut rewrites: Vec<Rewrite> = Vec::new();
     for c in 0..packets.len() {
-        let dir = packets.dir(c);
+        let dir = Dir::from_index(usize::from(packets.dir(c)));
         let mut sightings = packets.sightings(c).map(|o| &o.sighting);
         let Some(mut a) = sightings.next() else {
             continue;
@@ -42,10 +42,13 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
                 } else {
                     RewriteAt::Between(a.point, b.point)
                 };
-                let sides = [(true, a.src, b.src), (false, a.dst, b.dst)];
-                for (source, from, to) in sides {
+                let sides = [
+                    (NatSide::Source, a.src, b.src),
+                    (NatSide::Destination, a.dst, b.dst),
+                ];
+                for (side, from, to) in sides {
                     if from != to {
-                        let nat = Nat { source, from, to };
+                        let nat = Nat { side, from, to };
                         push_unique_rw(&mut rewrites, Rewrite { dir, at, nat });
                     }
                 }
@@ -57,15 +60,15 @@ pub(super) fn rewrites(packets: &Packets, points: &[ConvPoint]) -> Vec<Rewrite> 
     for cp in points {
         for n in &cp.nat {
             let known = rewrites.iter().any(|r| {
-                r.dir == 0
+                r.dir == Dir::Forward
                     && r.at == RewriteAt::Point(cp.point)
-                    && r.nat.source == n.source
+                    && r.nat.side == n.side
                     && r.nat.from.ip == n.from.ip
                     && r.nat.to.ip == n.to.ip
             });
             if !known {
                 rewrites.push(Rewrite {
-                    dir: 0,
+                    dir: Dir::Forward,
                     at: RewriteAt::Point(cp.point),
                     nat: *n,
                 });
@@ -95,7 +98,7 @@ pub(super) fn traces(packets: &Packets, kept: &mut Vec<((i64, u8, u32), usize)>)
     for &(_, c) in kept.iter() {
         let head = packets.head(c);
         traces.push(
-            head.cdir,
+            Dir::from_index(usize::from(head.cdir)),
             head.sample.ip_len,
             head.sample.info,
             [head.sample.seq, head.sample.ack],

@@ -8,6 +8,7 @@ use super::packets::Packets;
 use super::Role;
 use crate::correlate::lower_middle;
 use crate::correlate::model::{ConvPoint, Hop};
+use crate::flow::{NO_FIRST_TS, NO_LAST_TS};
 use crate::list::OneOrVec;
 
 /// Buffers of this step.
@@ -106,7 +107,7 @@ fn hop_delays(
     for c in (0..packets.len()).filter(|&c| packets.dir(c) as usize == d) {
         // per hop: (first, last) sighting time of this packet there
         seen.clear();
-        seen.resize(pts.len(), (i64::MAX, i64::MIN));
+        seen.resize(pts.len(), (NO_FIRST_TS, NO_LAST_TS));
         for o in packets.sightings(c) {
             let hop = pts
                 .iter()
@@ -117,7 +118,7 @@ fn hop_delays(
         }
         for k in 1..pts.len() {
             let (left, came) = (seen[k - 1].1, seen[k].0);
-            if left != i64::MIN && came != i64::MAX {
+            if left != NO_LAST_TS && came != NO_FIRST_TS {
                 delays.push((k, came - left));
             }
         }

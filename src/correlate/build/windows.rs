@@ -19,8 +19,8 @@
 
 use super::Context;
 use crate::correlate::hosts::routable;
-use crate::correlate::model::{ConvPoint, Hop, Loss, Rewrite, RewriteAt, Uncovered};
-use crate::flow::Endpoint;
+use crate::correlate::model::{ConvPoint, Hop, Loss, NatSide, Rewrite, RewriteAt, Uncovered};
+use crate::flow::{Endpoint, NO_FIRST_TS};
 use crate::list::OneOrVec;
 
 /// What was seen of a conversation, for [`Context::uncovered`].
@@ -52,8 +52,8 @@ impl Context<'_> {
     fn crossed_as(&self, u: &Uncovered, rewrites: &[Rewrite]) -> Option<std::net::IpAddr> {
         rewrites
             .iter()
-            .filter(|r| r.nat.source && matches!(r.at, RewriteAt::Between(..)))
-            .filter(|r| u.covers_not(usize::from(r.dir)))
+            .filter(|r| r.nat.side == NatSide::Source && matches!(r.at, RewriteAt::Between(..)))
+            .filter(|r| u.covers_not(r.dir.index()))
             .map(|r| r.nat.to.ip)
             .find(|ip| self.nat_sources.binary_search(&(*ip, u.point)).is_ok())
     }
@@ -82,8 +82,10 @@ impl Context<'_> {
         // only the directions that carry the evidence
         u.dirs = rewrites
             .iter()
-            .filter(|r| r.nat.source && r.nat.to.ip == ip && u.covers_not(usize::from(r.dir)))
-            .fold(0, |m, r| m | 1 << r.dir);
+            .filter(|r| {
+                r.nat.side == NatSide::Source && r.nat.to.ip == ip && u.covers_not(r.dir.index())
+            })
+            .fold(0, |m, r| m | 1 << r.dir.index());
         u.crossed_as = Some(ip);
         Some(u)
     }
@@ -133,14 +135,14 @@ impl Context<'_> {
                     } else {
                         dir_first(1)
                     };
-                    answered.filter(|&t| t != i64::MAX).map(|t| {
+                    answered.filter(|&t| t != NO_FIRST_TS).map(|t| {
                         let sent = t.saturating_sub(FIRST_ROUND_TRIP_NS);
                         (sent, sent)
                     })
                 } else {
                     None
                 };
-                let Some((first, last)) = span.filter(|&(f, _)| f != i64::MAX) else {
+                let Some((first, last)) = span.filter(|&(f, _)| f != NO_FIRST_TS) else {
                     continue;
                 };
                 match window {
@@ -165,7 +167,7 @@ impl Context<'_> {
             }
         }
         losses.retain(|l| {
-            let dir = usize::from(l.dir());
+            let dir = l.dir().index();
             !out.iter().any(|u| u.covers_not(dir))
         });
         out

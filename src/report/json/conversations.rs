@@ -6,7 +6,7 @@ use super::{emit, routing};
 use crate::correlate::{Conversation, Hop, RewriteAt};
 use crate::flow::KeyKind;
 use crate::report::community_id;
-use crate::report::format::{direction_name, nat_side};
+use crate::report::format::direction_name;
 use crate::verdict::{icmp_error_text, Judgement};
 
 /// The quoted name of point `i` (`""` for an unknown index, as the reference row does).
@@ -32,7 +32,7 @@ fn write_names(out: &mut Vec<u8>, names: &[Vec<u8>], points: impl Iterator<Item 
 fn write_nat(out: &mut Vec<u8>, n: &crate::correlate::Nat, ports: bool) {
     let port = |p: u16| ports.then_some(u64::from(p));
     out.extend_from_slice(b"\"side\":");
-    emit::string(out, nat_side(n.source));
+    emit::string(out, n.side.name());
     out.extend_from_slice(b",\"from\":");
     emit::ip(out, n.from.ip);
     out.extend_from_slice(b",\"to\":");

@@ -2,6 +2,7 @@
 //! straight into a byte buffer, and the fields flow and conversation rows share.
 
 use super::emit;
+use crate::decode::proto;
 use crate::flow::{Flow, KeyKind, TsharkSides};
 use crate::report::community_id;
 
@@ -57,7 +58,7 @@ pub(super) fn write_flow(out: &mut Vec<u8>, point: &[u8], f: &Flow) {
     emit::u8_array(out, f.ttls[a].values());
     out.extend_from_slice(b",\"ttls_ba\":");
     emit::u8_array(out, f.ttls[b].values());
-    if f.key.ip_proto == 6 && !f.history.is_empty() {
+    if f.key.ip_proto == proto::TCP && !f.history.is_empty() {
         // letters of "SHADFRT", either case: nothing to escape
         out.extend_from_slice(b",\"history\":\"");
         out.extend(f.history.letters(a));

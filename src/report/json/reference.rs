@@ -7,6 +7,7 @@
 use super::head::write_head;
 use super::{routing, Analysis};
 use crate::correlate::{Conversation, Hop, Loss, RewriteAt};
+use crate::decode::proto;
 use crate::flow::{Flow, KeyKind, TsharkSides};
 use crate::report::community_id;
 use crate::report::format::{endpoint_text, ts_text};
@@ -178,7 +179,7 @@ pub fn flow_row(point: &str, f: &Flow) -> FlowRow {
         KeyKind::Icmp { icmp_type, code } => (None, Some(icmp_type), Some(code)),
         _ => (None, None, None),
     };
-    let history = if f.key.ip_proto == 6 {
+    let history = if f.key.ip_proto == proto::TCP {
         f.history.render(a)
     } else {
         String::new()
@@ -287,7 +288,7 @@ pub(super) fn conversation_row(
 
 fn nat_row(n: &crate::correlate::Nat, ports: bool) -> Nat {
     Nat {
-        side: if n.source { "source" } else { "destination" },
+        side: n.side.name(),
         from: n.from.ip.to_string(),
         to: n.to.ip.to_string(),
         from_port: ports.then_some(n.from.port),
@@ -329,7 +330,7 @@ fn rewrite_row(c: &Conversation, r: &crate::correlate::Rewrite, names: &[String]
     } = nat_row(&r.nat, ports);
     let icmp_ids = echo && r.nat.from.port != r.nat.to.port;
     ConvNat {
-        direction: if r.dir == 0 { "forward" } else { "reverse" },
+        direction: r.dir.name(),
         point,
         between,
         side,
@@ -356,9 +357,7 @@ fn losses(c: &Conversation, names: &[String]) -> LossFields {
             Loss::Between { from, to, .. } => Some([name(from), name(to)]),
             Loss::After { .. } => None,
         }),
-        c.losses
-            .first()
-            .map(|l| if l.dir() == 0 { "forward" } else { "reverse" }),
+        c.losses.first().map(|l| l.dir().name()),
     )
 }
 

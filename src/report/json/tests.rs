@@ -5,7 +5,8 @@ use super::flows::write_flow;
 use super::reference::conversation_row;
 use super::*;
 use crate::correlate::{
-    ConvPoint, Conversation, Hop, IcmpNote, Loss, MatchSummary, Nat as NatRw, Rewrite, RewriteAt,
+    ConvPoint, Conversation, Dir, Hop, IcmpNote, Loss, MatchSummary, Nat as NatRw, NatSide,
+    Rewrite, RewriteAt,
 };
 use crate::flow::{Endpoint, Flow, FlowKey, KeyKind, Orientation, TtlSet};
 use crate::list::OneOrVec;
@@ -130,7 +131,11 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
         Orientation::Lower,
     ];
     let nat = |rng: &mut Rng| NatRw {
-        source: rng.chance(2),
+        side: if rng.chance(2) {
+            NatSide::Source
+        } else {
+            NatSide::Destination
+        },
         from: rng.endpoint(),
         to: rng.endpoint(),
     };
@@ -174,7 +179,7 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
                 nat.to.port = nat.from.port;
             }
             Rewrite {
-                dir: rng.below(2) as u8,
+                dir: Dir::from_index(rng.below(2) as usize),
                 at: if rng.chance(2) {
                     RewriteAt::Point(point(rng))
                 } else {
@@ -186,7 +191,7 @@ fn conversation(rng: &mut Rng) -> (Conversation, Judgement) {
         .collect();
     let losses = (0..rng.below(3))
         .map(|_| {
-            let dir = rng.below(2) as u8;
+            let dir = Dir::from_index(rng.below(2) as usize);
             if rng.chance(2) {
                 Loss::After {
                     dir,

@@ -281,10 +281,7 @@ fn conversations(a: &Analysis, d: &Derived, t: &mut Table) {
             Kind::Name,
             between.into_iter().flatten().map(name),
         );
-        let lost_dir = c
-            .losses
-            .first()
-            .map(|l| if l.dir() == 0 { "forward" } else { "reverse" });
+        let lost_dir = c.losses.first().map(|l| l.dir().name());
         t.optional("lost_direction", Kind::Name, lost_dir.map(s));
         t.value("sampled_packets", Kind::I64, u64v(c.sampled_packets));
         t.value("matched_packets", Kind::I64, u64v(c.matched_packets));
@@ -392,9 +389,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
     let ports = c.kind == KeyKind::Ports;
     let echo = matches!(c.kind, KeyKind::Echo { .. });
     let g = "nat";
-    let dir = nat
-        .iter()
-        .map(|r| Some(s(if r.dir == 0 { "forward" } else { "reverse" })));
+    let dir = nat.iter().map(|r| Some(s(r.dir.name())));
     t.field(g, "direction", Kind::Name, false, dir);
     let at = |k: usize| {
         nat.iter().map(move |r| match (r.at, k) {
@@ -407,13 +402,7 @@ fn nat_fields<'n>(t: &mut Table, c: &Conversation, name: &impl Fn(usize) -> Valu
     t.field(g, "point", Kind::Name, true, at(0));
     t.field(g, "between_from", Kind::Name, true, at(1));
     t.field(g, "between_to", Kind::Name, true, at(2));
-    let side = nat.iter().map(|r| {
-        Some(s(if r.nat.source {
-            "source"
-        } else {
-            "destination"
-        }))
-    });
+    let side = nat.iter().map(|r| Some(s(r.nat.side.name())));
     t.field(g, "side", Kind::Name, false, side);
     let mut addr = Vec::new();
     for (col, to) in [("from", false), ("to", true)] {

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 
 use super::{conversation_label, Limits};
 use crate::clock::clock_text;
-use crate::correlate::{ConvPoint, Conversation, Loss, PacketTrace, RewriteAt, Sighting};
+use crate::correlate::{ConvPoint, Conversation, Dir, Loss, PacketTrace, RewriteAt, Sighting};
+use crate::decode::proto;
 use crate::flow::KeyKind;
 use crate::report::{endpoint_text, Analysis};
 
@@ -201,7 +202,7 @@ fn lane_note(c: &Conversation, p: &ConvPoint) -> String {
         parts.push("forwarded the replies".to_string());
     }
     for nat in &p.nat {
-        let side = if nat.source { "src" } else { "dst" };
+        let side = nat.side.short();
         parts.push(format!(
             "NAT {side} {}",
             nat.describe().replace(" -> ", " → ")
@@ -210,7 +211,10 @@ fn lane_note(c: &Conversation, p: &ConvPoint) -> String {
     for l in &c.losses {
         if let Loss::After { dir, point } = *l {
             if point == p.point {
-                let what = if dir == 0 { "requests" } else { "replies" };
+                let what = match dir {
+                    Dir::Forward => "requests",
+                    Dir::Reverse => "replies",
+                };
                 parts.push(format!("dropped the {what}"));
             }
         }
@@ -259,10 +263,13 @@ fn trace_label(c: &Conversation, t: &PacketTrace) -> String {
             let what = if t.info == 1 { "request" } else { "reply" };
             format!("echo {what} seq {}", t.seq)
         }
-        _ if c.ip_proto == 6 => format!("{} {} B", tcp_flags(t.info), t.ip_len),
+        _ if c.ip_proto == proto::TCP => format!("{} {} B", tcp_flags(t.info), t.ip_len),
         _ => format!(
             "{} {} B",
-            if t.dir == 0 { "request" } else { "reply" },
+            match t.dir {
+                Dir::Forward => "request",
+                Dir::Reverse => "reply",
+            },
             t.ip_len
         ),
     }
@@ -287,8 +294,8 @@ fn sighting_detail(c: &Conversation, name: &str, s: &Sighting, forwarded: bool) 
 /// True when the model says direction `dir` vanished after `point`.
 fn lost_after(c: &Conversation, dir: usize, point: usize) -> bool {
     c.losses.iter().any(|l| match *l {
-        Loss::After { dir: d, point: p } => d as usize == dir && p == point,
-        Loss::Between { dir: d, from, .. } => d as usize == dir && from == point,
+        Loss::After { dir: d, point: p } => d.index() == dir && p == point,
+        Loss::Between { dir: d, from, .. } => d.index() == dir && from == point,
     })
 }
 
@@ -482,7 +489,7 @@ impl<'a> Builder<'a> {
     /// One arrow per packet the correlation followed across the points.
     fn trace_packet(&self, t: &PacketTrace) -> Option<Packet> {
         let c = self.c;
-        let dir = t.dir as usize;
+        let dir = t.dir.index();
         let rewrote = t.rewritten_at();
         let forwarded_at: Vec<usize> = t
             .sightings
@@ -513,7 +520,7 @@ impl<'a> Builder<'a> {
         self.infer(&mut obs, dir, !forwarded_at.is_empty());
         let seen_at: Vec<usize> = t.sightings.iter().map(|s| s.point).collect();
         let mut hover = Vec::new();
-        if c.ip_proto == 6 {
+        if c.ip_proto == proto::TCP {
             let first = t.sightings.first().map_or(last.point, |s| s.point);
             // the acknowledgement number means something only with the ACK flag
             let ack = if t.info & 0x10 != 0 {
@@ -542,7 +549,7 @@ impl<'a> Builder<'a> {
     /// with how many it stands for.
     fn summary_packet(&self, dir: usize) -> Option<Packet> {
         let c = self.c;
-        if c.traces.iter().any(|t| t.dir as usize == dir) || c.route[dir].is_empty() {
+        if c.traces.iter().any(|t| t.dir.index() == dir) || c.route[dir].is_empty() {
             return None;
         }
         let mut obs: Vec<Obs> = c.route[dir]

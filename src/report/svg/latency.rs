@@ -10,6 +10,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::plot::{at, err, font, legend, legend_height, muted, render, title, Area, Chart, Res};
 use super::{plain, rgb, text_width, worth_showing, FORWARD, REVERSE};
+use crate::decode::proto;
 use crate::report::Analysis;
 
 /// One delay sample between two consecutive sightings of a packet.
@@ -41,7 +42,7 @@ pub fn delays(a: &Analysis) -> Vec<Delay> {
             let mut traced = false;
             let route: Vec<usize> = c.route[dir].iter().map(|h| h.point).collect();
             let at = |pt: usize| route.iter().position(|&x| x == pt);
-            for t in c.traces.iter().filter(|t| t.dir as usize == dir) {
+            for t in c.traces.iter().filter(|t| t.dir.index() == dir) {
                 traced = true;
                 for w in t.sightings.windows(2) {
                     // consecutive points of the route only: a sighting missing in between
@@ -241,7 +242,7 @@ fn subtitle(a: &Analysis, p: &Plan) -> String {
 fn tip(a: &Analysis, d: &Delay, unit_us: bool) -> String {
     let conv = a.conversations.get(d.conv).map(|(c, _)| c);
     let what = match (conv, d.seq) {
-        (Some(c), Some(seq)) if c.ip_proto == 6 => format!("packet TCP seq {seq}"),
+        (Some(c), Some(seq)) if c.ip_proto == proto::TCP => format!("packet TCP seq {seq}"),
         (Some(_), Some(seq)) => format!("packet seq {seq}"),
         _ => "the route's median".to_string(),
     };

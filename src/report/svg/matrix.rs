@@ -340,7 +340,7 @@ fn draw_cell(
             Loss::After { point, .. } => point == k,
             Loss::Between { from, .. } => from == k,
         })
-        .map(|l| l.dir() as usize)
+        .map(|l| l.dir().index())
         .collect();
     for &d in &lost {
         tip.push_str(&format!("; {} lost after {name}", words[d]));
