@@ -27,6 +27,7 @@ use std::net::IpAddr;
 use sha1::{Digest, Sha1};
 
 use crate::correlate::Conversation;
+use crate::decode::proto;
 use crate::flow::{Endpoint, Flow, FlowKey, KeyKind};
 
 /// The seed every tool uses unless told otherwise.
@@ -189,12 +190,15 @@ fn base64(input: &[u8], out: &mut [u8]) {
 }
 
 /// Protocols whose ID needs ports (or ICMP type and code): TCP, UDP, SCTP, ICMP, ICMPv6.
-const PORT_PROTOCOLS: [u8; 5] = [6, 17, 132, 1, 58];
+const PORT_PROTOCOLS: [u8; 5] = [proto::TCP, proto::UDP, SCTP, proto::ICMP, proto::ICMPV6];
+
+/// SCTP's protocol number (flowcheck does not decode SCTP; its IDs still need ports).
+const SCTP: u8 = 132;
 
 /// The ports (or their ICMP equivalents) of a flow key's kind; `None` when the key's ports
 /// were not captured (a TCP/UDP fragment without its header): no ID then.
 fn key_ports(ip_proto: u8, kind: KeyKind, src: Endpoint, dst: Endpoint) -> Option<Ports> {
-    let v6 = ip_proto == 58;
+    let v6 = ip_proto == proto::ICMPV6;
     Some(match kind {
         KeyKind::Ports => Ports::Some {
             src: src.port,

@@ -57,7 +57,7 @@ impl Sides {
 /// ports; ICMP message type, and its counterpart's type (echo: request, reply) or its code;
 /// 0 and 0 otherwise.
 pub fn ports(f: &Flow, s: Sides) -> (u16, u16) {
-    let v6 = f.key.ip_proto == 58;
+    let v6 = f.key.ip_proto == crate::decode::proto::ICMPV6;
     match f.key.kind {
         KeyKind::Ports => (f.key.sender(s.orig).port, f.key.sender(s.resp()).port),
         KeyKind::Echo { .. } => {

@@ -23,43 +23,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::ColumnPath;
 
-use super::schema::{self, Col};
-
-/// A Parquet physical type with its annotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Free text (addresses, reasons, IDs): plain-encoded.
-    Str,
-    /// A string from a small set (point, protocol, verdict, rule names): dictionary-encoded.
-    Name,
-    I32,
-    I64,
-    F64,
-    Bool,
-    /// int64 microseconds since the epoch, UTC (see [`Table::time`]).
-    Timestamp,
-}
-
-impl Kind {
-    fn schema(self) -> &'static str {
-        match self {
-            Kind::Str | Kind::Name => "binary",
-            Kind::I32 => "int32",
-            Kind::I64 => "int64",
-            Kind::F64 => "double",
-            Kind::Bool => "boolean",
-            Kind::Timestamp => "int64",
-        }
-    }
-
-    fn annotation(self) -> &'static str {
-        match self {
-            Kind::Str | Kind::Name => " (STRING)",
-            Kind::Timestamp => " (TIMESTAMP(MICROS,true))",
-            _ => "",
-        }
-    }
-}
+use super::schema::{self, Col, Kind, Shape};
 
 /// One value of a column (a string is borrowed: the column copies its bytes).
 #[derive(Debug, Clone, Copy)]
@@ -120,20 +84,6 @@ impl Store {
         self.f64s.clear();
         self.bools.clear();
     }
-}
-
-/// Where a column sits in the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    Top {
-        optional: bool,
-    },
-    List,
-    /// A field of the list of structs named by the group.
-    Field {
-        group: &'static str,
-        optional: bool,
-    },
 }
 
 struct Column {

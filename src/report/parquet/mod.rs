@@ -37,8 +37,8 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
-use columns::{s, Kind, Table, Value};
-use schema::Col;
+use columns::{s, Table, Value};
+use schema::{Col, Kind};
 
 use super::derived::Derived;
 use super::json::{self, emit};
@@ -212,7 +212,7 @@ fn flows(a: &Analysis, d: &Derived, t: &mut Table) {
                 f.ttls[y].values().iter().map(|&v| u8v(v)),
             );
             let history = f.history.text(x);
-            let tcp = f.key.ip_proto == 6 && !history.is_empty();
+            let tcp = f.key.ip_proto == crate::decode::proto::TCP && !history.is_empty();
             t.optional("history", Kind::Name, tcp.then(|| s(history.as_str())));
             t.value("forwarded_ab", Kind::I64, u64v(f.forwarded()[x]));
             t.value("forwarded_ba", Kind::I64, u64v(f.forwarded()[y]));

@@ -5,8 +5,6 @@
 //! columns by position (the name at each fill site is checked against the declaration in
 //! debug builds; the kind and shape always, see `columns::Table::column`).
 
-use super::columns::{Kind, Shape};
-
 /// One leaf column: its name, type and place in the schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Col {
@@ -49,6 +47,56 @@ const fn field(group: &'static str, name: &'static str, kind: Kind, optional: bo
 }
 
 use Kind::{Bool, Name, Str, Timestamp as Ts, F64, I32, I64};
+
+/// A Parquet physical type with its annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text (addresses, reasons, IDs): plain-encoded.
+    Str,
+    /// A string from a small set (point, protocol, verdict, rule names): dictionary-encoded.
+    Name,
+    I32,
+    I64,
+    F64,
+    Bool,
+    /// int64 microseconds since the epoch, UTC (see [`Table::time`]).
+    Timestamp,
+}
+
+impl Kind {
+    pub(super) fn schema(self) -> &'static str {
+        match self {
+            Kind::Str | Kind::Name => "binary",
+            Kind::I32 => "int32",
+            Kind::I64 => "int64",
+            Kind::F64 => "double",
+            Kind::Bool => "boolean",
+            Kind::Timestamp => "int64",
+        }
+    }
+
+    pub(super) fn annotation(self) -> &'static str {
+        match self {
+            Kind::Str | Kind::Name => " (STRING)",
+            Kind::Timestamp => " (TIMESTAMP(MICROS,true))",
+            _ => "",
+        }
+    }
+}
+
+/// Where a column sits in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Top {
+        optional: bool,
+    },
+    List,
+    /// A field of the list of structs named by the group.
+    Field {
+        group: &'static str,
+        optional: bool,
+    },
+}
 
 /// What a misfit value is put in (see `columns::Table::column`): never written.
 pub const SPARE: Col = top("(spare)", Str);

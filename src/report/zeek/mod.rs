@@ -31,6 +31,7 @@ use super::derived::Derived;
 use super::export::{self, Sides, CHUNK_ROWS};
 use super::json::{chunks, emit};
 use super::Analysis;
+use crate::decode::proto;
 use crate::flow::{Flow, KeyKind};
 use conn_state::{tcp_conn_state, udp_conn_state};
 
@@ -204,9 +205,9 @@ fn row(log: &Log<'_>, index: usize, f: &Flow, out: &mut Vec<u8>) {
 /// Zeek's `proto` enum.
 fn proto(ip_proto: u8) -> &'static str {
     match ip_proto {
-        6 => "tcp",
-        17 => "udp",
-        1 | 58 => "icmp",
+        proto::TCP => "tcp",
+        proto::UDP => "udp",
+        proto::ICMP | proto::ICMPV6 => "icmp",
         _ => "unknown_transport",
     }
 }
@@ -216,19 +217,19 @@ fn proto(ip_proto: u8) -> &'static str {
 /// and other protocols.
 fn history(f: &Flow, s: Sides) -> History {
     let mut h = History::default();
-    if s.flipped && matches!(f.key.ip_proto, 6 | 17) {
+    if s.flipped && matches!(f.key.ip_proto, proto::TCP | proto::UDP) {
         h.push(b'^');
     }
     match f.key.ip_proto {
-        6 => f.history.letters(s.orig).for_each(|b| h.push(b)),
-        17 => {
+        proto::TCP => f.history.letters(s.orig).for_each(|b| h.push(b)),
+        proto::UDP => {
             let mut sides = [
                 (f.dir_first_ts[s.orig], b'D'),
                 (f.dir_first_ts[s.resp()], b'd'),
             ];
             sides.sort_by_key(|x| x.0);
             for (ts, letter) in sides {
-                if ts != i64::MAX {
+                if ts != crate::flow::NO_FIRST_TS {
                     h.push(letter);
                 }
             }
@@ -263,8 +264,8 @@ impl History {
 
 fn conn_state(f: &Flow, s: Sides, history: &History) -> &'static str {
     match f.key.ip_proto {
-        6 => tcp_conn_state(history.as_str()).name(),
-        17 => udp_conn_state(f.packets[s.orig] > 0, f.packets[s.resp()] > 0).name(),
+        proto::TCP => tcp_conn_state(history.as_str()).name(),
+        proto::UDP => udp_conn_state(f.packets[s.orig] > 0, f.packets[s.resp()] > 0).name(),
         _ => conn_state::ConnState::Oth.name(),
     }
 }
