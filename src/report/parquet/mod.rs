@@ -150,11 +150,7 @@ fn points(a: &Analysis, t: &mut Table) {
 
 /// The encapsulation names of a flow's or conversation's bits.
 fn encaps(bits: u16) -> impl Iterator<Item = Value<'static>> {
-    crate::decode::encap::NAMES
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| bits & (1 << i) != 0)
-        .map(|(_, n)| s(n))
+    crate::decode::encap::names(bits).map(s)
 }
 
 /// ICMP id, type and code of a key kind (`flows[]` and `conversations[]` both have them).
@@ -177,8 +173,8 @@ fn icmp_fields(t: &mut Table, kind: KeyKind, ip_proto: u8) {
 fn flows(a: &Analysis, d: &Derived, t: &mut Table) {
     for (pi, p) in a.points.iter().enumerate() {
         for (fi, f) in p.flows.iter().enumerate() {
-            let (x, rule) = f.tshark_a();
-            let y = 1 - x;
+            let sides = f.tshark_sides();
+            let (x, y, rule) = (sides.a, sides.b, sides.rule);
             let ports = f.key.has_ports();
             t.value("point", Kind::Name, s(&p.summary.name));
             t.value("proto", Kind::Name, s(f.key.proto_name()));
