@@ -11,7 +11,7 @@
 //! - `flows`, `conversations`: the two long arrays, written by hand ([`write`]) straight into
 //!   byte buffers, on several threads, a chunk of rows at a time (`chunks`), from the scalar
 //!   printers of `emit`. `routing`: a conversation's `routing` object (serde).
-//! - `reference` (tests and the `analyse` fuzz target only): the same document through serde
+//! - `reference` (tests and the `analyse` fuzz target only: feature `reference-json`): the same document through serde
 //!   and one row type per kind of row (`write_reference`). The tests check, on random rows
 //!   and on the captures, that both writers print the same bytes: the row types are the
 //!   hand-written writers' reference, key for key, and cannot drift from them.
@@ -22,14 +22,14 @@ pub mod coverage;
 pub(crate) mod emit;
 mod flows;
 mod head;
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, feature = "reference-json"))]
 mod reference;
 pub mod routing;
 #[cfg(test)]
 mod tests;
 
 pub use head::{head, Damage, Filter, Head, Matches, Point, Summary};
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, feature = "reference-json"))]
 pub use reference::{
     flow_row, write_reference, ConvNat, ConvPointRow, ConversationRow, FlowRow, HopRow,
     IcmpErrorRow, Nat,
