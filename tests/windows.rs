@@ -283,3 +283,26 @@ fn the_report_draws_a_point_that_was_not_capturing() {
     // conversations 27-29: hub-nva's capture had ended
     assert!(checked >= 3, "{checked} uncovered lanes checked");
 }
+
+/// Issue 15 with the routes: a point not capturing is no disagreement with the route tables.
+/// The conversations after hub-nva stopped capturing were routed through it (their source
+/// rewritten to its own address says so): the prediction through hub-nva agrees with the
+/// packets the other points saw, and no sentence says the tables and the packets disagree.
+#[test]
+fn routes_through_a_point_not_capturing_agree_with_the_packets() {
+    let (run, doc) = common::analyse(&[windows_case().as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let convs = doc["conversations"].as_array().expect("conversations");
+    let mut checked = 0;
+    for c in convs.iter().filter(|c| !c["uncovered"].is_null()) {
+        let routing = &c["routing"];
+        assert!(routing.is_object(), "conversation {} has routes", c["id"]);
+        for dir in ["forward", "reverse"] {
+            assert_eq!(routing[dir]["agrees"], true, "{dir} of {}", c);
+        }
+        let text = routing["explanation"].as_str().unwrap_or_default();
+        assert!(!text.contains("disagree"), "{text}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "conversations 27-29");
+}

@@ -99,6 +99,10 @@ pub struct Observed<'a> {
     pub rewrites: &'a [Rewrite],
     /// Per direction (0 requests, 1 replies), in path order.
     pub paths: [Vec<usize>; 2],
+    /// Per direction, the points that could not have seen it: not capturing then, or
+    /// capturing yet missing the packets (`Conversation::uncovered`). A predicted path through
+    /// them agrees with packets that were not seen there.
+    pub unseen: [Vec<usize>; 2],
 }
 
 impl<'a> Observed<'a> {
@@ -112,6 +116,13 @@ impl<'a> Observed<'a> {
             server: c.server.ip,
             rewrites: c.rewrites.as_slice(),
             paths: [0, 1].map(|d| c.path(d).iter().map(|p| p.point).collect()),
+            unseen: [0, 1].map(|d| {
+                c.uncovered
+                    .iter()
+                    .filter(|u| u.covers_not(d) || u.missed)
+                    .map(|u| u.point)
+                    .collect()
+            }),
         })
     }
 }

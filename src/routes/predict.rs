@@ -180,14 +180,26 @@ impl Net<'_> {
 
     /// A direction whose path needs no walk.
     fn fixed(&self, dir: u8, path: Vec<usize>, end: End) -> DirRouting {
-        let mut sorted = path.clone();
-        sorted.sort_unstable();
         DirRouting {
-            agrees: sorted == self.observed(dir),
+            agrees: self.seen_as(dir, &path) == self.observed(dir),
             path,
             decisions: Vec::new(),
             end,
         }
+    }
+
+    /// A predicted path as the captures could have seen it: sorted, once each, without the
+    /// points that could not see this direction ([`Observed::unseen`]).
+    fn seen_as(&self, dir: u8, path: &[usize]) -> Vec<usize> {
+        let unseen = &self.c.unseen[usize::from(dir)];
+        let mut p: Vec<usize> = path
+            .iter()
+            .copied()
+            .filter(|h| !unseen.contains(h))
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
     }
 
     fn observed(&self, dir: u8) -> Vec<usize> {
@@ -226,12 +238,7 @@ impl Net<'_> {
                 vec![leg]
             }
         };
-        let same = |l: &Leg| {
-            let mut p = l.path.clone();
-            p.sort_unstable();
-            p.dedup();
-            p == observed
-        };
+        let same = |l: &Leg| self.seen_as(dir, &l.path) == observed;
         // ECMP: the possibility the packets took, else the first
         let chosen = legs.iter().position(same).unwrap_or(0);
         let leg = legs.swap_remove(chosen);
@@ -394,10 +401,18 @@ impl Net<'_> {
     }
 
     /// The destination after point `p`'s NAT of direction `dir`: a destination rewrite seen
-    /// there, or the inverse of the other direction's source rewrite there.
+    /// there, or the inverse of the other direction's source rewrite there. A source rewritten
+    /// between two other points to an address `p` hosts was `p`'s too: the packets crossed it
+    /// while its capture did not see them (see `Uncovered::crossed_as`).
     fn nat(&self, dir: u8, p: usize, dst: IpAddr) -> IpAddr {
         for r in self.c.rewrites.iter() {
-            if r.at != RewriteAt::Point(p) {
+            let by_p = match r.at {
+                RewriteAt::Point(q) => q == p,
+                RewriteAt::Between(..) => {
+                    r.nat.side == NatSide::Source && self.r.hosts.get(r.nat.to.ip) == Some(p)
+                }
+            };
+            if !by_p {
                 continue;
             }
             if r.dir.index() == usize::from(dir)

@@ -254,6 +254,7 @@ fn observed(forward: Vec<usize>, reverse: Vec<usize>) -> Observed<'static> {
         server: ip("10.1.0.4"),
         rewrites: &[],
         paths: [forward, reverse],
+        unseen: [Vec::new(), Vec::new()],
     }
 }
 
@@ -414,6 +415,7 @@ fn the_gateway_prefers_gateway_subnets_user_route_to_its_system_route() {
         server: ip("10.1.0.4"),
         rewrites: &[],
         paths: [vec![1], vec![1]],
+        unseen: [Vec::new(), Vec::new()],
     };
     // no GatewaySubnet table: the hub's peering, straight to the spoke
     let set = RouteSet {
