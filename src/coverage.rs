@@ -32,11 +32,6 @@ use crate::point::PointResult;
 
 pub use crate::point::CaptureLoss;
 
-/// A direction's packets at a point, each counted once (a forwarded packet's legs once).
-fn once(p: &crate::correlate::ConvPoint, d: usize) -> u64 {
-    p.packets[d] - p.forwarded[d].min(p.packets[d])
-}
-
 /// Records of direction `d` that the point at position `i` of its path missed (see the
 /// module docs).
 fn missing_at(c: &Conversation, d: usize, i: usize) -> u64 {
@@ -48,7 +43,7 @@ fn missing_at(c: &Conversation, d: usize, i: usize) -> u64 {
     let down = after
         .iter()
         .filter_map(|h| c.at(h.point))
-        .map(|q| once(q, d))
+        .map(|q| q.packets_once(d))
         .max()
         .unwrap_or(0);
     if down == 0 {

@@ -493,6 +493,11 @@ impl ConvPoint {
     pub fn total_packets(&self) -> u64 {
         self.packets[0] + self.packets[1]
     }
+    /// Packets of direction `d` here, each counted once: a forwarded packet's leaving leg is
+    /// the packet it received, not another one.
+    pub fn packets_once(&self, d: usize) -> u64 {
+        self.packets[d] - self.forwarded[d].min(self.packets[d])
+    }
     /// True when this point forwarded packets of the conversation.
     pub fn is_forwarder(&self) -> bool {
         self.forwarded[0] + self.forwarded[1] > 0 || !self.nat.is_empty()
@@ -555,8 +560,7 @@ impl Conversation {
         let mut t = [0, 0];
         for p in &self.points {
             for (d, total) in t.iter_mut().enumerate() {
-                let once = p.packets[d] - p.forwarded[d].min(p.packets[d]);
-                *total = (*total).max(once);
+                *total = (*total).max(p.packets_once(d));
             }
         }
         t

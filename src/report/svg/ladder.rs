@@ -570,7 +570,7 @@ impl<'a> Builder<'a> {
         self.infer(&mut obs, dir, last.forwarded);
         Some(Packet {
             dir,
-            label: format!("{} ×{}", self.words[dir], sent_packets(c, dir)),
+            label: format!("{} ×{}", self.words[dir], c.packets()[dir]),
             obs,
             lost,
             counted_lanes: self.counted_lanes(dir),
@@ -591,7 +591,7 @@ impl<'a> Builder<'a> {
     ) -> Vec<String> {
         let (a, c) = (self.a, self.c);
         let mut notes = Vec::new();
-        let total: u64 = sent_packets(c, 0) + sent_packets(c, 1);
+        let total: u64 = c.packets().iter().sum();
         if traced > 0 {
             let mut s = format!(
                 "Each arrow is one packet, drawn through every capture point that saw it: {} of the {} packets sent",
@@ -695,32 +695,19 @@ pub fn from_conversation(a: &Analysis, i: usize, limits: &Limits) -> Ladder {
     }
 }
 
-/// Packets sent in direction `dir`: the most any point counted that way (a forwarder counts
-/// each packet twice, arriving and leaving).
-fn sent_packets(c: &Conversation, dir: usize) -> u64 {
-    c.points
-        .iter()
-        .map(|p| p.packets[dir] - p.forwarded[dir].min(p.packets[dir]))
-        .max()
-        .unwrap_or(0)
-}
-
 /// Which packets a ladder of traces leaves out, per direction ("Not drawn: 1 client packet
 /// and 1 server packet ..."), from the most any point counted that way; None when every
 /// packet is drawn.
 fn left_out_note(c: &Conversation, words: [&str; 2], drawn: [u64; 2]) -> Option<String> {
-    let most = |dir: usize| sent_packets(c, dir);
+    let most = c.packets();
     let missing: Vec<String> = (0..2)
         .filter_map(|dir| {
-            let n = most(dir).saturating_sub(drawn[dir]);
+            let n = most[dir].saturating_sub(drawn[dir]);
             (n > 0).then(|| {
-                let what = words[dir];
-                // "client packets" -> "1 client packet", "replies" -> "1 reply"
-                let one = what
-                    .strip_suffix("ies")
-                    .map(|w| format!("{w}y"))
-                    .unwrap_or_else(|| what.trim_end_matches('s').to_string());
-                format!("{n} {}", if n == 1 { one.as_str() } else { what })
+                // "1 client packet", "2 replies"
+                let mut t = String::new();
+                crate::verdict::put_count(&mut t, n, words[dir]);
+                t
             })
         })
         .collect();
