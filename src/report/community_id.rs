@@ -46,6 +46,11 @@ impl CommunityId {
         // Only ASCII is ever written into the array.
         std::str::from_utf8(&self.0).unwrap_or("")
     }
+
+    /// The ID's ASCII bytes (what the exports write: no UTF-8 check per row).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::fmt::Display for CommunityId {

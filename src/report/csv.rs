@@ -72,7 +72,7 @@ pub fn write(a: &Analysis, d: &Derived, mut out: impl Write) -> io::Result<()> {
             d.with_reason(a, k, |reason| {
                 let r = Row {
                     id: a.id(k),
-                    community_id: id.as_ref().map(|x| x.as_str()),
+                    community_id: id.as_ref().map(|x| x.as_bytes()),
                     reason,
                 };
                 row(buf, &r, c, j, &names)
@@ -88,21 +88,43 @@ fn field(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
     separate(out, index);
     let start = out.len();
     write(out);
+    quote(out, start);
+}
+
+/// Quotes the field that starts at `start` (the end of `out`) if RFC 4180 asks it: in
+/// place, without a copy of the field (the reason, quoted in most rows, is the longest).
+fn quote(out: &mut Vec<u8>, start: usize) {
     let text = out.get(start..).unwrap_or(&[]);
-    if text
+    let Some(first) = text
         .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        let text = out.split_off(start);
+        .position(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    else {
+        return;
+    };
+    let quotes = text[first..].iter().filter(|&&b| b == b'"').count();
+    if quotes == 0 {
+        out.insert(start, b'"');
         out.push(b'"');
-        for &b in &text {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        return;
     }
+    let n = text.len();
+    out.resize(out.len() + quotes + 2, b'"');
+    let Some(field) = out.get_mut(start..) else {
+        return;
+    };
+    // from the end: the closing quote stays, each byte moves right past the quotes
+    // doubled after it, a quote is written twice
+    let mut w = n + quotes + 1;
+    for r in (0..n).rev() {
+        let b = field[r];
+        w -= 1;
+        field[w] = b;
+        if b == b'"' {
+            w -= 1;
+            field[w] = b'"';
+        }
+    }
+    field[0] = b'"';
 }
 
 /// [`field`] for a value that cannot hold a comma, a quote or a line break (numbers,
@@ -142,7 +164,7 @@ fn opt(out: &mut Vec<u8>, v: Option<u64>) {
 /// What a conversation's row holds besides the conversation and its judgement.
 struct Row<'a> {
     id: usize,
-    community_id: Option<&'a str>,
+    community_id: Option<&'a [u8]>,
     reason: &'a str,
 }
 
@@ -205,7 +227,7 @@ fn row(out: &mut Vec<u8>, r: &Row<'_>, c: &Conversation, j: &Judgement, names: &
     plain(out, next(), |b| emit::uint(b, c.sampled_packets));
     plain(out, next(), |b| emit::uint(b, c.matched_packets));
     plain(out, next(), |b| {
-        b.extend_from_slice(r.community_id.unwrap_or("").as_bytes())
+        b.extend_from_slice(r.community_id.unwrap_or(b""))
     });
     field(out, next(), |b| b.extend_from_slice(r.reason.as_bytes()));
     out.extend_from_slice(b"\r\n");
@@ -225,5 +247,16 @@ mod tests {
             field(&mut line, i, |b| b.extend_from_slice(f.as_bytes()));
         }
         assert_eq!(line, b"plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",");
+        // quoted in place, after what the line already holds
+        for (text, quoted) in [
+            ("\"", "\"\"\"\""),
+            ("\"\"x", "\"\"\"\"\"x\""),
+            ("a\r", "\"a\r\""),
+            ("end\"", "\"end\"\"\""),
+        ] {
+            let mut line = b"x".to_vec();
+            field(&mut line, 1, |b| b.extend_from_slice(text.as_bytes()));
+            assert_eq!(line, format!("x,{quoted}").as_bytes(), "{text:?}");
+        }
     }
 }

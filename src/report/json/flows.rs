@@ -98,7 +98,7 @@ pub(super) fn write_community_id(out: &mut Vec<u8>, id: Option<community_id::Com
         // "1:" and base64: nothing to escape
         Some(id) => {
             out.push(b'"');
-            out.extend_from_slice(id.as_str().as_bytes());
+            out.extend_from_slice(id.as_bytes());
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),

@@ -183,7 +183,7 @@ fn row(log: &Log<'_>, index: usize, f: &Flow, out: &mut Vec<u8>) {
     unset(out); // tunnel_parents
     tab(out);
     match log.d.flow_id(a, log.point, index) {
-        Some(id) => out.extend_from_slice(id.as_str().as_bytes()),
+        Some(id) => out.extend_from_slice(id.as_bytes()),
         None => out.push(b'-'),
     }
     let judged = usize::try_from(conv)
@@ -290,15 +290,29 @@ fn uid(out: &mut Vec<u8>, point: &str, f: &Flow) {
     }
     h.update(f.first_ts.to_be_bytes());
     let digest = h.finalize();
-    let mut n = digest
-        .iter()
-        .take(12)
-        .fold(0u128, |acc, &b| acc << 8 | u128::from(b));
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut first = [0u8; 12];
+    first.copy_from_slice(digest.get(..12).unwrap_or(&[0; 12]));
     out.push(b'C');
+    base62(out, first);
+}
+
+/// The 96-bit big-endian number `n` as 17 base-62 digits, least significant first. Divided
+/// as three 32-bit limbs (a 64-bit division by a constant is a multiplication; a 128-bit
+/// one is a library call, which cost a third of a row).
+fn base62(out: &mut Vec<u8>, n: [u8; 12]) {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut limbs = [0u32; 3];
+    for (limb, bytes) in limbs.iter_mut().zip(n.chunks_exact(4)) {
+        *limb = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
     for _ in 0..17 {
-        out.push(DIGITS[(n % 62) as usize]);
-        n /= 62;
+        let mut rem = 0u64;
+        for limb in &mut limbs {
+            let cur = (rem << 32) | u64::from(*limb);
+            *limb = (cur / 62) as u32;
+            rem = cur % 62;
+        }
+        out.push(DIGITS[rem as usize]);
     }
 }
 
@@ -325,6 +339,29 @@ mod tests {
         assert_eq!(out, b"0.000005");
         assert_eq!(zeek_time(0), "1970-01-01-00-00-00");
         assert_eq!(zeek_time(1_700_000_000_000_000_000), "2023-11-14-22-13-20");
+    }
+
+    #[test]
+    fn base62_digits_are_those_of_the_96_bit_number() {
+        const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut rng = crate::test_rng::Rng(7);
+        for k in 0..2000 {
+            let mut n = [0u8; 12];
+            match k {
+                0 => {}
+                1 => n = [0xff; 12],
+                _ => n.iter_mut().for_each(|b| *b = rng.next() as u8),
+            }
+            let mut want = Vec::new();
+            let mut x = n.iter().fold(0u128, |acc, &b| acc << 8 | u128::from(b));
+            for _ in 0..17 {
+                want.push(DIGITS[(x % 62) as usize]);
+                x /= 62;
+            }
+            let mut got = Vec::new();
+            base62(&mut got, n);
+            assert_eq!(got, want, "{n:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! Parquet's RLE/bit-packed hybrid, the pieces written here: run headers (unsigned LEB128)
+//! and definition and repetition levels in RLE runs (levels come in long runs: a column of
+//! a single point's lists repeats one level per row). The bit-packed runs of dictionary
+//! indices are `dict.rs`'s.
+
+/// Levels (definition or repetition) of a column chunk, RLE-encoded as they are pushed.
+/// A level is at most 2 (a list's optional field), so a run's value is one byte.
+#[derive(Debug, Default)]
+pub struct Levels {
+    out: Vec<u8>,
+    level: u8,
+    run: u32,
+}
+
+impl Levels {
+    #[inline(always)]
+    pub fn push(&mut self, level: u8) {
+        if level == self.level && self.run > 0 {
+            self.run += 1;
+        } else {
+            self.flush();
+            self.level = level;
+            self.run = 1;
+        }
+    }
+
+    /// Writes the run in progress.
+    #[inline(never)]
+    fn flush(&mut self) {
+        if self.run > 0 {
+            varint(&mut self.out, u64::from(self.run) << 1);
+            self.out.push(self.level);
+            self.run = 0;
+        }
+    }
+
+    /// The runs, ended, as a page section: their length (4 bytes, little-endian) then them.
+    pub fn section(&mut self, page: &mut Vec<u8>) {
+        self.flush();
+        page.extend_from_slice(&(self.out.len() as u32).to_le_bytes());
+        page.extend_from_slice(&self.out);
+    }
+
+    /// Bytes of the runs written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.out.clear();
+        self.run = 0;
+    }
+}
+
+/// Unsigned LEB128, as Parquet's RLE run headers are written.
+pub fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_runs_with_their_length_first() {
+        let mut l = Levels::default();
+        for v in [1, 1, 1, 0, 2, 2] {
+            l.push(v);
+        }
+        let mut page = Vec::new();
+        l.section(&mut page);
+        // three runs: 3 x 1, 1 x 0, 2 x 2, each (count << 1) then the level
+        assert_eq!(page, [6, 0, 0, 0, 6, 1, 2, 0, 4, 2]);
+    }
+
+    #[test]
+    fn a_long_run_has_a_varint_header() {
+        let mut l = Levels::default();
+        (0..300).for_each(|_| l.push(1));
+        let mut page = Vec::new();
+        l.section(&mut page);
+        // 600 = 0b100_1011000: 0xd8 0x04
+        assert_eq!(page, [3, 0, 0, 0, 0xd8, 0x04, 1]);
+    }
+}

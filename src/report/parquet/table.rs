@@ -1,0 +1,221 @@
+//! A table written into its Parquet file: its row groups filled and encoded on worker
+//! threads (each worker a [`Group`] of [`GROUP_ROWS`] rows at a time, the next group
+//! number taken in order), placed in the file in order by the calling thread through the
+//! `parquet` crate's file writer, which also writes the footer.
+//!
+//! At most a group per worker waits to be placed: the groups are taken in order and the
+//! calling thread only copies them to the file, so memory stays bounded by the workers'
+//! groups, whatever the table's length.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use bytes::Bytes;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+
+use super::columns::{schema_text, Group, GROUP_ROWS};
+use super::schema::Col;
+
+/// Fills a group with the rows of a range of the table's items.
+pub type Fill<'a> = dyn Fn(&mut Group, Range<usize>) + Sync + 'a;
+
+/// A filled group's column chunks, or why it could not be encoded.
+type Chunks = Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError>;
+
+/// The file writer's column descriptors of the table `schema` declares.
+#[cfg(test)]
+pub fn descriptors(
+    schema: &[Col],
+    message: &str,
+) -> Result<Vec<parquet::schema::types::ColumnDescPtr>, ParquetError> {
+    use parquet::schema::types::SchemaDescriptor;
+    let root = Arc::new(parse_message_type(&schema_text(schema, message))?);
+    Ok(SchemaDescriptor::new(root).columns().to_vec())
+}
+
+/// Writes the table `schema` declares, of `rows` rows that `fill` makes, as the Parquet
+/// message `message` into `out`, on `workers` threads (at least one).
+pub fn write(
+    out: std::fs::File,
+    schema: &[Col],
+    message: &str,
+    rows: usize,
+    workers: usize,
+    fill: &Fill<'_>,
+) -> Result<(), ParquetError> {
+    write_groups(out, schema, message, rows, GROUP_ROWS, workers, fill)
+}
+
+/// [`write`] with groups of `group_rows` rows.
+fn write_groups(
+    out: std::fs::File,
+    schema: &[Col],
+    message: &str,
+    rows: usize,
+    group_rows: usize,
+    workers: usize,
+    fill: &Fill<'_>,
+) -> Result<(), ParquetError> {
+    // small writes (the footer) are gathered; a column chunk at least this large goes to
+    // the file without being copied
+    let out = std::io::BufWriter::with_capacity(64 << 10, out);
+    let root = Arc::new(parse_message_type(&schema_text(schema, message))?);
+    let props = WriterProperties::builder()
+        .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer = SerializedFileWriter::new(out, root, Arc::new(props))?;
+    let descrs = writer.schema_descr().columns().to_vec();
+    let group_rows = group_rows.max(1);
+    // a table without rows is one empty group: every column is in the file
+    let groups = rows.div_ceil(group_rows).max(1);
+    let workers = workers.clamp(1, groups);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Chunks)>();
+    let placed = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, descrs) = (&next, &descrs);
+            scope.spawn(move || {
+                let mut group = Group::new(schema, rows.min(group_rows));
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= groups {
+                        break;
+                    }
+                    let start = i * group_rows;
+                    fill(&mut group, start..rows.min(start + group_rows));
+                    let chunks = group.chunks(descrs);
+                    let failed = chunks.is_err();
+                    if tx.send((i, chunks)).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let placed = place(&mut writer, &rx, groups);
+        // on an error, the workers stop at their next group (or their next send)
+        next.store(groups, Ordering::Relaxed);
+        drop(rx);
+        placed
+    });
+    placed?;
+    // writes the footer, then hands the buffer back to be flushed
+    let mut out = writer.into_inner()?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+/// Places the groups that arrive on `rx`, in order, into the file.
+fn place<W: std::io::Write + Send>(
+    writer: &mut SerializedFileWriter<W>,
+    rx: &mpsc::Receiver<(usize, Chunks)>,
+    groups: usize,
+) -> Result<(), ParquetError> {
+    let mut waiting = BTreeMap::new();
+    let mut placed = 0;
+    while placed < groups {
+        let Ok((i, chunks)) = rx.recv() else {
+            return Err(ParquetError::General(
+                "a worker ended before its row group was written".into(),
+            ));
+        };
+        waiting.insert(i, chunks);
+        while let Some(chunks) = waiting.remove(&placed) {
+            let mut group = writer.next_row_group()?;
+            for (bytes, close) in chunks? {
+                group.append_column(&bytes, close)?;
+            }
+            group.close()?;
+            placed += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::columns::{s, Value};
+    use super::super::schema::{Kind, Shape};
+    use super::*;
+
+    const SCHEMA: &[Col] = &[
+        Col {
+            name: "n",
+            kind: Kind::I64,
+            shape: Shape::Top { optional: false },
+        },
+        Col {
+            name: "s",
+            kind: Kind::Str,
+            shape: Shape::Top { optional: true },
+        },
+    ];
+
+    fn row(t: &mut Group, n: i64) {
+        t.value("n", Kind::I64, Value::I64(n));
+        t.optional("s", Kind::Str, (n % 2 == 0).then(|| s("even")));
+        t.end_row();
+    }
+
+    /// A table of `rows` rows written to a temporary file on `workers` threads: its row
+    /// groups, its rows, and its `n` column read back with the crate's reader; or the error.
+    fn written(
+        tag: &str,
+        rows: usize,
+        group_rows: usize,
+        workers: usize,
+        fill: &Fill<'_>,
+    ) -> Result<(usize, i64, Vec<i64>), ParquetError> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let path =
+            std::env::temp_dir().join(format!("flowcheck-{}-{tag}.parquet", std::process::id()));
+        let file = std::fs::File::create(&path)?;
+        let r = write_groups(file, SCHEMA, "t", rows, group_rows, workers, fill).and_then(|()| {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
+            let meta = reader.metadata();
+            let (groups, count) = (meta.num_row_groups(), meta.file_metadata().num_rows());
+            let mut ns = Vec::new();
+            for r in reader.get_row_iter(None)? {
+                ns.push(parquet::record::RowAccessor::get_long(&r?, 0)?);
+            }
+            Ok((groups, count, ns))
+        });
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    #[test]
+    fn a_table_without_rows_is_one_empty_group() {
+        let got = written("empty", 0, 2, 2, &|_, _| {}).unwrap();
+        assert_eq!(got, (1, 0, vec![]));
+    }
+
+    #[test]
+    fn groups_filled_on_several_workers_are_placed_in_order() {
+        let fill = |t: &mut Group, r: Range<usize>| r.for_each(|n| row(t, n as i64));
+        for workers in [1, 2, 3] {
+            let got = written("groups", 5, 2, workers, &fill).unwrap();
+            assert_eq!(got, (3, 5, vec![0, 1, 2, 3, 4]), "{workers} workers");
+        }
+        let got = written("one", 5, 8, 2, &fill).unwrap();
+        assert_eq!(got, (1, 5, vec![0, 1, 2, 3, 4]));
+    }
+
+    #[test]
+    fn a_group_that_differs_from_the_declaration_fails_the_table() {
+        let short = |t: &mut Group, r: Range<usize>| {
+            for n in r {
+                t.value("n", Kind::I64, Value::I64(n as i64));
+                t.end_row();
+            }
+        };
+        assert!(written("short", 5, 2, 2, &short).is_err());
+    }
+}
