@@ -29,16 +29,36 @@ pub fn write_all(a: &Analysis, t: Targets<'_>) -> std::io::Result<()> {
         reasons: t.csv.is_some() || t.parquet.is_some(),
         flow_conversations: t.zeek.is_some(),
     };
+    let mut lap = crate::timings::Lap::new("exports/");
     let d = &Derived::new(a, needs);
+    lap.mark("shared values");
     let failed = |what: &str| std::io::Error::other(format!("{what}: the writing thread failed"));
+    let start = std::time::Instant::now();
+    // with FLOWCHECK_TIMINGS, when each export ended (from when they started side by side)
+    let ended = |what: &str| {
+        let took = crate::timings::secs(start.elapsed());
+        crate::timings::print(format_args!("exports/{what} ended after {took}"));
+    };
     std::thread::scope(|scope| {
-        let zeek = t
-            .zeek
-            .map(|dir| scope.spawn(move || super::zeek::write_dir(a, d, dir)));
-        let csv = t
-            .csv
-            .map(|(file, path)| scope.spawn(move || write_csv(a, d, file, path)));
-        let parquet = t.parquet.map(|dir| super::parquet::write_dir(a, d, dir));
+        let zeek = t.zeek.map(|dir| {
+            scope.spawn(move || {
+                let r = super::zeek::write_dir(a, d, dir);
+                ended("zeek");
+                r
+            })
+        });
+        let csv = t.csv.map(|(file, path)| {
+            scope.spawn(move || {
+                let r = write_csv(a, d, file, path);
+                ended("csv");
+                r
+            })
+        });
+        let parquet = t.parquet.map(|dir| {
+            let r = super::parquet::write_dir(a, d, dir);
+            ended("parquet");
+            r
+        });
         let zeek = zeek.map(|h| h.join().map_err(|_| failed("--zeek")));
         let csv = csv.map(|h| h.join().map_err(|_| failed("--csv")));
         zeek.transpose()?.transpose()?;

@@ -15,22 +15,34 @@
 //! null or two names in the JSON, is a list (empty for none). The JSON's per-point maps
 //! (`not_decoded`, `unsupported_link_types`) are left out of `points.parquet`.
 //!
-//! Written with the `parquet` crate's low-level column writer (`columns.rs`), without Arrow.
+//! How it is written: each table's row groups (16,384 rows) are filled on the exports'
+//! threads (`table.rs`), a row at a time into the columns declared in `schema.rs`
+//! (`columns.rs`); each value is encoded into its column's page as it comes (`page.rs`:
+//! PLAIN values, RLE levels; `dict.rs`: the columns of names as bit-packed indices into a
+//! dictionary); the `parquet` crate writes the page headers and the footer and places the
+//! column chunks, in order (`append_column`). No Arrow, no codec: pages are not compressed.
+//!
 //! Chosen for cost, measured with callgrind on the benchmark generator's 200 MB capture
-//! (20,000 flows and conversations; instructions of the Parquet phase): the writer's defaults
-//! (dictionary on every column, per-chunk statistics, Snappy) took 704 M; dictionary encoding
-//! only for columns of names from a small set (`Kind::Name`: points, protocols, verdicts,
-//! rules, directions; addresses, reasons and Community IDs are plain) and min/max statistics
-//! only on the timestamp columns (what a time filter prunes on), 594 M; pages not compressed,
-//! 478 M, for files 2.4 times as large (9.6 MB against 4.0 MB; still a third of the JSON's
-//! size): Snappy was the largest single cost of the writer. The Community IDs and reasons
-//! come from [`Derived`], computed once for all the exports. Then (same capture and count):
-//! columns declared once and filled by position (`schema.rs`) instead of looked up and made
-//! by the first row, 466 M to 392 M (the lookup was a call that saved and restored registers
-//! for every value); a 64 KiB write buffer instead of 1 MiB, so that pages reach the file
-//! without a copy, 383 M; row groups of 65,536 rows written as the table fills, into
-//! columns emptied and reused, 398 M (the strings of a group are copied once for the
-//! writer), for a peak RSS of 250 MiB instead of 324 MiB on the 2 GB capture.
+//! (20,000 flows and conversations; instructions the Parquet export adds to the analysis;
+//! SHA-1 runs without the SHA instructions under callgrind, so the Community IDs weigh more
+//! here than natively). Through the crate's column writer: its defaults (dictionary on every
+//! column, per-chunk statistics, Snappy) 704 M; a dictionary only for the columns of names
+//! and min/max statistics only on the timestamps (what a time filter prunes on), 594 M; no
+//! compression, 478 M, for files 2.4 times as large (Snappy was the writer's largest single
+//! cost); columns declared once and filled by position, 392 M; row groups written as the
+//! table fills, into columns emptied and reused, 398 M (peak RSS 250 MiB instead of 324 MiB
+//! on the 2 GB capture). Then, encoding the pages here instead of through the crate's column
+//! writer (which took every string as a reference-counted slice, and checked and re-encoded
+//! the levels in mini batches): every string PLAIN, 331 M; the fills inlined, a column's
+//! kind and shape checked as one byte, and the columns of names dictionary-encoded again
+//! (the last value compared before a lookup), 291 M, for files as large as before (97 MB on
+//! the 2 GB capture: 22 MB of names PLAIN-encoded had made them 118 MB); row groups filled
+//! on the exports' threads side by side, 277 M. In time, on the 2 GB capture (best of 8,
+//! alternated): the export's phase took 0.25 s with row groups of 65,536 rows, 0.18 to 0.19
+//! s with 8,192 or 16,384 (more groups to share between the threads, and each placed in the
+//! file while the next are filled), 0.22 s with 32,768. Pages of 2,048 rows within the
+//! groups (so that a page's 80 columns stay in the cache), and prefetching the rows ahead,
+//! were measured too and changed nothing: not kept.
 
 mod columns;
 mod dict;

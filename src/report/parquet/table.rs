@@ -208,6 +208,133 @@ mod tests {
         assert_eq!(got, (1, 5, vec![0, 1, 2, 3, 4]));
     }
 
+    /// A table of every shape and kind: names (a dictionary), free text, a list, a list of
+    /// structs with an optional field, booleans, a timestamp, over several row groups.
+    const NESTED: &[Col] = &[
+        Col {
+            name: "name",
+            kind: Kind::Name,
+            shape: Shape::Top { optional: false },
+        },
+        Col {
+            name: "note",
+            kind: Kind::Str,
+            shape: Shape::Top { optional: true },
+        },
+        Col {
+            name: "ttls",
+            kind: Kind::I32,
+            shape: Shape::List,
+        },
+        Col {
+            name: "point",
+            kind: Kind::Name,
+            shape: Shape::Field {
+                group: "hops",
+                optional: false,
+            },
+        },
+        Col {
+            name: "delay",
+            kind: Kind::F64,
+            shape: Shape::Field {
+                group: "hops",
+                optional: true,
+            },
+        },
+        Col {
+            name: "up",
+            kind: Kind::Bool,
+            shape: Shape::Top { optional: false },
+        },
+        Col {
+            name: "ts",
+            kind: Kind::Timestamp,
+            shape: Shape::Top { optional: false },
+        },
+    ];
+
+    fn nested_row(t: &mut Group, n: usize) {
+        let names = ["hub-nva", "spoke1", "vpn-client"];
+        t.value("name", Kind::Name, s(names[n % 3]));
+        t.optional(
+            "note",
+            Kind::Str,
+            n.is_multiple_of(4).then(|| s("a quiet, odd row")),
+        );
+        t.list(
+            "ttls",
+            Kind::I32,
+            (0..n % 3).map(|k| Value::I32(64 - k as i32)),
+        );
+        let hops = n % 4;
+        let point = (0..hops).map(|k| Some(s(names[(n + k) % 3])));
+        t.field("hops", "point", Kind::Name, false, point);
+        let delay = (0..hops).map(|k| (k % 2 == 1).then_some(Value::F64(k as f64 / 4.0)));
+        t.field("hops", "delay", Kind::F64, true, delay);
+        t.value("up", Kind::Bool, Value::Bool(n % 3 != 1));
+        t.value("ts", Kind::Timestamp, Value::I64(1_000_000 * n as i64 - 7));
+        t.end_row();
+    }
+
+    #[test]
+    fn every_shape_reads_back_as_written() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field;
+        let path =
+            std::env::temp_dir().join(format!("flowcheck-{}-nested.parquet", std::process::id()));
+        let rows = 23;
+        let file = std::fs::File::create(&path).unwrap();
+        let fill = |t: &mut Group, r: Range<usize>| r.for_each(|n| nested_row(t, n));
+        write_groups(file, NESTED, "t", rows, 5, 2, &fill).unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 5);
+        let got: Vec<String> = reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                let cols: Vec<String> = r
+                    .get_column_iter()
+                    .map(|(_, f)| match f {
+                        Field::TimestampMicros(us) => us.to_string(),
+                        f => f.to_string(),
+                    })
+                    .collect();
+                cols.join(" | ")
+            })
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        let names = ["hub-nva", "spoke1", "vpn-client"];
+        let want: Vec<String> = (0..rows)
+            .map(|n| {
+                let note = match n % 4 {
+                    0 => "\"a quiet, odd row\"".to_string(),
+                    _ => "null".to_string(),
+                };
+                let ttls: Vec<String> = (0..n % 3).map(|k| (64 - k).to_string()).collect();
+                let hops: Vec<String> = (0..n % 4)
+                    .map(|k| {
+                        let delay = match k % 2 {
+                            1 => format!("{:?}", k as f64 / 4.0),
+                            _ => "null".into(),
+                        };
+                        format!("{{point: \"{}\", delay: {delay}}}", names[(n + k) % 3])
+                    })
+                    .collect();
+                format!(
+                    "\"{}\" | {note} | [{}] | [{}] | {} | {}",
+                    names[n % 3],
+                    ttls.join(", "),
+                    hops.join(", "),
+                    n % 3 != 1,
+                    1_000_000 * n as i64 - 7
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn a_group_that_differs_from_the_declaration_fails_the_table() {
         let short = |t: &mut Group, r: Range<usize>| {
