@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare the bulk exports (--zeek, --csv, --parquet) of two flowcheck binaries on every
-# capture the project knows (the inputs of compare-outputs.sh): the Zeek logs byte for byte but
+# capture the project knows (scripts/inputs.sh, as compare-outputs.sh): the Zeek logs byte for byte but
 # for their #open and #close lines, the CSV byte for byte, and the Parquet files by content
 # (DuckDB's `describe` and every row as JSON, in order): their encoding may differ. For changes
 # to the exports that must not change what they hold. Needs DuckDB's Python module.
@@ -57,14 +57,7 @@ run() { # run LABEL ARGS...
     bad=$((bad + 1))
   fi
 }
-for f in captures/*.pcap* captures/*/*.pcap*; do [ -f "$f" ] && run "$f" "$f"; done
-for d in captures/*/ captures/*/*/; do ls "$d"*.pcap* >/dev/null 2>&1 && run "$d" "$d"; done
-for d in "$SHARED"/captures/*/; do [ -d "$d" ] && run "$d" "$d"; done
-for f in "$SHARED"/corpus/files/*; do [ -f "$f" ] && run "$f" "$f"; done
-if [ -s "$BENCH_DIR/small.pcap" ]; then run small "$BENCH_DIR/small.pcap"; fi
-if [ -s "$BENCH_DIR/big.pcap" ] && [ "${BIG:-1}" = 1 ]; then run big "$BENCH_DIR/big.pcap"; fi
-if [ -s "$BENCH_DIR/lab-nva.pcap" ]; then
-  run "3 points" "client=$BENCH_DIR/lab-client.pcap" "nva=$BENCH_DIR/lab-nva.pcap" "server=$BENCH_DIR/lab-server.pcap"
-fi
+. scripts/inputs.sh
+each_input
 echo "compared $n runs: $bad differ"
 [ "$bad" -eq 0 ]

@@ -26,16 +26,9 @@ run() { # run LABEL ARGS...
     bad=$((bad + 1))
   fi
 }
-for f in captures/*.pcap* captures/*/*.pcap*; do [ -f "$f" ] && run "$f" "$f"; done
-for d in captures/*/ captures/*/*/; do ls "$d"*.pcap* >/dev/null 2>&1 && run "$d" "$d"; done
-for d in "$SHARED"/captures/*/; do [ -d "$d" ] && run "$d" "$d"; done
-for f in "$SHARED"/corpus/files/*; do [ -f "$f" ] && run "$f" "$f"; done
+. scripts/inputs.sh
+each_input
 [ -d captures/stage3 ] && run "stage3 --expect-via hub-nva" captures/stage3 --expect-via hub-nva
 [ -d captures/stage3 ] && run "stage3 --assume-synced" captures/stage3 --assume-synced
-if [ -s "$BENCH_DIR/small.pcap" ]; then run small "$BENCH_DIR/small.pcap"; fi
-if [ -s "$BENCH_DIR/big.pcap" ] && [ "${BIG:-1}" = 1 ]; then run big "$BENCH_DIR/big.pcap"; fi
-if [ -s "$BENCH_DIR/lab-nva.pcap" ]; then
-  run "3 points" "client=$BENCH_DIR/lab-client.pcap" "nva=$BENCH_DIR/lab-nva.pcap" "server=$BENCH_DIR/lab-server.pcap"
-fi
 echo "compared $n runs: $bad differ"
 [ $bad -eq 0 ]

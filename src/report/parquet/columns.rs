@@ -369,21 +369,12 @@ fn micros(ns: i64) -> Value<'static> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::report::parquet::schema::{opt, top};
 
-    pub const SCHEMA: &[Col] = &[
-        Col {
-            name: "n",
-            kind: Kind::I64,
-            shape: Shape::Top { optional: false },
-        },
-        Col {
-            name: "s",
-            kind: Kind::Str,
-            shape: Shape::Top { optional: true },
-        },
-    ];
+    /// A table of two columns, for the tests of `columns` and `table`.
+    pub const SCHEMA: &[Col] = &[top("n", Kind::I64), opt("s", Kind::Str)];
 
     #[test]
     fn a_table_without_rows_declares_its_columns() {

@@ -13,7 +13,7 @@ pub struct Col {
     pub shape: Shape,
 }
 
-const fn top(name: &'static str, kind: Kind) -> Col {
+pub(super) const fn top(name: &'static str, kind: Kind) -> Col {
     Col {
         name,
         kind,
@@ -21,7 +21,7 @@ const fn top(name: &'static str, kind: Kind) -> Col {
     }
 }
 
-const fn opt(name: &'static str, kind: Kind) -> Col {
+pub(super) const fn opt(name: &'static str, kind: Kind) -> Col {
     Col {
         name,
         kind,
@@ -29,7 +29,7 @@ const fn opt(name: &'static str, kind: Kind) -> Col {
     }
 }
 
-const fn list(name: &'static str, kind: Kind) -> Col {
+pub(super) const fn list(name: &'static str, kind: Kind) -> Col {
     Col {
         name,
         kind,
@@ -38,7 +38,12 @@ const fn list(name: &'static str, kind: Kind) -> Col {
 }
 
 /// A field of the list of structs `group` (`optional`: may be absent in an element).
-const fn field(group: &'static str, name: &'static str, kind: Kind, optional: bool) -> Col {
+pub(super) const fn field(
+    group: &'static str,
+    name: &'static str,
+    kind: Kind,
+    optional: bool,
+) -> Col {
     Col {
         name,
         kind,

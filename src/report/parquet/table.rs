@@ -142,21 +142,10 @@ fn place<W: std::io::Write + Send>(
 #[cfg(test)]
 mod tests {
     use super::super::columns::{s, Value};
-    use super::super::schema::{Kind, Shape};
+    use super::super::schema::{field, list, opt, top, Kind};
     use super::*;
 
-    const SCHEMA: &[Col] = &[
-        Col {
-            name: "n",
-            kind: Kind::I64,
-            shape: Shape::Top { optional: false },
-        },
-        Col {
-            name: "s",
-            kind: Kind::Str,
-            shape: Shape::Top { optional: true },
-        },
-    ];
+    use super::super::columns::tests::SCHEMA;
 
     fn row(t: &mut Group, n: i64) {
         t.value("n", Kind::I64, Value::I64(n));
@@ -211,47 +200,13 @@ mod tests {
     /// A table of every shape and kind: names (a dictionary), free text, a list, a list of
     /// structs with an optional field, booleans, a timestamp, over several row groups.
     const NESTED: &[Col] = &[
-        Col {
-            name: "name",
-            kind: Kind::Name,
-            shape: Shape::Top { optional: false },
-        },
-        Col {
-            name: "note",
-            kind: Kind::Str,
-            shape: Shape::Top { optional: true },
-        },
-        Col {
-            name: "ttls",
-            kind: Kind::I32,
-            shape: Shape::List,
-        },
-        Col {
-            name: "point",
-            kind: Kind::Name,
-            shape: Shape::Field {
-                group: "hops",
-                optional: false,
-            },
-        },
-        Col {
-            name: "delay",
-            kind: Kind::F64,
-            shape: Shape::Field {
-                group: "hops",
-                optional: true,
-            },
-        },
-        Col {
-            name: "up",
-            kind: Kind::Bool,
-            shape: Shape::Top { optional: false },
-        },
-        Col {
-            name: "ts",
-            kind: Kind::Timestamp,
-            shape: Shape::Top { optional: false },
-        },
+        top("name", Kind::Name),
+        opt("note", Kind::Str),
+        list("ttls", Kind::I32),
+        field("hops", "point", Kind::Name, false),
+        field("hops", "delay", Kind::F64, true),
+        top("up", Kind::Bool),
+        top("ts", Kind::Timestamp),
     ];
 
     fn nested_row(t: &mut Group, n: usize) {
