@@ -3,14 +3,14 @@
 //! number taken in order), placed in the file in order by the calling thread through the
 //! `parquet` crate's file writer, which also writes the footer.
 //!
-//! At most a group per worker waits to be placed: the groups are taken in order and the
-//! calling thread only copies them to the file, so memory stays bounded by the workers'
-//! groups, whatever the table's length.
+//! Memory stays bounded whatever the table's length: a worker starts a group only when it is
+//! at most two groups per worker ahead of the last one placed ([`Gate`]), so that a slow
+//! group cannot leave the others piling up behind it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use parquet::column::writer::ColumnCloseResult;
@@ -76,16 +76,18 @@ fn write_groups(
     let groups = rows.div_ceil(group_rows).max(1);
     let workers = workers.clamp(1, groups);
     let next = AtomicUsize::new(0);
+    let gate = Gate::new(2 * workers);
     let (tx, rx) = mpsc::channel::<(usize, Chunks)>();
     let placed = std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, descrs) = (&next, &descrs);
+            let (next, descrs, gate) = (&next, &descrs, &gate);
             scope.spawn(move || {
+                let _stop = StopOnPanic(gate);
                 let mut group = Group::new(schema, rows.min(group_rows));
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= groups {
+                    if i >= groups || !gate.wait_for(i) {
                         break;
                     }
                     let start = i * group_rows;
@@ -99,9 +101,9 @@ fn write_groups(
             });
         }
         drop(tx);
-        let placed = place(&mut writer, &rx, groups);
+        let placed = place(&mut writer, &rx, groups, &gate);
         // on an error, the workers stop at their next group (or their next send)
-        next.store(groups, Ordering::Relaxed);
+        gate.stop();
         drop(rx);
         placed
     });
@@ -112,11 +114,76 @@ fn write_groups(
     Ok(())
 }
 
-/// Places the groups that arrive on `rx`, in order, into the file.
+/// How far the workers may run ahead of the groups placed in the file.
+struct Gate {
+    state: Mutex<GateState>,
+    /// Signalled when a group is placed or the writing stops.
+    changed: Condvar,
+    /// A group may start when it is fewer than this many after the first not placed.
+    lead: usize,
+}
+
+struct GateState {
+    placed: usize,
+    stop: bool,
+}
+
+impl Gate {
+    fn new(lead: usize) -> Gate {
+        Gate {
+            state: Mutex::new(GateState {
+                placed: 0,
+                stop: false,
+            }),
+            changed: Condvar::new(),
+            lead: lead.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        // no code panics while holding the lock; recover the state if it ever did
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until group `i` may start: true, or false when the writing stopped. The first
+    /// group not placed may always start (no wait can keep it from the file).
+    fn wait_for(&self, i: usize) -> bool {
+        let mut s = self.lock();
+        while !s.stop && i >= s.placed + self.lead {
+            s = self.changed.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+        !s.stop
+    }
+
+    fn placed(&self, placed: usize) {
+        self.lock().placed = placed;
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Stops the writing when a worker panics, so that no other worker waits at the gate for a
+/// group that will never be placed (the panic itself reaches the caller through the scope).
+struct StopOnPanic<'a>(&'a Gate);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
+/// Places the groups that arrive on `rx`, in order, into the file, telling `gate` as each is.
 fn place<W: std::io::Write + Send>(
     writer: &mut SerializedFileWriter<W>,
     rx: &mpsc::Receiver<(usize, Chunks)>,
     groups: usize,
+    gate: &Gate,
 ) -> Result<(), ParquetError> {
     let mut waiting = BTreeMap::new();
     let mut placed = 0;
@@ -134,6 +201,7 @@ fn place<W: std::io::Write + Send>(
             }
             group.close()?;
             placed += 1;
+            gate.placed(placed);
         }
     }
     Ok(())
@@ -288,6 +356,51 @@ mod tests {
             })
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn workers_run_at_most_two_groups_each_ahead_of_the_file() {
+        use std::sync::atomic::AtomicBool;
+        let zero_done = AtomicBool::new(false);
+        let early = Mutex::new(Vec::new());
+        let fill = |t: &mut Group, r: Range<usize>| {
+            let group = r.start / 2;
+            if group == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            } else if !zero_done.load(Ordering::SeqCst) {
+                early.lock().unwrap().push(group);
+            }
+            r.for_each(|n| row(t, n as i64));
+            if group == 0 {
+                zero_done.store(true, Ordering::SeqCst);
+            }
+        };
+        let got = written("gate", 20, 2, 2, &fill).unwrap();
+        assert_eq!((got.0, got.1), (10, 20));
+        assert_eq!(got.2, (0..20).collect::<Vec<i64>>());
+        // 2 workers: groups 1 to 3 may start while group 0 is filled, not group 4
+        let early = early.into_inner().unwrap();
+        assert!(early.iter().all(|&g| g < 4), "{early:?}");
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_others_instead_of_leaving_them_waiting() {
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let fill = |t: &mut Group, r: Range<usize>| {
+                if r.start == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    panic!("a fill that fails");
+                }
+                r.for_each(|n| row(t, n as i64));
+            };
+            let r = std::panic::catch_unwind(|| written("panic", 40, 2, 2, &fill));
+            let _ = done.send(r.is_err());
+        });
+        let panicked = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the table's writing hung after a worker panicked");
+        assert!(panicked);
     }
 
     #[test]
