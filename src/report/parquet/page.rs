@@ -2,9 +2,9 @@
 //! column chunk of one data page for the `parquet` crate's file writer.
 //!
 //! The values are PLAIN-encoded (little-endian numbers, length-prefixed strings, booleans
-//! one bit each) and the definition and repetition levels RLE-encoded (Parquet's
-//! RLE/bit-packed hybrid, in runs only: levels come in long runs), straight into the bytes
-//! of the page as a row fills them; at the end of a row group the page gets its header and
+//! one bit each; a column of names as indices into its dictionary, `dict.rs`) and the
+//! definition and repetition levels RLE-encoded (`rle.rs`), straight into the bytes of the
+//! page as a row fills them; at the end of a row group the page gets its header and
 //! the chunk its metadata from the crate ([`SerializedPageWriter`], [`ColumnChunkMetaData`]),
 //! and the crate's file writer places it and writes the footer
 //! ([`parquet::file::writer::SerializedRowGroupWriter::append_column`]).
