@@ -34,31 +34,16 @@ pub fn write_all(a: &Analysis, t: Targets<'_>) -> std::io::Result<()> {
     lap.mark("shared values");
     let failed = |what: &str| std::io::Error::other(format!("{what}: the writing thread failed"));
     let start = std::time::Instant::now();
-    // with FLOWCHECK_TIMINGS, when each export ended (from when they started side by side)
-    let ended = |what: &str| {
-        let took = crate::timings::secs(start.elapsed());
-        crate::timings::print(format_args!("exports/{what} ended after {took}"));
-    };
     std::thread::scope(|scope| {
         let zeek = t.zeek.map(|dir| {
-            scope.spawn(move || {
-                let r = super::zeek::write_dir(a, d, dir);
-                ended("zeek");
-                r
-            })
+            scope.spawn(move || ended(start, "zeek", super::zeek::write_dir(a, d, dir)))
         });
         let csv = t.csv.map(|(file, path)| {
-            scope.spawn(move || {
-                let r = write_csv(a, d, file, path);
-                ended("csv");
-                r
-            })
+            scope.spawn(move || ended(start, "csv", write_csv(a, d, file, path)))
         });
-        let parquet = t.parquet.map(|dir| {
-            let r = super::parquet::write_dir(a, d, dir);
-            ended("parquet");
-            r
-        });
+        let parquet = t
+            .parquet
+            .map(|dir| ended(start, "parquet", super::parquet::write_dir(a, d, dir)));
         let zeek = zeek.map(|h| h.join().map_err(|_| failed("--zeek")));
         let csv = csv.map(|h| h.join().map_err(|_| failed("--csv")));
         zeek.transpose()?.transpose()?;
@@ -66,6 +51,14 @@ pub fn write_all(a: &Analysis, t: Targets<'_>) -> std::io::Result<()> {
         csv.transpose()?.transpose()?;
         Ok(())
     })
+}
+
+/// Passes `r` on; with FLOWCHECK_TIMINGS, prints when export `what` ended (from `start`, when
+/// the exports started side by side).
+fn ended<T>(start: std::time::Instant, what: &str, r: T) -> T {
+    let took = crate::timings::secs(start.elapsed());
+    crate::timings::print(format_args!("exports/{what} ended after {took}"));
+    r
 }
 
 /// `--csv`: the file emptied first (when it is a regular file: it may be a pipe), then written.

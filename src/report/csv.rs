@@ -92,7 +92,7 @@ fn field(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
 }
 
 /// Quotes the field that starts at `start` (the end of `out`) if RFC 4180 asks it: in
-/// place, without a copy of the field (the reason, quoted in most rows, is the longest).
+/// place, without a copy of the field or an allocation.
 fn quote(out: &mut Vec<u8>, start: usize) {
     let text = out.get(start..).unwrap_or(&[]);
     let Some(first) = text

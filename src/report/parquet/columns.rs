@@ -43,8 +43,10 @@ struct Column {
 impl Column {
     /// An empty column of the declaration `c`, with room for `rows` rows.
     fn new(c: &Col, rows: usize) -> Column {
+        // room for the PLAIN values (a column of names keeps its strings in its dictionary)
         let per_value = match c.kind {
-            Kind::Str | Kind::Name => 16,
+            Kind::Name => 0,
+            Kind::Str => 16,
             Kind::I32 => 4,
             Kind::I64 | Kind::Timestamp | Kind::F64 => 8,
             Kind::Bool => 1,
@@ -53,9 +55,7 @@ impl Column {
             Kind::Name => Encoded::with_dictionary(),
             _ => Encoded::default(),
         };
-        if c.kind != Kind::Name {
-            values.data.reserve(rows * per_value);
-        }
+        values.data.reserve(rows * per_value);
         Column {
             name: c.name,
             kind: c.kind,

@@ -76,10 +76,12 @@ pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> std::io::Result<Vec<P
         let context =
             |e: String| std::io::Error::other(format!("--parquet {}: {e}", path.display()));
         let file = std::fs::File::create(&path).map_err(|e| context(e.to_string()))?;
-        table::write(file, schema, name, rows, workers, fill).map_err(|e| match e {
-            // an error of the file itself (a full disk) reads as the OS says it
-            parquet::errors::ParquetError::External(e) => context(e.to_string()),
-            e => context(e.to_string()),
+        table::write(file, schema, name, rows, workers, fill).map_err(|e| {
+            context(match e {
+                // an error of the file itself (a full disk) reads as the OS says it
+                parquet::errors::ParquetError::External(os) => os.to_string(),
+                e => e.to_string(),
+            })
         })?;
         Ok::<PathBuf, std::io::Error>(path)
     };

@@ -2,8 +2,8 @@
 //! (`super::points`, `super::flows`, `super::conversations`). A table is made from its
 //! declaration, not from its first row: a table with no rows is still a file with every
 //! column (DuckDB and Spark refuse a Parquet file without columns), and a row fills its
-//! columns by position (the name at each fill site is checked against the declaration in
-//! debug builds; the kind and shape always, see `columns::Table::column`).
+//! columns by position (the name and a field's group at each fill site are checked against
+//! the declaration in debug builds; the kind and shape always, see `columns::Group::column`).
 
 /// One leaf column: its name, type and place in the schema.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +64,7 @@ pub enum Kind {
     I64,
     F64,
     Bool,
-    /// int64 microseconds since the epoch, UTC (see [`Table::time`]).
+    /// int64 microseconds since the epoch, UTC (see `columns::Group::time`).
     Timestamp,
 }
 
@@ -103,7 +103,7 @@ pub enum Shape {
     },
 }
 
-/// What a misfit value is put in (see `columns::Table::column`): never written.
+/// What a misfit value is put in (see `columns::Group::column`): never written.
 pub const SPARE: Col = top("(spare)", Str);
 
 /// `points.parquet`.

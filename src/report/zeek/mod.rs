@@ -297,8 +297,9 @@ fn uid(out: &mut Vec<u8>, point: &str, f: &Flow) {
 }
 
 /// The 96-bit big-endian number `n` as 17 base-62 digits, least significant first. Divided
-/// as three 32-bit limbs (a 64-bit division by a constant is a multiplication; a 128-bit
-/// one is a library call, which cost a third of a row).
+/// as three 32-bit limbs: a 64-bit division by a constant is a multiplication, a 128-bit one
+/// a library call (on the 20,000-flow capture the Zeek export's instructions fell by about
+/// 2 M of 134 M: a small saving).
 fn base62(out: &mut Vec<u8>, n: [u8; 12]) {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut limbs = [0u32; 3];
