@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use flowcheck::report::{json, PageWriter};
+use flowcheck::report::{json, open_over, write_over};
 
 /// The `--json` output file: opened (created if needed) before the analysis, so that a path
 /// that cannot be written fails at once, and written over in place afterwards.
@@ -15,40 +15,24 @@ use flowcheck::report::{json, PageWriter};
 pub struct JsonFile {
     path: PathBuf,
     file: std::fs::File,
-    /// A regular file (not a FIFO, a terminal or /dev/null): it has a length to cut.
-    regular: bool,
 }
 
 impl JsonFile {
     pub fn open(path: &std::path::Path) -> std::io::Result<JsonFile> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| json_context(path, e))?;
-        let regular = file
-            .metadata()
-            .map_err(|e| json_context(path, e))?
-            .is_file();
+        let file = open_over(path).map_err(|e| json_context(path, e))?;
         Ok(JsonFile {
             path: path.to_path_buf(),
             file,
-            regular,
         })
     }
 
     /// Writes the document, then cuts what is left of the old content. On a write error the
     /// file is cut after the bytes written, so nothing of the old document stays behind.
     pub fn write(self, analysis: &flowcheck::report::Analysis) -> std::io::Result<()> {
-        let mut pages = PageWriter::new(&self.file);
-        let wrote = json::write(analysis, std::io::BufWriter::new(&mut pages));
-        let cut = if self.regular {
-            self.file.set_len(pages.written())
-        } else {
-            Ok(())
-        };
-        wrote.and(cut).map_err(|e| json_context(&self.path, e))
+        write_over(&self.file, |pages| {
+            json::write(analysis, std::io::BufWriter::new(pages))
+        })
+        .map_err(|e| json_context(&self.path, e))
     }
 }
 

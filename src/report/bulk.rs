@@ -61,12 +61,10 @@ fn ended<T>(start: std::time::Instant, what: &str, r: T) -> T {
     r
 }
 
-/// `--csv`: the file emptied first (when it is a regular file: it may be a pipe), then written.
+/// `--csv`: written over the old file in place, then cut after the new rows (when it is a
+/// regular file: it may be a pipe), as `pages::write_over` does.
 fn write_csv(a: &Analysis, d: &Derived, file: std::fs::File, path: &Path) -> std::io::Result<()> {
     let context =
         |e: std::io::Error| std::io::Error::new(e.kind(), format!("--csv {}: {e}", path.display()));
-    if file.metadata().is_ok_and(|m| m.is_file()) {
-        file.set_len(0).map_err(context)?;
-    }
-    super::csv::write(a, d, &file).map_err(context)
+    super::write_over(&file, |pages| super::csv::write(a, d, pages)).map_err(context)
 }

@@ -89,31 +89,47 @@ pub fn threads() -> usize {
 /// `1795578035.657181` (Zeek, 6), `1795578035.657181000` (the JSON's text, 9).
 pub fn seconds(out: &mut Vec<u8>, ns: i64, decimals: u32) {
     let secs = ns.div_euclid(1_000_000_000);
-    const SCALE: [u64; 10] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-        1_000_000_000,
-    ];
-    let frac = ns.rem_euclid(1_000_000_000) as u64 / SCALE[9 - decimals.min(9) as usize];
+    let nanos = ns.rem_euclid(1_000_000_000) as u64;
     if secs < 0 {
         out.push(b'-');
     }
     emit::uint(out, secs.unsigned_abs());
-    out.push(b'.');
-    let mut digits = [b'0'; 9];
-    let mut v = frac;
-    for d in digits[..decimals.min(9) as usize].iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
+    // the two widths the exports print, with constant divisors (a division by a divisor
+    // read from a table is a slow instruction, once per time of every row)
+    let mut text = [b'.'; 10];
+    let n = match decimals {
+        6 => fraction::<6>(&mut text, nanos / 1_000),
+        9 => fraction::<9>(&mut text, nanos),
+        d => {
+            let d = d.min(9);
+            let scaled = nanos / 10u64.pow(9 - d);
+            let mut v = scaled;
+            for slot in text.get_mut(1..1 + d as usize).into_iter().flatten().rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            1 + d as usize
+        }
+    };
+    out.extend_from_slice(text.get(..n).unwrap_or(&[]));
+}
+
+/// Writes the `D` decimal digits of `v` (below 10^D) after the dot in `text`; returns the
+/// length of the dot and the digits.
+#[inline(always)]
+fn fraction<const D: usize>(text: &mut [u8; 10], mut v: u64) -> usize {
+    let mut i = D;
+    while i >= 2 {
+        let pair = (v % 100) as usize;
+        v /= 100;
+        text[i - 1] = b'0' + (pair / 10) as u8;
+        text[i] = b'0' + (pair % 10) as u8;
+        i -= 2;
     }
-    out.extend_from_slice(&digits[..decimals.min(9) as usize]);
+    if i == 1 {
+        text[1] = b'0' + (v % 10) as u8;
+    }
+    D + 1
 }
 
 /// `1.2.3.4:80`, `[2001:db8::1]:80`, or the bare address when `with_port` is false, as
@@ -192,6 +208,27 @@ mod tests {
         out.push(b' ');
         seconds(&mut out, -1, 9);
         assert_eq!(out, b"1795578035.657181 1795578035.657181123 -1.999999999");
+        // every width as the JSON's text cut to it, around zero and far from it
+        for ns in [
+            0,
+            1,
+            999_999_999,
+            1_000_000_000,
+            -1_000_000_001,
+            1_795_578_035_000_000_007,
+        ] {
+            let full = super::super::format::ts_text(ns);
+            for d in 0..=9u32 {
+                let mut out = Vec::new();
+                seconds(&mut out, ns, d);
+                let dot = full.find('.').unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    full[..dot + 1 + d as usize],
+                    "{ns} {d}"
+                );
+            }
+        }
         assert_eq!(super::super::format::ts_text(-1), "-1.999999999");
         let e = Endpoint {
             ip: "2001:db8::1".parse().unwrap(),

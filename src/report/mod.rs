@@ -26,7 +26,7 @@ pub mod svg;
 pub mod text;
 pub mod zeek;
 
-pub use pages::PageWriter;
+pub use pages::{open_over, write_over, PageWriter};
 // the renderers not yet on `format` (svg, html, export tests) still find them here
 pub use format::{endpoint_text, link_type_name, ts_text};
 

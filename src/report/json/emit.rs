@@ -132,15 +132,41 @@ pub fn ts(out: &mut Vec<u8>, ns: i64) {
 }
 
 fn ipv4(out: &mut Vec<u8>, a: Ipv4Addr) {
-    let [o0, o1, o2, o3] = a.octets();
-    octet(out, o0);
-    out.push(b'.');
-    octet(out, o1);
-    out.push(b'.');
-    octet(out, o2);
-    out.push(b'.');
-    octet(out, o3);
+    // each octet's digits and a dot from a table, into a buffer on the stack; the buffer
+    // is appended whole (a fixed-size copy) and the end cut off
+    let mut buf = [0u8; 16];
+    let mut n = 0;
+    for o in a.octets() {
+        let (text, len) = OCTETS[usize::from(o)];
+        if let Some(slot) = buf.get_mut(n..n + 4) {
+            slot.copy_from_slice(&text);
+        }
+        n += usize::from(len);
+    }
+    let start = out.len();
+    out.extend_from_slice(&buf);
+    // the last octet's dot is cut with the rest
+    out.truncate(start + n - 1);
 }
+
+/// Each byte's decimal digits followed by a dot, and how many bytes of that are text.
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = i as u8;
+        let (d, len) = if v >= 100 {
+            ([b'0' + v / 100, b'0' + v / 10 % 10, b'0' + v % 10, b'.'], 4)
+        } else if v >= 10 {
+            ([b'0' + v / 10, b'0' + v % 10, b'.', 0], 3)
+        } else {
+            ([b'0' + v, b'.', 0, 0], 2)
+        };
+        t[i] = (d, len);
+        i += 1;
+    }
+    t
+};
 
 /// A 16-bit group in lower-case hex without leading zeros.
 fn hex_group(out: &mut Vec<u8>, g: u16) {
@@ -401,6 +427,12 @@ mod tests {
             }
         }
         cases.extend((0..5_000).map(|_| IpAddr::V4(Ipv4Addr::from(rng.next() as u32))));
+        // every octet value in every place (one, two and three digits), and mapped into v6
+        for v in 0..=255u8 {
+            let a = Ipv4Addr::new(v, 255 - v, v / 3, v.wrapping_mul(7));
+            cases.push(IpAddr::V4(a));
+            cases.push(IpAddr::V6(a.to_ipv6_mapped()));
+        }
         for ip in cases {
             assert_eq!(with(|o| ip_bare(o, ip)), ip.to_string());
             assert_eq!(with(|o| super::ip(o, ip)), format!("\"{ip}\""));

@@ -25,6 +25,11 @@ use super::schema::{self, Col, Kind, Shape};
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
     Str(&'a [u8]),
+    /// A string that is a `&'static str` (a column of names finds it by its address).
+    Static(&'static str),
+    /// The name of the point at this place in `Analysis::points` (a column of names finds
+    /// it by the place): the same place must always come with the same name.
+    Point(usize, &'a [u8]),
     I32(i32),
     I64(i64),
     F64(f64),
@@ -70,6 +75,8 @@ impl Column {
         let e = &mut self.values;
         match v {
             Value::Str(x) => e.str(x),
+            Value::Static(x) => e.static_str(x),
+            Value::Point(i, x) => e.point_str(i, x),
             Value::I32(x) => e.i32(x),
             Value::I64(x) => e.i64(x),
             Value::F64(x) => e.f64(x),
@@ -360,6 +367,11 @@ fn push_list<'v>(c: &mut Column, items: impl Iterator<Item = Option<Value<'v>>>,
 /// A string value.
 pub fn s(v: &str) -> Value<'_> {
     Value::Str(v.as_bytes())
+}
+
+/// A `&'static str` value (a name of flowcheck's own: a verdict, a protocol, a rule).
+pub fn st(v: &'static str) -> Value<'static> {
+    Value::Static(v)
 }
 
 /// Nanoseconds since the epoch as a timestamp value in microseconds, rounded down (towards

@@ -30,9 +30,72 @@ pub struct Dict {
     /// The last value's index and where its string is in `page` (a column often repeats
     /// its value: it is compared with that string before it is looked up).
     last: Option<(u32, usize, usize)>,
+    /// The index of each `&'static str` pushed ([`Dict::push_static`]), by its address and
+    /// length: a few per column (verdicts, protocols, rules), found without reading them.
+    statics: Vec<(usize, usize, u32)>,
+    /// The index + 1 of each point's name pushed ([`Dict::push_point`]), by point (0: none
+    /// yet).
+    points: Vec<u32>,
 }
 
+/// Most `&'static str`s remembered by address per column chunk (more are looked up).
+const STATICS: usize = 32;
+
 impl Dict {
+    /// A name that is a `&'static str` (a verdict, a protocol): found by its address, which
+    /// no other text can share, before it is looked up.
+    #[inline(always)]
+    pub fn push_static(&mut self, v: &'static str) {
+        let key = (v.as_ptr() as usize, v.len());
+        let id = match self.statics.iter().find(|s| (s.0, s.1) == key) {
+            Some(&(_, _, id)) => id,
+            None => self.static_id(v),
+        };
+        self.ids.push(id);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn static_id(&mut self, v: &'static str) -> u32 {
+        let id = self.id_of(v.as_bytes());
+        if self.statics.len() < STATICS {
+            self.statics.push((v.as_ptr() as usize, v.len(), id));
+        }
+        id
+    }
+
+    /// The name `v` of point `point` (the points' names do not change while a table is
+    /// written): found by the point's place before it is looked up.
+    #[inline(always)]
+    pub fn push_point(&mut self, point: usize, v: &[u8]) {
+        let id = match self.points.get(point) {
+            Some(&known) if known > 0 => known - 1,
+            _ => self.point_id(point, v),
+        };
+        self.ids.push(id);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn point_id(&mut self, point: usize, v: &[u8]) -> u32 {
+        let id = self.id_of(v);
+        if point < 1 << 16 {
+            if self.points.len() <= point {
+                self.points.resize(point + 1, 0);
+            }
+            self.points[point] = id + 1;
+        }
+        id
+    }
+
+    /// The index of `v`, added if it is new.
+    fn id_of(&mut self, v: &[u8]) -> u32 {
+        match self.index.get(v) {
+            Some(&id) => id,
+            None => self.add(v),
+        }
+    }
+
     #[inline(always)]
     pub fn push(&mut self, v: &[u8]) {
         if let Some((id, start, end)) = self.last {
@@ -46,10 +109,7 @@ impl Dict {
 
     #[inline(never)]
     fn look_up(&mut self, v: &[u8]) {
-        let id = match self.index.get(v) {
-            Some(&id) => id,
-            None => self.add(v),
-        };
+        let id = self.id_of(v);
         self.ids.push(id);
         let start = self.starts.get(id as usize).map_or(0, |&s| s as usize);
         self.last = Some((id, start, start + v.len()));
@@ -101,6 +161,8 @@ impl Dict {
         self.ids.clear();
         self.starts.clear();
         self.last = None;
+        self.statics.clear();
+        self.points.clear();
     }
 }
 

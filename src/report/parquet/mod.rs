@@ -54,7 +54,7 @@ mod table;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use columns::{s, Group, Value};
+use columns::{s, st, Group, Value};
 use schema::{Col, Kind};
 
 use super::derived::Derived;
@@ -75,8 +75,9 @@ pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> std::io::Result<Vec<P
         let path = dir.join(format!("{name}.parquet"));
         let context =
             |e: String| std::io::Error::other(format!("--parquet {}: {e}", path.display()));
-        let file = std::fs::File::create(&path).map_err(|e| context(e.to_string()))?;
-        table::write(file, schema, name, rows, workers, fill).map_err(|e| {
+        // written over the old file in place (`pages::write_over`)
+        let file = super::open_over(&path).map_err(|e| context(e.to_string()))?;
+        table::write(&file, schema, name, rows, workers, fill).map_err(|e| {
             context(match e {
                 // an error of the file itself (a full disk) reads as the OS says it
                 parquet::errors::ParquetError::External(os) => os.to_string(),
@@ -177,7 +178,7 @@ fn points(a: &Analysis, t: &mut Group, rows: Range<usize>) {
 
 /// The encapsulation names of a flow's or conversation's bits.
 fn encaps(bits: u16) -> impl Iterator<Item = Value<'static>> {
-    crate::decode::encap::names(bits).map(s)
+    crate::decode::encap::names(bits).map(st)
 }
 
 /// ICMP id, type and code of a key kind (`flows[]` and `conversations[]` both have them).
@@ -212,11 +213,15 @@ fn flows(a: &Analysis, d: &Derived, t: &mut Group, rows: Range<usize>) {
             let sides = f.tshark_sides();
             let (x, y, rule) = (sides.a, sides.b, sides.rule);
             let ports = f.key.has_ports();
-            t.value("point", Kind::Name, s(&p.summary.name));
-            t.value("proto", Kind::Name, s(f.key.proto_name()));
+            t.value(
+                "point",
+                Kind::Name,
+                Value::Point(pi, p.summary.name.as_bytes()),
+            );
+            t.value("proto", Kind::Name, st(f.key.proto_name()));
             t.text("a", |b| export::endpoint(b, &f.key.sender(x), ports));
             t.text("b", |b| export::endpoint(b, &f.key.sender(y), ports));
-            t.value("a_rule", Kind::Name, s(rule.name()));
+            t.value("a_rule", Kind::Name, st(rule.name()));
             icmp_fields(t, f.key.kind, f.key.ip_proto);
             let unknown = f.key.kind == KeyKind::PortsUnknown;
             t.value("ports_unknown", Kind::Bool, Value::Bool(unknown));
@@ -262,12 +267,12 @@ fn flows(a: &Analysis, d: &Derived, t: &mut Group, rows: Range<usize>) {
 
 fn conversations(a: &Analysis, d: &Derived, t: &mut Group, rows: Range<usize>) {
     let names = a.point_names();
-    let name = |i: usize| s(names.get(i).map_or("", String::as_str));
+    let name = |i: usize| Value::Point(i, names.get(i).map_or(&b""[..], |n| n.as_bytes()));
     let all = a.conversations.iter().enumerate();
     for (i, (c, j)) in all.skip(rows.start).take(rows.len()) {
         let ports = c.kind == KeyKind::Ports;
         t.value("id", Kind::I64, u64v(a.id(i) as u64));
-        t.value("proto", Kind::Name, s(c.proto_name()));
+        t.value("proto", Kind::Name, st(c.proto_name()));
         t.text("client", |b| emit::ip_bare(b, c.client.ip));
         t.text("server", |b| emit::ip_bare(b, c.server.ip));
         t.optional(
@@ -281,11 +286,11 @@ fn conversations(a: &Analysis, d: &Derived, t: &mut Group, rows: Range<usize>) {
             ports.then_some(u16v(c.server.port)),
         );
         icmp_fields(t, c.kind, c.ip_proto);
-        t.value("verdict", Kind::Name, s(j.verdict.name()));
+        t.value("verdict", Kind::Name, st(j.verdict.name()));
         d.with_reason(a, i, |reason| t.value("reason", Kind::Str, s(reason)));
-        t.value("path_verdict", Kind::Name, s(j.path_verdict.name()));
+        t.value("path_verdict", Kind::Name, st(j.path_verdict.name()));
         t.list("bypassed", Kind::Name, j.bypassed.iter().map(|&p| name(p)));
-        t.value("client_rule", Kind::Name, s(c.orientation.name()));
+        t.value("client_rule", Kind::Name, st(c.orientation.name()));
         t.time(["first_ts", "first_ts_ns"], c.first_ts);
         t.time(["last_ts", "last_ts_ns"], c.last_ts);
         t.value("packets", Kind::I64, u64v(c.packets().iter().sum()));
@@ -315,7 +320,7 @@ fn conversations(a: &Analysis, d: &Derived, t: &mut Group, rows: Range<usize>) {
             between.into_iter().flatten().map(name),
         );
         let lost_dir = c.losses.first().map(|l| l.dir().name());
-        t.optional("lost_direction", Kind::Name, lost_dir.map(s));
+        t.optional("lost_direction", Kind::Name, lost_dir.map(st));
         t.value("sampled_packets", Kind::I64, u64v(c.sampled_packets));
         t.value("matched_packets", Kind::I64, u64v(c.matched_packets));
         t.value("seq_rewritten", Kind::Bool, Value::Bool(c.seq_rewritten));
@@ -422,7 +427,7 @@ fn nat_fields<'n>(t: &mut Group, c: &Conversation, name: &impl Fn(usize) -> Valu
     let ports = c.kind == KeyKind::Ports;
     let echo = matches!(c.kind, KeyKind::Echo { .. });
     let g = "nat";
-    let dir = nat.iter().map(|r| Some(s(r.dir.name())));
+    let dir = nat.iter().map(|r| Some(st(r.dir.name())));
     t.field(g, "direction", Kind::Name, false, dir);
     let at = |k: usize| {
         nat.iter().map(move |r| match (r.at, k) {
@@ -435,7 +440,7 @@ fn nat_fields<'n>(t: &mut Group, c: &Conversation, name: &impl Fn(usize) -> Valu
     t.field(g, "point", Kind::Name, true, at(0));
     t.field(g, "between_from", Kind::Name, true, at(1));
     t.field(g, "between_to", Kind::Name, true, at(2));
-    let side = nat.iter().map(|r| Some(s(r.nat.side.name())));
+    let side = nat.iter().map(|r| Some(st(r.nat.side.name())));
     t.field(g, "side", Kind::Name, false, side);
     let mut addr = Vec::new();
     for (col, to) in [("from", false), ("to", true)] {

@@ -68,6 +68,30 @@ impl Encoded {
         self.values += 1;
     }
 
+    /// A `&'static str` (found by its address in a column of names).
+    #[inline(always)]
+    pub fn static_str(&mut self, v: &'static str) {
+        match &mut self.dict {
+            Some(d) => {
+                d.push_static(v);
+                self.values += 1;
+            }
+            None => self.str(v.as_bytes()),
+        }
+    }
+
+    /// The name of point `point` (found by the point's place in a column of names).
+    #[inline(always)]
+    pub fn point_str(&mut self, point: usize, v: &[u8]) {
+        match &mut self.dict {
+            Some(d) => {
+                d.push_point(point, v);
+                self.values += 1;
+            }
+            None => self.str(v),
+        }
+    }
+
     /// A string written by `write` straight into the page (its length filled in after); for
     /// free text, never a column of names.
     #[inline(always)]

@@ -42,7 +42,7 @@ pub fn descriptors(
 /// Writes the table `schema` declares, of `rows` rows that `fill` makes, as the Parquet
 /// message `message` into `out`, on `workers` threads (at least one).
 pub fn write(
-    out: std::fs::File,
+    out: &std::fs::File,
     schema: &[Col],
     message: &str,
     rows: usize,
@@ -54,7 +54,7 @@ pub fn write(
 
 /// [`write`] with groups of `group_rows` rows.
 fn write_groups(
-    out: std::fs::File,
+    file: &std::fs::File,
     schema: &[Col],
     message: &str,
     rows: usize,
@@ -62,9 +62,25 @@ fn write_groups(
     workers: usize,
     fill: &Fill<'_>,
 ) -> Result<(), ParquetError> {
-    // small writes (the footer) are gathered; a column chunk at least this large goes to
-    // the file without being copied
-    let out = std::io::BufWriter::with_capacity(64 << 10, out);
+    // written over the old file in place, then cut after the footer
+    crate::report::write_over(file, |pages| {
+        write_into(pages, schema, message, rows, group_rows, workers, fill)
+    })
+}
+
+/// [`write_groups`] into `pages`.
+fn write_into(
+    pages: &mut crate::report::PageWriter<&std::fs::File>,
+    schema: &[Col],
+    message: &str,
+    rows: usize,
+    group_rows: usize,
+    workers: usize,
+    fill: &Fill<'_>,
+) -> Result<(), ParquetError> {
+    // small writes (the footer) are gathered; a column chunk at least this large goes on
+    // without being copied
+    let out = std::io::BufWriter::with_capacity(64 << 10, pages);
     let root = Arc::new(parse_message_type(&schema_text(schema, message))?);
     let props = WriterProperties::builder()
         .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
@@ -233,8 +249,10 @@ mod tests {
         use parquet::file::reader::{FileReader, SerializedFileReader};
         let path =
             std::env::temp_dir().join(format!("flowcheck-{}-{tag}.parquet", std::process::id()));
-        let file = std::fs::File::create(&path)?;
-        let r = write_groups(file, SCHEMA, "t", rows, group_rows, workers, fill).and_then(|()| {
+        // written over an older, larger file: what is left of it is cut
+        std::fs::write(&path, vec![0xab; 1 << 20])?;
+        let file = crate::report::open_over(&path)?;
+        let r = write_groups(&file, SCHEMA, "t", rows, group_rows, workers, fill).and_then(|()| {
             let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
             let meta = reader.metadata();
             let (groups, count) = (meta.num_row_groups(), meta.file_metadata().num_rows());
@@ -309,7 +327,7 @@ mod tests {
         let rows = 23;
         let file = std::fs::File::create(&path).unwrap();
         let fill = |t: &mut Group, r: Range<usize>| r.for_each(|n| nested_row(t, n));
-        write_groups(file, NESTED, "t", rows, 5, 2, &fill).unwrap();
+        write_groups(&file, NESTED, "t", rows, 5, 2, &fill).unwrap();
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(reader.metadata().num_row_groups(), 5);
         let got: Vec<String> = reader

@@ -81,8 +81,8 @@ pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> io::Result<Vec<PathBu
     for (i, (point, path)) in a.points.iter().zip(&files).enumerate() {
         let context =
             |e: io::Error| io::Error::new(e.kind(), format!("--zeek {}: {e}", path.display()));
-        let file = std::fs::File::create(path).map_err(context)?;
-        let mut out = io::BufWriter::new(file);
+        // written over the old log in place (`pages::write_over`)
+        let file = super::open_over(path).map_err(context)?;
         let log = Log {
             a,
             d,
@@ -90,9 +90,12 @@ pub fn write_dir(a: &Analysis, d: &Derived, dir: &Path) -> io::Result<Vec<PathBu
             name: &point.summary.name,
             convs: conv_of.get(i).map_or(&[][..], Vec::as_slice),
         };
-        write_log(&log, &point.flows, &open, &mut out)
-            .and_then(|()| out.flush())
-            .map_err(context)?;
+        super::write_over(&file, |pages| {
+            let mut out = io::BufWriter::new(pages);
+            write_log(&log, &point.flows, &open, &mut out)?;
+            out.flush()
+        })
+        .map_err(context)?;
     }
     Ok(files)
 }
