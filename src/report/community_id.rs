@@ -236,22 +236,87 @@ pub fn of_endpoints(
     of_tuple(ip_proto, src.ip, dst.ip, ports)
 }
 
-/// The ID of a flow at one point, from its own tuple there. An echo flow is hashed from its
-/// requester (the echo request's type is the source "port"; the sender of a flow's first
-/// packet may be the replier); one-way ICMP messages from the sender of its first packet.
-pub fn of_flow(f: &Flow) -> Option<CommunityId> {
+/// What a Community ID is hashed from: the protocol, the two addresses and the ports (or
+/// their stand-ins), source first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuple {
+    ip_proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    ports: Ports,
+}
+
+impl Tuple {
+    /// The ID of the tuple.
+    pub fn id(&self) -> Option<CommunityId> {
+        of_tuple(self.ip_proto, self.src, self.dst, self.ports)
+    }
+
+    /// Whether `other` has the same ID without hashing it: the same tuple, or the same
+    /// with source and destination swapped where the order is not kept (the ID orders them).
+    pub fn same_id(&self, other: &Tuple) -> bool {
+        if self == other {
+            return true;
+        }
+        let swapped = match self.ports {
+            Ports::Some {
+                src,
+                dst,
+                one_way: false,
+            } => Ports::Some {
+                src: dst,
+                dst: src,
+                one_way: false,
+            },
+            Ports::Some { one_way: true, .. } => return false,
+            Ports::None => Ports::None,
+        };
+        let reversed = Tuple {
+            ip_proto: self.ip_proto,
+            src: self.dst,
+            dst: self.src,
+            ports: swapped,
+        };
+        reversed == *other
+    }
+}
+
+/// The tuple of `src -> dst` of a key of this protocol and kind (`None`: no ID).
+fn tuple(ip_proto: u8, kind: KeyKind, src: Endpoint, dst: Endpoint) -> Option<Tuple> {
+    Some(Tuple {
+        ip_proto,
+        src: src.ip,
+        dst: dst.ip,
+        ports: key_ports(ip_proto, kind, src, dst)?,
+    })
+}
+
+/// The tuple [`of_flow`] hashes.
+pub fn flow_tuple(f: &Flow) -> Option<Tuple> {
     let key: &FlowKey = &f.key;
     let src = match key.kind {
         KeyKind::Echo { .. } => f.tshark_sides().a,
         _ => usize::from(f.first_dir.min(1)),
     };
-    of_endpoints(key.ip_proto, key.kind, key.sender(src), key.sender(1 - src))
+    tuple(key.ip_proto, key.kind, key.sender(src), key.sender(1 - src))
+}
+
+/// The tuple [`of_conversation`] hashes.
+pub fn conversation_tuple(c: &Conversation) -> Option<Tuple> {
+    tuple(c.ip_proto, c.kind, c.client, c.server)
+}
+
+/// The ID of a flow at one point, from its own tuple there. An echo flow is hashed from its
+/// requester (the echo request's type is the source "port"; the sender of a flow's first
+/// packet may be the replier); one-way ICMP messages from the sender of its first packet.
+pub fn of_flow(f: &Flow) -> Option<CommunityId> {
+    flow_tuple(f)?.id()
 }
 
 /// The ID of a conversation: the client's tuple before any NAT (for echo, the client is the
 /// requester).
 pub fn of_conversation(c: &Conversation) -> Option<CommunityId> {
-    of_endpoints(c.ip_proto, c.kind, c.client, c.server)
+    conversation_tuple(c)?.id()
 }
 
 #[cfg(test)]
@@ -402,6 +467,39 @@ mod tests {
         };
         let (x, y) = (ep("fe80::1", 0), ep("fe80::2", 0));
         assert_eq!(id(58, ns, x, y), id(58, na, y, x));
+    }
+
+    #[test]
+    fn a_tuple_said_to_have_the_same_id_has_it() {
+        let (a, b) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        let kinds = [
+            (proto::TCP, KeyKind::Ports),
+            (proto::ICMP, KeyKind::Echo { id: 7 }),
+            (
+                proto::ICMP,
+                KeyKind::Icmp {
+                    icmp_type: 3,
+                    code: 1,
+                },
+            ),
+            (47, KeyKind::Other),
+        ];
+        for (ip_proto, kind) in kinds {
+            let there = tuple(ip_proto, kind, a, b).unwrap();
+            let back = tuple(ip_proto, kind, b, a).unwrap();
+            assert!(there.same_id(&there));
+            // never claimed wrongly; claimed for swapped ports and for protocols without
+            // ports (an echo key's stand-ins are the request's either way round, a one-way
+            // ICMP message keeps its order: their IDs differ when swapped)
+            if there.same_id(&back) {
+                assert_eq!(there.id(), back.id(), "{ip_proto} {kind:?}");
+            }
+            let claimed = matches!(kind, KeyKind::Ports | KeyKind::Other);
+            assert_eq!(there.same_id(&back), claimed, "{ip_proto} {kind:?}");
+            assert_eq!(there.id() == back.id(), claimed, "{ip_proto} {kind:?}");
+            let other = tuple(ip_proto, kind, a, ep("10.0.0.3", 443)).unwrap();
+            assert!(!there.same_id(&other));
+        }
     }
 
     #[test]

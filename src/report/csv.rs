@@ -95,10 +95,7 @@ fn field(out: &mut Vec<u8>, index: usize, write: impl FnOnce(&mut Vec<u8>)) {
 /// place, without a copy of the field or an allocation.
 fn quote(out: &mut Vec<u8>, start: usize) {
     let text = out.get(start..).unwrap_or(&[]);
-    let Some(first) = text
-        .iter()
-        .position(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    else {
+    let Some(first) = first_special(text) else {
         return;
     };
     let quotes = text[first..].iter().filter(|&&b| b == b'"').count();
@@ -125,6 +122,35 @@ fn quote(out: &mut Vec<u8>, start: usize) {
         }
     }
     field[0] = b'"';
+}
+
+/// Where the first byte RFC 4180 quotes for (`,` `"` CR LF) is in `text`: eight bytes at a
+/// time (a field of free text, the reason, is a sentence that rarely holds one).
+fn first_special(text: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // a byte of `x` is zero: the classic test, exact for the lowest such byte
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut words = text.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let v = u64::from_le_bytes(b);
+        let hit = zero(v ^ (ONES * u64::from(b',')))
+            | zero(v ^ (ONES * u64::from(b'"')))
+            | zero(v ^ (ONES * u64::from(b'\r')))
+            | zero(v ^ (ONES * u64::from(b'\n')));
+        if hit != 0 {
+            // the lowest flagged byte is exact; later ones may be false, and are not used
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = words.remainder();
+    rest.iter()
+        .position(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        .map(|i| at + i)
 }
 
 /// [`field`] for a value that cannot hold a comma, a quote or a line break (numbers,
@@ -236,6 +262,33 @@ fn row(out: &mut Vec<u8>, r: &Row<'_>, c: &Conversation, j: &Judgement, names: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_byte_to_quote_for_is_found_wherever_it_is() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert_eq!(first_special(&plain), None);
+            for at in 0..len {
+                for special in [b',', b'"', b'\r', b'\n'] {
+                    let mut t = plain.clone();
+                    t[at] = special;
+                    // a later special byte, and bytes next to the special ones in value
+                    if at + 3 < len {
+                        t[at + 3] = b',';
+                    }
+                    if at > 0 {
+                        t[at - 1] = special + 1;
+                    }
+                    assert_eq!(first_special(&t), Some(at), "{len} {at} {special}");
+                }
+            }
+        }
+        assert_eq!(first_special("é,ü".as_bytes()), Some(2));
+        assert_eq!(
+            first_special(&[0x80, 0xff, 0x2b, 0x2d, 0, 1, 2, 3, 9]),
+            None
+        );
+    }
 
     #[test]
     fn fields_are_quoted_as_rfc_4180_says() {

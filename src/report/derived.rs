@@ -7,6 +7,7 @@
 use super::community_id::{self, CommunityId};
 use super::export::{self, CHUNK_ROWS};
 use super::Analysis;
+use crate::correlate::Conversation;
 
 /// Which of the shared values to compute.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,10 +43,15 @@ impl Derived {
         let mut d = Derived::default();
         std::thread::scope(|scope| {
             let reasons = needs.reasons.then(|| scope.spawn(|| reasons(a)));
-            let flows = needs.flow_ids.then(|| scope.spawn(|| flow_ids(a)));
+            if needs.flow_ids {
+                d.flow_ids = flow_ids(a);
+            }
             if needs.conversation_ids {
+                // a conversation seen without NAT has the ID of its flow at the first point
+                // it was seen at: copied when their tuples say so, hashed otherwise
+                let ids = &d.flow_ids;
                 d.conversation_ids =
-                    in_chunks(&a.conversations, |(c, _)| community_id::of_conversation(c));
+                    in_chunks(&a.conversations, |(c, _)| conversation_id(a, ids, c));
             }
             if needs.flow_conversations {
                 d.flow_conversations = export::flow_conversations(a);
@@ -54,9 +60,6 @@ impl Derived {
             // a thread that panicked leaves its values to be computed where they are read
             if let Some(r) = reasons.and_then(|h| h.join().ok()) {
                 d.reasons = r;
-            }
-            if let Some(f) = flows.and_then(|h| h.join().ok()) {
-                d.flow_ids = f;
             }
         });
         d
@@ -123,6 +126,30 @@ fn in_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R
         }
         out
     })
+}
+
+/// The ID of conversation `c`: its first flow's from `flow_ids` when their tuples have
+/// the same ID (no NAT between the client and that point), else hashed.
+fn conversation_id(
+    a: &Analysis,
+    flow_ids: &[Vec<Option<CommunityId>>],
+    c: &Conversation,
+) -> Option<CommunityId> {
+    let tuple = community_id::conversation_tuple(c)?;
+    let first = c
+        .points
+        .first()
+        .and_then(|p| Some((p.point, *p.flows.iter().next()?)));
+    if let Some((point, flow)) = first {
+        let known = flow_ids.get(point).and_then(|ids| ids.get(flow)).copied();
+        let f = a.points.get(point).and_then(|p| p.flows.get(flow));
+        if let (Some(Some(id)), Some(f)) = (known, f) {
+            if community_id::flow_tuple(f).is_some_and(|t| tuple.same_id(&t)) {
+                return Some(id);
+            }
+        }
+    }
+    tuple.id()
 }
 
 fn flow_ids(a: &Analysis) -> Vec<Vec<Option<CommunityId>>> {

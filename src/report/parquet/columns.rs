@@ -18,7 +18,7 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::schema::types::ColumnDescPtr;
 
-use super::page::{self, ChunkOf, Encoded};
+use super::page::{self, ChunkOf, Encoded, Pool};
 use super::schema::{self, Col, Kind, Shape};
 
 /// One value of a column (a string is borrowed: the column copies its bytes).
@@ -71,13 +71,16 @@ impl Column {
     }
 
     #[inline(always)]
-    fn put(&mut self, v: Value<'_>) {
+    fn put(&mut self, kind: Kind, v: Value<'_>) {
         let e = &mut self.values;
         match v {
             Value::Str(x) => e.str(x),
             Value::Static(x) => e.static_str(x),
             Value::Point(i, x) => e.point_str(i, x),
             Value::I32(x) => e.i32(x),
+            // `kind` is the caller's constant (checked against the column's): only a
+            // timestamp keeps its smallest and largest value, for its statistics
+            Value::I64(x) if kind == Kind::Timestamp => e.timestamp(x),
             Value::I64(x) => e.i64(x),
             Value::F64(x) => e.f64(x),
             Value::Bool(x) => e.bool(x),
@@ -141,6 +144,7 @@ impl Group {
     pub fn chunks(
         &mut self,
         descrs: &[ColumnDescPtr],
+        pool: &Pool,
     ) -> Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError> {
         let result = match self.misfit {
             Some(name) => Err(ParquetError::General(format!(
@@ -153,7 +157,8 @@ impl Group {
                 .columns
                 .iter_mut()
                 .zip(descrs)
-                .map(|(c, descr)| {
+                .enumerate()
+                .map(|(i, (c, descr))| {
                     let (def, rep) = c.levels();
                     let stats = c.kind == Kind::Timestamp;
                     let of = ChunkOf {
@@ -162,7 +167,7 @@ impl Group {
                         rep,
                         stats,
                     };
-                    page::chunk(&mut c.values, of, self.rows)
+                    page::chunk(&mut c.values, of, self.rows, pool.take(i))
                 })
                 .collect(),
         };
@@ -206,7 +211,7 @@ impl Group {
     #[inline(always)]
     pub fn value(&mut self, name: &'static str, kind: Kind, v: Value<'_>) {
         self.column(name, kind, Shape::Top { optional: false })
-            .put(v);
+            .put(kind, v);
     }
 
     /// An optional top-level value.
@@ -216,7 +221,7 @@ impl Group {
         c.values.def.push(u8::from(v.is_some()));
         c.values.entries += 1;
         if let Some(v) = v {
-            c.put(v);
+            c.put(kind, v);
         }
     }
 
@@ -258,7 +263,7 @@ impl Group {
         items: impl IntoIterator<Item = Value<'v>>,
     ) {
         let c = self.column(name, kind, Shape::List);
-        push_list(c, items.into_iter().map(Some), false);
+        push_list(c, kind, items.into_iter().map(Some), false);
     }
 
     /// One field of every element of the list of structs `group` (`items`: that field of
@@ -273,7 +278,7 @@ impl Group {
         items: impl IntoIterator<Item = Option<Value<'v>>>,
     ) {
         let c = self.column(name, kind, Shape::Field { group, optional });
-        push_list(c, items.into_iter(), optional);
+        push_list(c, kind, items.into_iter(), optional);
     }
 }
 
@@ -346,13 +351,18 @@ pub fn schema_text(columns: &[Col], message: &str) -> String {
 /// defined at level 1, an optional field that is present at level 2; an empty list is one
 /// entry at level 0.
 #[inline(always)]
-fn push_list<'v>(c: &mut Column, items: impl Iterator<Item = Option<Value<'v>>>, optional: bool) {
+fn push_list<'v>(
+    c: &mut Column,
+    kind: Kind,
+    items: impl Iterator<Item = Option<Value<'v>>>,
+    optional: bool,
+) {
     let mut k = 0u64;
     for item in items {
         c.values.rep.push(u8::from(k > 0));
         c.values.def.push(1 + u8::from(optional && item.is_some()));
         if let Some(v) = item {
-            c.put(v);
+            c.put(kind, v);
         }
         k += 1;
     }
@@ -402,14 +412,15 @@ pub(super) mod tests {
         g.value("n", Kind::I64, Value::I64(1));
         g.optional("s", Kind::Str, Some(s("x")));
         g.end_row();
-        assert_eq!(g.chunks(&descrs).unwrap().len(), 2);
+        let pool = Pool::new(SCHEMA.len());
+        assert_eq!(g.chunks(&descrs, &pool).unwrap().len(), 2);
         g.value("n", Kind::I64, Value::I64(1));
         g.end_row();
-        assert!(g.chunks(&descrs).is_err());
+        assert!(g.chunks(&descrs, &pool).is_err());
         let mut g = Group::new(SCHEMA, 2);
         g.optional("n", Kind::I64, None);
         g.optional("s", Kind::Str, None);
         g.end_row();
-        assert!(g.chunks(&descrs).is_err());
+        assert!(g.chunks(&descrs, &pool).is_err());
     }
 }

@@ -50,6 +50,7 @@ mod page;
 mod rle;
 mod schema;
 mod table;
+mod thrift;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

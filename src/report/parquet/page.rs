@@ -14,18 +14,19 @@
 //! writer, whose per-value work was what cost (every string a reference-counted slice,
 //! levels checked and re-encoded in mini batches).
 
+use std::sync::{Mutex, PoisonError};
+
 use bytes::Bytes;
 use parquet::basic::{Compression, Encoding};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::statistics::Statistics;
-use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use super::dict::Dict;
 use super::rle::Levels;
+use super::thrift::{self, PageKind};
 
 /// A column's values for one row group, PLAIN-encoded, with its levels.
 #[derive(Debug, Default)]
@@ -115,6 +116,13 @@ impl Encoded {
     #[inline(always)]
     pub fn i64(&mut self, v: i64) {
         self.data.extend_from_slice(&v.to_le_bytes());
+        self.values += 1;
+    }
+
+    /// An `i64` whose smallest and largest are kept (a timestamp's statistics).
+    #[inline(always)]
+    pub fn timestamp(&mut self, v: i64) {
+        self.data.extend_from_slice(&v.to_le_bytes());
         if self.values == 0 {
             (self.min, self.max) = (v, v);
         } else {
@@ -167,27 +175,78 @@ pub struct ChunkOf<'a> {
     pub stats: bool,
 }
 
-/// The column chunk of `e` for a row group of `rows` rows: a dictionary page if `e` has a
-/// dictionary, then one uncompressed data page (v1), each with its header, and the
-/// metadata that [`parquet::file::writer::SerializedRowGroupWriter::append_column`] takes
-/// with it.
+/// Buffers of column chunks placed in the file, given back to be filled again, a list per
+/// column (a column's chunks are about the same size from one row group to the next): fresh
+/// memory for every chunk was most of the page faults the Parquet export added.
+#[derive(Debug, Default)]
+pub struct Pool(Vec<Mutex<Vec<Vec<u8>>>>);
+
+/// Most buffers kept per column (about the row groups in flight).
+const POOL: usize = 8;
+
+impl Pool {
+    pub fn new(columns: usize) -> Pool {
+        Pool((0..columns).map(|_| Mutex::default()).collect())
+    }
+
+    /// An empty buffer for a chunk of column `column`, one given back if there is one.
+    pub fn take(&self, column: usize) -> Vec<u8> {
+        let Some(list) = self.0.get(column) else {
+            return Vec::new();
+        };
+        let mut free = list.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut v = free.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Gives back the buffer of a chunk of column `column` placed in the file (if nothing
+    /// else holds it).
+    pub fn give(&self, column: usize, chunk: Bytes) {
+        let (Some(list), Ok(b)) = (self.0.get(column), chunk.try_into_mut()) else {
+            return;
+        };
+        let mut free = list.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < POOL {
+            free.push(b.into());
+        }
+    }
+}
+
+/// The column chunk of `e` for a row group of `rows` rows, written into `out`: a dictionary
+/// page if `e` has a dictionary, then one uncompressed data page (v1), each after its
+/// header (`thrift.rs`); and the metadata that
+/// [`parquet::file::writer::SerializedRowGroupWriter::append_column`] takes with it.
 pub fn chunk(
     e: &mut Encoded,
     of: ChunkOf<'_>,
     rows: usize,
+    mut out: Vec<u8>,
 ) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
     // a chunk without values has no dictionary (nothing to look up)
     let dict = e.dict.as_deref().filter(|d| d.len > 0);
-    let mut page = Vec::with_capacity(e.rep.len() + e.def.len() + 16 + e.data.len());
-    if of.rep {
-        e.rep.section(&mut page);
-    }
-    if of.def {
-        e.def.section(&mut page);
-    }
-    match dict {
-        Some(d) => d.encode_ids(&mut page),
-        None => page.extend_from_slice(&e.data),
+    let too_large = || ParquetError::General("a column chunk of more than 2 GiB".into());
+    e.rep.end();
+    e.def.end();
+    let values = match dict {
+        Some(d) => d.ids_len(),
+        None => e.data.len(),
+    };
+    let size = usize::from(of.rep) * e.rep.section_len()
+        + usize::from(of.def) * e.def.section_len()
+        + values;
+    out.reserve(size + dict.map_or(0, |d| d.page.len()) + 64);
+    let mut data_offset = 0;
+    if let Some(d) = dict {
+        let h = thrift::Header {
+            kind: PageKind::Dictionary,
+            size: d.page.len(),
+            num_values: d.len,
+            encoding: thrift::PLAIN,
+        };
+        thrift::write(&mut out, h).ok_or_else(too_large)?;
+        out.extend_from_slice(&d.page);
+        data_offset = out.len() as i64;
     }
     let entries = if of.def || of.rep {
         e.entries
@@ -196,39 +255,35 @@ pub fn chunk(
     };
     let num_values = u32::try_from(entries)
         .map_err(|_| ParquetError::General("a row group of more than 2^32 values".into()))?;
-    let mut out = TrackedWrite::new(Vec::with_capacity(page.len() + 128));
-    let mut writer = SerializedPageWriter::new(&mut out);
-    let mut data_offset = 0;
-    if let Some(d) = dict {
-        let spec = writer.write_page(CompressedPage::new(
-            Page::DictionaryPage {
-                buf: Bytes::copy_from_slice(&d.page),
-                num_values: d.len,
-                encoding: Encoding::PLAIN,
-                is_sorted: false,
-            },
-            d.page.len(),
-        ))?;
-        data_offset = spec.bytes_written as i64;
-    }
-    let size = page.len();
-    writer.write_page(CompressedPage::new(
-        Page::DataPage {
-            buf: Bytes::from(page),
-            num_values,
-            encoding: match dict {
-                Some(_) => Encoding::RLE_DICTIONARY,
-                None => Encoding::PLAIN,
-            },
-            def_level_encoding: Encoding::RLE,
-            rep_level_encoding: Encoding::RLE,
-            statistics: None,
-        },
+    let h = thrift::Header {
+        kind: PageKind::Data,
         size,
-    ))?;
-    writer.close()?;
-    let bytes = Bytes::from(out.into_inner()?);
-    let len = bytes.len() as i64;
+        num_values,
+        encoding: match dict {
+            Some(_) => thrift::RLE_DICTIONARY,
+            None => thrift::PLAIN,
+        },
+    };
+    thrift::write(&mut out, h).ok_or_else(too_large)?;
+    let body = out.len();
+    if of.rep {
+        e.rep.section(&mut out);
+    }
+    if of.def {
+        e.def.section(&mut out);
+    }
+    match dict {
+        Some(d) => d.encode_ids(&mut out),
+        None => out.extend_from_slice(&e.data),
+    }
+    if out.len() - body != size {
+        return Err(ParquetError::General(format!(
+            "a data page of {} bytes, {size} declared in its header",
+            out.len() - body
+        )));
+    }
+    let len = out.len() as i64;
+    let bytes = Bytes::from(out);
     let encodings = match dict {
         Some(_) => vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
         None => vec![Encoding::PLAIN, Encoding::RLE],
@@ -279,9 +334,9 @@ mod tests {
         }
         assert_eq!(b.data, [0b0000_1101, 0b1]);
         let mut n = Encoded::default();
-        n.i64(5);
-        n.i64(-3);
-        n.i64(9);
+        n.timestamp(5);
+        n.timestamp(-3);
+        n.timestamp(9);
         assert_eq!((n.min, n.max, n.values), (-3, 9, 3));
     }
 }

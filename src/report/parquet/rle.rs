@@ -34,16 +34,21 @@ impl Levels {
         }
     }
 
+    /// Ends the run in progress: the levels are complete ([`Levels::section_len`]).
+    pub fn end(&mut self) {
+        self.flush();
+    }
+
+    /// Bytes of the page section of the ended runs.
+    pub fn section_len(&self) -> usize {
+        4 + self.out.len()
+    }
+
     /// The runs, ended, as a page section: their length (4 bytes, little-endian) then them.
     pub fn section(&mut self, page: &mut Vec<u8>) {
         self.flush();
         page.extend_from_slice(&(self.out.len() as u32).to_le_bytes());
         page.extend_from_slice(&self.out);
-    }
-
-    /// Bytes of the runs written so far.
-    pub fn len(&self) -> usize {
-        self.out.len()
     }
 
     pub fn clear(&mut self) {

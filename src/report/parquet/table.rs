@@ -20,6 +20,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
 use super::columns::{schema_text, Group, GROUP_ROWS};
+use super::page::Pool;
 use super::schema::Col;
 
 /// Fills a group with the rows of a range of the table's items.
@@ -93,11 +94,12 @@ fn write_into(
     let workers = workers.clamp(1, groups);
     let next = AtomicUsize::new(0);
     let gate = Gate::new(2 * workers);
+    let pool = Pool::new(descrs.len());
     let (tx, rx) = mpsc::channel::<(usize, Chunks)>();
     let placed = std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, descrs, gate) = (&next, &descrs, &gate);
+            let (next, descrs, gate, pool) = (&next, &descrs, &gate, &pool);
             scope.spawn(move || {
                 let _stop = StopOnPanic(gate);
                 let mut group = Group::new(schema, rows.min(group_rows));
@@ -108,7 +110,7 @@ fn write_into(
                     }
                     let start = i * group_rows;
                     fill(&mut group, start..rows.min(start + group_rows));
-                    let chunks = group.chunks(descrs);
+                    let chunks = group.chunks(descrs, pool);
                     let failed = chunks.is_err();
                     if tx.send((i, chunks)).is_err() || failed {
                         break;
@@ -117,7 +119,7 @@ fn write_into(
             });
         }
         drop(tx);
-        let placed = place(&mut writer, &rx, groups, &gate);
+        let placed = place(&mut writer, &rx, groups, &gate, &pool);
         // on an error, the workers stop at their next group (or their next send)
         gate.stop();
         drop(rx);
@@ -200,6 +202,7 @@ fn place<W: std::io::Write + Send>(
     rx: &mpsc::Receiver<(usize, Chunks)>,
     groups: usize,
     gate: &Gate,
+    pool: &Pool,
 ) -> Result<(), ParquetError> {
     let mut waiting = BTreeMap::new();
     let mut placed = 0;
@@ -212,8 +215,9 @@ fn place<W: std::io::Write + Send>(
         waiting.insert(i, chunks);
         while let Some(chunks) = waiting.remove(&placed) {
             let mut group = writer.next_row_group()?;
-            for (bytes, close) in chunks? {
+            for (column, (bytes, close)) in chunks?.into_iter().enumerate() {
                 group.append_column(&bytes, close)?;
+                pool.give(column, bytes);
             }
             group.close()?;
             placed += 1;
