@@ -42,6 +42,10 @@ struct Column {
     shape: Shape,
     /// `tag(kind, shape)`.
     tag: u8,
+    /// A field of a list of structs: the place of its group's first column, and how many
+    /// columns the group has (else its own place, and 0).
+    group_start: usize,
+    group_len: usize,
     values: Encoded,
 }
 
@@ -66,6 +70,8 @@ impl Column {
             kind: c.kind,
             shape: c.shape,
             tag: tag(c.kind, c.shape),
+            group_start: 0,
+            group_len: 0,
             values,
         }
     }
@@ -114,17 +120,83 @@ pub struct Group {
     misfit: Option<&'static str>,
     /// Rows filled.
     rows: usize,
+    /// For a list of structs (by its first column): rows whose list was empty and whose
+    /// entries are not yet in its columns ([`Group::empty_list`]): written in one run per
+    /// column when the group's next list comes or the group ends.
+    empty: Vec<u32>,
 }
 
 impl Group {
     /// An empty group of the columns `schema` declares, with room for `rows` rows.
     pub fn new(schema: &[Col], rows: usize) -> Group {
+        let mut columns: Vec<Column> = schema.iter().map(|c| Column::new(c, rows)).collect();
+        // each list of structs: its consecutive columns of one group
+        let mut i = 0;
+        while i < columns.len() {
+            let group = match columns[i].shape {
+                Shape::Field { group, .. } => Some(group),
+                _ => None,
+            };
+            let len = columns[i..]
+                .iter()
+                .take_while(
+                    |c| matches!(c.shape, Shape::Field { group: g, .. } if Some(g) == group),
+                )
+                .count();
+            for c in &mut columns[i..i + len.max(1)] {
+                c.group_start = i;
+                c.group_len = len;
+            }
+            i += len.max(1);
+        }
+        let empty = vec![0; columns.len()];
         Group {
-            columns: schema.iter().map(|c| Column::new(c, rows)).collect(),
+            columns,
             cursor: 0,
             spare: Column::new(&schema::SPARE, 0),
             misfit: None,
             rows: 0,
+            empty,
+        }
+    }
+
+    /// An empty list of structs `group`, whose columns come next (all of them are skipped):
+    /// counted, and written into its columns later, in one run each (most conversations
+    /// have no NAT and no ICMP error: those lists are empty row after row).
+    #[inline(always)]
+    pub fn empty_list(&mut self, group: &'static str) {
+        let i = self.cursor;
+        let fields = match self.columns.get(i) {
+            Some(c)
+                if c.group_start == i
+                    && matches!(c.shape, Shape::Field { group: g, .. } if g == group) =>
+            {
+                c.group_len
+            }
+            _ => {
+                self.misfit.get_or_insert(group);
+                self.cursor += 1;
+                return;
+            }
+        };
+        self.cursor += fields;
+        if let Some(n) = self.empty.get_mut(i) {
+            *n += 1;
+        }
+    }
+
+    /// Writes the empty lists counted for the list of structs whose first column is `start`.
+    #[cold]
+    #[inline(never)]
+    fn write_empty(&mut self, start: usize) {
+        let Some(n) = self.empty.get_mut(start).map(std::mem::take) else {
+            return;
+        };
+        let len = self.columns.get(start).map_or(0, |c| c.group_len);
+        for c in self.columns.iter_mut().skip(start).take(len) {
+            c.values.rep.push_run(0, n);
+            c.values.def.push_run(0, n);
+            c.values.entries += u64::from(n);
         }
     }
 
@@ -146,6 +218,11 @@ impl Group {
         descrs: &[ColumnDescPtr],
         pool: &Pool,
     ) -> Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError> {
+        for start in 0..self.empty.len() {
+            if self.empty[start] > 0 {
+                self.write_empty(start);
+            }
+        }
         let result = match self.misfit {
             Some(name) => Err(ParquetError::General(format!(
                 "column {name}: the row does not fill the declared columns in order"
@@ -277,6 +354,10 @@ impl Group {
         optional: bool,
         items: impl IntoIterator<Item = Option<Value<'v>>>,
     ) {
+        let i = self.cursor;
+        if self.empty.get(i).is_some_and(|&n| n > 0) {
+            self.write_empty(i);
+        }
         let c = self.column(name, kind, Shape::Field { group, optional });
         push_list(c, kind, items.into_iter(), optional);
     }

@@ -382,6 +382,10 @@ fn hop_fields<'n>(
     route: &[Hop],
     name: &impl Fn(usize) -> Value<'n>,
 ) {
+    if route.is_empty() {
+        t.empty_list(g);
+        return;
+    }
     t.field(
         g,
         "point",
@@ -425,9 +429,13 @@ fn hop_fields<'n>(
 
 fn nat_fields<'n>(t: &mut Group, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
     let nat = &c.rewrites;
+    let g = "nat";
+    if nat.is_empty() {
+        t.empty_list(g);
+        return;
+    }
     let ports = c.kind == KeyKind::Ports;
     let echo = matches!(c.kind, KeyKind::Echo { .. });
-    let g = "nat";
     let dir = nat.iter().map(|r| Some(st(r.dir.name())));
     t.field(g, "direction", Kind::Name, false, dir);
     let at = |k: usize| {
@@ -478,6 +486,10 @@ fn nat_fields<'n>(t: &mut Group, c: &Conversation, name: &impl Fn(usize) -> Valu
 fn icmp_error_fields<'n>(t: &mut Group, c: &Conversation, name: &impl Fn(usize) -> Value<'n>) {
     let e = &c.icmp_errors;
     let g = "icmp_errors";
+    if e.is_empty() {
+        t.empty_list(g);
+        return;
+    }
     t.field(
         g,
         "point",

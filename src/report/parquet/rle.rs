@@ -24,6 +24,18 @@ impl Levels {
         }
     }
 
+    /// `n` entries of `level` (`n` may be 0).
+    pub fn push_run(&mut self, level: u8, n: u32) {
+        if n == 0 {
+            return;
+        }
+        if level != self.level || self.run == 0 {
+            self.flush();
+            self.level = level;
+        }
+        self.run += n;
+    }
+
     /// Writes the run in progress.
     #[inline(never)]
     fn flush(&mut self) {
