@@ -1,16 +1,16 @@
 //! A table written into its Parquet file: its row groups filled and encoded on worker
 //! threads (each worker a [`Group`] of [`GROUP_ROWS`] rows at a time, the next group
-//! number taken in order), placed in the file in order by the calling thread through the
-//! `parquet` crate's file writer, which also writes the footer.
+//! number taken in order), each placed in the file by the worker that filled it, in order,
+//! through the `parquet` crate's file writer (which also writes the footer).
 //!
-//! Memory stays bounded whatever the table's length: a worker starts a group only when it is
-//! at most two groups per worker ahead of the last one placed ([`Gate`]), so that a slow
-//! group cannot leave the others piling up behind it.
+//! A worker that has filled group `i` waits until group `i - 1` is placed, places its own,
+//! and only then starts another ([`Turn`]): at most one group per worker is in memory, and
+//! the buffers its chunks were encoded into are its own again for its next group
+//! (`page::Pool`).
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use parquet::column::writer::ColumnCloseResult;
@@ -25,9 +25,6 @@ use super::schema::Col;
 
 /// Fills a group with the rows of a range of the table's items.
 pub type Fill<'a> = dyn Fn(&mut Group, Range<usize>) + Sync + 'a;
-
-/// A filled group's column chunks, or why it could not be encoded.
-type Chunks = Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError>;
 
 /// The file writer's column descriptors of the table `schema` declares.
 #[cfg(test)]
@@ -86,88 +83,92 @@ fn write_into(
     let props = WriterProperties::builder()
         .set_created_by(format!("flowcheck {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let mut writer = SerializedFileWriter::new(out, root, Arc::new(props))?;
+    let writer = SerializedFileWriter::new(out, root, Arc::new(props))?;
     let descrs = writer.schema_descr().columns().to_vec();
     let group_rows = group_rows.max(1);
     // a table without rows is one empty group: every column is in the file
     let groups = rows.div_ceil(group_rows).max(1);
     let workers = workers.clamp(1, groups);
     let next = AtomicUsize::new(0);
-    let gate = Gate::new(2 * workers);
-    let pool = Pool::new(descrs.len());
-    let (tx, rx) = mpsc::channel::<(usize, Chunks)>();
-    let placed = std::thread::scope(|scope| {
+    let turn = Turn::default();
+    let writer = Mutex::new(writer);
+    let failed: Mutex<Option<ParquetError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
         for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, descrs, gate, pool) = (&next, &descrs, &gate, &pool);
+            let (next, descrs, turn, writer, failed) = (&next, &descrs, &turn, &writer, &failed);
             scope.spawn(move || {
-                let _stop = StopOnPanic(gate);
+                let _stop = StopOnPanic(turn);
                 let mut group = Group::new(schema, rows.min(group_rows));
+                let pool = Pool::new(descrs.len());
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= groups || !gate.wait_for(i) {
+                    if i >= groups {
                         break;
                     }
                     let start = i * group_rows;
                     fill(&mut group, start..rows.min(start + group_rows));
-                    let chunks = group.chunks(descrs, pool);
-                    let failed = chunks.is_err();
-                    if tx.send((i, chunks)).is_err() || failed {
+                    let chunks = group.chunks(descrs, &pool);
+                    if !turn.wait_for(i) {
                         break;
+                    }
+                    let placed = chunks.and_then(|c| {
+                        let mut w = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                        place(&mut w, c, &pool)
+                    });
+                    match placed {
+                        Ok(()) => turn.placed(i + 1),
+                        Err(e) => {
+                            failed
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(e);
+                            turn.stop();
+                            break;
+                        }
                     }
                 }
             });
         }
-        drop(tx);
-        let placed = place(&mut writer, &rx, groups, &gate, &pool);
-        // on an error, the workers stop at their next group (or their next send)
-        gate.stop();
-        drop(rx);
-        placed
     });
-    placed?;
+    if let Some(e) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(e);
+    }
+    if turn.lock().placed != groups {
+        return Err(ParquetError::General(
+            "a worker ended before its row group was written".into(),
+        ));
+    }
+    let writer = writer.into_inner().unwrap_or_else(PoisonError::into_inner);
     // writes the footer, then hands the buffer back to be flushed
     let mut out = writer.into_inner()?;
     std::io::Write::flush(&mut out)?;
     Ok(())
 }
 
-/// How far the workers may run ahead of the groups placed in the file.
-struct Gate {
-    state: Mutex<GateState>,
+/// Whose turn it is to place a group: the groups placed so far, or the writing stopped.
+#[derive(Default)]
+struct Turn {
+    state: Mutex<TurnState>,
     /// Signalled when a group is placed or the writing stops.
     changed: Condvar,
-    /// A group may start when it is fewer than this many after the first not placed.
-    lead: usize,
 }
 
-struct GateState {
+#[derive(Default)]
+struct TurnState {
     placed: usize,
     stop: bool,
 }
 
-impl Gate {
-    fn new(lead: usize) -> Gate {
-        Gate {
-            state: Mutex::new(GateState {
-                placed: 0,
-                stop: false,
-            }),
-            changed: Condvar::new(),
-            lead: lead.max(1),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, GateState> {
+impl Turn {
+    fn lock(&self) -> MutexGuard<'_, TurnState> {
         // no code panics while holding the lock; recover the state if it ever did
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until group `i` may start: true, or false when the writing stopped. The first
-    /// group not placed may always start (no wait can keep it from the file).
+    /// Waits until group `i` is the next to place: true, or false when the writing stopped.
     fn wait_for(&self, i: usize) -> bool {
         let mut s = self.lock();
-        while !s.stop && i >= s.placed + self.lead {
+        while !s.stop && s.placed < i {
             s = self.changed.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
         !s.stop
@@ -184,9 +185,9 @@ impl Gate {
     }
 }
 
-/// Stops the writing when a worker panics, so that no other worker waits at the gate for a
-/// group that will never be placed (the panic itself reaches the caller through the scope).
-struct StopOnPanic<'a>(&'a Gate);
+/// Stops the writing when a worker panics, so that no other worker waits for a group that
+/// will never be placed (the panic itself reaches the caller through the scope).
+struct StopOnPanic<'a>(&'a Turn);
 
 impl Drop for StopOnPanic<'_> {
     fn drop(&mut self) {
@@ -196,34 +197,19 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-/// Places the groups that arrive on `rx`, in order, into the file, telling `gate` as each is.
+/// Places a group's column chunks into the file, as its next row group, and gives their
+/// buffers back to `pool`.
 fn place<W: std::io::Write + Send>(
     writer: &mut SerializedFileWriter<W>,
-    rx: &mpsc::Receiver<(usize, Chunks)>,
-    groups: usize,
-    gate: &Gate,
+    chunks: Vec<(Bytes, ColumnCloseResult)>,
     pool: &Pool,
 ) -> Result<(), ParquetError> {
-    let mut waiting = BTreeMap::new();
-    let mut placed = 0;
-    while placed < groups {
-        let Ok((i, chunks)) = rx.recv() else {
-            return Err(ParquetError::General(
-                "a worker ended before its row group was written".into(),
-            ));
-        };
-        waiting.insert(i, chunks);
-        while let Some(chunks) = waiting.remove(&placed) {
-            let mut group = writer.next_row_group()?;
-            for (column, (bytes, close)) in chunks?.into_iter().enumerate() {
-                group.append_column(&bytes, close)?;
-                pool.give(column, bytes);
-            }
-            group.close()?;
-            placed += 1;
-            gate.placed(placed);
-        }
+    let mut group = writer.next_row_group()?;
+    for (column, (bytes, close)) in chunks.into_iter().enumerate() {
+        group.append_column(&bytes, close)?;
+        pool.give(column, bytes);
     }
+    group.close()?;
     Ok(())
 }
 
@@ -416,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn workers_run_at_most_two_groups_each_ahead_of_the_file() {
+    fn a_worker_holds_one_group_at_a_time() {
         use std::sync::atomic::AtomicBool;
         let zero_done = AtomicBool::new(false);
         let early = Mutex::new(Vec::new());
@@ -435,14 +421,15 @@ mod tests {
         let got = written("gate", 20, 2, 2, &fill).unwrap();
         assert_eq!((got.0, got.1), (10, 20));
         assert_eq!(got.2, (0..20).collect::<Vec<i64>>());
-        // 2 workers: groups 1 to 3 may start while group 0 is filled, not group 4
+        // 2 workers: group 1 may be filled while group 0 is, then waits for it to be
+        // placed before its worker takes another
         let early = early.into_inner().unwrap();
-        assert!(early.iter().all(|&g| g < 4), "{early:?}");
+        assert!(early.iter().all(|&g| g < 2), "{early:?}");
     }
 
     #[test]
     fn a_worker_that_panics_stops_the_others_instead_of_leaving_them_waiting() {
-        let (done, finished) = mpsc::channel();
+        let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let fill = |t: &mut Group, r: Range<usize>| {
                 if r.start == 0 {
