@@ -13,12 +13,11 @@
 //! A group of rows allocates per column, not per value, and its room is reused by
 //! the next group the same worker fills.
 
-use bytes::Bytes;
-use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::schema::types::ColumnDescPtr;
 
-use super::page::{self, ChunkOf, Encoded, Pool};
+use super::page::{self, ChunkOf, Encoded};
 use super::schema::{self, Col, Kind, Shape};
 
 /// One value of a column (a string is borrowed: the column copies its bytes).
@@ -124,6 +123,8 @@ pub struct Group {
     /// entries are not yet in its columns ([`Group::empty_list`]): written in one run per
     /// column when the group's next list comes or the group ends.
     empty: Vec<u32>,
+    /// Room for page headers and a dictionary's indices while the group is written.
+    scratch: Vec<u8>,
 }
 
 impl Group {
@@ -157,6 +158,7 @@ impl Group {
             misfit: None,
             rows: 0,
             empty,
+            scratch: Vec::new(),
         }
     }
 
@@ -211,13 +213,16 @@ impl Group {
         self.rows += 1;
     }
 
-    /// The rows filled as one column chunk per column (`descrs`: the columns as the file's
-    /// schema describes them), then the group emptied for the next rows.
-    pub fn chunks(
+    /// Writes the rows filled as one column chunk per column (`descrs`: the columns as the
+    /// file's schema describes them) to `out`, whose next byte is byte `at` of the file;
+    /// returns the chunks' metadata and their length; then empties the group for the next
+    /// rows.
+    pub fn write(
         &mut self,
         descrs: &[ColumnDescPtr],
-        pool: &Pool,
-    ) -> Result<Vec<(Bytes, ColumnCloseResult)>, ParquetError> {
+        out: &mut impl std::io::Write,
+        at: u64,
+    ) -> Result<(Vec<ColumnChunkMetaData>, u64), ParquetError> {
         for start in 0..self.empty.len() {
             if self.empty[start] > 0 {
                 self.write_empty(start);
@@ -230,12 +235,10 @@ impl Group {
             None if descrs.len() != self.columns.len() => Err(ParquetError::General(
                 "the file's schema and the declared columns differ".into(),
             )),
-            None => self
-                .columns
-                .iter_mut()
-                .zip(descrs)
-                .enumerate()
-                .map(|(i, (c, descr))| {
+            None => {
+                let mut metas = Vec::with_capacity(self.columns.len());
+                let mut written = 0;
+                for (c, descr) in self.columns.iter_mut().zip(descrs) {
                     let (def, rep) = c.levels();
                     let stats = c.kind == Kind::Timestamp;
                     let of = ChunkOf {
@@ -244,15 +247,24 @@ impl Group {
                         rep,
                         stats,
                     };
-                    page::chunk(&mut c.values, of, self.rows, pool.take(i))
-                })
-                .collect(),
+                    let (meta, len) =
+                        page::write_chunk(&mut c.values, of, out, at + written, &mut self.scratch)?;
+                    metas.push(meta);
+                    written += len;
+                }
+                Ok((metas, written))
+            }
         };
         self.columns.iter_mut().for_each(|c| c.values.clear());
         self.spare.values.clear();
         self.rows = 0;
         self.cursor = 0;
         result
+    }
+
+    /// Rows filled since the group was last written.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// The column the row fills next, which must be declared `name`, `kind`, `shape`.
@@ -493,15 +505,20 @@ pub(super) mod tests {
         g.value("n", Kind::I64, Value::I64(1));
         g.optional("s", Kind::Str, Some(s("x")));
         g.end_row();
-        let pool = Pool::new(SCHEMA.len());
-        assert_eq!(g.chunks(&descrs, &pool).unwrap().len(), 2);
+        let mut out = Vec::new();
+        let (metas, len) = g.write(&descrs, &mut out, 4).unwrap();
+        assert_eq!(metas.len(), 2);
+        assert_eq!(len, out.len() as u64);
+        // the first chunk starts where it was told the file was, the second after it
+        assert_eq!(metas[0].data_page_offset(), 4);
+        assert_eq!(metas[1].data_page_offset(), 4 + metas[0].compressed_size());
         g.value("n", Kind::I64, Value::I64(1));
         g.end_row();
-        assert!(g.chunks(&descrs, &pool).is_err());
+        assert!(g.write(&descrs, &mut Vec::new(), 0).is_err());
         let mut g = Group::new(SCHEMA, 2);
         g.optional("n", Kind::I64, None);
         g.optional("s", Kind::Str, None);
         g.end_row();
-        assert!(g.chunks(&descrs, &pool).is_err());
+        assert!(g.write(&descrs, &mut Vec::new(), 0).is_err());
     }
 }

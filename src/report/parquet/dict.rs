@@ -126,17 +126,6 @@ impl Dict {
         id
     }
 
-    /// Bytes [`Dict::encode_ids`] writes.
-    pub fn ids_len(&self) -> usize {
-        let width = usize::from(bit_width(self.len.saturating_sub(1)));
-        let mut len = 1;
-        for run in self.ids.chunks(RUN) {
-            let groups = run.len().div_ceil(8);
-            len += varint_len(((groups as u64) << 1) | 1) + groups * width;
-        }
-        len
-    }
-
     /// The indices, encoded as a data page's values: the bit width, then bit-packed runs.
     pub fn encode_ids(&self, out: &mut Vec<u8>) {
         let width = bit_width(self.len.saturating_sub(1));
@@ -177,11 +166,6 @@ impl Dict {
     }
 }
 
-/// Bytes of `v` as an unsigned LEB128.
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
 /// Bits to write the indices up to `max` (at least 1).
 fn bit_width(max: u32) -> u8 {
     (32 - max.leading_zeros()).max(1) as u8
@@ -207,7 +191,6 @@ mod tests {
         // width 2; one run of one group: header (1 << 1) | 1; ids 0 1 0 0 2 (then padding)
         // packed two bits each from the lowest: 0b00_00_01_00, 0b00_00_00_10
         assert_eq!(out, [2, 3, 0b0000_0100, 0b0000_0010]);
-        assert_eq!(d.ids_len(), out.len());
     }
 
     #[test]
@@ -226,27 +209,6 @@ mod tests {
         assert_eq!(out[1..1 + header.len()], header[..]);
         assert_eq!(out[1 + header.len()], 0b1010_1010);
         assert_eq!(out[out.len() - 2..], [3, 0b010]);
-        assert_eq!(d.ids_len(), out.len());
-    }
-
-    #[test]
-    fn the_length_of_the_ids_is_known_before_they_are_written() {
-        // widths 1 to 9, one run to several, an empty column
-        for (distinct, values) in [(1, 0), (1, 5), (2, 9), (5, 8 * RUN), (300, 3 * RUN + 17)] {
-            let mut d = Dict::default();
-            let names: Vec<String> = (0..distinct).map(|i| format!("n{i}")).collect();
-            for i in 0..values {
-                d.push(names[(i * 7) % distinct].as_bytes());
-            }
-            let mut out = Vec::new();
-            d.encode_ids(&mut out);
-            assert_eq!(d.ids_len(), out.len(), "{distinct} names, {values} values");
-        }
-        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX] {
-            let mut out = Vec::new();
-            super::super::rle::varint(&mut out, v);
-            assert_eq!(varint_len(v), out.len(), "{v}");
-        }
     }
 
     #[test]

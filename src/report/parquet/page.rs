@@ -14,11 +14,9 @@
 //! writer, whose per-value work was what cost (every string a reference-counted slice,
 //! levels checked and re-encoded in mini batches).
 
-use std::sync::{Mutex, PoisonError};
+use std::io::Write;
 
-use bytes::Bytes;
 use parquet::basic::{Compression, Encoding};
-use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::statistics::Statistics;
@@ -175,79 +173,38 @@ pub struct ChunkOf<'a> {
     pub stats: bool,
 }
 
-/// Buffers of column chunks placed in the file, given back to be filled again, a list per
-/// column (a column's chunks are about the same size from one row group to the next): fresh
-/// memory for every chunk was most of the page faults the Parquet export added.
-#[derive(Debug, Default)]
-pub struct Pool(Vec<Mutex<Vec<Vec<u8>>>>);
-
-/// Most buffers kept per column (about the row groups in flight).
-const POOL: usize = 8;
-
-impl Pool {
-    pub fn new(columns: usize) -> Pool {
-        Pool((0..columns).map(|_| Mutex::default()).collect())
-    }
-
-    /// An empty buffer for a chunk of column `column`, one given back if there is one.
-    pub fn take(&self, column: usize) -> Vec<u8> {
-        let Some(list) = self.0.get(column) else {
-            return Vec::new();
-        };
-        let mut free = list.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut v = free.pop().unwrap_or_default();
-        v.clear();
-        v
-    }
-
-    /// Gives back the buffer of a chunk of column `column` placed in the file (if nothing
-    /// else holds it).
-    pub fn give(&self, column: usize, chunk: Bytes) {
-        let (Some(list), Ok(b)) = (self.0.get(column), chunk.try_into_mut()) else {
-            return;
-        };
-        let mut free = list.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.len() < POOL {
-            free.push(b.into());
-        }
-    }
-}
-
-/// The column chunk of `e` for a row group of `rows` rows, written into `out`: a dictionary
-/// page if `e` has a dictionary, then one uncompressed data page (v1), each after its
-/// header (`thrift.rs`); and the metadata that
-/// [`parquet::file::writer::SerializedRowGroupWriter::append_column`] takes with it.
-pub fn chunk(
+/// Writes the column chunk of `e` (a row group's values of one column) to `out`, whose next
+/// byte is byte `at` of the file: a dictionary page if `e` has a dictionary, then one
+/// uncompressed data page (v1), each after its header (`thrift.rs`), the values written
+/// straight from where the rows put them (`scratch`: room for the headers and a dictionary's
+/// indices). Returns the chunk's metadata, as the file's footer gives it, and its length.
+pub fn write_chunk(
     e: &mut Encoded,
     of: ChunkOf<'_>,
-    rows: usize,
-    mut out: Vec<u8>,
-) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+    out: &mut impl Write,
+    at: u64,
+    scratch: &mut Vec<u8>,
+) -> Result<(ColumnChunkMetaData, u64), ParquetError> {
     // a chunk without values has no dictionary (nothing to look up)
     let dict = e.dict.as_deref().filter(|d| d.len > 0);
     let too_large = || ParquetError::General("a column chunk of more than 2 GiB".into());
     e.rep.end();
     e.def.end();
-    let values = match dict {
-        Some(d) => d.ids_len(),
-        None => e.data.len(),
-    };
-    let size = usize::from(of.rep) * e.rep.section_len()
-        + usize::from(of.def) * e.def.section_len()
-        + values;
-    out.reserve(size + dict.map_or(0, |d| d.page.len()) + 64);
-    let mut data_offset = 0;
+    let mut written = 0u64;
     if let Some(d) = dict {
+        scratch.clear();
         let h = thrift::Header {
             kind: PageKind::Dictionary,
             size: d.page.len(),
             num_values: d.len,
             encoding: thrift::PLAIN,
         };
-        thrift::write(&mut out, h).ok_or_else(too_large)?;
-        out.extend_from_slice(&d.page);
-        data_offset = out.len() as i64;
+        thrift::write(scratch, h).ok_or_else(too_large)?;
+        out.write_all(scratch)?;
+        out.write_all(&d.page)?;
+        written += (scratch.len() + d.page.len()) as u64;
     }
+    let data_offset = at + written;
     let entries = if of.def || of.rep {
         e.entries
     } else {
@@ -255,6 +212,19 @@ pub fn chunk(
     };
     let num_values = u32::try_from(entries)
         .map_err(|_| ParquetError::General("a row group of more than 2^32 values".into()))?;
+    // the values: a dictionary's indices encoded after the header's room, else the PLAIN bytes
+    scratch.clear();
+    let values = match dict {
+        Some(d) => {
+            d.encode_ids(scratch);
+            scratch.len()
+        }
+        None => e.data.len(),
+    };
+    let size = usize::from(of.rep) * e.rep.section_len()
+        + usize::from(of.def) * e.def.section_len()
+        + values;
+    let ids = scratch.len();
     let h = thrift::Header {
         kind: PageKind::Data,
         size,
@@ -264,26 +234,21 @@ pub fn chunk(
             None => thrift::PLAIN,
         },
     };
-    thrift::write(&mut out, h).ok_or_else(too_large)?;
-    let body = out.len();
+    thrift::write(scratch, h).ok_or_else(too_large)?;
+    out.write_all(scratch.get(ids..).unwrap_or(&[]))?;
+    written += (scratch.len() - ids) as u64;
     if of.rep {
-        e.rep.section(&mut out);
+        e.rep.write_section(out)?;
     }
     if of.def {
-        e.def.section(&mut out);
+        e.def.write_section(out)?;
     }
     match dict {
-        Some(d) => d.encode_ids(&mut out),
-        None => out.extend_from_slice(&e.data),
+        Some(_) => out.write_all(scratch.get(..ids).unwrap_or(&[]))?,
+        None => out.write_all(&e.data)?,
     }
-    if out.len() - body != size {
-        return Err(ParquetError::General(format!(
-            "a data page of {} bytes, {size} declared in its header",
-            out.len() - body
-        )));
-    }
-    let len = out.len() as i64;
-    let bytes = Bytes::from(out);
+    written += size as u64;
+    let len = written as i64;
     let encodings = match dict {
         Some(_) => vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
         None => vec![Encoding::PLAIN, Encoding::RLE],
@@ -294,8 +259,8 @@ pub fn chunk(
         .set_num_values(entries as i64)
         .set_total_compressed_size(len)
         .set_total_uncompressed_size(len)
-        .set_dictionary_page_offset(dict.map(|_| 0))
-        .set_data_page_offset(data_offset);
+        .set_dictionary_page_offset(dict.map(|_| at as i64))
+        .set_data_page_offset(data_offset as i64);
     if of.stats {
         let (min, max) = match e.values {
             0 => (None, None),
@@ -304,15 +269,7 @@ pub fn chunk(
         let nulls = entries - e.values;
         meta = meta.set_statistics(Statistics::int64(min, max, None, Some(nulls), false));
     }
-    let close = ColumnCloseResult {
-        bytes_written: len as u64,
-        rows_written: rows as u64,
-        metadata: meta.build()?,
-        bloom_filter: None,
-        column_index: None,
-        offset_index: None,
-    };
-    Ok((bytes, close))
+    Ok((meta.build()?, written))
 }
 
 #[cfg(test)]

@@ -56,11 +56,12 @@ impl Levels {
         4 + self.out.len()
     }
 
-    /// The runs, ended, as a page section: their length (4 bytes, little-endian) then them.
-    pub fn section(&mut self, page: &mut Vec<u8>) {
+    /// The runs, ended, as a page section written to `out`: their length (4 bytes,
+    /// little-endian) then them.
+    pub fn write_section(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         self.flush();
-        page.extend_from_slice(&(self.out.len() as u32).to_le_bytes());
-        page.extend_from_slice(&self.out);
+        out.write_all(&(self.out.len() as u32).to_le_bytes())?;
+        out.write_all(&self.out)
     }
 
     pub fn clear(&mut self) {
@@ -89,7 +90,7 @@ mod tests {
             l.push(v);
         }
         let mut page = Vec::new();
-        l.section(&mut page);
+        l.write_section(&mut page).unwrap();
         // three runs: 3 x 1, 1 x 0, 2 x 2, each (count << 1) then the level
         assert_eq!(page, [6, 0, 0, 0, 6, 1, 2, 0, 4, 2]);
     }
@@ -99,7 +100,7 @@ mod tests {
         let mut l = Levels::default();
         (0..300).for_each(|_| l.push(1));
         let mut page = Vec::new();
-        l.section(&mut page);
+        l.write_section(&mut page).unwrap();
         // 600 = 0b100_1011000: 0xd8 0x04
         assert_eq!(page, [3, 0, 0, 0, 0xd8, 0x04, 1]);
     }
