@@ -65,85 +65,106 @@ fn write_groups(
     workers: usize,
     fill: &Fill<'_>,
 ) -> Result<(), ParquetError> {
-    // written over the old file in place, then cut after the footer
-    crate::report::write_over(file, |pages| {
-        write_into(pages, schema, message, rows, group_rows, workers, fill)
-    })
-}
-
-/// [`write_groups`] into `pages`.
-fn write_into(
-    pages: &mut crate::report::PageWriter<&std::fs::File>,
-    schema: &[Col],
-    message: &str,
-    rows: usize,
-    group_rows: usize,
-    workers: usize,
-    fill: &Fill<'_>,
-) -> Result<(), ParquetError> {
     let root = Arc::new(parse_message_type(&schema_text(schema, message))?);
     let descr = Arc::new(SchemaDescriptor::new(root));
-    let descrs = descr.columns().to_vec();
-    pages.write_all(MAGIC)?;
     let group_rows = group_rows.max(1);
     // a table without rows is one empty group: every column is in the file
     let groups = rows.div_ceil(group_rows).max(1);
-    let workers = workers.clamp(1, groups);
-    let next = AtomicUsize::new(0);
-    let turn = Turn::default();
-    let file = Mutex::new(FileOut {
-        out: pages,
-        at: MAGIC.len() as u64,
-        groups: Vec::with_capacity(groups),
-    });
-    let failed: Mutex<Option<ParquetError>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let (next, descrs, turn, file, failed) = (&next, &descrs, &turn, &file, &failed);
-            let descr = &descr;
-            scope.spawn(move || {
-                let _stop = StopOnPanic(turn);
-                let mut group = Group::new(schema, rows.min(group_rows));
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= groups {
-                        break;
+    let job = Job {
+        schema,
+        descrs: descr.columns().to_vec(),
+        descr: descr.clone(),
+        rows,
+        group_rows,
+        groups,
+        fill,
+    };
+    // written over the old file in place, then cut after the footer
+    crate::report::write_over(file, |pages| {
+        pages.write_all(MAGIC)?;
+        let out = Mutex::new(FileOut {
+            out: pages,
+            at: MAGIC.len() as u64,
+            groups: Vec::with_capacity(groups),
+        });
+        job.run(&out, workers.clamp(1, groups))?;
+        let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
+        out.footer(descr, rows)
+    })
+}
+
+/// A table to fill and write: its columns and rows, cut into groups.
+struct Job<'a, 'f> {
+    schema: &'a [Col],
+    descr: SchemaDescPtr,
+    descrs: Vec<ColumnDescPtr>,
+    rows: usize,
+    group_rows: usize,
+    groups: usize,
+    fill: &'a Fill<'f>,
+}
+
+impl Job<'_, '_> {
+    /// Fills and writes every group into `out` on `workers` threads, each group written by
+    /// its worker in turn.
+    fn run<W: Write + Send>(
+        &self,
+        out: &Mutex<FileOut<'_, W>>,
+        workers: usize,
+    ) -> Result<(), ParquetError> {
+        let next = AtomicUsize::new(0);
+        let turn = Turn::default();
+        let failed: Mutex<Option<ParquetError>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let _stop = StopOnPanic(&turn);
+                    if let Err(e) = self.work(out, &next, &turn) {
+                        failed
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .get_or_insert(e);
+                        turn.stop();
                     }
-                    let start = i * group_rows;
-                    fill(&mut group, start..rows.min(start + group_rows));
-                    if !turn.wait_for(i) {
-                        break;
-                    }
-                    let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
-                    match f.place(&mut group, descr, descrs) {
-                        Ok(()) => {
-                            drop(f);
-                            turn.placed(i + 1);
-                        }
-                        Err(e) => {
-                            drop(f);
-                            failed
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .get_or_insert(e);
-                            turn.stop();
-                            break;
-                        }
-                    }
-                }
-            });
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(e);
         }
-    });
-    if let Some(e) = failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        return Err(e);
+        if turn.lock().placed != self.groups {
+            return Err(ParquetError::General(
+                "a worker ended before its row group was written".into(),
+            ));
+        }
+        Ok(())
     }
-    if turn.lock().placed != groups {
-        return Err(ParquetError::General(
-            "a worker ended before its row group was written".into(),
-        ));
+
+    /// One worker: takes the next group, fills it, waits for its turn and writes it, until
+    /// no group is left or the writing stopped.
+    fn work<W: Write + Send>(
+        &self,
+        out: &Mutex<FileOut<'_, W>>,
+        next: &AtomicUsize,
+        turn: &Turn,
+    ) -> Result<(), ParquetError> {
+        let mut group = Group::new(self.schema, self.rows.min(self.group_rows));
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.groups {
+                return Ok(());
+            }
+            let start = i * self.group_rows;
+            (self.fill)(&mut group, start..self.rows.min(start + self.group_rows));
+            if !turn.wait_for(i) {
+                return Ok(());
+            }
+            let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+            out.place(&mut group, &self.descr, &self.descrs)?;
+            drop(out);
+            turn.placed(i + 1);
+        }
     }
-    let file = file.into_inner().unwrap_or_else(PoisonError::into_inner);
-    file.footer(descr, rows)
 }
 
 /// Parquet's magic number, at both ends of the file.
