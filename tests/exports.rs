@@ -625,3 +625,60 @@ fn a_filtered_csv_keeps_the_ids_of_the_whole_analysis() {
         "{named:?}"
     );
 }
+
+#[test]
+fn exports_written_over_older_larger_files_hold_only_the_new_content() {
+    let run_into = |dir: &Path| {
+        let run = flowcheck(&[
+            captures().join("stage3").as_os_str(),
+            "--csv".as_ref(),
+            dir.join("c.csv").as_os_str(),
+            "--zeek".as_ref(),
+            dir.join("zeek").as_os_str(),
+            "--parquet".as_ref(),
+            dir.join("parquet").as_os_str(),
+            "--no-report".as_ref(),
+            "-q".as_ref(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    let fresh = TempDir::new("export-fresh");
+    run_into(fresh.path());
+    // the same run over files of an earlier run that are larger than the new ones
+    let old = TempDir::new("export-over");
+    let files = [
+        "c.csv",
+        "zeek/hub-nva.conn.log",
+        "parquet/conversations.parquet",
+        "parquet/flows.parquet",
+    ];
+    std::fs::create_dir_all(old.path().join("zeek")).expect("a folder");
+    std::fs::create_dir_all(old.path().join("parquet")).expect("a folder");
+    for f in files {
+        std::fs::write(old.path().join(f), vec![b'x'; 3 << 20]).expect("an old file");
+    }
+    run_into(old.path());
+    // Zeek's #open and #close lines hold the time of writing
+    let timeless = |bytes: Vec<u8>| -> Vec<u8> {
+        let text = String::from_utf8(bytes).expect("text");
+        text.lines()
+            .filter(|l| !l.starts_with("#open") && !l.starts_with("#close"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes()
+    };
+    for f in files {
+        let new = std::fs::read(fresh.path().join(f)).expect("written");
+        let over = std::fs::read(old.path().join(f)).expect("written over");
+        let (new, over) = match f.ends_with(".log") {
+            true => (timeless(new), timeless(over)),
+            false => (new, over),
+        };
+        assert!(
+            new == over,
+            "{f}: {} bytes fresh, {} written over",
+            new.len(),
+            over.len()
+        );
+    }
+}
