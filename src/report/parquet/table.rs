@@ -12,11 +12,10 @@
 //! two large tables of the 2 GB benchmark capture take, and fresh memory for the chunks of
 //! the groups in flight. The files are byte for byte the same.
 
+use std::io::Write;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-
-use std::io::Write;
 
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{
