@@ -263,11 +263,8 @@ fn open_export_file(
     if let Some(msg) = output_conflict(flag, path, report_dir, inputs) {
         return Err(Stop::Usage(msg));
     }
-    Ok(std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    // written over in place after the analysis (`report::write_over`)
+    Ok(flowcheck::report::open_over(path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display()))))
 }
 

@@ -103,13 +103,13 @@ pub fn write_over<E: From<io::Error>>(
     }
     let mut pages = PageWriter::new(file);
     let wrote = write(&mut pages).and_then(|()| pages.flush().map_err(E::from));
-    if regular {
-        let cut = file.set_len(pages.written());
-        wrote?;
-        cut?;
-        return Ok(());
-    }
-    wrote
+    // cut also after a failure: what reached the file, and nothing of the old content
+    let cut = match regular {
+        true => file.set_len(pages.written()),
+        false => Ok(()),
+    };
+    wrote?;
+    Ok(cut?)
 }
 
 /// Opens `path` to be written over in place ([`write_over`]): created if missing, not

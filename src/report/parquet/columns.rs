@@ -1,7 +1,6 @@
 //! A row group being filled row by row into typed columns ([`Group`]): each value is
-//! encoded into its column's page as the row fills it (`page.rs`), and the filled group
-//! becomes one column chunk per column ([`Group::chunks`]), which `table.rs` places in the
-//! file in order.
+//! encoded into its column's page as the row fills it (`page.rs`), and the filled group is
+//! written as one column chunk per column ([`Group::write`]) into the file `table.rs` writes.
 //!
 //! A table is a list of leaf columns, declared up front (`schema.rs`: a table with no rows
 //! is still a file with every column) and filled by every row in the declared order. A
@@ -113,7 +112,7 @@ pub struct Group {
     /// Index of the next column the current row fills.
     cursor: usize,
     /// Where a value goes that does not fit the declaration (then `misfit` names it and
-    /// [`Group::chunks`] fails): a fill that differs from the schema is a bug, reported,
+    /// [`Group::write`] fails): a fill that differs from the schema is a bug, reported,
     /// not a panic.
     spare: Column,
     misfit: Option<&'static str>,

@@ -1,13 +1,12 @@
-//! A column's values encoded as they come, and a row group's worth of them made into a
-//! column chunk of one data page for the `parquet` crate's file writer.
+//! A column's values encoded as they come, and a row group's worth of them written as a
+//! column chunk of one data page ([`write_chunk`]).
 //!
 //! The values are PLAIN-encoded (little-endian numbers, length-prefixed strings, booleans
 //! one bit each; a column of names as indices into its dictionary, `dict.rs`) and the
 //! definition and repetition levels RLE-encoded (`rle.rs`), straight into the bytes of the
-//! page as a row fills them; at the end of a row group the page gets its header and
-//! the chunk its metadata from the crate ([`SerializedPageWriter`], [`ColumnChunkMetaData`]),
-//! and the crate's file writer places it and writes the footer
-//! ([`parquet::file::writer::SerializedRowGroupWriter::append_column`]).
+//! page as a row fills them; at the end of a row group each page is written after its
+//! header (`thrift.rs`), and the chunk's metadata ([`ColumnChunkMetaData`]) goes to the
+//! footer, which the crate writes (`table.rs`).
 //!
 //! Measured in the header of `parquet` (`mod.rs`): the Parquet export's instructions fell
 //! from 398 M to 331 M when its pages were encoded here instead of by the crate's column
@@ -105,35 +104,38 @@ impl Encoded {
         self.values += 1;
     }
 
+    /// A number's little-endian bytes, PLAIN.
     #[inline(always)]
-    pub fn i32(&mut self, v: i32) {
-        self.data.extend_from_slice(&v.to_le_bytes());
+    fn plain<const N: usize>(&mut self, bytes: [u8; N]) {
+        self.data.extend_from_slice(&bytes);
         self.values += 1;
     }
 
     #[inline(always)]
+    pub fn i32(&mut self, v: i32) {
+        self.plain(v.to_le_bytes());
+    }
+
+    #[inline(always)]
     pub fn i64(&mut self, v: i64) {
-        self.data.extend_from_slice(&v.to_le_bytes());
-        self.values += 1;
+        self.plain(v.to_le_bytes());
     }
 
     /// An `i64` whose smallest and largest are kept (a timestamp's statistics).
     #[inline(always)]
     pub fn timestamp(&mut self, v: i64) {
-        self.data.extend_from_slice(&v.to_le_bytes());
         if self.values == 0 {
             (self.min, self.max) = (v, v);
         } else {
             self.min = self.min.min(v);
             self.max = self.max.max(v);
         }
-        self.values += 1;
+        self.plain(v.to_le_bytes());
     }
 
     #[inline(always)]
     pub fn f64(&mut self, v: f64) {
-        self.data.extend_from_slice(&v.to_le_bytes());
-        self.values += 1;
+        self.plain(v.to_le_bytes());
     }
 
     #[inline(always)]
@@ -212,7 +214,8 @@ pub fn write_chunk(
     };
     let num_values = u32::try_from(entries)
         .map_err(|_| ParquetError::General("a row group of more than 2^32 values".into()))?;
-    // the values: a dictionary's indices encoded after the header's room, else the PLAIN bytes
+    // the values: a dictionary's indices are encoded into `scratch` first (the page's
+    // header, which needs their length, is put after them there), else the PLAIN bytes
     scratch.clear();
     let values = match dict {
         Some(d) => {

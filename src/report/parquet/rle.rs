@@ -15,16 +15,11 @@ pub struct Levels {
 impl Levels {
     #[inline(always)]
     pub fn push(&mut self, level: u8) {
-        if level == self.level && self.run > 0 {
-            self.run += 1;
-        } else {
-            self.flush();
-            self.level = level;
-            self.run = 1;
-        }
+        self.push_run(level, 1);
     }
 
     /// `n` entries of `level` (`n` may be 0).
+    #[inline(always)]
     pub fn push_run(&mut self, level: u8, n: u32) {
         if n == 0 {
             return;
