@@ -234,31 +234,40 @@ impl Group {
             None if descrs.len() != self.columns.len() => Err(ParquetError::General(
                 "the file's schema and the declared columns differ".into(),
             )),
-            None => {
-                let mut metas = Vec::with_capacity(self.columns.len());
-                let mut written = 0;
-                for (c, descr) in self.columns.iter_mut().zip(descrs) {
-                    let (def, rep) = c.levels();
-                    let stats = c.kind == Kind::Timestamp;
-                    let of = ChunkOf {
-                        descr,
-                        def,
-                        rep,
-                        stats,
-                    };
-                    let (meta, len) =
-                        page::write_chunk(&mut c.values, of, out, at + written, &mut self.scratch)?;
-                    metas.push(meta);
-                    written += len;
-                }
-                Ok((metas, written))
-            }
+            None => self.write_chunks(descrs, out, at),
         };
+        // emptied also after a failure, as after the chunks were written
         self.columns.iter_mut().for_each(|c| c.values.clear());
         self.spare.values.clear();
         self.rows = 0;
         self.cursor = 0;
         result
+    }
+
+    /// [`Group::write`]'s chunks, one per column, in order.
+    fn write_chunks(
+        &mut self,
+        descrs: &[ColumnDescPtr],
+        out: &mut impl std::io::Write,
+        at: u64,
+    ) -> Result<(Vec<ColumnChunkMetaData>, u64), ParquetError> {
+        let mut metas = Vec::with_capacity(self.columns.len());
+        let mut written = 0;
+        for (c, descr) in self.columns.iter_mut().zip(descrs) {
+            let (def, rep) = c.levels();
+            let stats = c.kind == Kind::Timestamp;
+            let of = ChunkOf {
+                descr,
+                def,
+                rep,
+                stats,
+            };
+            let (meta, len) =
+                page::write_chunk(&mut c.values, of, out, at + written, &mut self.scratch)?;
+            metas.push(meta);
+            written += len;
+        }
+        Ok((metas, written))
     }
 
     /// Rows filled since the group was last written.
